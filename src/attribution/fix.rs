@@ -1,0 +1,69 @@
+//! Fixes: the rules' fix table made concrete with the resource's ids and our
+//! PAL identity, for every finding that is not credited to us.
+
+use super::graph::AttributionGraph;
+use super::{Finding, Flag, Options, Verdict};
+use crate::inventory::{Resource, ResourceKind};
+use crate::links::LinkKind;
+
+pub fn fix_for(
+    g: &AttributionGraph,
+    res: &Resource,
+    f: &Finding,
+    opts: &Options,
+) -> Option<String> {
+    let fixable = match f.verdict {
+        Verdict::Credited => false,
+        Verdict::CreditedToOther | Verdict::Uncredited => true,
+        // Unknown means "read more first", except where the rules name the fix.
+        Verdict::Unknown => f.flags.contains(&Flag::GroupCoOwner),
+    };
+    if !fixable {
+        return None;
+    }
+    let ours = g.our_identities(&opts.partner_id);
+    let (who, kind) = match ours.first() {
+        Some((id, eff)) => (format!("{} ({id})", g.name_of(id)), eff.kind),
+        None => {
+            return Some(format!(
+                "No identity is linked to partner {p}: link a dedicated service account first (run `pal-audit attest --link {p}` as it, or `az managementpartner create --partner-id {p}`), then re-run the audit.",
+                p = opts.partner_id
+            ));
+        }
+    };
+    let id = ours
+        .first()
+        .map(|(id, _)| id.to_string())
+        .unwrap_or_default();
+    // URLs and cmdlets take the environment name as the API spells it.
+    let env = g
+        .inventory
+        .environment(&res.environment)
+        .map_or_else(|| res.environment.to_string(), |e| e.name.clone());
+    let text = match res.kind {
+        ResourceKind::CanvasApp if f.flags.contains(&Flag::GroupCoOwner) => format!(
+            "Add {who} as a direct co-owner (CanEdit) of the app, not only through a group: share the app with it as co-owner in Power Apps, or `Set-AdminPowerAppRoleAssignment -EnvironmentName {env} -AppName {app} -PrincipalType User -PrincipalObjectId {id} -RoleName CanEdit`.",
+            app = res.id
+        ),
+        ResourceKind::CanvasApp if kind == LinkKind::ServicePrincipal => format!(
+            "Make {who} the owner with the Power Platform CLI or build tools (a service principal cannot be made owner from the GUI or PowerShell): `pac canvas` / solution import as the service principal into environment {env}, keeping the current owner as co-owner."
+        ),
+        ResourceKind::CanvasApp => format!(
+            "Make {who} the owner, keeping the current owner as co-owner: POST https://api.powerapps.com/providers/Microsoft.PowerApps/scopes/admin/environments/{env}/apps/{app}/modifyAppOwner?api-version=2016-11-01 with {{\"newAppOwner\":\"{id}\",\"roleForOldAppOwner\":\"CanEdit\"}} (or `Set-AdminPowerAppOwner -EnvironmentName {env} -AppName {app} -AppOwner {id}`).",
+            app = res.id
+        ),
+        ResourceKind::CloudFlow => format!(
+            "A flow's creator cannot change: re-create the flow as {who}, or import it inside a managed solution with {who}. Changing owners (`Set-AdminFlowOwnerRole`) does not move credit."
+        ),
+        ResourceKind::ModelDrivenApp => format!(
+            "Re-import the managed solution as {who} (`pac solution import` or build tools); there is no GUI or PowerShell path."
+        ),
+        ResourceKind::Dataset => format!(
+            "Republish the dataset as {who}, or take it over as {who} (`Default.TakeOver`)."
+        ),
+        ResourceKind::Instance => {
+            format!("Give {who} a role on the instance and use the instance as {who}.")
+        }
+    };
+    Some(text)
+}

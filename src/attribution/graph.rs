@@ -1,0 +1,308 @@
+//! The attribution graph: partners, principals (users, service principals,
+//! groups) and resources, joined by link, role, creator and membership edges.
+//! Rules read relationships from here; `explain` will draw it.
+
+use std::collections::{BTreeSet, HashMap};
+
+use petgraph::Direction;
+use petgraph::graph::{DiGraph, NodeIndex};
+
+use super::LinkRow;
+use crate::inventory::{Fact, Inventory, Principal, PrincipalId, PrincipalType, Resource, Role};
+use crate::links::{Link, LinkKind, LinkSource, PartnerId, PrincipalRef};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Node {
+    Partner(PartnerId),
+    Principal(PrincipalId),
+    /// Index into `Inventory::resources`.
+    Resource(usize),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Edge {
+    /// principal -> partner; index into the links slice.
+    Link(usize),
+    /// principal -> resource.
+    Role(Role),
+    /// principal -> resource.
+    Creator,
+    /// member -> group (transitive membership, as Graph reports it).
+    MemberOf,
+}
+
+/// The link that decides for one principal, and what else is known of its links.
+#[derive(Clone, Debug)]
+pub struct EffectiveLink<'a> {
+    pub link: &'a Link,
+    /// The kind, corrected by the inventory (a service principal is never a
+    /// person's account, whatever a links file says).
+    pub kind: LinkKind,
+    /// The principal has active links to more than one partner ID.
+    pub conflicting: bool,
+}
+
+pub struct AttributionGraph<'a> {
+    pub inventory: &'a Inventory,
+    pub links: &'a [Link],
+    graph: DiGraph<Node, Edge>,
+    principals: HashMap<PrincipalId, NodeIndex>,
+    partners: HashMap<PartnerId, NodeIndex>,
+    resources: Vec<NodeIndex>,
+    /// For each link, the object id it resolved to.
+    resolved: Vec<Option<PrincipalId>>,
+}
+
+impl<'a> AttributionGraph<'a> {
+    pub fn build(inventory: &'a Inventory, links: &'a [Link]) -> Self {
+        let mut g = Self {
+            inventory,
+            links,
+            graph: DiGraph::new(),
+            principals: HashMap::new(),
+            partners: HashMap::new(),
+            resources: Vec::with_capacity(inventory.resources.len()),
+            resolved: Vec::with_capacity(links.len()),
+        };
+        for (i, res) in inventory.resources.iter().enumerate() {
+            let node = g.graph.add_node(Node::Resource(i));
+            g.resources.push(node);
+            if let Fact::Known(creator) = &res.creator {
+                let p = g.principal_node(creator);
+                g.graph.add_edge(p, node, Edge::Creator);
+            }
+            if let Fact::Known(roles) = &res.roles {
+                for r in roles {
+                    let p = g.principal_node(&r.principal);
+                    g.graph.add_edge(p, node, Edge::Role(r.role));
+                }
+            }
+        }
+        for (group, members) in &inventory.group_members {
+            if let Fact::Known(members) = members {
+                let gn = g.principal_node(group);
+                for m in members {
+                    let mn = g.principal_node(m);
+                    g.graph.add_edge(mn, gn, Edge::MemberOf);
+                }
+            }
+        }
+        for (i, link) in links.iter().enumerate() {
+            let id = resolve(inventory, &link.principal);
+            if let (Some(id), true) = (&id, link.active) {
+                let p = g.principal_node(id);
+                let partner = g.partner_node(&link.partner_id);
+                g.graph.add_edge(p, partner, Edge::Link(i));
+            }
+            g.resolved.push(id);
+        }
+        g
+    }
+
+    fn principal_node(&mut self, id: &PrincipalId) -> NodeIndex {
+        if let Some(n) = self.principals.get(id) {
+            return *n;
+        }
+        let n = self.graph.add_node(Node::Principal(id.clone()));
+        self.principals.insert(id.clone(), n);
+        n
+    }
+
+    fn partner_node(&mut self, id: &PartnerId) -> NodeIndex {
+        if let Some(n) = self.partners.get(id) {
+            return *n;
+        }
+        let n = self.graph.add_node(Node::Partner(id.clone()));
+        self.partners.insert(id.clone(), n);
+        n
+    }
+
+    pub fn graph(&self) -> &DiGraph<Node, Edge> {
+        &self.graph
+    }
+
+    pub fn resource(&self, index: usize) -> &'a Resource {
+        &self.inventory.resources[index]
+    }
+
+    pub fn principal(&self, id: &PrincipalId) -> Option<&'a Principal> {
+        self.inventory.principals.get(id)
+    }
+
+    /// A name for people to read: UPN, display name, or the object id.
+    pub fn name_of(&self, id: &PrincipalId) -> String {
+        self.principal(id)
+            .and_then(Principal::name)
+            .map(str::to_string)
+            .or_else(|| self.link_name(id))
+            .unwrap_or_else(|| id.to_string())
+    }
+
+    /// The name a link gives its principal, when the inventory has none.
+    fn link_name(&self, id: &PrincipalId) -> Option<String> {
+        self.links_of(id)
+            .find_map(|l| match (&l.principal_name, &l.principal) {
+                (Some(n), _) => Some(n.clone()),
+                (None, PrincipalRef::Upn(u)) => Some(u.clone()),
+                _ => None,
+            })
+    }
+
+    pub fn display_name_of(&self, id: &PrincipalId) -> Option<String> {
+        self.principal(id)
+            .and_then(Principal::name)
+            .map(str::to_string)
+            .or_else(|| self.link_name(id))
+    }
+
+    /// Active links of a principal.
+    pub fn links_of(&self, id: &PrincipalId) -> impl Iterator<Item = &'a Link> + '_ {
+        let links = self.links;
+        self.principals.get(id).into_iter().flat_map(move |n| {
+            self.graph
+                .edges_directed(*n, Direction::Outgoing)
+                .filter_map(move |e| match e.weight() {
+                    Edge::Link(i) => Some(&links[*i]),
+                    _ => None,
+                })
+        })
+    }
+
+    /// The deciding link of a principal (attribution-rules.md, "Link"): the
+    /// newest active link wins; among links to that partner an attested one
+    /// is preferred; more than one partner ID raises `conflicting-links`.
+    pub fn effective_link(&self, id: &PrincipalId) -> Option<EffectiveLink<'a>> {
+        let links: Vec<&Link> = self.links_of(id).collect();
+        let newest = links.iter().copied().max_by(|a, b| {
+            link_time(a)
+                .cmp(&link_time(b))
+                .then_with(|| source_rank(a).cmp(&source_rank(b)))
+        })?;
+        let link = links
+            .iter()
+            .copied()
+            .filter(|l| l.partner_id == newest.partner_id)
+            .max_by(|a, b| {
+                source_rank(a)
+                    .cmp(&source_rank(b))
+                    .then_with(|| link_time(a).cmp(&link_time(b)))
+            })
+            .unwrap_or(newest);
+        let partners: BTreeSet<&PartnerId> = links.iter().map(|l| &l.partner_id).collect();
+        let kind = match self.principal(id).map(|p| p.principal_type) {
+            Some(PrincipalType::ServicePrincipal) => LinkKind::ServicePrincipal,
+            _ => link.kind,
+        };
+        Some(EffectiveLink {
+            link,
+            kind,
+            conflicting: partners.len() > 1,
+        })
+    }
+
+    /// Transitive members of a group, when Graph was read for it.
+    pub fn members_of(&self, group: &PrincipalId) -> Option<&'a Fact<Vec<PrincipalId>>> {
+        self.inventory.group_members.get(group)
+    }
+
+    /// Principals linked to our partner, best first: attested before declared,
+    /// dedicated identities before people's accounts. Used to name the PAL
+    /// identity in fixes.
+    pub fn our_identities(&self, partner: &PartnerId) -> Vec<(PrincipalId, EffectiveLink<'a>)> {
+        let mut ours: Vec<(PrincipalId, EffectiveLink<'a>)> = self
+            .principals
+            .keys()
+            .filter_map(|id| {
+                let eff = self.effective_link(id)?;
+                (&eff.link.partner_id == partner).then(|| (id.clone(), eff))
+            })
+            .collect();
+        ours.sort_by_key(|(id, e)| {
+            (
+                std::cmp::Reverse(source_rank(e.link)),
+                e.kind == LinkKind::User,
+                id.clone(),
+            )
+        });
+        ours
+    }
+
+    /// The report's `links` section: every active link, resolved where possible.
+    pub fn link_rows(&self) -> Vec<LinkRow> {
+        let mut rows: Vec<LinkRow> = self
+            .links
+            .iter()
+            .zip(&self.resolved)
+            .filter(|(l, _)| l.active)
+            .map(|(l, id)| LinkRow {
+                principal_id: id
+                    .as_ref()
+                    .map_or_else(|| l.principal.to_string(), |i| i.to_string()),
+                principal_name: id
+                    .as_ref()
+                    .and_then(|i| self.principal(i))
+                    .and_then(Principal::name)
+                    .map(str::to_string)
+                    .or_else(|| l.principal_name.clone())
+                    .or_else(|| match &l.principal {
+                        PrincipalRef::Upn(u) => Some(u.clone()),
+                        PrincipalRef::Id(_) => None,
+                    }),
+                principal_kind: match id.as_ref().and_then(|i| self.principal(i)) {
+                    Some(p) if p.principal_type == PrincipalType::ServicePrincipal => {
+                        LinkKind::ServicePrincipal
+                    }
+                    _ => l.kind,
+                },
+                partner_id: l.partner_id.clone(),
+                source: l.source,
+                linked_at: l.linked_at,
+            })
+            .collect();
+        rows.sort_by(|a, b| {
+            (&a.principal_id, &a.partner_id, a.source).cmp(&(
+                &b.principal_id,
+                &b.partner_id,
+                b.source,
+            ))
+        });
+        rows.dedup();
+        rows
+    }
+
+    /// Links given by UPN that match no principal of the inventory.
+    pub fn unresolved_links(&self) -> Vec<String> {
+        self.links
+            .iter()
+            .zip(&self.resolved)
+            .filter(|(_, id)| id.is_none())
+            .map(|(l, _)| format!("{} ({})", l.principal, l.origin))
+            .collect()
+    }
+}
+
+/// A link's principal as an object id: a GUID is an object id, or a service
+/// principal's application id when the inventory knows that app id; a UPN is
+/// matched case-insensitively against the principals the sources reported.
+fn resolve(inventory: &Inventory, principal: &PrincipalRef) -> Option<PrincipalId> {
+    match principal {
+        PrincipalRef::Id(id) => Some(
+            inventory
+                .principal_by_app_id(id.as_str())
+                .filter(|_| !inventory.principals.contains_key(id))
+                .map_or_else(|| id.clone(), |p| p.id.clone()),
+        ),
+        PrincipalRef::Upn(upn) => inventory.principal_by_upn(upn).map(|p| p.id.clone()),
+    }
+}
+
+fn link_time(l: &Link) -> Option<chrono::DateTime<chrono::Utc>> {
+    l.linked_at.or(l.attested_at)
+}
+
+fn source_rank(l: &Link) -> u8 {
+    match l.source {
+        LinkSource::Attested => 1,
+        LinkSource::Declared => 0,
+    }
+}

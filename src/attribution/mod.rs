@@ -1,0 +1,196 @@
+//! Attribution: a pure function of (inventory, links, options) that gives one
+//! finding per resource, following `docs/attribution-rules.md`. No I/O here.
+
+mod fix;
+pub mod graph;
+mod rules;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::inventory::{EnvironmentId, Inventory, PrincipalId, Product, ResourceId, ResourceKind};
+use crate::links::{Link, LinkKind, LinkSource, PartnerId};
+
+pub use graph::AttributionGraph;
+
+/// What attribution needs besides the data.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Our partner.
+    pub partner_id: PartnerId,
+    /// The time attestation freshness is judged at.
+    pub now: DateTime<Utc>,
+    /// Older attestations raise `stale-attestation`.
+    pub attestation_max_age: Duration,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    Credited,
+    CreditedToOther,
+    Uncredited,
+    Unknown,
+}
+
+impl Verdict {
+    pub const ALL: [Verdict; 4] = [
+        Verdict::Credited,
+        Verdict::CreditedToOther,
+        Verdict::Uncredited,
+        Verdict::Unknown,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Credited => "credited",
+            Self::CreditedToOther => "credited-to-other",
+            Self::Uncredited => "uncredited",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+/// The role that made a principal an attributed user.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AttributedRole {
+    Owner,
+    CoOwner,
+    Creator,
+    Publisher,
+    Importer,
+    ActiveUser,
+}
+
+/// The signal that decided between partners (or that only one was a candidate).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DecidedBy {
+    SinglePartner,
+    AuditEvents,
+    ResourceStamps,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Flag {
+    UserAccountLink,
+    DeclaredLinkOnly,
+    StaleAttestation,
+    ConflictingLinks,
+    LinkedOwnerNotCreator,
+    GroupCoOwner,
+    OwnerChangedSinceImport,
+    ImportedByUnlinkedAccount,
+    OtherPartnerActivity,
+    ActivityUnknown,
+    OrphanedOwner,
+}
+
+impl Flag {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::UserAccountLink => "user-account-link",
+            Self::DeclaredLinkOnly => "declared-link-only",
+            Self::StaleAttestation => "stale-attestation",
+            Self::ConflictingLinks => "conflicting-links",
+            Self::LinkedOwnerNotCreator => "linked-owner-not-creator",
+            Self::GroupCoOwner => "group-co-owner",
+            Self::OwnerChangedSinceImport => "owner-changed-since-import",
+            Self::ImportedByUnlinkedAccount => "imported-by-unlinked-account",
+            Self::OtherPartnerActivity => "other-partner-activity",
+            Self::ActivityUnknown => "activity-unknown",
+            Self::OrphanedOwner => "orphaned-owner",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        serde_json::from_value(serde_json::Value::String(s.to_string())).ok()
+    }
+}
+
+/// One attributed user of a finding.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Attributed {
+    pub principal_id: PrincipalId,
+    pub principal_name: Option<String>,
+    pub role: AttributedRole,
+    pub partner_id: Option<PartnerId>,
+    pub link_source: Option<LinkSource>,
+}
+
+/// The verdict for one resource, with its evidence.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    pub product: Product,
+    pub kind: ResourceKind,
+    pub resource_id: ResourceId,
+    pub resource_name: String,
+    pub environment_id: EnvironmentId,
+    pub environment_name: String,
+    pub solution: Option<String>,
+    pub verdict: Verdict,
+    pub credited_partner_id: Option<PartnerId>,
+    pub attributed: Vec<Attributed>,
+    pub decided_by: Option<DecidedBy>,
+    pub reasons: Vec<String>,
+    pub flags: Vec<Flag>,
+    pub fix: Option<String>,
+}
+
+/// A link as the report lists it, resolved to an object id where possible.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LinkRow {
+    /// The object id, or the UPN / id as given when it could not be resolved.
+    pub principal_id: String,
+    pub principal_name: Option<String>,
+    pub principal_kind: LinkKind,
+    pub partner_id: PartnerId,
+    pub source: LinkSource,
+    pub linked_at: Option<DateTime<Utc>>,
+}
+
+/// What attribution produced.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Attribution {
+    pub links: Vec<LinkRow>,
+    /// Sorted by product, environment, resource name, resource id.
+    pub findings: Vec<Finding>,
+    /// Links whose principal matched nothing in the inventory.
+    pub unresolved_links: Vec<String>,
+}
+
+/// Applies the rules to every resource of the inventory.
+pub fn attribute(inventory: &Inventory, links: &[Link], options: &Options) -> Attribution {
+    let graph = AttributionGraph::build(inventory, links);
+    let mut findings: Vec<Finding> = inventory
+        .resources
+        .iter()
+        .enumerate()
+        .map(|(i, _)| rules::finding(&graph, i, options))
+        .collect();
+    sort_findings(&mut findings);
+    Attribution {
+        links: graph.link_rows(),
+        findings,
+        unresolved_links: graph.unresolved_links(),
+    }
+}
+
+/// The documented order: product, environment, resource name, resource id.
+pub fn sort_findings(findings: &mut [Finding]) {
+    findings.sort_by(|a, b| {
+        (
+            a.product,
+            &a.environment_id,
+            a.resource_name.to_lowercase(),
+            &a.resource_id,
+        )
+            .cmp(&(
+                b.product,
+                &b.environment_id,
+                b.resource_name.to_lowercase(),
+                &b.resource_id,
+            ))
+    });
+}

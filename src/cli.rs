@@ -1,0 +1,226 @@
+//! The command line (clap derive): commands, flags, their environment
+//! variables and help texts. Nothing here acts; `config` merges and checks.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::Deserialize;
+
+use crate::auth::AuthKind;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  audit complete, nothing at or above --fail-on
+  1  findings at or above --fail-on (default: any finding that is not credited)
+  2  bad usage or bad input (flags, config, links file, attestation)
+  3  authentication failed: no call could be made
+  4  audit incomplete: some source could not be read (and no exit-1 finding)";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "pal-audit",
+    version,
+    about = "Checks, resource by resource, whether your PAL-linked identities get the partner credit for Power Platform work in a customer tenant.",
+    after_help = EXIT_CODES
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// More log output on stderr (-v info, -vv debug, -vvv trace). RUST_LOG wins.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Config file [default: ./pal-audit.toml when it exists].
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "PAL_AUDIT_CONFIG",
+        hide_env_values = true
+    )]
+    pub config: Option<PathBuf>,
+    /// Colour in the table: auto (only on a terminal, and not with NO_COLOR), always, never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Audit a tenant: which resources credit your partner ID, which do not, why, and the fix.
+    #[command(after_help = concat!(
+        "Example:\n  az login --tenant contoso.onmicrosoft.com\n  pal-audit audit --partner-id 4567890 --links links.csv --attestations attestations/\n\n",
+        "Against the emulator (see `pal-audit emulate`):\n  PAL_AUDIT_TOKEN=x pal-audit audit --auth static-token --api-base http://127.0.0.1:8080 \\\n      --partner-id 4567890 --links fixtures/contoso/links.csv --attestations fixtures/contoso/attestations\n\n",
+        "Exit codes: 0 ok, 1 findings at or above --fail-on, 2 bad input, 3 authentication failed, 4 incomplete."
+    ))]
+    Audit(AuditArgs),
+    /// Audit the bundled Contoso tenant on an embedded emulator: no sign-in, no network.
+    #[command(
+        after_help = "Example:\n  pal-audit demo\n  pal-audit demo --format json --output contoso.json\n\nThe demo exits 0 unless --fail-on is given."
+    )]
+    Demo(DemoArgs),
+    /// Serve a tenant model on loopback in the real API shapes, for --api-base.
+    #[command(after_help = concat!(
+        "Example:\n  pal-audit emulate --tenant fixtures/contoso --port 8080 --faults '429@/apps*2,403-env:Contoso-Sales'\n\n",
+        "Faults (comma-separated KIND[:ARG][@MATCH][*COUNT]):\n",
+        "  429[:SECS]       429 with Retry-After in seconds (default 1)\n",
+        "  429-date[:SECS]  429 with Retry-After as an HTTP date\n",
+        "  500|502|503|504  that status\n",
+        "  cut              a 200 whose body stops half way\n",
+        "  403-env:ENV      403 for every request naming environment ENV (always)\n",
+        "  @MATCH limits a fault to URLs containing MATCH; *COUNT to the first COUNT (default 1; *all)."
+    ))]
+    Emulate(EmulateArgs),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Format {
+    /// A table for people, with reasons and fixes.
+    #[default]
+    Table,
+    /// The pal-audit/report/v1 JSON.
+    Json,
+}
+
+/// Where and how the report goes; shared by `audit` and `demo`.
+#[derive(Debug, Args, Default)]
+pub struct OutputArgs {
+    /// Report format [default: table].
+    #[arg(long, value_enum, env = "PAL_AUDIT_FORMAT", hide_env_values = true)]
+    pub format: Option<Format>,
+    /// Write the report to FILE (atomically, owner-readable only) instead of stdout.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "PAL_AUDIT_OUTPUT",
+        hide_env_values = true
+    )]
+    pub output: Option<PathBuf>,
+    /// Which findings fail the run (exit 1): any, none, uncredited, credited-to-other, unknown,
+    /// flag:NAME; combine with commas [default: any].
+    #[arg(
+        long,
+        value_name = "LEVELS",
+        env = "PAL_AUDIT_FAIL_ON",
+        hide_env_values = true
+    )]
+    pub fail_on: Option<String>,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct AuditArgs {
+    /// Your (associated) partner ID: the one your identities are linked to.
+    #[arg(
+        long,
+        value_name = "ID",
+        env = "PAL_AUDIT_PARTNER_ID",
+        hide_env_values = true
+    )]
+    pub partner_id: Option<String>,
+    /// The customer tenant (id or domain) to sign in to and audit.
+    #[arg(
+        long,
+        value_name = "TENANT",
+        env = "PAL_AUDIT_TENANT",
+        hide_env_values = true
+    )]
+    pub tenant: Option<String>,
+    /// Links CSV (principal, partner_id[, kind, linked_at, note]); repeatable.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "PAL_AUDIT_LINKS",
+        hide_env_values = true,
+        value_delimiter = ','
+    )]
+    pub links: Vec<PathBuf>,
+    /// Attestation JSON file, or a folder of them (written by `attest`); repeatable.
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "PAL_AUDIT_ATTESTATIONS",
+        hide_env_values = true,
+        value_delimiter = ','
+    )]
+    pub attestations: Vec<PathBuf>,
+    /// Audit only this environment (id or display name); repeatable.
+    #[arg(
+        long,
+        value_name = "NAME-OR-ID",
+        env = "PAL_AUDIT_ENVIRONMENT",
+        hide_env_values = true,
+        value_delimiter = ','
+    )]
+    pub environment: Vec<String>,
+    /// How to sign in [default: azure-cli].
+    #[arg(long, value_enum, env = "PAL_AUDIT_AUTH", hide_env_values = true)]
+    pub auth: Option<AuthKind>,
+    /// Send every request to URL/HOST/PATH instead of https://HOST/PATH (the emulator or a stand-in).
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "PAL_AUDIT_API_BASE",
+        hide_env_values = true
+    )]
+    pub api_base: Option<String>,
+    /// Judge attestation freshness at this RFC 3339 time instead of now (reproducible runs).
+    #[arg(
+        long,
+        value_name = "TIME",
+        env = "PAL_AUDIT_AS_OF",
+        hide_env_values = true
+    )]
+    pub as_of: Option<String>,
+    /// Attestations older than DAYS raise stale-attestation [default: 30].
+    #[arg(
+        long,
+        value_name = "DAYS",
+        env = "PAL_AUDIT_ATTESTATION_MAX_AGE",
+        hide_env_values = true
+    )]
+    pub attestation_max_age: Option<u32>,
+    /// Requests in flight per API host [default: 8].
+    #[arg(
+        long,
+        value_name = "N",
+        env = "PAL_AUDIT_CONCURRENCY",
+        hide_env_values = true
+    )]
+    pub concurrency: Option<usize>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct EmulateArgs {
+    /// Tenant model: a folder with tenant.toml, or the file itself.
+    #[arg(long, value_name = "DIR")]
+    pub tenant: PathBuf,
+    /// Port on 127.0.0.1 (0 picks a free one and prints it).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub port: u16,
+    /// Items per page: small pages exercise next links.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub page_size: usize,
+    /// Milliseconds added to every request.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub latency: u64,
+    /// Faults to inject (see below).
+    #[arg(long, value_name = "SPEC")]
+    pub faults: Option<String>,
+}

@@ -1,0 +1,285 @@
+//! One validated configuration from flags, `PAL_AUDIT_*` variables (clap reads
+//! both; flags win) and `pal-audit.toml` (lowest). Relative paths in the file
+//! are read from the file's folder.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use crate::auth::AuthKind;
+use crate::cli::{AuditArgs, Format, OutputArgs};
+use crate::error::{Error, InputError};
+use crate::http::{ApiBase, HttpConfig, RetryPolicy};
+use crate::links::PartnerId;
+use crate::report::FailOn;
+
+pub const DEFAULT_FILE: &str = "pal-audit.toml";
+
+/// `pal-audit.toml`. Every key is optional; unknown keys are errors (a typo
+/// must not silently change an audit).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub partner_id: Option<String>,
+    pub tenant: Option<String>,
+    #[serde(default)]
+    pub links: Vec<PathBuf>,
+    #[serde(default)]
+    pub attestations: Vec<PathBuf>,
+    #[serde(default)]
+    pub environments: Vec<String>,
+    pub auth: Option<AuthKind>,
+    pub api_base: Option<String>,
+    pub format: Option<Format>,
+    pub output: Option<PathBuf>,
+    pub fail_on: Option<String>,
+    pub attestation_max_age_days: Option<u32>,
+    #[serde(default)]
+    pub http: FileHttp,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileHttp {
+    pub concurrency: Option<usize>,
+    #[serde(default)]
+    pub host_concurrency: BTreeMap<String, usize>,
+    pub environment_concurrency: Option<usize>,
+    pub max_attempts: Option<u32>,
+    pub base_delay_ms: Option<u64>,
+    pub max_delay_s: Option<u64>,
+    pub max_request_s: Option<u64>,
+    pub timeout_s: Option<u64>,
+}
+
+/// Reads the config file: `--config` (must exist) or `./pal-audit.toml` (if it
+/// exists). Relative paths inside are made relative to the file's folder.
+pub fn load_file(explicit: Option<&Path>) -> Result<FileConfig, Error> {
+    let path = match explicit {
+        Some(p) => p.to_path_buf(),
+        None if Path::new(DEFAULT_FILE).is_file() => PathBuf::from(DEFAULT_FILE),
+        None => return Ok(FileConfig::default()),
+    };
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| InputError::new(&name, format!("cannot read: {e}")))?;
+    let mut cfg: FileConfig = toml::from_str(&text).map_err(|e| {
+        let at = e
+            .span()
+            .map(|s| {
+                format!(
+                    "{name}:{}",
+                    text[..s.start.min(text.len())].matches('\n').count() + 1
+                )
+            })
+            .unwrap_or_else(|| name.clone());
+        InputError::new(at, e.message().to_string())
+    })?;
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let rebase = |p: &mut PathBuf| {
+        if p.is_relative() {
+            *p = dir.join(&*p);
+        }
+    };
+    cfg.links.iter_mut().for_each(rebase);
+    cfg.attestations.iter_mut().for_each(rebase);
+    if let Some(o) = cfg.output.as_mut() {
+        rebase(o);
+    }
+    Ok(cfg)
+}
+
+/// Where the report goes and what fails the run.
+#[derive(Debug)]
+pub struct OutputConfig {
+    pub format: Format,
+    pub output: Option<PathBuf>,
+    pub fail_on: FailOn,
+}
+
+impl OutputConfig {
+    /// `default_fail_on` is `any` for audits and `none` for the demo.
+    pub fn resolve(
+        args: OutputArgs,
+        file: &FileConfig,
+        default_fail_on: &str,
+    ) -> Result<Self, Error> {
+        let fail_on = args
+            .fail_on
+            .or_else(|| file.fail_on.clone())
+            .unwrap_or_else(|| default_fail_on.to_string());
+        Ok(Self {
+            format: args.format.or(file.format).unwrap_or_default(),
+            output: args.output.or_else(|| file.output.clone()),
+            fail_on: FailOn::parse(&fail_on).map_err(Error::Usage)?,
+        })
+    }
+}
+
+/// Everything `audit` needs, checked.
+#[derive(Debug)]
+pub struct AuditConfig {
+    pub partner_id: PartnerId,
+    pub tenant: Option<String>,
+    pub links: Vec<PathBuf>,
+    pub attestations: Vec<PathBuf>,
+    pub environments: Vec<String>,
+    pub auth: AuthKind,
+    pub api_base: ApiBase,
+    pub as_of: Option<DateTime<Utc>>,
+    pub attestation_max_age: chrono::Duration,
+    pub http: HttpConfig,
+    pub environment_concurrency: usize,
+    pub output: OutputConfig,
+}
+
+fn or_file<T>(flag: Vec<T>, file: &[T]) -> Vec<T>
+where
+    T: Clone,
+{
+    if flag.is_empty() { file.to_vec() } else { flag }
+}
+
+impl AuditConfig {
+    pub fn resolve(args: AuditArgs, file: FileConfig) -> Result<Self, Error> {
+        let partner = args.partner_id.or_else(|| file.partner_id.clone()).ok_or_else(|| {
+            Error::Usage(
+                "--partner-id is required (or PAL_AUDIT_PARTNER_ID, or partner_id in pal-audit.toml)"
+                    .into(),
+            )
+        })?;
+        let partner_id =
+            PartnerId::parse(&partner).map_err(|e| Error::Usage(format!("--partner-id {e}")))?;
+        let api_base = match args.api_base.or_else(|| file.api_base.clone()) {
+            Some(b) => ApiBase::parse(&b).map_err(Error::Usage)?,
+            None => ApiBase::real(),
+        };
+        let auth = args.auth.or(file.auth).unwrap_or_default();
+        if auth == AuthKind::StaticToken && !api_base.is_loopback() {
+            return Err(Error::Usage(
+                "--auth static-token is accepted only with an --api-base on a loopback address (the emulator or a local stand-in)"
+                    .into(),
+            ));
+        }
+        let as_of = args
+            .as_of
+            .as_deref()
+            .map(|s| {
+                DateTime::parse_from_rfc3339(s)
+                    .map(|t| t.with_timezone(&Utc))
+                    .map_err(|e| {
+                        Error::Usage(format!("--as-of {s:?} is not an RFC 3339 time: {e}"))
+                    })
+            })
+            .transpose()?;
+        let max_age_days = args
+            .attestation_max_age
+            .or(file.attestation_max_age_days)
+            .unwrap_or(30);
+        let h = &file.http;
+        let concurrency = args.concurrency.or(h.concurrency).unwrap_or(8);
+        if concurrency == 0 {
+            return Err(Error::Usage("--concurrency must be at least 1".into()));
+        }
+        let defaults = RetryPolicy::default();
+        let http = HttpConfig {
+            concurrency,
+            per_host: h
+                .host_concurrency
+                .iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), (*v).max(1)))
+                .collect(),
+            retry: RetryPolicy {
+                max_attempts: h.max_attempts.unwrap_or(defaults.max_attempts).max(1),
+                base_delay: h
+                    .base_delay_ms
+                    .map_or(defaults.base_delay, Duration::from_millis),
+                max_delay: h
+                    .max_delay_s
+                    .map_or(defaults.max_delay, Duration::from_secs),
+                max_elapsed: h
+                    .max_request_s
+                    .map_or(defaults.max_elapsed, Duration::from_secs),
+            },
+            timeout: h
+                .timeout_s
+                .map_or(HttpConfig::default().timeout, Duration::from_secs),
+        };
+        Ok(Self {
+            partner_id,
+            tenant: args.tenant.or_else(|| file.tenant.clone()),
+            links: or_file(args.links, &file.links),
+            attestations: or_file(args.attestations, &file.attestations),
+            environments: or_file(args.environment, &file.environments),
+            auth,
+            api_base,
+            as_of,
+            attestation_max_age: chrono::Duration::days(i64::from(max_age_days)),
+            environment_concurrency: h.environment_concurrency.unwrap_or(4).max(1),
+            http,
+            output: OutputConfig::resolve(args.output, &file, "any")?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(partner: Option<&str>) -> AuditArgs {
+        AuditArgs {
+            partner_id: partner.map(str::to_string),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn flags_win_over_the_file() {
+        let file: FileConfig =
+            toml::from_str("partner_id = \"111\"\nformat = \"json\"\n[http]\nconcurrency = 3\n")
+                .unwrap();
+        let cfg = AuditConfig::resolve(args(Some("222")), file).unwrap();
+        assert_eq!(cfg.partner_id.as_str(), "222");
+        assert_eq!(cfg.output.format, Format::Json);
+        assert_eq!(cfg.http.concurrency, 3);
+        assert_eq!(cfg.attestation_max_age.num_days(), 30);
+    }
+
+    #[test]
+    fn partner_id_is_required_and_checked() {
+        let err = AuditConfig::resolve(args(None), FileConfig::default()).unwrap_err();
+        assert!(err.to_string().contains("--partner-id is required"));
+        let err = AuditConfig::resolve(args(Some("12a")), FileConfig::default()).unwrap_err();
+        assert!(err.to_string().contains("not a partner ID"), "{err}");
+    }
+
+    #[test]
+    fn static_token_needs_loopback() {
+        let mut a = args(Some("1"));
+        a.auth = Some(AuthKind::StaticToken);
+        a.api_base = Some("https://example.com".into());
+        assert!(AuditConfig::resolve(a, FileConfig::default()).is_err());
+        let mut a = args(Some("1"));
+        a.auth = Some(AuthKind::StaticToken);
+        assert!(AuditConfig::resolve(a, FileConfig::default()).is_err());
+        let mut a = args(Some("1"));
+        a.auth = Some(AuthKind::StaticToken);
+        a.api_base = Some("http://127.0.0.1:9".into());
+        assert!(AuditConfig::resolve(a, FileConfig::default()).is_ok());
+    }
+
+    #[test]
+    fn file_errors_name_the_line_and_relative_paths_follow_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pal-audit.toml");
+        std::fs::write(&path, "partner_id = \"1\"\nlinks = [\"l.csv\"]\n").unwrap();
+        let cfg = load_file(Some(&path)).unwrap();
+        assert_eq!(cfg.links, vec![dir.path().join("l.csv")]);
+        std::fs::write(&path, "partner_id = \"1\"\nlinkz = []\n").unwrap();
+        let err = load_file(Some(&path)).unwrap_err().to_string();
+        assert!(err.contains("pal-audit.toml:2"), "{err}");
+    }
+}

@@ -1,0 +1,153 @@
+//! `--faults SPEC`: failures the emulator injects, so retries, gaps and exit
+//! codes can be tested against real HTTP.
+//!
+//! SPEC is a comma-separated list of `KIND[:ARG][@MATCH][*COUNT]`:
+//! - `429[:SECS]`: 429 with `Retry-After: SECS` (default 1);
+//! - `429-date[:SECS]`: 429 with `Retry-After` as an HTTP date SECS ahead;
+//! - `500`, `502`, `503`, `504`: that status;
+//! - `cut`: a 200 whose body stops half way (the connection is dropped);
+//! - `403-env:ENV`: 403 for every request naming environment ENV.
+//!
+//! `@MATCH` limits a fault to requests whose `host/path` contains MATCH (any
+//! case); `*COUNT` to the first COUNT of them (`*all` for every one). The
+//! default count is 1, and `all` for `403-env`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FaultKind {
+    Throttle { seconds: u64, as_date: bool },
+    Status(u16),
+    Cut,
+    ForbiddenEnvironment(String),
+}
+
+#[derive(Debug)]
+pub struct Fault {
+    pub kind: FaultKind,
+    matcher: Option<String>,
+    /// `None`: every matching request.
+    limit: Option<u64>,
+    used: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+pub struct Faults(Vec<Fault>);
+
+impl Faults {
+    pub fn parse(spec: &str) -> Result<Self, String> {
+        let mut faults = Vec::new();
+        for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let (head, count) = match item.rsplit_once('*') {
+                Some((h, c)) => (h, Some(c)),
+                None => (item, None),
+            };
+            let (kind_arg, matcher) = match head.split_once('@') {
+                Some((k, m)) => (k, Some(m.to_ascii_lowercase())),
+                None => (head, None),
+            };
+            let (kind, arg) = match kind_arg.split_once(':') {
+                Some((k, a)) => (k, Some(a)),
+                None => (kind_arg, None),
+            };
+            let secs = |a: Option<&str>| -> Result<u64, String> {
+                a.map_or(Ok(1), |a| {
+                    a.parse()
+                        .map_err(|_| format!("--faults {item:?}: {a:?} is not whole seconds"))
+                })
+            };
+            let kind = match kind {
+                "429" => FaultKind::Throttle {
+                    seconds: secs(arg)?,
+                    as_date: false,
+                },
+                "429-date" => FaultKind::Throttle {
+                    seconds: secs(arg)?,
+                    as_date: true,
+                },
+                "500" | "502" | "503" | "504" => FaultKind::Status(kind.parse().expect("digits")),
+                "cut" => FaultKind::Cut,
+                "403-env" => FaultKind::ForbiddenEnvironment(
+                    arg.filter(|a| !a.is_empty())
+                        .ok_or_else(|| format!("--faults {item:?}: 403-env needs :ENVIRONMENT"))?
+                        .to_ascii_lowercase(),
+                ),
+                other => {
+                    return Err(format!(
+                        "--faults {item:?}: {other:?} is not one of 429, 429-date, 500, 502, 503, 504, cut, 403-env"
+                    ));
+                }
+            };
+            let limit = match count {
+                None if matches!(kind, FaultKind::ForbiddenEnvironment(_)) => None,
+                None => Some(1),
+                Some("all") => None,
+                Some(c) => Some(c.parse().map_err(|_| {
+                    format!("--faults {item:?}: count {c:?} is not a number or all")
+                })?),
+            };
+            faults.push(Fault {
+                kind,
+                matcher,
+                limit,
+                used: AtomicU64::new(0),
+            });
+        }
+        Ok(Self(faults))
+    }
+
+    /// The fault to inject for a request to `host/path`, if any. Counts it.
+    pub fn pick(&self, host_path: &str) -> Option<FaultKind> {
+        let lower = host_path.to_ascii_lowercase();
+        for f in &self.0 {
+            let applies = match &f.kind {
+                FaultKind::ForbiddenEnvironment(env) => {
+                    lower.contains(&format!("/environments/{env}/"))
+                        || lower.ends_with(&format!("/environments/{env}"))
+                }
+                _ => true,
+            } && f.matcher.as_deref().is_none_or(|m| lower.contains(m));
+            if !applies {
+                continue;
+            }
+            let n = f.used.fetch_add(1, Ordering::SeqCst);
+            if f.limit.is_none_or(|l| n < l) {
+                return Some(f.kind.clone());
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_counts() {
+        let f = Faults::parse("429:2@/apps*2,cut,403-env:Sales").unwrap();
+        let apps = "api.powerapps.com/providers/x/environments/e1/apps";
+        assert_eq!(
+            f.pick(apps),
+            Some(FaultKind::Throttle {
+                seconds: 2,
+                as_date: false
+            })
+        );
+        assert!(matches!(f.pick(apps), Some(FaultKind::Throttle { .. })));
+        assert_eq!(f.pick(apps), Some(FaultKind::Cut));
+        assert_eq!(f.pick(apps), None);
+        let sales = "api.flow.microsoft.com/x/environments/SALES/v2/flows";
+        assert_eq!(
+            f.pick(sales),
+            Some(FaultKind::ForbiddenEnvironment("sales".into()))
+        );
+        assert_eq!(
+            f.pick(sales),
+            Some(FaultKind::ForbiddenEnvironment("sales".into()))
+        );
+        assert!(Faults::parse("418").is_err());
+        assert!(Faults::parse("403-env").is_err());
+        assert!(Faults::parse("503*x").is_err());
+    }
+}

@@ -1,0 +1,306 @@
+//! The tenant model: one compact, human-editable TOML file (principals,
+//! environments, canvas apps, cloud flows) that the emulator renders into
+//! the real JSON shapes.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use crate::error::InputError;
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantModel {
+    pub tenant_id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `demo` judges attestation freshness at this time, so its output does
+    /// not change as the calendar moves.
+    #[serde(default)]
+    pub as_of: Option<DateTime<Utc>>,
+    /// The partner `demo` audits for.
+    #[serde(default)]
+    pub partner_id: Option<String>,
+    #[serde(default)]
+    pub principals: Vec<ModelPrincipal>,
+    #[serde(default)]
+    pub environments: Vec<ModelEnvironment>,
+    #[serde(default)]
+    pub apps: Vec<ModelApp>,
+    #[serde(default)]
+    pub flows: Vec<ModelFlow>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModelKind {
+    User,
+    ServicePrincipal,
+    Group,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelPrincipal {
+    pub id: String,
+    pub kind: ModelKind,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub upn: Option<String>,
+    #[serde(default)]
+    pub app_id: Option<String>,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Direct members, for groups (nested groups are expanded by the emulator).
+    #[serde(default)]
+    pub members: Vec<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelEnvironment {
+    /// The BAP `name`, e.g. `Default-<tenant id>` or a GUID.
+    pub name: String,
+    pub display_name: String,
+    #[serde(default = "production")]
+    pub sku: String,
+    #[serde(default)]
+    pub default: bool,
+    /// Dataverse `instanceApiUrl`, when the environment has Dataverse.
+    #[serde(default)]
+    pub dataverse_url: Option<String>,
+    #[serde(default)]
+    pub created: Option<DateTime<Utc>>,
+}
+
+fn production() -> String {
+    "Production".into()
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelRole {
+    pub principal: String,
+    /// `Owner`, `CanEdit` or `CanView`.
+    pub role: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelApp {
+    pub id: String,
+    pub environment: String,
+    pub name: String,
+    pub owner: String,
+    #[serde(default)]
+    pub created_by: Option<String>,
+    pub created: DateTime<Utc>,
+    #[serde(default)]
+    pub modified_by: Option<String>,
+    #[serde(default)]
+    pub modified: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub published_by: Option<String>,
+    #[serde(default)]
+    pub published: Option<DateTime<Utc>>,
+    /// Role assignments besides the owner.
+    #[serde(default)]
+    pub roles: Vec<ModelRole>,
+    /// Shared with everyone in the organization (a `Tenant` CanView).
+    #[serde(default)]
+    pub tenant_share: bool,
+    #[serde(default)]
+    pub component_library: bool,
+    /// Leave `sharedUsersCount`/`sharedGroupsCount` out of the list, as some
+    /// answers do.
+    #[serde(default)]
+    pub omit_share_counts: bool,
+    /// Free text: what branch of the rules this app exercises.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelFlow {
+    pub id: String,
+    pub environment: String,
+    pub name: String,
+    /// Left out: the list gives no `creator`.
+    #[serde(default)]
+    pub creator: Option<String>,
+    pub created: DateTime<Utc>,
+    #[serde(default)]
+    pub modified: Option<DateTime<Utc>>,
+    #[serde(default = "started")]
+    pub state: String,
+    /// Owners besides the creator.
+    #[serde(default)]
+    pub owners: Vec<String>,
+    /// Co-owners with `CanEdit`.
+    #[serde(default)]
+    pub editors: Vec<String>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+fn started() -> String {
+    "Started".into()
+}
+
+impl TenantModel {
+    /// Reads `DIR/tenant.toml`, or the file itself when given one.
+    pub fn load(path: &Path) -> Result<Self, InputError> {
+        let file = if path.is_dir() {
+            path.join("tenant.toml")
+        } else {
+            path.to_path_buf()
+        };
+        let text = std::fs::read_to_string(&file).map_err(|e| {
+            InputError::new(file.display().to_string(), format!("cannot read: {e}"))
+        })?;
+        Self::parse(&file.display().to_string(), &text)
+    }
+
+    /// Parses and checks a model; `name` is used in error messages.
+    pub fn parse(name: &str, text: &str) -> Result<Self, InputError> {
+        let model: TenantModel = toml::from_str(text).map_err(|e| {
+            let at = e
+                .span()
+                .map(|s| {
+                    let line = text[..s.start.min(text.len())].matches('\n').count() + 1;
+                    format!("{name}:{line}")
+                })
+                .unwrap_or_else(|| name.to_string());
+            InputError::new(at, e.message().to_string())
+        })?;
+        model.check(name)?;
+        Ok(model)
+    }
+
+    fn check(&self, name: &str) -> Result<(), InputError> {
+        let envs: Vec<String> = self
+            .environments
+            .iter()
+            .map(|e| e.name.to_ascii_lowercase())
+            .collect();
+        let known_env = |e: &str| envs.contains(&e.to_ascii_lowercase());
+        for a in &self.apps {
+            if !known_env(&a.environment) {
+                return Err(InputError::new(
+                    name,
+                    format!("app {} names unknown environment {:?}", a.id, a.environment),
+                ));
+            }
+            for r in &a.roles {
+                if !matches!(r.role.as_str(), "Owner" | "CanEdit" | "CanView") {
+                    return Err(InputError::new(
+                        name,
+                        format!(
+                            "app {}: role {:?} is not Owner, CanEdit or CanView",
+                            a.id, r.role
+                        ),
+                    ));
+                }
+            }
+        }
+        for f in &self.flows {
+            if !known_env(&f.environment) {
+                return Err(InputError::new(
+                    name,
+                    format!(
+                        "flow {} names unknown environment {:?}",
+                        f.id, f.environment
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn principal(&self, id: &str) -> Option<&ModelPrincipal> {
+        self.principals
+            .iter()
+            .find(|p| p.id.eq_ignore_ascii_case(id))
+    }
+
+    /// Every user and service principal in a group, through nested groups.
+    pub fn transitive_members(&self, group: &str) -> Vec<&ModelPrincipal> {
+        let mut out: BTreeMap<String, &ModelPrincipal> = BTreeMap::new();
+        let mut stack = vec![group.to_ascii_lowercase()];
+        let mut seen = vec![];
+        while let Some(g) = stack.pop() {
+            if seen.contains(&g) {
+                continue;
+            }
+            seen.push(g.clone());
+            let Some(p) = self.principal(&g) else {
+                continue;
+            };
+            for m in &p.members {
+                if let Some(mp) = self.principal(m) {
+                    out.insert(mp.id.to_ascii_lowercase(), mp);
+                    if mp.kind == ModelKind::Group {
+                        stack.push(mp.id.to_ascii_lowercase());
+                    }
+                }
+            }
+        }
+        out.remove(&group.to_ascii_lowercase());
+        out.into_values().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_name_the_line() {
+        let err = TenantModel::parse("t.toml", "tenant_id = \"x\"\n\n[[apps]]\nid = 3\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("t.toml:4:"), "{err}");
+        let err = TenantModel::parse("t.toml", "tenant_id = \"x\"\nbogus = 1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("t.toml:2:"), "{err}");
+    }
+
+    #[test]
+    fn nested_groups_expand() {
+        let m = TenantModel::parse(
+            "t",
+            r#"tenant_id = "t"
+[[principals]]
+id = "g1"
+kind = "group"
+members = ["u1", "g2"]
+[[principals]]
+id = "g2"
+kind = "group"
+members = ["u2", "g1"]
+[[principals]]
+id = "u1"
+kind = "user"
+[[principals]]
+id = "u2"
+kind = "user"
+"#,
+        )
+        .unwrap();
+        let ids: Vec<&str> = m
+            .transitive_members("G1")
+            .iter()
+            .map(|p| p.id.as_str())
+            .collect();
+        assert_eq!(ids, ["g2", "u1", "u2"]);
+    }
+}

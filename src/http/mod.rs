@@ -1,0 +1,477 @@
+//! The one request pipeline every source uses: URL rewrite, per-host
+//! concurrency limit, bearer token for the request's audience, retry with
+//! Retry-After, JSON decode with JSON-path errors, one pager, request counts.
+
+pub mod retry;
+pub mod rewrite;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use reqwest::{Method, StatusCode};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::Semaphore;
+
+use crate::auth::{AuthError, Tokens};
+use crate::inventory::EnvironmentId;
+pub use retry::RetryPolicy;
+pub use rewrite::{ApiBase, Target};
+
+/// HTTP settings (flags and config file `[http]`).
+#[derive(Clone, Debug)]
+pub struct HttpConfig {
+    /// Requests in flight per host, unless `per_host` says otherwise.
+    pub concurrency: usize,
+    pub per_host: HashMap<String, usize>,
+    pub retry: RetryPolicy,
+    /// Per attempt, headers and body included.
+    pub timeout: Duration,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            concurrency: 8,
+            per_host: HashMap::new(),
+            retry: RetryPolicy::default(),
+            timeout: Duration::from_secs(100),
+        }
+    }
+}
+
+/// Who is asking: the source (for counts and coverage), the environment it
+/// reads, and the token audience.
+#[derive(Clone, Debug)]
+pub struct Ctx {
+    pub source: &'static str,
+    pub environment: Option<EnvironmentId>,
+    pub audience: &'static str,
+}
+
+impl Ctx {
+    pub fn new(source: &'static str, audience: &'static str) -> Self {
+        Self {
+            source,
+            environment: None,
+            audience,
+        }
+    }
+    pub fn env(&self, id: &EnvironmentId) -> Self {
+        Self {
+            environment: Some(id.clone()),
+            ..self.clone()
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    #[error("{method} {url}: HTTP {status}{}", .detail.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    Status {
+        method: Method,
+        url: String,
+        status: u16,
+        /// The service's error code and message, when it sent them.
+        detail: Option<String>,
+    },
+    #[error("{method} {url}: {detail}")]
+    Transport {
+        method: Method,
+        url: String,
+        detail: String,
+    },
+    #[error("{url}: cannot decode the response at {path}: {detail}")]
+    Decode {
+        url: String,
+        path: String,
+        detail: String,
+    },
+    #[error("{url}: the next link repeats a page already read; paging stopped")]
+    RepeatedNextLink { url: String },
+    #[error("{0}")]
+    BadUrl(String),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+}
+
+impl HttpError {
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// 401 or 403: the identity may not read this.
+    pub fn is_denied(&self) -> bool {
+        matches!(self.status(), Some(401 | 403))
+    }
+}
+
+/// One page of a list: its items and the URL of the next page, if any.
+pub trait Paged: DeserializeOwned {
+    type Item;
+    fn into_parts(self) -> (Vec<Self::Item>, Option<String>);
+}
+
+/// `{"value": [...], "nextLink"|"@odata.nextLink": url}`: the BAP, Power Apps,
+/// Flow, Graph and Dataverse page.
+#[derive(Debug, Deserialize)]
+pub struct ValuePage<T> {
+    #[serde(default = "Vec::new")]
+    pub value: Vec<T>,
+    #[serde(default, rename = "nextLink", alias = "@odata.nextLink")]
+    pub next_link: Option<String>,
+}
+
+impl<T: DeserializeOwned> Paged for ValuePage<T> {
+    type Item = T;
+    fn into_parts(self) -> (Vec<T>, Option<String>) {
+        (self.value, self.next_link.filter(|l| !l.is_empty()))
+    }
+}
+
+enum Attempt {
+    Response {
+        status: StatusCode,
+        retry_after: Option<Duration>,
+        body: bytes::Bytes,
+    },
+    Failed(String),
+}
+
+/// The pipeline. Cheap to share behind an `Arc`.
+pub struct HttpClient {
+    client: reqwest::Client,
+    base: ApiBase,
+    tokens: Arc<Tokens>,
+    config: HttpConfig,
+    semaphores: Mutex<HashMap<String, Arc<Semaphore>>>,
+    counts: Mutex<BTreeMap<(&'static str, Option<EnvironmentId>), u64>>,
+}
+
+impl HttpClient {
+    pub fn new(base: ApiBase, tokens: Arc<Tokens>, config: HttpConfig) -> Result<Self, String> {
+        // Certificate checks stay on: there is deliberately no way to turn them off.
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("pal-audit/", env!("CARGO_PKG_VERSION")))
+            .timeout(config.timeout)
+            .connect_timeout(Duration::from_secs(10))
+            .gzip(true)
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        Ok(Self {
+            client,
+            base,
+            tokens,
+            config,
+            semaphores: Mutex::new(HashMap::new()),
+            counts: Mutex::new(BTreeMap::new()),
+        })
+    }
+
+    fn semaphore(&self, host: &str) -> Arc<Semaphore> {
+        let mut sems = self.semaphores.lock().expect("semaphore map");
+        sems.entry(host.to_string())
+            .or_insert_with(|| {
+                let n = self
+                    .config
+                    .per_host
+                    .get(host)
+                    .copied()
+                    .unwrap_or(self.config.concurrency);
+                Arc::new(Semaphore::new(n.max(1)))
+            })
+            .clone()
+    }
+
+    fn count(&self, ctx: &Ctx) {
+        *self
+            .counts
+            .lock()
+            .expect("count map")
+            .entry((ctx.source, ctx.environment.clone()))
+            .or_default() += 1;
+    }
+
+    /// Requests sent (retries included) by `source` for `environment`.
+    pub fn requests(&self, source: &str, environment: Option<&EnvironmentId>) -> u64 {
+        self.counts
+            .lock()
+            .expect("count map")
+            .iter()
+            .filter(|((s, e), _)| *s == source && e.as_ref() == environment)
+            .map(|(_, n)| *n)
+            .sum()
+    }
+
+    /// GET `url` and decode it as `T`.
+    pub async fn get_json<T: DeserializeOwned>(
+        &self,
+        ctx: &Ctx,
+        url: &str,
+    ) -> Result<T, HttpError> {
+        let (target, body) = self.send(ctx, Method::GET, url, None, true).await?;
+        decode(&target, &body)
+    }
+
+    /// Every item of a paged list, following next links until there is none.
+    /// A next link that repeats one already read stops with an error rather
+    /// than looping.
+    pub async fn get_all<P: Paged>(
+        &self,
+        ctx: &Ctx,
+        first: &str,
+    ) -> Result<Vec<P::Item>, HttpError> {
+        let mut items = Vec::new();
+        let mut seen = HashSet::new();
+        let mut url = first.to_string();
+        loop {
+            let target = self.base.target(&url).map_err(HttpError::BadUrl)?;
+            if !seen.insert(target.url.to_string()) {
+                return Err(HttpError::RepeatedNextLink {
+                    url: rewrite::display(&target.url),
+                });
+            }
+            let page: P = self.get_json(ctx, &url).await?;
+            let (mut batch, next) = page.into_parts();
+            items.append(&mut batch);
+            match next {
+                Some(next) => url = next,
+                None => return Ok(items),
+            }
+        }
+    }
+
+    /// Sends one request through the pipeline and returns the whole body of
+    /// a 2xx answer. Idempotent requests are retried on throttling, server
+    /// errors, broken connections and bodies cut short.
+    pub async fn send(
+        &self,
+        ctx: &Ctx,
+        method: Method,
+        url: &str,
+        body: Option<&[u8]>,
+        idempotent: bool,
+    ) -> Result<(Target, bytes::Bytes), HttpError> {
+        let target = self.base.target(url).map_err(HttpError::BadUrl)?;
+        let shown = rewrite::display(&target.url);
+        let semaphore = self.semaphore(&target.real_host);
+        let policy = self.config.retry;
+        let started = Instant::now();
+        let mut renewed_token = false;
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            let outcome = {
+                let _permit = semaphore
+                    .acquire()
+                    .await
+                    .expect("semaphores are never closed");
+                let token = self.tokens.token(ctx.audience).await?;
+                let mut auth = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
+                    .map_err(|_| AuthError::Token {
+                        audience: ctx.audience.to_string(),
+                        detail: "the token is not a valid header value".into(),
+                    })?;
+                // Keeps the value out of any Debug output of the request.
+                auth.set_sensitive(true);
+                let mut req = self
+                    .client
+                    .request(method.clone(), target.url.clone())
+                    .header(AUTHORIZATION, auth)
+                    .header(ACCEPT, "application/json");
+                if let Some(b) = body {
+                    req = req
+                        .header(CONTENT_TYPE, "application/json")
+                        .body(b.to_vec());
+                }
+                self.count(ctx);
+                tracing::debug!(source = ctx.source, %method, url = %shown, attempt, "request");
+                match req.send().await {
+                    Err(e) => Attempt::Failed(describe_reqwest(e)),
+                    Ok(resp) => {
+                        let status = resp.status();
+                        let retry_after = resp
+                            .headers()
+                            .get(RETRY_AFTER)
+                            .and_then(|v| v.to_str().ok())
+                            .and_then(|v| retry::parse_retry_after(v, SystemTime::now()));
+                        match resp.bytes().await {
+                            Ok(body) => Attempt::Response {
+                                status,
+                                retry_after,
+                                body,
+                            },
+                            Err(e) => Attempt::Failed(format!(
+                                "the response body was cut short ({})",
+                                describe_reqwest(e)
+                            )),
+                        }
+                    }
+                }
+            };
+            let (error, retry_after) = match outcome {
+                Attempt::Response { status, body, .. } if status.is_success() => {
+                    tracing::debug!(url = %shown, status = status.as_u16(), bytes = body.len(), "response");
+                    return Ok((target, body));
+                }
+                Attempt::Response { status, .. }
+                    if status == StatusCode::UNAUTHORIZED && !renewed_token =>
+                {
+                    // A token can be revoked or expire early: fetch a new one once.
+                    tracing::debug!(url = %shown, "401: fetching a new token");
+                    self.tokens.invalidate(ctx.audience).await;
+                    renewed_token = true;
+                    continue;
+                }
+                Attempt::Response {
+                    status,
+                    retry_after,
+                    body,
+                } => {
+                    let error = HttpError::Status {
+                        method: method.clone(),
+                        url: shown.clone(),
+                        status: status.as_u16(),
+                        detail: error_detail(&body),
+                    };
+                    if !(idempotent && retry::is_retryable_status(status.as_u16())) {
+                        return Err(error);
+                    }
+                    (error, retry_after)
+                }
+                Attempt::Failed(detail) => {
+                    let error = HttpError::Transport {
+                        method: method.clone(),
+                        url: shown.clone(),
+                        detail,
+                    };
+                    if !idempotent {
+                        return Err(error);
+                    }
+                    (error, None)
+                }
+            };
+            if attempt >= policy.max_attempts {
+                tracing::warn!(url = %shown, attempt, "giving up: {error}");
+                return Err(error);
+            }
+            let wait = policy.wait(attempt, retry_after);
+            if started.elapsed() + wait > policy.max_elapsed {
+                tracing::warn!(url = %shown, ?wait, "giving up, the wait would pass the time allowed per request: {error}");
+                return Err(error);
+            }
+            tracing::info!(url = %shown, attempt, ?wait, "retrying after: {error}");
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+/// Decodes a body as `T`; the error names the URL and the JSON path.
+pub fn decode<T: DeserializeOwned>(target: &Target, body: &[u8]) -> Result<T, HttpError> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        HttpError::Decode {
+            url: rewrite::display(&target.url),
+            path: if path == "." {
+                "$".into()
+            } else {
+                format!("$.{path}")
+            },
+            detail: e.into_inner().to_string(),
+        }
+    })
+}
+
+/// `{"error":{"code","message"}}`, the shape every one of these APIs uses.
+fn error_detail(body: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Wrapper {
+        error: Inner,
+    }
+    #[derive(Deserialize)]
+    struct Inner {
+        #[serde(default)]
+        code: Option<String>,
+        #[serde(default)]
+        message: Option<String>,
+    }
+    let w: Wrapper = serde_json::from_slice(body).ok()?;
+    let mut text = match (w.error.code, w.error.message) {
+        (Some(c), Some(m)) => format!("{c}: {m}"),
+        (Some(c), None) => c,
+        (None, Some(m)) => m,
+        (None, None) => return None,
+    };
+    if text.len() > 300 {
+        let cut = (0..=300)
+            .rev()
+            .find(|i| text.is_char_boundary(*i))
+            .unwrap_or(0);
+        text.truncate(cut);
+        text.push_str("...");
+    }
+    Some(text)
+}
+
+/// reqwest's error with its causes, minus the URL (it can carry a query).
+fn describe_reqwest(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decode_errors_name_the_json_path() {
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct Item {
+            name: String,
+        }
+        let target = ApiBase::real()
+            .target("https://api.flow.microsoft.com/x?api-version=1&$skiptoken=abc")
+            .unwrap();
+        let err = decode::<ValuePage<Item>>(&target, br#"{"value":[{"name":"a"},{"name":7}]}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("$.value[1].name"), "{err}");
+        assert!(
+            err.contains("https://api.flow.microsoft.com/x?api-version=1&$skiptoken=..."),
+            "{err}"
+        );
+        assert!(!err.contains("abc"), "{err}");
+    }
+
+    #[test]
+    fn pages_read_both_next_link_spellings() {
+        let p: ValuePage<u8> =
+            serde_json::from_str(r#"{"value":[1],"@odata.nextLink":"n"}"#).unwrap();
+        assert_eq!(p.into_parts(), (vec![1], Some("n".to_string())));
+        let p: ValuePage<u8> = serde_json::from_str(r#"{"value":[2],"nextLink":""}"#).unwrap();
+        assert_eq!(p.into_parts(), (vec![2], None));
+    }
+
+    #[test]
+    fn error_bodies_are_summarised() {
+        assert_eq!(
+            error_detail(br#"{"error":{"code":"Forbidden","message":"no"}}"#).as_deref(),
+            Some("Forbidden: no")
+        );
+        assert_eq!(error_detail(b"<html>"), None);
+    }
+}

@@ -1,0 +1,409 @@
+//! The domain model that sources fill in and attribution reads: typed ids,
+//! principals, environments, resources, role assignments, stamps and coverage.
+//!
+//! Everything here is plain data (serde both ways), so attribution can run on a
+//! saved or hand-built inventory without any I/O.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+macro_rules! id_newtype {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        ///
+        /// Stored lower-case: the APIs return the same id in several casings
+        /// (`Default-<tenant>` and `default-<tenant>`), and ids compare
+        /// case-insensitively.
+        #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn new(id: impl AsRef<str>) -> Self {
+                Self(id.as_ref().trim().to_ascii_lowercase())
+            }
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+        impl From<String> for $name {
+            fn from(s: String) -> Self {
+                Self::new(s)
+            }
+        }
+        impl From<&str> for $name {
+            fn from(s: &str) -> Self {
+                Self::new(s)
+            }
+        }
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+id_newtype!(
+    /// An Entra object id (user, service principal or group), or a tenant id
+    /// for a tenant-wide share.
+    PrincipalId
+);
+id_newtype!(
+    /// A Power Platform environment's `name` as BAP returns it.
+    EnvironmentId
+);
+id_newtype!(
+    /// A resource id as its API names it: app `name`, flow `name`, ...
+    ResourceId
+);
+
+/// What kind of Entra object a principal is, as far as the APIs told us.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PrincipalType {
+    User,
+    ServicePrincipal,
+    Group,
+    /// A tenant-wide share ("everyone in the organization").
+    Tenant,
+    Unknown,
+}
+
+impl PrincipalType {
+    /// Maps the `type` strings of the Power Platform APIs. Unrecognised values
+    /// become `Unknown` rather than an error, so a new casing or value does not
+    /// break an audit.
+    pub fn from_api(s: &str) -> Self {
+        match s.to_ascii_lowercase().as_str() {
+            "user" | "activedirectory" | "aaduser" => Self::User,
+            "group" | "aadgroup" | "securitygroup" => Self::Group,
+            "tenant" => Self::Tenant,
+            "serviceprincipal" | "service-principal" | "application" | "app" => {
+                Self::ServicePrincipal
+            }
+            _ => Self::Unknown,
+        }
+    }
+}
+
+/// An Entra principal, with whatever the sources learned about it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Principal {
+    pub id: PrincipalId,
+    pub principal_type: PrincipalType,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// User principal name, for users.
+    #[serde(default)]
+    pub upn: Option<String>,
+    /// Application (client) id, for service principals.
+    #[serde(default)]
+    pub app_id: Option<String>,
+    /// `accountEnabled` from Graph, when it was read.
+    #[serde(default)]
+    pub enabled: Option<bool>,
+}
+
+impl Principal {
+    pub fn new(id: PrincipalId, principal_type: PrincipalType) -> Self {
+        Self {
+            id,
+            principal_type,
+            display_name: None,
+            upn: None,
+            app_id: None,
+            enabled: None,
+        }
+    }
+
+    /// The best human name: UPN, else display name.
+    pub fn name(&self) -> Option<&str> {
+        self.upn.as_deref().or(self.display_name.as_deref())
+    }
+
+    /// Adds what `other` knows and `self` does not.
+    pub fn merge(&mut self, other: &Principal) {
+        if self.principal_type == PrincipalType::Unknown {
+            self.principal_type = other.principal_type;
+        }
+        fill(&mut self.display_name, &other.display_name);
+        fill(&mut self.upn, &other.upn);
+        fill(&mut self.app_id, &other.app_id);
+        if self.enabled.is_none() {
+            self.enabled = other.enabled;
+        }
+    }
+}
+
+fn fill(slot: &mut Option<String>, from: &Option<String>) {
+    if slot.is_none() {
+        slot.clone_from(from);
+    }
+}
+
+/// A Power Platform environment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Environment {
+    pub id: EnvironmentId,
+    /// The `name` exactly as BAP spelled it: what goes into URLs.
+    pub name: String,
+    pub display_name: String,
+    #[serde(default)]
+    pub sku: Option<String>,
+    #[serde(default)]
+    pub is_default: bool,
+    /// `linkedEnvironmentMetadata.instanceApiUrl`: set when the environment
+    /// has Dataverse.
+    #[serde(default)]
+    pub dataverse_api_url: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Product {
+    PowerApps,
+    PowerAutomate,
+    PowerBi,
+    CustomerInsights,
+}
+
+impl Product {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PowerApps => "power-apps",
+            Self::PowerAutomate => "power-automate",
+            Self::PowerBi => "power-bi",
+            Self::CustomerInsights => "customer-insights",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ResourceKind {
+    CanvasApp,
+    ModelDrivenApp,
+    CloudFlow,
+    Dataset,
+    Instance,
+}
+
+impl ResourceKind {
+    pub fn product(self) -> Product {
+        match self {
+            Self::CanvasApp | Self::ModelDrivenApp => Product::PowerApps,
+            Self::CloudFlow => Product::PowerAutomate,
+            Self::Dataset => Product::PowerBi,
+            Self::Instance => Product::CustomerInsights,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CanvasApp => "canvas-app",
+            Self::ModelDrivenApp => "model-driven-app",
+            Self::CloudFlow => "cloud-flow",
+            Self::Dataset => "dataset",
+            Self::Instance => "instance",
+        }
+    }
+}
+
+/// A role a principal holds on a resource, as the resource's API reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    Owner,
+    /// `CanEdit`: a co-owner.
+    CoOwner,
+    /// `CanView`: a user the resource is shared with; never attributes.
+    Viewer,
+}
+
+impl Role {
+    /// Maps the `roleName` strings of the Power Apps and Flow APIs.
+    pub fn from_api(s: &str) -> Option<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "owner" => Some(Self::Owner),
+            "canedit" => Some(Self::CoOwner),
+            "canview" | "canviewwithshare" => Some(Self::Viewer),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RoleAssignment {
+    pub principal: PrincipalId,
+    pub principal_type: PrincipalType,
+    pub role: Role,
+}
+
+/// Something a source either read or could not read, with the reason.
+///
+/// Attribution never treats `Unknown` as an empty answer: that is how missing
+/// data stays out of `credited`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Fact<T> {
+    Known(T),
+    Unknown(String),
+}
+
+impl<T> Fact<T> {
+    pub fn known(&self) -> Option<&T> {
+        match self {
+            Self::Known(v) => Some(v),
+            Self::Unknown(_) => None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StampKind {
+    Created,
+    Modified,
+    Published,
+}
+
+impl StampKind {
+    pub fn verb(self) -> &'static str {
+        match self {
+            Self::Created => "created",
+            Self::Modified => "last modified",
+            Self::Published => "last published",
+        }
+    }
+}
+
+/// A "who did what when" field on the resource itself (`lastModifiedBy` /
+/// `lastModifiedTime`, ...): the weaker activity signal of the rules.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Stamp {
+    pub kind: StampKind,
+    pub principal: PrincipalId,
+    pub at: DateTime<Utc>,
+}
+
+/// One resource that can earn credit.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Resource {
+    pub id: ResourceId,
+    pub kind: ResourceKind,
+    pub name: String,
+    pub environment: EnvironmentId,
+    #[serde(default)]
+    pub solution: Option<String>,
+    /// The creator: what decides a flow's credit.
+    pub creator: Fact<PrincipalId>,
+    /// Every role assignment, the owner included.
+    pub roles: Fact<Vec<RoleAssignment>>,
+    #[serde(default)]
+    pub stamps: Vec<Stamp>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CoverageStatus {
+    Complete,
+    Partial,
+    Failed,
+}
+
+/// How much of one source (for one environment, where it applies) was read.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Coverage {
+    pub source: String,
+    pub environment_id: Option<EnvironmentId>,
+    pub status: CoverageStatus,
+    pub detail: String,
+    pub requests: u64,
+}
+
+/// Everything read from the tenant.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Inventory {
+    pub tenant_id: Option<String>,
+    pub environments: Vec<Environment>,
+    pub principals: BTreeMap<PrincipalId, Principal>,
+    pub resources: Vec<Resource>,
+    /// Transitive members of the groups that hold a role on some resource.
+    #[serde(default)]
+    pub group_members: BTreeMap<PrincipalId, Fact<Vec<PrincipalId>>>,
+    pub coverage: Vec<Coverage>,
+}
+
+impl Inventory {
+    /// Records a principal, merging with what is already known of it.
+    pub fn add_principal(&mut self, p: Principal) {
+        self.principals
+            .entry(p.id.clone())
+            .and_modify(|known| known.merge(&p))
+            .or_insert(p);
+    }
+
+    pub fn environment(&self, id: &EnvironmentId) -> Option<&Environment> {
+        self.environments.iter().find(|e| &e.id == id)
+    }
+
+    /// The principal whose UPN matches, case-insensitively.
+    pub fn principal_by_upn(&self, upn: &str) -> Option<&Principal> {
+        self.principals.values().find(|p| {
+            p.upn
+                .as_deref()
+                .is_some_and(|u| u.eq_ignore_ascii_case(upn))
+        })
+    }
+
+    /// The service principal whose application id matches.
+    pub fn principal_by_app_id(&self, app_id: &str) -> Option<&Principal> {
+        self.principals.values().find(|p| {
+            p.app_id
+                .as_deref()
+                .is_some_and(|a| a.eq_ignore_ascii_case(app_id))
+        })
+    }
+
+    pub fn is_complete(&self) -> bool {
+        self.coverage
+            .iter()
+            .all(|c| c.status == CoverageStatus::Complete)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_compare_case_insensitively() {
+        assert_eq!(
+            EnvironmentId::new("Default-ABC"),
+            EnvironmentId::new("default-abc")
+        );
+        let p: PrincipalId = serde_json::from_str("\"AB-CD\"").unwrap();
+        assert_eq!(p.as_str(), "ab-cd");
+    }
+
+    #[test]
+    fn api_types_map_leniently() {
+        assert_eq!(PrincipalType::from_api("User"), PrincipalType::User);
+        assert_eq!(
+            PrincipalType::from_api("ServicePrincipal"),
+            PrincipalType::ServicePrincipal
+        );
+        assert_eq!(PrincipalType::from_api("Martian"), PrincipalType::Unknown);
+        assert_eq!(Role::from_api("CanEdit"), Some(Role::CoOwner));
+        assert_eq!(Role::from_api("canview"), Some(Role::Viewer));
+    }
+}

@@ -1,0 +1,20 @@
+//! pal-audit: checks, resource by resource, whether a partner's PAL-linked
+//! identities are the attributed users of the Power Platform resources in a
+//! customer tenant. Data flows one way: sources -> inventory -> attribution
+//! -> report.
+
+pub mod attribution;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod emulator;
+pub mod error;
+pub mod http;
+pub mod inventory;
+pub mod links;
+pub mod report;
+mod run;
+pub mod sources;
+
+pub use error::Error;
+pub use run::{contoso, run};

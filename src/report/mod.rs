@@ -1,0 +1,214 @@
+//! The report: the versioned `pal-audit/report/v1` type built from the
+//! attribution, the `--fail-on` gate, atomic output, and one renderer per format.
+
+mod table;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::attribution::{Attribution, Finding, Flag, LinkRow, Verdict};
+use crate::error::{Error, code};
+use crate::inventory::{Coverage, CoverageStatus, Inventory, Product};
+use crate::links::PartnerId;
+
+pub use table::{TableOptions, render_table};
+
+pub const SCHEMA: &str = "pal-audit/report/v1";
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub schema: String,
+    pub generated_at: DateTime<Utc>,
+    pub tool_version: String,
+    pub tenant_id: String,
+    pub partner_id: PartnerId,
+    pub complete: bool,
+    pub links: Vec<LinkRow>,
+    pub findings: Vec<Finding>,
+    pub coverage: Vec<Coverage>,
+    pub summary: Summary,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub by_verdict: BTreeMap<Verdict, u64>,
+    pub by_product: BTreeMap<Product, BTreeMap<Verdict, u64>>,
+}
+
+impl Summary {
+    pub fn of(findings: &[Finding]) -> Self {
+        let zero = || {
+            Verdict::ALL
+                .iter()
+                .map(|v| (*v, 0))
+                .collect::<BTreeMap<_, _>>()
+        };
+        let mut s = Summary {
+            by_verdict: zero(),
+            by_product: BTreeMap::new(),
+        };
+        for f in findings {
+            *s.by_verdict.entry(f.verdict).or_default() += 1;
+            *s.by_product
+                .entry(f.product)
+                .or_insert_with(zero)
+                .entry(f.verdict)
+                .or_default() += 1;
+        }
+        s
+    }
+}
+
+impl Report {
+    pub fn new(
+        inventory: &Inventory,
+        attribution: Attribution,
+        partner_id: PartnerId,
+        generated_at: DateTime<Utc>,
+    ) -> Self {
+        let mut coverage = inventory.coverage.clone();
+        coverage
+            .sort_by(|a, b| (&a.source, &a.environment_id).cmp(&(&b.source, &b.environment_id)));
+        Report {
+            schema: SCHEMA.to_string(),
+            generated_at,
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            tenant_id: inventory.tenant_id.clone().unwrap_or_default(),
+            partner_id,
+            complete: coverage
+                .iter()
+                .all(|c| c.status == CoverageStatus::Complete),
+            summary: Summary::of(&attribution.findings),
+            links: attribution.links,
+            findings: attribution.findings,
+            coverage,
+        }
+    }
+
+    /// The exit code of a finished audit: findings at or above `--fail-on`
+    /// first, then an incomplete audit, else success.
+    pub fn exit_code(&self, fail_on: &FailOn) -> u8 {
+        if self.findings.iter().any(|f| fail_on.matches(f)) {
+            code::FINDINGS
+        } else if !self.complete {
+            code::INCOMPLETE
+        } else {
+            code::OK
+        }
+    }
+}
+
+/// `--fail-on`: which findings fail the run. Levels combine with commas.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FailOn {
+    verdicts: BTreeSet<Verdict>,
+    flags: BTreeSet<Flag>,
+}
+
+impl FailOn {
+    /// `any` (the default: every verdict but `credited`), `none`,
+    /// `uncredited`, `credited-to-other`, `unknown`, `flag:NAME`.
+    pub fn parse(spec: &str) -> Result<Self, String> {
+        let mut f = FailOn::default();
+        for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match part {
+                "any" => f.verdicts.extend([
+                    Verdict::CreditedToOther,
+                    Verdict::Uncredited,
+                    Verdict::Unknown,
+                ]),
+                "none" => {}
+                "uncredited" => {
+                    f.verdicts.insert(Verdict::Uncredited);
+                }
+                "credited-to-other" => {
+                    f.verdicts.insert(Verdict::CreditedToOther);
+                }
+                "unknown" => {
+                    f.verdicts.insert(Verdict::Unknown);
+                }
+                _ => match part.strip_prefix("flag:").map(|n| (n, Flag::parse(n))) {
+                    Some((_, Some(flag))) => {
+                        f.flags.insert(flag);
+                    }
+                    Some((name, None)) => return Err(format!("--fail-on: unknown flag {name:?}")),
+                    None => {
+                        return Err(format!(
+                            "--fail-on: {part:?} is not one of any, none, uncredited, credited-to-other, unknown, flag:NAME"
+                        ));
+                    }
+                },
+            }
+        }
+        Ok(f)
+    }
+
+    pub fn matches(&self, f: &Finding) -> bool {
+        self.verdicts.contains(&f.verdict) || f.flags.iter().any(|fl| self.flags.contains(fl))
+    }
+}
+
+pub fn render_json(report: &Report) -> String {
+    let mut s = serde_json::to_string_pretty(report).expect("a report always serializes");
+    s.push('\n');
+    s
+}
+
+/// Writes `contents` to `path` atomically (a temporary file in the same
+/// folder, renamed into place), readable by its owner only: reports hold UPNs,
+/// and an interrupted run must never leave half a report.
+pub fn write_atomic(path: &Path, contents: &str) -> Result<(), Error> {
+    let err = |source| Error::Output {
+        path: path.display().to_string(),
+        source,
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".pal-audit-")
+        .tempfile_in(dir)
+        .map_err(err)?;
+    tmp.write_all(contents.as_bytes()).map_err(err)?;
+    tmp.as_file().sync_all().map_err(err)?;
+    // tempfile creates the file with mode 0600 on Unix already.
+    tmp.persist(path).map_err(|e| err(e.error))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fail_on_levels_combine() {
+        let f = FailOn::parse("uncredited,flag:user-account-link").unwrap();
+        assert!(f.verdicts.contains(&Verdict::Uncredited));
+        assert!(f.flags.contains(&Flag::UserAccountLink));
+        assert!(FailOn::parse("none").unwrap().verdicts.is_empty());
+        assert_eq!(FailOn::parse("any").unwrap().verdicts.len(), 3);
+        assert!(FailOn::parse("flag:nope").is_err());
+        assert!(FailOn::parse("sometimes").is_err());
+    }
+
+    #[test]
+    fn atomic_write_replaces_whole_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.json");
+        write_atomic(&path, "one").unwrap();
+        write_atomic(&path, "two").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "two");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+}

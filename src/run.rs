@@ -1,0 +1,280 @@
+//! The commands: each wires config -> links -> sources -> attribution ->
+//! report for `audit` and `demo`, or starts the emulator for `emulate`.
+
+use std::ffi::OsString;
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use chrono::Utc;
+use clap::Parser;
+
+use crate::attribution::{self, Options};
+use crate::auth::{Credential, Secret, Tokens};
+use crate::cli::{Cli, ColorChoice, Command, DemoArgs, EmulateArgs, Format};
+use crate::config::{self, AuditConfig, OutputConfig};
+use crate::emulator::{self, Faults, TenantModel};
+use crate::error::{Error, InputError, code};
+use crate::http::{ApiBase, HttpClient};
+use crate::links::{self, Link, PartnerId, is_guid};
+use crate::report::{self, Report, TableOptions};
+use crate::sources::{self, Plan};
+
+/// Parses the command line and runs the command.
+pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode, Error> {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help and --version print to stdout and succeed; usage errors exit 2.
+            let _ = e.print();
+            return Ok(ExitCode::from(if e.use_stderr() {
+                code::USAGE
+            } else {
+                code::OK
+            }));
+        }
+    };
+    init_tracing(cli.verbose, cli.quiet);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
+    let color = match cli.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+        }
+    };
+    let code = match cli.command {
+        Command::Audit(args) => {
+            let file = config::load_file(cli.config.as_deref())?;
+            let cfg = AuditConfig::resolve(args, file)?;
+            runtime.block_on(audit(cfg, cli.quiet, color))?
+        }
+        Command::Demo(args) => {
+            runtime.block_on(demo(args, cli.config.as_deref(), cli.quiet, color))?
+        }
+        Command::Emulate(args) => runtime.block_on(emulate(args, cli.quiet))?,
+    };
+    Ok(ExitCode::from(code))
+}
+
+fn init_tracing(verbose: u8, quiet: bool) {
+    use tracing_subscriber::EnvFilter;
+    let default = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "warn,pal_audit=info",
+        (false, 2) => "info,pal_audit=debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+}
+
+/// `pal-audit audit`.
+async fn audit(cfg: AuditConfig, quiet: bool, color: bool) -> Result<u8, Error> {
+    // Every input is read and checked before the first call.
+    let links = links::load(&cfg.links, &cfg.attestations)?;
+    if let Some(t) = cfg.tenant.as_deref().filter(|t| is_guid(t)) {
+        links::check_tenant(&links, t)?;
+    }
+    if links.is_empty() && !quiet {
+        eprintln!(
+            "warning: no links given (--links, --attestations): no resource can be credited to any partner"
+        );
+    }
+    let credential = Credential::from_env(cfg.auth, cfg.tenant.as_deref())?;
+    let report = collect_and_attribute(&cfg, &links, credential).await?;
+    emit(&report, &cfg.output, quiet, color)
+}
+
+async fn collect_and_attribute(
+    cfg: &AuditConfig,
+    links: &[Link],
+    credential: Credential,
+) -> Result<Report, Error> {
+    let tokens = Arc::new(Tokens::new(credential));
+    let http =
+        HttpClient::new(cfg.api_base.clone(), tokens, cfg.http.clone()).map_err(Error::Usage)?;
+    let plan = Plan {
+        environments: cfg.environments.clone(),
+        tenant_id: cfg
+            .tenant
+            .as_deref()
+            .filter(|t| is_guid(t))
+            .map(str::to_ascii_lowercase),
+        environment_concurrency: cfg.environment_concurrency,
+    };
+    let inventory = sources::collect(&http, &plan, links).await?;
+    if let Some(t) = &inventory.tenant_id {
+        links::check_tenant(links, t)?;
+    }
+    let options = Options {
+        partner_id: cfg.partner_id.clone(),
+        now: cfg.as_of.unwrap_or_else(Utc::now),
+        attestation_max_age: cfg.attestation_max_age,
+    };
+    let attribution = attribution::attribute(&inventory, links, &options);
+    Ok(Report::new(
+        &inventory,
+        attribution,
+        cfg.partner_id.clone(),
+        Utc::now(),
+    ))
+}
+
+/// Renders the report to stdout or `--output`, and gives the exit code.
+fn emit(report: &Report, out: &OutputConfig, quiet: bool, color: bool) -> Result<u8, Error> {
+    let text = match out.format {
+        Format::Json => report::render_json(report),
+        Format::Table => report::render_table(
+            report,
+            TableOptions {
+                color: color && out.output.is_none(),
+                width: None,
+            },
+        ),
+    };
+    match &out.output {
+        Some(path) => {
+            report::write_atomic(path, &text)?;
+            if !quiet {
+                let s = &report.summary.by_verdict;
+                let n = |v| s.get(&v).copied().unwrap_or(0);
+                use crate::attribution::Verdict::*;
+                eprintln!(
+                    "report written to {}: {} credited, {} credited to another partner, {} uncredited, {} unknown{}",
+                    path.display(),
+                    n(Credited),
+                    n(CreditedToOther),
+                    n(Uncredited),
+                    n(Unknown),
+                    if report.complete {
+                        ""
+                    } else {
+                        " (audit incomplete)"
+                    }
+                );
+            }
+        }
+        None => {
+            use std::io::Write;
+            let mut stdout = std::io::stdout().lock();
+            // A closed pipe (`| head`) is not an error worth a message.
+            let _ = stdout.write_all(text.as_bytes());
+            let _ = stdout.flush();
+        }
+    }
+    Ok(report.exit_code(&out.fail_on))
+}
+
+const CONTOSO_TENANT: &str = include_str!("../fixtures/contoso/tenant.toml");
+const CONTOSO_LINKS: &str = include_str!("../fixtures/contoso/links.csv");
+const CONTOSO_ATTESTATIONS: &[(&str, &str)] = &[
+    (
+        "fixtures/contoso/attestations/svc-delivery.json",
+        include_str!("../fixtures/contoso/attestations/svc-delivery.json"),
+    ),
+    (
+        "fixtures/contoso/attestations/fabrikam-automation.json",
+        include_str!("../fixtures/contoso/attestations/fabrikam-automation.json"),
+    ),
+    (
+        "fixtures/contoso/attestations/old-integration.json",
+        include_str!("../fixtures/contoso/attestations/old-integration.json"),
+    ),
+];
+
+/// The bundled Contoso tenant, its links and attestations (embedded, so the
+/// demo runs from any folder).
+pub fn contoso() -> Result<(TenantModel, Vec<Link>), InputError> {
+    let model = TenantModel::parse("fixtures/contoso/tenant.toml", CONTOSO_TENANT)?;
+    let mut links = links::parse_links_csv("fixtures/contoso/links.csv", CONTOSO_LINKS)?;
+    for (name, text) in CONTOSO_ATTESTATIONS {
+        links.push(links::parse_attestation(name, text)?);
+    }
+    Ok((model, links))
+}
+
+/// `pal-audit demo`: the Contoso tenant on an in-process emulator.
+async fn demo(
+    args: DemoArgs,
+    config: Option<&std::path::Path>,
+    quiet: bool,
+    color: bool,
+) -> Result<u8, Error> {
+    let file = config::load_file(config)?;
+    let output = OutputConfig::resolve(args.output, &file, "none")?;
+    let (model, links) = contoso()?;
+    let partner = model
+        .partner_id
+        .as_deref()
+        .map(PartnerId::parse)
+        .transpose()
+        .map_err(Error::Usage)?
+        .ok_or_else(|| Error::Usage("the demo tenant names no partner_id".into()))?;
+    let as_of = model.as_of;
+    // Small pages, so the demo's own requests follow next links.
+    let options = emulator::Options {
+        page_size: 2,
+        ..Default::default()
+    };
+    let server = emulator::start(model, options, 0).await?;
+    let api_base = ApiBase::parse(&server.base_url()).map_err(Error::Usage)?;
+    let cfg = AuditConfig {
+        partner_id: partner,
+        tenant: None,
+        links: Vec::new(),
+        attestations: Vec::new(),
+        environments: Vec::new(),
+        auth: crate::auth::AuthKind::StaticToken,
+        api_base,
+        as_of,
+        attestation_max_age: chrono::Duration::days(30),
+        http: Default::default(),
+        environment_concurrency: 4,
+        output,
+    };
+    let report = collect_and_attribute(&cfg, &links, Credential::Static(Secret::new("demo"))).await;
+    server.stop().await;
+    emit(&report?, &cfg.output, quiet, color)
+}
+
+/// `pal-audit emulate`: serves until Ctrl-C.
+async fn emulate(args: EmulateArgs, quiet: bool) -> Result<u8, Error> {
+    let model = TenantModel::load(&args.tenant)?;
+    let faults = args
+        .faults
+        .as_deref()
+        .map(Faults::parse)
+        .transpose()
+        .map_err(Error::Usage)?
+        .unwrap_or_default();
+    let options = emulator::Options {
+        page_size: args.page_size.max(1),
+        latency: std::time::Duration::from_millis(args.latency),
+        faults,
+    };
+    let partner = model.partner_id.clone();
+    let server = emulator::start(model, options, args.port).await?;
+    if !quiet {
+        eprintln!(
+            "pal-audit emulator serving {} at {} (Ctrl-C to stop)\n\nAudit it with:\n  PAL_AUDIT_TOKEN=x pal-audit audit --auth static-token --api-base {} --partner-id {} --links <links.csv>",
+            args.tenant.display(),
+            server.base_url(),
+            server.base_url(),
+            partner.as_deref().unwrap_or("<partner id>")
+        );
+    }
+    // The address on stdout alone, for scripts.
+    println!("{}", server.base_url());
+    let _ = tokio::signal::ctrl_c().await;
+    server.stop().await;
+    Ok(code::OK)
+}
