@@ -65,6 +65,9 @@ fn canvas_app(g: &AttributionGraph, res: &Resource, opts: &Options, f: &mut Find
             return;
         }
     };
+    // Reasons follow a fixed order, whatever order the API listed roles in.
+    let mut roles: Vec<&crate::inventory::RoleAssignment> = roles.iter().collect();
+    roles.sort_by(|a, b| (a.role, &a.principal).cmp(&(b.role, &b.principal)));
     let mut attributed: Vec<(PrincipalId, AttributedRole)> = Vec::new();
     let mut groups: Vec<PrincipalId> = Vec::new();
     for r in roles {

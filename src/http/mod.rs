@@ -466,6 +466,113 @@ mod tests {
         assert_eq!(p.into_parts(), (vec![2], None));
     }
 
+    /// A loopback server whose handler sees every request's path and count.
+    async fn serve(
+        handler: impl Fn(&str, u32) -> axum::response::Response + Clone + Send + Sync + 'static,
+    ) -> (String, tokio::task::JoinHandle<()>) {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let hits = Arc::new(AtomicU32::new(0));
+        let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+            let handler = handler.clone();
+            let n = hits.fetch_add(1, Ordering::SeqCst) + 1;
+            async move { handler(uri.path(), n) }
+        });
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        (base, task)
+    }
+
+    fn client(base: &str) -> HttpClient {
+        let tokens = Arc::new(Tokens::new(crate::auth::Credential::Static(
+            crate::auth::Secret::new("t"),
+        )));
+        let config = HttpConfig {
+            retry: RetryPolicy {
+                max_attempts: 3,
+                base_delay: Duration::from_millis(10),
+                max_delay: Duration::from_millis(50),
+                max_elapsed: Duration::from_secs(5),
+            },
+            ..HttpConfig::default()
+        };
+        HttpClient::new(ApiBase::parse(base).unwrap(), tokens, config).unwrap()
+    }
+
+    fn json_response(status: u16, body: &str) -> axum::response::Response {
+        axum::response::Response::builder()
+            .status(status)
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(body.to_string()))
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_pager_stops_when_a_next_link_repeats() {
+        let (base, _task) = serve(|path, _| {
+            let next = if path.ends_with("/p1") { "p2" } else { "p1" };
+            json_response(
+                200,
+                &format!(r#"{{"value":[1],"nextLink":"https://api.example.test/{next}"}}"#),
+            )
+        })
+        .await;
+        let http = client(&base);
+        let ctx = Ctx::new("test", "aud");
+        let err = http
+            .get_all::<ValuePage<u8>>(&ctx, "https://api.example.test/p1")
+            .await
+            .unwrap_err();
+        assert!(matches!(err, HttpError::RepeatedNextLink { .. }), "{err}");
+        assert_eq!(http.requests("test", None), 2);
+    }
+
+    #[tokio::test]
+    async fn retries_until_success_and_renews_the_token_once_on_401() {
+        let (base, _task) = serve(|_, n| match n {
+            1 => json_response(503, "{}"),
+            2 => json_response(401, "{}"),
+            _ => json_response(200, r#"{"value":[7]}"#),
+        })
+        .await;
+        let http = client(&base);
+        let ctx = Ctx::new("test", "aud");
+        let items = http
+            .get_all::<ValuePage<u8>>(&ctx, "https://api.example.test/x")
+            .await
+            .unwrap();
+        assert_eq!(items, vec![7]);
+        assert_eq!(http.requests("test", None), 3);
+    }
+
+    #[tokio::test]
+    async fn gives_up_after_max_attempts_with_the_last_error() {
+        let (base, _task) =
+            serve(|_, _| json_response(429, r#"{"error":{"code":"TooMany"}}"#)).await;
+        let http = client(&base);
+        let err = http
+            .get_json::<serde_json::Value>(&Ctx::new("test", "aud"), "https://api.example.test/x")
+            .await
+            .unwrap_err();
+        assert_eq!(err.status(), Some(429));
+        assert!(err.to_string().contains("TooMany"), "{err}");
+        assert_eq!(http.requests("test", None), 3);
+    }
+
+    #[tokio::test]
+    async fn client_errors_are_not_retried() {
+        let (base, _task) = serve(|_, _| json_response(403, "{}")).await;
+        let http = client(&base);
+        let err = http
+            .get_json::<serde_json::Value>(&Ctx::new("test", "aud"), "https://api.example.test/x")
+            .await
+            .unwrap_err();
+        assert!(err.is_denied());
+        assert_eq!(http.requests("test", None), 1);
+    }
+
     #[test]
     fn error_bodies_are_summarised() {
         assert_eq!(

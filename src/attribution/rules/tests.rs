@@ -1,1 +1,537 @@
+//! Each branch of the canvas app and cloud flow rules, over small inventories.
 
+use chrono::{DateTime, Duration, TimeZone, Utc};
+
+use crate::attribution::{DecidedBy, Finding, Flag, Options, Verdict, attribute};
+use crate::inventory::{
+    Environment, EnvironmentId, Fact, Inventory, Principal, PrincipalId, PrincipalType, Resource,
+    ResourceId, ResourceKind, Role, RoleAssignment, Stamp, StampKind,
+};
+use crate::links::{Link, LinkKind, LinkSource, PartnerId, PrincipalRef};
+
+const OURS: &str = "1111111";
+const OTHER: &str = "2222222";
+const THIRD: &str = "3333333";
+
+fn id(n: u8) -> PrincipalId {
+    PrincipalId::new(format!("00000000-0000-4000-8000-0000000000{n:02}"))
+}
+
+fn at(day: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, day, 12, 0, 0).unwrap()
+}
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 4, 1, 0, 0, 0).unwrap()
+}
+
+struct World {
+    inv: Inventory,
+    links: Vec<Link>,
+}
+
+impl World {
+    fn new() -> Self {
+        let mut inv = Inventory::default();
+        inv.environments.push(Environment {
+            id: EnvironmentId::new("env"),
+            name: "Env".into(),
+            display_name: "Env".into(),
+            sku: None,
+            is_default: false,
+            dataverse_api_url: None,
+        });
+        for n in 1..=9 {
+            let mut p = Principal::new(id(n), PrincipalType::User);
+            p.upn = Some(format!("user{n}@contoso.com"));
+            inv.add_principal(p);
+        }
+        Self {
+            inv,
+            links: Vec::new(),
+        }
+    }
+
+    fn principal(mut self, n: u8, kind: PrincipalType) -> Self {
+        self.inv.principals.get_mut(&id(n)).unwrap().principal_type = kind;
+        self
+    }
+
+    /// A link of principal `n` to `partner`, attested service account unless
+    /// changed afterwards.
+    fn link(mut self, n: u8, partner: &str) -> Self {
+        self.links.push(Link {
+            principal: PrincipalRef::Id(id(n)),
+            principal_name: None,
+            kind: LinkKind::ServiceAccount,
+            partner_id: PartnerId::parse(partner).unwrap(),
+            partner_name: None,
+            source: LinkSource::Attested,
+            linked_at: Some(at(1)),
+            attested_at: Some(now() - Duration::days(1)),
+            active: true,
+            tenant_id: None,
+            origin: format!("att{n}.json"),
+        });
+        self
+    }
+
+    fn last_link(mut self, f: impl FnOnce(&mut Link)) -> Self {
+        f(self.links.last_mut().unwrap());
+        self
+    }
+
+    fn resource(mut self, r: Resource) -> Self {
+        self.inv.resources.push(r);
+        self
+    }
+
+    fn findings(&self) -> Vec<Finding> {
+        let opts = Options {
+            partner_id: PartnerId::parse(OURS).unwrap(),
+            now: now(),
+            attestation_max_age: Duration::days(30),
+        };
+        attribute(&self.inv, &self.links, &opts).findings
+    }
+
+    fn one(&self) -> Finding {
+        let mut f = self.findings();
+        assert_eq!(f.len(), 1);
+        f.remove(0)
+    }
+}
+
+fn role(n: u8, role: Role) -> RoleAssignment {
+    RoleAssignment {
+        principal: id(n),
+        principal_type: PrincipalType::User,
+        role,
+    }
+}
+
+fn group_role(n: u8) -> RoleAssignment {
+    RoleAssignment {
+        principal: id(n),
+        principal_type: PrincipalType::Group,
+        role: Role::CoOwner,
+    }
+}
+
+fn app(owner: u8, others: Vec<RoleAssignment>, stamps: Vec<Stamp>) -> Resource {
+    let mut roles = vec![role(owner, Role::Owner)];
+    roles.extend(others);
+    Resource {
+        id: ResourceId::new("app-1"),
+        kind: ResourceKind::CanvasApp,
+        name: "App".into(),
+        environment: EnvironmentId::new("env"),
+        solution: None,
+        creator: Fact::Known(id(owner)),
+        roles: Fact::Known(roles),
+        stamps,
+    }
+}
+
+fn flow(creator: Option<u8>, owners: Vec<RoleAssignment>) -> Resource {
+    Resource {
+        id: ResourceId::new("flow-1"),
+        kind: ResourceKind::CloudFlow,
+        name: "Flow".into(),
+        environment: EnvironmentId::new("env"),
+        solution: None,
+        creator: creator.map_or(Fact::Unknown("no creator".into()), |c| Fact::Known(id(c))),
+        roles: Fact::Known(owners),
+        stamps: Vec::new(),
+    }
+}
+
+fn stamp(n: u8, kind: StampKind, day: u32) -> Stamp {
+    Stamp {
+        kind,
+        principal: id(n),
+        at: at(day),
+    }
+}
+
+fn partner(f: &Finding) -> Option<&str> {
+    f.credited_partner_id.as_ref().map(PartnerId::as_str)
+}
+
+#[test]
+fn canvas_owner_linked_is_credited() {
+    let f = World::new()
+        .link(1, OURS)
+        .resource(app(1, vec![], vec![]))
+        .one();
+    assert_eq!(f.verdict, Verdict::Credited);
+    assert_eq!(partner(&f), Some(OURS));
+    assert_eq!(f.decided_by, Some(DecidedBy::SinglePartner));
+    assert!(f.flags.is_empty(), "{:?}", f.flags);
+    assert_eq!(f.fix, None);
+}
+
+#[test]
+fn canvas_co_owner_linked_is_credited() {
+    let f = World::new()
+        .link(2, OURS)
+        .resource(app(1, vec![role(2, Role::CoOwner)], vec![]))
+        .one();
+    assert_eq!(f.verdict, Verdict::Credited);
+    assert_eq!(f.attributed.len(), 2);
+}
+
+#[test]
+fn canvas_viewer_never_attributes() {
+    let f = World::new()
+        .link(2, OURS)
+        .resource(app(1, vec![role(2, Role::Viewer)], vec![]))
+        .one();
+    assert_eq!(f.verdict, Verdict::Uncredited);
+    assert!(f.reasons.iter().any(|r| r.contains("can only view")));
+    assert!(f.fix.is_some());
+}
+
+#[test]
+fn canvas_tenant_share_never_attributes() {
+    let tenant = RoleAssignment {
+        principal: PrincipalId::new("tenant"),
+        principal_type: PrincipalType::Tenant,
+        role: Role::Viewer,
+    };
+    let f = World::new().resource(app(1, vec![tenant], vec![])).one();
+    assert_eq!(f.verdict, Verdict::Uncredited);
+    assert!(f.reasons.iter().any(|r| r.contains("whole organization")));
+}
+
+#[test]
+fn two_partners_latest_stamp_wins_each_way() {
+    let world = |ours_day, theirs_day| {
+        World::new()
+            .link(1, OURS)
+            .link(2, OTHER)
+            .resource(app(
+                1,
+                vec![role(2, Role::CoOwner)],
+                vec![
+                    stamp(1, StampKind::Modified, ours_day),
+                    stamp(2, StampKind::Published, theirs_day),
+                ],
+            ))
+            .one()
+    };
+    let f = world(20, 10);
+    assert_eq!(f.verdict, Verdict::Credited);
+    assert_eq!(f.decided_by, Some(DecidedBy::ResourceStamps));
+    let f = world(10, 20);
+    assert_eq!(f.verdict, Verdict::CreditedToOther);
+    assert_eq!(partner(&f), Some(OTHER));
+    assert_eq!(f.decided_by, Some(DecidedBy::ResourceStamps));
+    assert!(f.fix.is_some());
+}
+
+#[test]
+fn two_partners_without_activity_are_undecided() {
+    // The only stamp is by someone who is not an attributed user.
+    let f = World::new()
+        .link(1, OURS)
+        .link(2, OTHER)
+        .resource(app(
+            1,
+            vec![role(2, Role::CoOwner)],
+            vec![stamp(3, StampKind::Modified, 25)],
+        ))
+        .one();
+    assert_eq!(f.verdict, Verdict::Unknown);
+    assert_eq!(f.credited_partner_id, None);
+    assert!(f.flags.contains(&Flag::ActivityUnknown));
+    assert!(f.reasons[0].contains("activity undecided"));
+}
+
+#[test]
+fn two_partners_tied_are_undecided() {
+    let f = World::new()
+        .link(2, OTHER)
+        .link(3, THIRD)
+        .resource(app(
+            1,
+            vec![role(2, Role::CoOwner), role(3, Role::CoOwner)],
+            vec![
+                stamp(2, StampKind::Modified, 9),
+                stamp(3, StampKind::Published, 9),
+            ],
+        ))
+        .one();
+    assert_eq!(f.verdict, Verdict::Unknown);
+    assert!(!f.flags.contains(&Flag::ActivityUnknown));
+    assert!(f.reasons[0].contains("same time"));
+}
+
+#[test]
+fn same_partner_twice_needs_no_activity() {
+    let f = World::new()
+        .link(1, OURS)
+        .link(2, OURS)
+        .resource(app(1, vec![role(2, Role::CoOwner)], vec![]))
+        .one();
+    assert_eq!(f.verdict, Verdict::Credited);
+    assert_eq!(f.decided_by, Some(DecidedBy::SinglePartner));
+}
+
+#[test]
+fn group_co_owner_with_linked_member_is_unknown() {
+    let mut w = World::new()
+        .principal(5, PrincipalType::Group)
+        .link(2, OURS)
+        .resource(app(1, vec![group_role(5)], vec![]));
+    w.inv
+        .group_members
+        .insert(id(5), Fact::Known(vec![id(2), id(3)]));
+    let f = w.one();
+    assert_eq!(f.verdict, Verdict::Unknown);
+    assert!(f.flags.contains(&Flag::GroupCoOwner));
+    assert!(f.fix.as_deref().unwrap().contains("direct co-owner"));
+}
+
+#[test]
+fn group_co_owner_without_linked_member_changes_nothing() {
+    let mut w = World::new()
+        .principal(5, PrincipalType::Group)
+        .link(4, OURS)
+        .resource(app(1, vec![group_role(5)], vec![]));
+    w.inv.group_members.insert(id(5), Fact::Known(vec![id(3)]));
+    let f = w.one();
+    assert_eq!(f.verdict, Verdict::Uncredited);
+    assert!(f.flags.is_empty());
+}
+
+#[test]
+fn group_co_owner_not_expanded_is_unknown_not_uncredited() {
+    let w = World::new()
+        .principal(5, PrincipalType::Group)
+        .resource(app(1, vec![group_role(5)], vec![]));
+    let f = w.one();
+    assert_eq!(f.verdict, Verdict::Unknown);
+    assert!(f.reasons.iter().any(|r| r.contains("not expanded")));
+    let mut w = w;
+    w.inv
+        .group_members
+        .insert(id(5), Fact::Unknown("403".into()));
+    assert_eq!(w.one().verdict, Verdict::Unknown);
+}
+
+#[test]
+fn a_direct_decision_wins_over_a_group() {
+    let mut w = World::new()
+        .principal(5, PrincipalType::Group)
+        .link(1, OURS)
+        .resource(app(1, vec![group_role(5)], vec![]));
+    w.inv.group_members.insert(id(5), Fact::Known(vec![id(1)]));
+    assert_eq!(w.one().verdict, Verdict::Credited);
+}
+
+#[test]
+fn unreadable_roles_are_never_credited() {
+    let mut r = app(1, vec![], vec![]);
+    r.roles = Fact::Unknown("403".into());
+    let f = World::new().link(1, OURS).resource(r).one();
+    assert_eq!(f.verdict, Verdict::Unknown);
+    assert!(f.reasons[0].contains("could not be read"));
+    assert_eq!(f.fix, None);
+}
+
+#[test]
+fn no_owner_reported_is_unknown() {
+    let mut r = app(1, vec![], vec![]);
+    r.roles = Fact::Known(vec![]);
+    assert_eq!(World::new().resource(r).one().verdict, Verdict::Unknown);
+}
+
+#[test]
+fn declared_user_link_raises_its_flags() {
+    let f = World::new()
+        .link(1, OURS)
+        .last_link(|l| {
+            l.source = LinkSource::Declared;
+            l.kind = LinkKind::User;
+            l.attested_at = None;
+        })
+        .resource(app(1, vec![], vec![]))
+        .one();
+    assert_eq!(f.verdict, Verdict::Credited);
+    assert_eq!(f.flags, vec![Flag::UserAccountLink, Flag::DeclaredLinkOnly]);
+}
+
+#[test]
+fn a_service_principal_is_never_a_user_account() {
+    let f = World::new()
+        .principal(1, PrincipalType::ServicePrincipal)
+        .link(1, OURS)
+        .last_link(|l| l.kind = LinkKind::User)
+        .resource(flow(Some(1), vec![]))
+        .one();
+    assert!(!f.flags.contains(&Flag::UserAccountLink), "{:?}", f.flags);
+}
+
+#[test]
+fn link_quality_flags_only_on_our_credit() {
+    let f = World::new()
+        .link(1, OTHER)
+        .last_link(|l| {
+            l.source = LinkSource::Declared;
+            l.kind = LinkKind::User;
+        })
+        .resource(app(1, vec![], vec![]))
+        .one();
+    assert_eq!(f.verdict, Verdict::CreditedToOther);
+    assert!(f.flags.is_empty(), "{:?}", f.flags);
+}
+
+#[test]
+fn stale_attestation_is_flagged() {
+    let f = World::new()
+        .link(1, OURS)
+        .last_link(|l| l.attested_at = Some(now() - Duration::days(31)))
+        .resource(app(1, vec![], vec![]))
+        .one();
+    assert_eq!(f.verdict, Verdict::Credited);
+    assert_eq!(f.flags, vec![Flag::StaleAttestation]);
+}
+
+#[test]
+fn conflicting_links_newest_wins() {
+    let w = World::new()
+        .link(1, OURS)
+        .last_link(|l| l.linked_at = Some(at(1)))
+        .link(1, OTHER)
+        .last_link(|l| l.linked_at = Some(at(5)))
+        .resource(app(1, vec![], vec![]));
+    let f = w.one();
+    assert_eq!(f.verdict, Verdict::CreditedToOther);
+    assert!(f.flags.contains(&Flag::ConflictingLinks));
+    let w = World::new()
+        .link(1, OURS)
+        .last_link(|l| l.linked_at = Some(at(9)))
+        .link(1, OTHER)
+        .last_link(|l| l.linked_at = Some(at(5)))
+        .resource(app(1, vec![], vec![]));
+    let f = w.one();
+    assert_eq!(f.verdict, Verdict::Credited);
+    assert!(f.flags.contains(&Flag::ConflictingLinks));
+}
+
+#[test]
+fn a_deleted_link_is_no_link() {
+    let f = World::new()
+        .link(1, OURS)
+        .last_link(|l| l.active = false)
+        .resource(app(1, vec![], vec![]))
+        .one();
+    assert_eq!(f.verdict, Verdict::Uncredited);
+}
+
+#[test]
+fn links_resolve_by_upn_app_id_and_any_case() {
+    let mut w = World::new().principal(7, PrincipalType::ServicePrincipal);
+    w.inv.principals.get_mut(&id(7)).unwrap().app_id = Some("app-7".into());
+    let w = w
+        .link(1, OURS)
+        .last_link(|l| l.principal = PrincipalRef::Upn("USER1@CONTOSO.COM".to_lowercase()))
+        .link(7, OURS)
+        .last_link(|l| l.principal = PrincipalRef::Id(PrincipalId::new("APP-7")))
+        .resource(app(1, vec![], vec![]))
+        .resource({
+            let mut f = flow(Some(7), vec![]);
+            f.name = "Zz flow".into();
+            f
+        });
+    let f = w.findings();
+    assert_eq!(f[0].verdict, Verdict::Credited, "{:?}", f[0].reasons);
+    assert_eq!(f[1].verdict, Verdict::Credited, "{:?}", f[1].reasons);
+}
+
+#[test]
+fn flow_creator_decides() {
+    let linked = World::new()
+        .link(1, OURS)
+        .resource(flow(Some(1), vec![]))
+        .one();
+    assert_eq!(linked.verdict, Verdict::Credited);
+    assert_eq!(linked.attributed[0].principal_id, id(1));
+    let other = World::new()
+        .link(1, OTHER)
+        .resource(flow(Some(1), vec![]))
+        .one();
+    assert_eq!(other.verdict, Verdict::CreditedToOther);
+    let unlinked = World::new()
+        .link(9, OURS)
+        .resource(flow(Some(1), vec![]))
+        .one();
+    assert_eq!(unlinked.verdict, Verdict::Uncredited);
+    assert!(unlinked.fix.as_deref().unwrap().contains("cannot change"));
+    assert!(
+        unlinked
+            .fix
+            .as_deref()
+            .unwrap()
+            .contains("user9@contoso.com")
+    );
+    // With no identity linked to us at all, the fix says to link one first.
+    let nobody = World::new().resource(flow(Some(1), vec![])).one();
+    assert!(
+        nobody
+            .fix
+            .as_deref()
+            .unwrap()
+            .contains("attest --link 1111111")
+    );
+    let missing = World::new()
+        .link(1, OURS)
+        .resource(flow(None, vec![]))
+        .one();
+    assert_eq!(missing.verdict, Verdict::Unknown);
+    assert!(missing.attributed.is_empty());
+}
+
+#[test]
+fn flow_linked_owner_who_did_not_create_it_is_flagged() {
+    let f = World::new()
+        .link(2, OURS)
+        .resource(flow(
+            Some(1),
+            vec![role(1, Role::Owner), role(2, Role::Owner)],
+        ))
+        .one();
+    assert_eq!(f.verdict, Verdict::Uncredited);
+    assert!(f.flags.contains(&Flag::LinkedOwnerNotCreator));
+}
+
+#[test]
+fn unreadable_flow_owners_do_not_change_the_verdict() {
+    let mut r = flow(Some(1), vec![]);
+    r.roles = Fact::Unknown("403".into());
+    let f = World::new().link(1, OURS).resource(r).one();
+    assert_eq!(f.verdict, Verdict::Credited);
+    assert!(
+        f.reasons
+            .iter()
+            .any(|r| r.contains("owners could not be read"))
+    );
+}
+
+#[test]
+fn findings_come_in_the_documented_order() {
+    let mut b = app(1, vec![], vec![]);
+    b.name = "beta".into();
+    b.id = ResourceId::new("b");
+    let mut a = app(1, vec![], vec![]);
+    a.name = "Alpha".into();
+    a.id = ResourceId::new("a");
+    let f = World::new()
+        .resource(flow(Some(1), vec![]))
+        .resource(b)
+        .resource(a)
+        .findings();
+    let names: Vec<&str> = f.iter().map(|f| f.resource_name.as_str()).collect();
+    assert_eq!(names, ["Alpha", "beta", "Flow"]);
+}

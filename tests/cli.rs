@@ -1,0 +1,346 @@
+//! The CLI end to end against the emulator on loopback: verdicts, paging,
+//! retries, coverage gaps, exit codes, input errors and secret hygiene.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn contoso_verdicts_are_the_expected_ones() {
+    let emu = Emulator::start("", 100);
+    let out = audit(&emu, &["--format", "json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "findings not credited fail by default"
+    );
+    let report = json(&out);
+    assert_eq!(report["schema"], "pal-audit/report/v1");
+    assert_eq!(report["complete"], true);
+    assert_eq!(report["tenant_id"], "7c1e5b2a-3d4f-4e6a-8b9c-0d1e2f3a4b5c");
+    assert_eq!(verdicts(&report), expected());
+}
+
+#[test]
+fn paging_across_many_pages_gives_the_same_verdicts() {
+    let emu = Emulator::start("", 2);
+    let report = json(&audit(&emu, &["--format", "json"]));
+    assert_eq!(verdicts(&report), expected());
+    // 3 environments at 2 a page: 2 BAP pages. The default environment's 8
+    // apps (one a component library) take 4 pages, plus permissions for its 4
+    // shared apps, one of which (3 role assignments) takes 2 pages.
+    assert_eq!(requests(&report, "bap"), 2);
+    let default_apps = report["coverage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| {
+            c["source"] == "power-apps"
+                && c["environment_id"] == "default-7c1e5b2a-3d4f-4e6a-8b9c-0d1e2f3a4b5c"
+        })
+        .unwrap();
+    assert_eq!(default_apps["requests"], 9);
+}
+
+#[test]
+fn only_shared_apps_cost_a_permissions_call() {
+    let emu = Emulator::start("", 100);
+    let report = json(&audit(&emu, &["--format", "json"]));
+    // 3 list calls + permissions for the 9 apps that are shared or lack the
+    // counters; the 4 unshared apps cost nothing more.
+    assert_eq!(requests(&report, "power-apps"), 3 + 9);
+}
+
+fn retried(faults: &str, source: &str) {
+    let clean = json(&audit(&Emulator::start("", 100), &["--format", "json"]));
+    let emu = Emulator::start(faults, 100);
+    let out = audit(&emu, &["--format", "json"]);
+    let report = json(&out);
+    assert_eq!(
+        report["complete"],
+        true,
+        "{faults}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(verdicts(&report), expected(), "{faults}");
+    assert_eq!(
+        requests(&report, source),
+        requests(&clean, source) + 1,
+        "{faults}: one retry is counted"
+    );
+}
+
+#[test]
+fn throttled_429_with_retry_after_seconds_then_success() {
+    retried("429:1@/apps*1", "power-apps");
+}
+
+#[test]
+fn throttled_429_with_retry_after_date_then_success() {
+    retried("429-date:1@/v2/flows*1", "power-automate");
+}
+
+#[test]
+fn unavailable_503_then_success() {
+    retried("503@api.bap.microsoft.com*1", "bap");
+}
+
+#[test]
+fn connection_cut_mid_body_then_success() {
+    retried("cut@/v2/flows*1", "power-automate");
+}
+
+#[test]
+fn forbidden_environment_is_a_gap_and_exit_code_4() {
+    let emu = Emulator::start("403-env:0a1b2c3d-0000-4000-8000-00000000e003", 100);
+    let out = audit(&emu, &["--format", "json", "--fail-on", "none"]);
+    assert_eq!(out.status.code(), Some(4), "incomplete audit");
+    let report = json(&out);
+    assert_eq!(report["complete"], false);
+    let failed: Vec<&str> = report["coverage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] == "failed")
+        .map(|c| c["source"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed, ["power-apps", "power-automate"]);
+    // The denied environment's resources are not findings; the rest are
+    // audited as before.
+    let mut want = expected();
+    want.remove("a0000000-0000-4000-8000-000000000014");
+    want.remove("f0000000-0000-4000-8000-000000000007");
+    assert_eq!(verdicts(&report), want);
+    // With the default --fail-on, the uncredited findings win: exit 1.
+    assert_eq!(audit(&emu, &["--format", "json"]).status.code(), Some(1));
+}
+
+#[test]
+fn environment_filter_limits_the_audit() {
+    let emu = Emulator::start("", 100);
+    let report = json(&audit(
+        &emu,
+        &["--format", "json", "--environment", "contoso hr"],
+    ));
+    assert_eq!(report["findings"].as_array().unwrap().len(), 2);
+    assert_eq!(report["complete"], true);
+    let out = audit(
+        &emu,
+        &[
+            "--format",
+            "json",
+            "--environment",
+            "nowhere",
+            "--fail-on",
+            "none",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(4));
+}
+
+#[test]
+fn fail_on_none_and_all_credited_exit_0() {
+    let emu = Emulator::start("", 100);
+    let out = audit(&emu, &["--format", "json", "--fail-on", "none"]);
+    assert_eq!(out.status.code(), Some(0));
+    let out = audit(
+        &emu,
+        &["--format", "json", "--fail-on", "flag:group-co-owner"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn the_token_never_appears_at_trace_level() {
+    let emu = Emulator::start("429:1@/apps*1", 100);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("report.json");
+    let base = emu.base();
+    let out = bin()
+        .env("PAL_AUDIT_TOKEN", TOKEN)
+        .env("RUST_LOG", "trace")
+        .args([
+            "-vvv",
+            "audit",
+            "--auth",
+            "static-token",
+            "--api-base",
+            &base,
+            "--partner-id",
+            PARTNER,
+            "--links",
+            "fixtures/contoso/links.csv",
+            "--format",
+            "json",
+            "--output",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("TRACE") || stderr.contains("DEBUG"),
+        "trace logging is on"
+    );
+    assert!(!stderr.contains(TOKEN), "token in stderr");
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains(TOKEN),
+        "token in stdout"
+    );
+    let written = std::fs::read_to_string(&file).unwrap();
+    assert!(!written.contains(TOKEN), "token in the report");
+    assert!(written.contains("pal-audit/report/v1"));
+}
+
+#[test]
+fn demo_prints_the_table_and_valid_json() {
+    let out = bin().arg("demo").output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "the demo exits 0 unless --fail-on is given"
+    );
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        table.contains("Expense Tracker") && table.contains("Summary"),
+        "{table}"
+    );
+    let out = bin().args(["demo", "--format", "json"]).output().unwrap();
+    let report = json(&out);
+    assert_eq!(verdicts(&report), expected());
+    let out = bin()
+        .args(["demo", "--fail-on", "uncredited"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn bad_links_file_is_exit_2_with_file_and_line_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let links = dir.path().join("links.csv");
+    std::fs::write(
+        &links,
+        "principal,partner_id\nana@contoso.com,4567890\nbob@contoso.com,12a4\n",
+    )
+    .unwrap();
+    let report = dir.path().join("report.json");
+    let out = bin()
+        .env("PAL_AUDIT_TOKEN", TOKEN)
+        .args([
+            "audit",
+            "--auth",
+            "static-token",
+            "--api-base",
+            "http://127.0.0.1:9",
+            "--partner-id",
+            PARTNER,
+        ])
+        .arg("--links")
+        .arg(&links)
+        .arg("--output")
+        .arg(&report)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("links.csv:3: partner_id \"12a4\" is not a partner ID (digits)"),
+        "{stderr}"
+    );
+    assert!(!report.exists());
+}
+
+#[test]
+fn usage_errors_are_exit_2() {
+    let cases: &[&[&str]] = &[
+        &["audit"],
+        &["audit", "--partner-id", "12x"],
+        &["audit", "--partner-id", "1", "--auth", "static-token"],
+        &[
+            "audit",
+            "--partner-id",
+            "1",
+            "--api-base",
+            "http://example.com",
+        ],
+        &["audit", "--partner-id", "1", "--fail-on", "sometimes"],
+        &["audit", "--bogus"],
+    ];
+    for args in cases {
+        let out = bin().args(*args).output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn missing_credentials_are_exit_3() {
+    let out = bin()
+        .args([
+            "audit",
+            "--partner-id",
+            "1",
+            "--auth",
+            "static-token",
+            "--api-base",
+            "http://127.0.0.1:9",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("PAL_AUDIT_TOKEN"));
+    let out = bin()
+        .args(["audit", "--partner-id", "1", "--auth", "client-secret"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("AZURE_TENANT_ID"));
+}
+
+#[test]
+fn environment_variables_and_config_file_feed_the_audit() {
+    let emu = Emulator::start("", 100);
+    let dir = tempfile::tempdir().unwrap();
+    let root = env!("CARGO_MANIFEST_DIR");
+    let config = dir.path().join("pal-audit.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "partner_id = \"1\"\nauth = \"static-token\"\nlinks = [\"{root}/fixtures/contoso/links.csv\"]\nattestations = [\"{root}/fixtures/contoso/attestations\"]\nformat = \"table\"\n"
+        ),
+    )
+    .unwrap();
+    // The flag (json) wins over the file (table); the env partner id wins over the file's.
+    let out = bin()
+        .env("PAL_AUDIT_TOKEN", TOKEN)
+        .env("PAL_AUDIT_PARTNER_ID", PARTNER)
+        .env("PAL_AUDIT_API_BASE", emu.base())
+        .env("PAL_AUDIT_AS_OF", AS_OF)
+        .arg("--config")
+        .arg(&config)
+        .args(["audit", "--format", "json"])
+        .output()
+        .unwrap();
+    let report = json(&out);
+    assert_eq!(report["partner_id"], PARTNER);
+    assert_eq!(verdicts(&report), expected());
+}
+
+#[test]
+fn help_shows_an_example_for_each_command() {
+    for cmd in ["audit", "demo", "emulate"] {
+        let out = bin().args([cmd, "--help"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Example"),
+            "{cmd}"
+        );
+    }
+    let out = bin().arg("--help").output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Exit codes"));
+}

@@ -1,0 +1,155 @@
+//! Shared by the CLI tests: an emulator of the Contoso tenant on loopback, and
+//! the `pal-audit` binary run against it.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::process::Output;
+
+use assert_cmd::Command;
+use pal_audit::emulator::{self, Faults};
+use serde_json::Value;
+
+pub const PARTNER: &str = "4567890";
+pub const AS_OF: &str = "2026-11-20T00:00:00Z";
+pub const TOKEN: &str = "tok-SECRET-7f3a9c";
+
+/// An emulator with its own runtime, stopped when dropped.
+pub struct Emulator {
+    pub server: Option<emulator::Running>,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Emulator {
+    pub fn start(faults: &str, page_size: usize) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (model, _) = pal_audit::contoso().unwrap();
+        let options = emulator::Options {
+            page_size,
+            faults: Faults::parse(faults).unwrap(),
+            ..Default::default()
+        };
+        let server = runtime
+            .block_on(emulator::start(model, options, 0))
+            .unwrap();
+        Self {
+            server: Some(server),
+            runtime,
+        }
+    }
+
+    pub fn base(&self) -> String {
+        self.server.as_ref().unwrap().base_url()
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        if let Some(s) = self.server.take() {
+            self.runtime.block_on(s.stop());
+        }
+    }
+}
+
+/// The binary with a clean environment: no PAL_AUDIT_* or RUST_LOG from the
+/// caller, run from the package root.
+pub fn bin() -> Command {
+    let mut cmd = Command::cargo_bin("pal-audit").unwrap();
+    for (k, _) in std::env::vars() {
+        if k.starts_with("PAL_AUDIT_") || k.starts_with("AZURE_") || k == "RUST_LOG" {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
+    cmd
+}
+
+/// `pal-audit audit` of the Contoso fixture against `emu`.
+pub fn audit(emu: &Emulator, extra: &[&str]) -> Output {
+    let base = emu.base();
+    let mut args = vec![
+        "audit",
+        "--auth",
+        "static-token",
+        "--api-base",
+        &base,
+        "--partner-id",
+        PARTNER,
+        "--links",
+        "fixtures/contoso/links.csv",
+        "--attestations",
+        "fixtures/contoso/attestations",
+        "--as-of",
+        AS_OF,
+    ];
+    args.extend_from_slice(extra);
+    bin()
+        .env("PAL_AUDIT_TOKEN", TOKEN)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+pub fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}); stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+/// resource id -> (verdict, credited partner, flags joined by spaces).
+pub fn verdicts(report: &Value) -> BTreeMap<String, (String, String, String)> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let flags: Vec<&str> = f["flags"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap())
+                .collect();
+            (
+                f["resource_id"].as_str().unwrap().to_string(),
+                (
+                    f["verdict"].as_str().unwrap().to_string(),
+                    f["credited_partner_id"].as_str().unwrap_or("").to_string(),
+                    flags.join(" "),
+                ),
+            )
+        })
+        .collect()
+}
+
+/// The verdicts fixtures/contoso/expected.csv writes down.
+pub fn expected() -> BTreeMap<String, (String, String, String)> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/contoso/expected.csv");
+    let mut r = csv::Reader::from_path(path).unwrap();
+    r.records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            (
+                rec[0].to_string(),
+                (rec[2].to_string(), rec[3].to_string(), rec[4].to_string()),
+            )
+        })
+        .collect()
+}
+
+/// Requests of `source` summed over the report's coverage rows.
+pub fn requests(report: &Value, source: &str) -> u64 {
+    report["coverage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["source"] == source)
+        .map(|c| c["requests"].as_u64().unwrap())
+        .sum()
+}
