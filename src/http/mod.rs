@@ -112,9 +112,11 @@ impl HttpError {
 }
 
 /// One page of a list: its items and the URL of the next page, if any.
+/// `current` is the URL this page came from, for APIs that answer with a bare
+/// continuation token rather than a URL.
 pub trait Paged: DeserializeOwned {
     type Item;
-    fn into_parts(self) -> (Vec<Self::Item>, Option<String>);
+    fn into_parts(self, current: &str) -> (Vec<Self::Item>, Option<String>);
 }
 
 /// `{"value": [...], "nextLink"|"@odata.nextLink": url}`: the BAP, Power Apps,
@@ -129,8 +131,41 @@ pub struct ValuePage<T> {
 
 impl<T: DeserializeOwned> Paged for ValuePage<T> {
     type Item = T;
-    fn into_parts(self) -> (Vec<T>, Option<String>) {
+    fn into_parts(self, _current: &str) -> (Vec<T>, Option<String>) {
         (self.value, self.next_link.filter(|l| !l.is_empty()))
+    }
+}
+
+/// Power BI's activity events page: `continuationUri` when the service sends
+/// one, else the next URL built from `continuationToken`; done when both are
+/// null (`lastResultSet` is unreliable and ignored).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContinuationPage<T> {
+    #[serde(default = "Vec::new")]
+    pub activity_event_entities: Vec<T>,
+    #[serde(default)]
+    pub continuation_uri: Option<String>,
+    #[serde(default)]
+    pub continuation_token: Option<String>,
+}
+
+impl<T: DeserializeOwned> Paged for ContinuationPage<T> {
+    type Item = T;
+    fn into_parts(self, current: &str) -> (Vec<T>, Option<String>) {
+        let next = match (self.continuation_uri, self.continuation_token) {
+            (Some(uri), _) if !uri.is_empty() => Some(uri),
+            (_, Some(token)) if !token.is_empty() => url::Url::parse(current).ok().map(|mut u| {
+                // The token goes back quoted, as the service expects, alone.
+                let quoted = format!("'{token}'");
+                u.query_pairs_mut()
+                    .clear()
+                    .append_pair("continuationToken", &quoted);
+                u.to_string()
+            }),
+            _ => None,
+        };
+        (self.activity_event_entities, next)
     }
 }
 
@@ -237,7 +272,7 @@ impl HttpClient {
                 });
             }
             let page: P = self.get_json(ctx, &url).await?;
-            let (mut batch, next) = page.into_parts();
+            let (mut batch, next) = page.into_parts(&url);
             items.append(&mut batch);
             match next {
                 Some(next) => url = next,
@@ -461,9 +496,37 @@ mod tests {
     fn pages_read_both_next_link_spellings() {
         let p: ValuePage<u8> =
             serde_json::from_str(r#"{"value":[1],"@odata.nextLink":"n"}"#).unwrap();
-        assert_eq!(p.into_parts(), (vec![1], Some("n".to_string())));
+        assert_eq!(p.into_parts("c"), (vec![1], Some("n".to_string())));
         let p: ValuePage<u8> = serde_json::from_str(r#"{"value":[2],"nextLink":""}"#).unwrap();
-        assert_eq!(p.into_parts(), (vec![2], None));
+        assert_eq!(p.into_parts("c"), (vec![2], None));
+    }
+
+    #[test]
+    fn continuation_pages_follow_the_uri_or_the_token() {
+        let first = "https://api.powerbi.com/v1.0/myorg/admin/activityevents?startDateTime='2026-11-01T00:00:00'&endDateTime='2026-11-01T23:59:59'";
+        let p: ContinuationPage<u8> = serde_json::from_str(
+            r#"{"activityEventEntities":[1],"continuationUri":"https://api.powerbi.com/next","continuationToken":"t","lastResultSet":false}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            p.into_parts(first).1.as_deref(),
+            Some("https://api.powerbi.com/next")
+        );
+        let p: ContinuationPage<u8> =
+            serde_json::from_str(r#"{"activityEventEntities":[2],"continuationToken":"a b"}"#)
+                .unwrap();
+        assert_eq!(
+            p.into_parts(first),
+            (
+                vec![2],
+                Some("https://api.powerbi.com/v1.0/myorg/admin/activityevents?continuationToken=%27a+b%27".to_string())
+            )
+        );
+        let p: ContinuationPage<u8> = serde_json::from_str(
+            r#"{"activityEventEntities":[],"continuationUri":null,"continuationToken":null,"lastResultSet":false}"#,
+        )
+        .unwrap();
+        assert_eq!(p.into_parts(first), (vec![], None));
     }
 
     /// A loopback server whose handler sees every request's path and count.

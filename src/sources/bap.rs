@@ -20,6 +20,8 @@ pub struct WireEnvironment {
 #[serde(rename_all = "camelCase")]
 pub struct WireEnvironmentProperties {
     #[serde(default)]
+    pub tenant_id: Option<String>,
+    #[serde(default)]
     pub display_name: Option<String>,
     #[serde(default)]
     pub environment_sku: Option<String>,
@@ -55,12 +57,20 @@ impl From<WireEnvironment> for Environment {
     }
 }
 
-pub async fn list_environments(http: &HttpClient) -> Result<Vec<Environment>, HttpError> {
+/// The environments, and the tenant id they name (`properties.tenantId`).
+pub async fn list_environments(
+    http: &HttpClient,
+) -> Result<(Vec<Environment>, Option<String>), HttpError> {
     let ctx = Ctx::new(SOURCE, AUDIENCE);
     let wire = http
         .get_all::<ValuePage<WireEnvironment>>(&ctx, ENVIRONMENTS)
         .await?;
-    Ok(wire.into_iter().map(Environment::from).collect())
+    let tenant = wire
+        .iter()
+        .find_map(|w| w.properties.tenant_id.clone())
+        .filter(|t| crate::links::is_guid(t))
+        .map(|t| t.to_ascii_lowercase());
+    Ok((wire.into_iter().map(Environment::from).collect(), tenant))
 }
 
 #[cfg(test)]

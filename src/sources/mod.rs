@@ -41,8 +41,8 @@ pub async fn collect(
         tenant_id: plan.tenant_id.clone(),
         ..Inventory::default()
     };
-    let environments = match bap::list_environments(http).await {
-        Ok(envs) => envs,
+    let (environments, bap_tenant) = match bap::list_environments(http).await {
+        Ok(read) => read,
         Err(HttpError::Auth(e)) => return Err(e),
         Err(e) => {
             inv.coverage.push(Coverage {
@@ -56,15 +56,9 @@ pub async fn collect(
         }
     };
     if inv.tenant_id.is_none() {
-        // The default environment is named `Default-<tenant id>`.
-        inv.tenant_id = environments.iter().find_map(|e| {
-            let rest = e
-                .name
-                .get(..8)?
-                .eq_ignore_ascii_case("default-")
-                .then(|| &e.name[8..])?;
-            is_guid(rest).then(|| rest.to_ascii_lowercase())
-        });
+        // BAP names the tenant; else the default environment is named
+        // `Default-<tenant id>`.
+        inv.tenant_id = bap_tenant.or_else(|| default_env_tenant(&environments));
     }
     let total = environments.len();
     let (chosen, unmatched) = choose(environments, &plan.environments);
@@ -145,6 +139,18 @@ pub async fn collect(
 
     read_graph(http, &mut inv, links).await;
     Ok(inv)
+}
+
+/// `<tenant id>` from an environment named `Default-<tenant id>`.
+fn default_env_tenant(environments: &[Environment]) -> Option<String> {
+    environments.iter().find_map(|e| {
+        let rest = e.name.get(8..).filter(|_| {
+            e.name
+                .get(..8)
+                .is_some_and(|p| p.eq_ignore_ascii_case("default-"))
+        })?;
+        is_guid(rest).then(|| rest.to_ascii_lowercase())
+    })
 }
 
 /// Environments matching `--environment` (by id or display name, any case),
@@ -318,6 +324,15 @@ mod tests {
 
     fn ids(envs: &[Environment]) -> Vec<EnvironmentId> {
         envs.iter().map(|e| e.id.clone()).collect()
+    }
+
+    #[test]
+    fn the_default_environment_names_the_tenant() {
+        let t = "7C1E5B2A-3D4F-4E6A-8B9C-0D1E2F3A4B5C";
+        let envs = vec![env("abc", "x"), env(&format!("Default-{t}"), "Contoso")];
+        assert_eq!(default_env_tenant(&envs), Some(t.to_ascii_lowercase()));
+        assert_eq!(default_env_tenant(&[env("default-nope", "x")]), None);
+        assert_eq!(default_env_tenant(&[env("dé", "x")]), None);
     }
 
     #[test]
