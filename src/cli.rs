@@ -61,7 +61,7 @@ pub enum Command {
         "Against the emulator (see `pal-audit emulate`):\n  PAL_AUDIT_TOKEN=x pal-audit audit --auth static-token --api-base http://127.0.0.1:8080 \\\n      --partner-id 4567890 --links fixtures/contoso/links.csv --attestations fixtures/contoso/attestations\n\n",
         "Exit codes: 0 ok, 1 findings at or above --fail-on, 2 bad input, 3 authentication failed, 4 incomplete."
     ))]
-    Audit(AuditArgs),
+    Audit(Box<AuditArgs>),
     /// Audit the bundled Contoso tenant on an embedded emulator: no sign-in, no network.
     #[command(
         after_help = "Example:\n  pal-audit demo\n  pal-audit demo --format json --output contoso.json\n\nThe demo exits 0 unless --fail-on is given."
@@ -152,6 +152,34 @@ pub struct AuditArgs {
         value_delimiter = ','
     )]
     pub attestations: Vec<PathBuf>,
+    /// Products to audit: power-apps, power-automate, power-bi, customer-insights
+    /// (comma-separated) [default: all].
+    #[arg(
+        long,
+        value_name = "LIST",
+        env = "PAL_AUDIT_PRODUCTS",
+        hide_env_values = true,
+        value_delimiter = ','
+    )]
+    pub products: Vec<String>,
+    /// Days of activity that decide between partners (Power BI events, the
+    /// Customer Insights export) [default: 30].
+    #[arg(
+        long,
+        value_name = "DAYS",
+        env = "PAL_AUDIT_ACTIVITY_DAYS",
+        hide_env_values = true
+    )]
+    pub activity_days: Option<u32>,
+    /// Customer Insights diagnostics export (CIEventsAudit / CIEventsOperational,
+    /// a JSON array or JSON lines): who was active on which instance, when.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "PAL_AUDIT_CI_ACTIVITY",
+        hide_env_values = true
+    )]
+    pub ci_activity: Option<PathBuf>,
     /// Audit only this environment (id or display name); repeatable.
     #[arg(
         long,

@@ -2,7 +2,7 @@
 //! both; flags win) and `pal-audit.toml` (lowest). Relative paths in the file
 //! are read from the file's folder.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -13,6 +13,7 @@ use crate::auth::AuthKind;
 use crate::cli::{AuditArgs, Format, OutputArgs};
 use crate::error::{Error, InputError};
 use crate::http::{ApiBase, HttpConfig, RetryPolicy};
+use crate::inventory::Product;
 use crate::links::PartnerId;
 use crate::report::FailOn;
 
@@ -31,6 +32,12 @@ pub struct FileConfig {
     pub attestations: Vec<PathBuf>,
     #[serde(default)]
     pub environments: Vec<String>,
+    #[serde(default)]
+    pub products: Vec<String>,
+    pub activity_days: Option<u32>,
+    pub ci_activity: Option<PathBuf>,
+    /// Token audience for Customer Insights (the API has used two).
+    pub ci_audience: Option<String>,
     pub auth: Option<AuthKind>,
     pub api_base: Option<String>,
     pub format: Option<Format>,
@@ -89,6 +96,9 @@ pub fn load_file(explicit: Option<&Path>) -> Result<FileConfig, Error> {
     if let Some(o) = cfg.output.as_mut() {
         rebase(o);
     }
+    if let Some(o) = cfg.ci_activity.as_mut() {
+        rebase(o);
+    }
     Ok(cfg)
 }
 
@@ -127,6 +137,10 @@ pub struct AuditConfig {
     pub links: Vec<PathBuf>,
     pub attestations: Vec<PathBuf>,
     pub environments: Vec<String>,
+    pub products: BTreeSet<Product>,
+    pub activity_days: u32,
+    pub ci_activity: Option<PathBuf>,
+    pub ci_audience: String,
     pub auth: AuthKind,
     pub api_base: ApiBase,
     pub as_of: Option<DateTime<Utc>>,
@@ -207,9 +221,36 @@ impl AuditConfig {
             timeout: h
                 .timeout_s
                 .map_or(HttpConfig::default().timeout, Duration::from_secs),
+            caps: crate::sources::powerbi::CAPS.to_vec(),
+        };
+        let product_names = or_file(args.products, &file.products);
+        let products = if product_names.is_empty() {
+            Product::ALL.into_iter().collect()
+        } else {
+            product_names
+                .iter()
+                .map(|p| {
+                    Product::parse(p).ok_or_else(|| {
+                        Error::Usage(format!(
+                            "--products: {p:?} is not one of power-apps, power-automate, power-bi, customer-insights"
+                        ))
+                    })
+                })
+                .collect::<Result<BTreeSet<_>, _>>()?
         };
         Ok(Self {
             partner_id,
+            products,
+            activity_days: args
+                .activity_days
+                .or(file.activity_days)
+                .unwrap_or(30)
+                .max(1),
+            ci_activity: args.ci_activity.or_else(|| file.ci_activity.clone()),
+            ci_audience: file
+                .ci_audience
+                .clone()
+                .unwrap_or_else(|| crate::sources::customer_insights::DEFAULT_AUDIENCE.into()),
             tenant: args.tenant.or_else(|| file.tenant.clone()),
             links: or_file(args.links, &file.links),
             attestations: or_file(args.attestations, &file.attestations),

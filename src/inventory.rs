@@ -61,6 +61,19 @@ id_newtype!(
     /// A Power Platform environment's `name` as BAP returns it.
     EnvironmentId
 );
+
+impl PrincipalId {
+    /// Stands for a principal known only by UPN until Graph resolves it;
+    /// collection replaces every placeholder before attribution sees it.
+    pub fn upn_placeholder(upn: &str) -> Self {
+        Self::new(format!("upn:{upn}"))
+    }
+
+    /// The UPN of a placeholder.
+    pub fn placeholder_upn(&self) -> Option<&str> {
+        self.0.strip_prefix("upn:")
+    }
+}
 id_newtype!(
     /// A resource id as its API names it: app `name`, flow `name`, ...
     ResourceId
@@ -108,9 +121,12 @@ pub struct Principal {
     /// Application (client) id, for service principals.
     #[serde(default)]
     pub app_id: Option<String>,
-    /// `accountEnabled` from Graph, when it was read.
+    /// `accountEnabled` from Graph (or `isdisabled` from Dataverse), when read.
     #[serde(default)]
     pub enabled: Option<bool>,
+    /// Graph answered that no such object exists (any more).
+    #[serde(default)]
+    pub deleted: bool,
 }
 
 impl Principal {
@@ -122,6 +138,7 @@ impl Principal {
             upn: None,
             app_id: None,
             enabled: None,
+            deleted: false,
         }
     }
 
@@ -141,6 +158,7 @@ impl Principal {
         if self.enabled.is_none() {
             self.enabled = other.enabled;
         }
+        self.deleted |= other.deleted;
     }
 }
 
@@ -162,9 +180,12 @@ pub struct Environment {
     #[serde(default)]
     pub is_default: bool,
     /// `linkedEnvironmentMetadata.instanceApiUrl`: set when the environment
-    /// has Dataverse.
+    /// has Dataverse; requests go there.
     #[serde(default)]
     pub dataverse_api_url: Option<String>,
+    /// `linkedEnvironmentMetadata.instanceUrl`: the token audience.
+    #[serde(default)]
+    pub dataverse_url: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -177,6 +198,19 @@ pub enum Product {
 }
 
 impl Product {
+    pub const ALL: [Product; 4] = [
+        Product::PowerApps,
+        Product::PowerAutomate,
+        Product::PowerBi,
+        Product::CustomerInsights,
+    ];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|p| p.as_str().eq_ignore_ascii_case(s.trim()))
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::PowerApps => "power-apps",
@@ -227,6 +261,8 @@ pub enum Role {
     CoOwner,
     /// `CanView`: a user the resource is shared with; never attributes.
     Viewer,
+    /// Any role on a Customer Insights instance (Admin, Contributor, Viewer...).
+    Member,
 }
 
 impl Role {
@@ -301,7 +337,14 @@ pub struct Resource {
     pub id: ResourceId,
     pub kind: ResourceKind,
     pub name: String,
+    /// The Power Platform environment; for a dataset its workspace, for a
+    /// Customer Insights instance its Dataverse environment where known.
     pub environment: EnvironmentId,
+    /// The container's name when it is not an environment of the inventory
+    /// (a Power BI workspace).
+    #[serde(default)]
+    pub environment_name: Option<String>,
+    /// The solution (unique name) the resource belongs to, if any.
     #[serde(default)]
     pub solution: Option<String>,
     /// The creator: what decides a flow's credit.
@@ -330,6 +373,35 @@ pub struct Coverage {
     pub requests: u64,
 }
 
+/// A solution of one environment, and who imported it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Solution {
+    pub environment: EnvironmentId,
+    pub unique_name: String,
+    pub managed: bool,
+    /// Successful imports of the managed solution, oldest first.
+    pub imports: Fact<Vec<Import>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Import {
+    pub at: DateTime<Utc>,
+    /// `createdby` of the matching import job, when one matched.
+    pub importer: Fact<PrincipalId>,
+}
+
+/// An audit event: someone did something to a resource at a time (Power BI
+/// activity events, Customer Insights diagnostics). The stronger activity
+/// signal of the rules.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Activity {
+    pub resource: ResourceId,
+    pub principal: PrincipalId,
+    pub at: DateTime<Utc>,
+    /// `Import`, `TakeOverDataset`, `ViewReport`, the CI operation, ...
+    pub action: String,
+}
+
 /// Everything read from the tenant.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Inventory {
@@ -340,6 +412,10 @@ pub struct Inventory {
     /// Transitive members of the groups that hold a role on some resource.
     #[serde(default)]
     pub group_members: BTreeMap<PrincipalId, Fact<Vec<PrincipalId>>>,
+    #[serde(default)]
+    pub solutions: Vec<Solution>,
+    #[serde(default)]
+    pub activity: Vec<Activity>,
     pub coverage: Vec<Coverage>,
 }
 
@@ -350,6 +426,12 @@ impl Inventory {
             .entry(p.id.clone())
             .and_modify(|known| known.merge(&p))
             .or_insert(p);
+    }
+
+    pub fn solution(&self, env: &EnvironmentId, unique_name: &str) -> Option<&Solution> {
+        self.solutions
+            .iter()
+            .find(|s| &s.environment == env && s.unique_name.eq_ignore_ascii_case(unique_name))
     }
 
     pub fn environment(&self, id: &EnvironmentId) -> Option<&Environment> {

@@ -18,6 +18,7 @@ use crate::error::{Error, InputError, code};
 use crate::http::{ApiBase, HttpClient};
 use crate::links::{self, Link, PartnerId, is_guid};
 use crate::report::{self, Report, TableOptions};
+use crate::sources::customer_insights::{self, CiEvent};
 use crate::sources::{self, Plan};
 
 /// Parses the command line and runs the command.
@@ -49,7 +50,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode, Error> 
     let code = match cli.command {
         Command::Audit(args) => {
             let file = config::load_file(cli.config.as_deref())?;
-            let cfg = AuditConfig::resolve(args, file)?;
+            let cfg = AuditConfig::resolve(*args, file)?;
             runtime.block_on(audit(cfg, cli.quiet, color))?
         }
         Command::Demo(args) => {
@@ -89,8 +90,21 @@ async fn audit(cfg: AuditConfig, quiet: bool, color: bool) -> Result<u8, Error> 
             "warning: no links given (--links, --attestations): no resource can be credited to any partner"
         );
     }
+    let ci_activity = match &cfg.ci_activity {
+        Some(path) => {
+            let name = path.display().to_string();
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| InputError::new(&name, format!("cannot read: {e}")))?;
+            Some(customer_insights::parse_activity(&name, &text)?)
+        }
+        None => None,
+    };
+    let ci_key = std::env::var("PAL_AUDIT_CI_KEY")
+        .ok()
+        .filter(|k| !k.trim().is_empty())
+        .map(Secret::new);
     let credential = Credential::from_env(cfg.auth, cfg.tenant.as_deref())?;
-    let report = collect_and_attribute(&cfg, &links, credential).await?;
+    let report = collect_and_attribute(&cfg, &links, credential, &ci_key, &ci_activity).await?;
     emit(&report, &cfg.output, quiet, color)
 }
 
@@ -98,18 +112,26 @@ async fn collect_and_attribute(
     cfg: &AuditConfig,
     links: &[Link],
     credential: Credential,
+    ci_key: &Option<Secret>,
+    ci_activity: &Option<Vec<CiEvent>>,
 ) -> Result<Report, Error> {
     let tokens = Arc::new(Tokens::new(credential));
     let http =
         HttpClient::new(cfg.api_base.clone(), tokens, cfg.http.clone()).map_err(Error::Usage)?;
     let plan = Plan {
         environments: cfg.environments.clone(),
+        products: cfg.products.clone(),
         tenant_id: cfg
             .tenant
             .as_deref()
             .filter(|t| is_guid(t))
             .map(str::to_ascii_lowercase),
         environment_concurrency: cfg.environment_concurrency,
+        activity_days: cfg.activity_days,
+        now: cfg.as_of.unwrap_or_else(Utc::now),
+        ci_key: ci_key.clone(),
+        ci_audience: cfg.ci_audience.clone(),
+        ci_activity: ci_activity.clone(),
     };
     let inventory = sources::collect(&http, &plan, links).await?;
     if let Some(t) = &inventory.tenant_id {
@@ -121,10 +143,15 @@ async fn collect_and_attribute(
         attestation_max_age: cfg.attestation_max_age,
     };
     let attribution = attribution::attribute(&inventory, links, &options);
+    let scope = report::Scope {
+        products: cfg.products.iter().copied().collect(),
+        environments: cfg.environments.clone(),
+    };
     Ok(Report::new(
         &inventory,
         attribution,
         cfg.partner_id.clone(),
+        scope,
         Utc::now(),
     ))
 }
@@ -176,6 +203,11 @@ fn emit(report: &Report, out: &OutputConfig, quiet: bool, color: bool) -> Result
 
 const CONTOSO_TENANT: &str = include_str!("../fixtures/contoso/tenant.toml");
 const CONTOSO_LINKS: &str = include_str!("../fixtures/contoso/links.csv");
+/// The demo's Customer Insights diagnostics export.
+pub const CONTOSO_CI_ACTIVITY: (&str, &str) = (
+    "fixtures/contoso/ci-activity.jsonl",
+    include_str!("../fixtures/contoso/ci-activity.jsonl"),
+);
 const CONTOSO_ATTESTATIONS: &[(&str, &str)] = &[
     (
         "fixtures/contoso/attestations/svc-delivery.json",
@@ -210,6 +242,8 @@ async fn demo(
     color: bool,
 ) -> Result<u8, Error> {
     let file = config::load_file(config)?;
+    // The demo shows; it fails only when asked to (`--fail-on`).
+    let asked_to_fail = args.output.fail_on.is_some() || file.fail_on.is_some();
     let output = OutputConfig::resolve(args.output, &file, "none")?;
     let (model, links) = contoso()?;
     let partner = model
@@ -233,6 +267,10 @@ async fn demo(
         links: Vec::new(),
         attestations: Vec::new(),
         environments: Vec::new(),
+        products: crate::inventory::Product::ALL.into_iter().collect(),
+        activity_days: 30,
+        ci_activity: None,
+        ci_audience: customer_insights::DEFAULT_AUDIENCE.into(),
         auth: crate::auth::AuthKind::StaticToken,
         api_base,
         as_of,
@@ -241,9 +279,18 @@ async fn demo(
         environment_concurrency: 4,
         output,
     };
-    let report = collect_and_attribute(&cfg, &links, Credential::Static(Secret::new("demo"))).await;
+    let activity = customer_insights::parse_activity(CONTOSO_CI_ACTIVITY.0, CONTOSO_CI_ACTIVITY.1)?;
+    let report = collect_and_attribute(
+        &cfg,
+        &links,
+        Credential::Static(Secret::new("demo")),
+        &Some(Secret::new("demo-ci-key")),
+        &Some(activity),
+    )
+    .await;
     server.stop().await;
-    emit(&report?, &cfg.output, quiet, color)
+    let code = emit(&report?, &cfg.output, quiet, color)?;
+    Ok(if asked_to_fail { code } else { code::OK })
 }
 
 /// `pal-audit emulate`: serves until Ctrl-C.

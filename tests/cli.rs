@@ -16,9 +16,26 @@ fn contoso_verdicts_are_the_expected_ones() {
     );
     let report = json(&out);
     assert_eq!(report["schema"], "pal-audit/report/v1");
-    assert_eq!(report["complete"], true);
     assert_eq!(report["tenant_id"], "7c1e5b2a-3d4f-4e6a-8b9c-0d1e2f3a4b5c");
     assert_eq!(verdicts(&report), expected());
+    // Contoso Finance's Dataverse refuses: a gap, and the audit says so.
+    assert_eq!(report["complete"], false);
+    let gaps: Vec<(&str, &str)> = report["coverage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] != "complete")
+        .map(|c| {
+            (
+                c["source"].as_str().unwrap(),
+                c["environment_id"].as_str().unwrap_or("-"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        gaps,
+        [("dataverse", "0a1b2c3d-0000-4000-8000-00000000e004")]
+    );
 }
 
 #[test]
@@ -26,7 +43,7 @@ fn paging_across_many_pages_gives_the_same_verdicts() {
     let emu = Emulator::start("", 2);
     let report = json(&audit(&emu, &["--format", "json"]));
     assert_eq!(verdicts(&report), expected());
-    // 3 environments at 2 a page: 2 BAP pages. The default environment's 8
+    // 4 environments at 2 a page: 2 BAP pages. The default environment's 8
     // apps (one a component library) take 4 pages, plus permissions for its 4
     // shared apps, one of which (3 role assignments) takes 2 pages.
     assert_eq!(requests(&report, "bap"), 2);
@@ -46,15 +63,16 @@ fn paging_across_many_pages_gives_the_same_verdicts() {
 fn only_shared_apps_cost_a_permissions_call() {
     let emu = Emulator::start("", 100);
     let report = json(&audit(&emu, &["--format", "json"]));
-    // 3 list calls + permissions for the 9 apps that are shared or lack the
-    // counters; the 4 unshared apps cost nothing more.
-    assert_eq!(requests(&report, "power-apps"), 3 + 9);
+    // 4 list calls + permissions for the 9 apps that are shared or lack the
+    // counters; the 5 unshared apps cost nothing more.
+    assert_eq!(requests(&report, "power-apps"), 4 + 9);
 }
 
 fn retried(faults: &str, source: &str) {
-    let clean = json(&audit(&Emulator::start("", 100), &["--format", "json"]));
+    let args = [&["--format", "json"], READABLE].concat();
+    let clean = json(&audit(&Emulator::start("", 100), &args));
     let emu = Emulator::start(faults, 100);
-    let out = audit(&emu, &["--format", "json"]);
+    let out = audit(&emu, &args);
     let report = json(&out);
     assert_eq!(
         report["complete"],
@@ -62,7 +80,7 @@ fn retried(faults: &str, source: &str) {
         "{faults}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(verdicts(&report), expected(), "{faults}");
+    assert_eq!(verdicts(&report), expected_readable(), "{faults}");
     assert_eq!(
         requests(&report, source),
         requests(&clean, source) + 1,
@@ -91,9 +109,17 @@ fn connection_cut_mid_body_then_success() {
 }
 
 #[test]
+fn throttled_dataverse_scanner_and_batch_recover() {
+    retried("429:1@/api/data/v9.2/solutions*1", "dataverse");
+    retried("503@/admin/workspaces/scanStatus*1", "power-bi");
+    retried("cut@/$batch*1", "graph");
+}
+
+#[test]
 fn forbidden_environment_is_a_gap_and_exit_code_4() {
     let emu = Emulator::start("403-env:0a1b2c3d-0000-4000-8000-00000000e003", 100);
-    let out = audit(&emu, &["--format", "json", "--fail-on", "none"]);
+    let args = [&["--format", "json", "--fail-on", "none"], READABLE].concat();
+    let out = audit(&emu, &args);
     assert_eq!(out.status.code(), Some(4), "incomplete audit");
     let report = json(&out);
     assert_eq!(report["complete"], false);
@@ -107,7 +133,7 @@ fn forbidden_environment_is_a_gap_and_exit_code_4() {
     assert_eq!(failed, ["power-apps", "power-automate"]);
     // The denied environment's resources are not findings; the rest are
     // audited as before.
-    let mut want = expected();
+    let mut want = expected_readable();
     want.remove("a0000000-0000-4000-8000-000000000014");
     want.remove("f0000000-0000-4000-8000-000000000007");
     assert_eq!(verdicts(&report), want);
@@ -116,14 +142,132 @@ fn forbidden_environment_is_a_gap_and_exit_code_4() {
 }
 
 #[test]
-fn environment_filter_limits_the_audit() {
+fn a_refused_scanner_falls_back_to_the_groups_list() {
+    let emu = Emulator::start("403@/admin/workspaces/getInfo*all", 100);
+    let report = json(&audit(&emu, &[&["--format", "json"], READABLE].concat()));
+    assert_eq!(report["complete"], true);
+    let pbi = report["coverage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["source"] == "power-bi")
+        .unwrap();
+    assert!(
+        pbi["detail"]
+            .as_str()
+            .unwrap()
+            .contains("admin groups list"),
+        "{pbi}"
+    );
+    // Without the scan's user lists, Graph resolves every publisher: same verdicts.
+    assert_eq!(verdicts(&report), expected_readable());
+}
+
+#[test]
+fn apis_that_refuse_are_gaps_never_crashes() {
+    for (fault, source) in [
+        ("404@api.ci.ai.dynamics.com*all", "customer-insights"),
+        ("403@api.powerbi.com*all", "power-bi"),
+        ("403@contososales.api.crm4.dynamics.com*all", "dataverse"),
+    ] {
+        let emu = Emulator::start(fault, 100);
+        let out = audit(
+            &emu,
+            &[&["--format", "json", "--fail-on", "none"], READABLE].concat(),
+        );
+        assert_eq!(out.status.code(), Some(4), "{fault}");
+        let report = json(&out);
+        let gap = report["coverage"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["source"] == source && c["status"] == "failed");
+        assert!(gap.is_some(), "{fault}: {}", report["coverage"]);
+        // Canvas apps and flows of every environment are still audited.
+        let kinds: Vec<&str> = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["kind"].as_str().unwrap())
+            .collect();
+        assert!(
+            kinds.contains(&"canvas-app") && kinds.contains(&"cloud-flow"),
+            "{fault}"
+        );
+    }
+}
+
+#[test]
+fn without_the_ci_key_customer_insights_is_a_gap() {
+    let emu = Emulator::start("", 100);
+    let base = emu.base();
+    let out = bin()
+        .env("PAL_AUDIT_TOKEN", TOKEN)
+        .args([
+            "audit",
+            "--auth",
+            "static-token",
+            "--api-base",
+            &base,
+            "--partner-id",
+            PARTNER,
+            "--format",
+            "json",
+            "--fail-on",
+            "none",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    let report = json(&out);
+    let ci = report["coverage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["source"] == "customer-insights")
+        .unwrap();
+    assert!(ci["detail"].as_str().unwrap().contains("PAL_AUDIT_CI_KEY"));
+}
+
+#[test]
+fn environment_and_product_filters_limit_the_audit() {
     let emu = Emulator::start("", 100);
     let report = json(&audit(
         &emu,
-        &["--format", "json", "--environment", "contoso hr"],
+        &[
+            "--format",
+            "json",
+            "--environment",
+            "contoso hr",
+            "--products",
+            "power-apps,power-automate",
+        ],
     ));
     assert_eq!(report["findings"].as_array().unwrap().len(), 2);
     assert_eq!(report["complete"], true);
+    assert_eq!(report["scope"]["environments"][0], "contoso hr");
+    assert_eq!(
+        report["scope"]["products"],
+        serde_json::json!(["power-apps", "power-automate"])
+    );
+    assert!(
+        report["coverage"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| !["power-bi", "customer-insights"].contains(&c["source"].as_str().unwrap()))
+    );
+    let report = json(&audit(
+        &emu,
+        &["--format", "json", "--products", "power-bi"],
+    ));
+    assert!(
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["kind"] == "dataset")
+    );
     let out = audit(
         &emu,
         &[
@@ -133,16 +277,28 @@ fn environment_filter_limits_the_audit() {
             "nowhere",
             "--fail-on",
             "none",
+            "--products",
+            "power-apps",
         ],
     );
     assert_eq!(out.status.code(), Some(4));
+    let out = audit(&emu, &["--products", "power-pages"]);
+    assert_eq!(out.status.code(), Some(2));
 }
 
 #[test]
 fn fail_on_none_and_all_credited_exit_0() {
     let emu = Emulator::start("", 100);
-    let out = audit(&emu, &["--format", "json", "--fail-on", "none"]);
-    assert_eq!(out.status.code(), Some(0));
+    let out = audit(
+        &emu,
+        &[&["--format", "json", "--fail-on", "none"], READABLE].concat(),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = audit(
         &emu,
         &["--format", "json", "--fail-on", "flag:group-co-owner"],
@@ -158,6 +314,7 @@ fn the_token_never_appears_at_trace_level() {
     let base = emu.base();
     let out = bin()
         .env("PAL_AUDIT_TOKEN", TOKEN)
+        .env("PAL_AUDIT_CI_KEY", CI_KEY)
         .env("RUST_LOG", "trace")
         .args([
             "-vvv",
@@ -182,13 +339,13 @@ fn the_token_never_appears_at_trace_level() {
         stderr.contains("TRACE") || stderr.contains("DEBUG"),
         "trace logging is on"
     );
-    assert!(!stderr.contains(TOKEN), "token in stderr");
-    assert!(
-        !String::from_utf8_lossy(&out.stdout).contains(TOKEN),
-        "token in stdout"
-    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
     let written = std::fs::read_to_string(&file).unwrap();
-    assert!(!written.contains(TOKEN), "token in the report");
+    for secret in [TOKEN, CI_KEY] {
+        assert!(!stderr.contains(secret), "secret in stderr");
+        assert!(!stdout.contains(secret), "secret in stdout");
+        assert!(!written.contains(secret), "secret in the report");
+    }
     assert!(written.contains("pal-audit/report/v1"));
 }
 
@@ -208,6 +365,20 @@ fn demo_prints_the_table_and_valid_json() {
     let out = bin().args(["demo", "--format", "json"]).output().unwrap();
     let report = json(&out);
     assert_eq!(verdicts(&report), expected());
+    // Every kind and every verdict is on show.
+    let kinds: std::collections::BTreeSet<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds.len(), 5, "{kinds:?}");
+    for v in ["credited", "credited-to-other", "uncredited", "unknown"] {
+        assert!(
+            report["summary"]["by_verdict"][v].as_u64().unwrap() > 0,
+            "{v}"
+        );
+    }
     let out = bin()
         .args(["demo", "--fail-on", "uncredited"])
         .output()
@@ -318,6 +489,11 @@ fn environment_variables_and_config_file_feed_the_audit() {
     // The flag (json) wins over the file (table); the env partner id wins over the file's.
     let out = bin()
         .env("PAL_AUDIT_TOKEN", TOKEN)
+        .env("PAL_AUDIT_CI_KEY", CI_KEY)
+        .env(
+            "PAL_AUDIT_CI_ACTIVITY",
+            format!("{root}/fixtures/contoso/ci-activity.jsonl"),
+        )
         .env("PAL_AUDIT_PARTNER_ID", PARTNER)
         .env("PAL_AUDIT_API_BASE", emu.base())
         .env("PAL_AUDIT_AS_OF", AS_OF)

@@ -8,7 +8,9 @@ use petgraph::Direction;
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use super::LinkRow;
-use crate::inventory::{Fact, Inventory, Principal, PrincipalId, PrincipalType, Resource, Role};
+use crate::inventory::{
+    Activity, Fact, Inventory, Principal, PrincipalId, PrincipalType, Resource, ResourceId, Role,
+};
 use crate::links::{Link, LinkKind, LinkSource, PartnerId, PrincipalRef};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -51,6 +53,8 @@ pub struct AttributionGraph<'a> {
     resources: Vec<NodeIndex>,
     /// For each link, the object id it resolved to.
     resolved: Vec<Option<PrincipalId>>,
+    /// Audit events by resource, so no rule scans them all.
+    activity: HashMap<ResourceId, Vec<usize>>,
 }
 
 impl<'a> AttributionGraph<'a> {
@@ -63,7 +67,11 @@ impl<'a> AttributionGraph<'a> {
             partners: HashMap::new(),
             resources: Vec::with_capacity(inventory.resources.len()),
             resolved: Vec::with_capacity(links.len()),
+            activity: HashMap::new(),
         };
+        for (i, a) in inventory.activity.iter().enumerate() {
+            g.activity.entry(a.resource.clone()).or_default().push(i);
+        }
         for (i, res) in inventory.resources.iter().enumerate() {
             let node = g.graph.add_node(Node::Resource(i));
             g.resources.push(node);
@@ -115,6 +123,16 @@ impl<'a> AttributionGraph<'a> {
         let n = self.graph.add_node(Node::Partner(id.clone()));
         self.partners.insert(id.clone(), n);
         n
+    }
+
+    /// The audit events recorded on a resource.
+    pub fn activity_of(&self, id: &ResourceId) -> impl Iterator<Item = &'a Activity> + '_ {
+        let all = &self.inventory.activity;
+        self.activity
+            .get(id)
+            .into_iter()
+            .flatten()
+            .map(move |i| &all[*i])
     }
 
     pub fn graph(&self) -> &DiGraph<Node, Edge> {

@@ -17,14 +17,11 @@ pub fn finding(g: &AttributionGraph, index: usize, opts: &Options) -> Finding {
     match res.kind {
         ResourceKind::CanvasApp => canvas_app(g, res, opts, &mut f),
         ResourceKind::CloudFlow => cloud_flow(g, res, opts, &mut f),
-        other => {
-            f.verdict = Verdict::Unknown;
-            f.reasons.push(format!(
-                "{} resources are not attributed by this version of pal-audit",
-                other.as_str()
-            ));
-        }
+        ResourceKind::ModelDrivenApp => model_driven_app(g, res, opts, &mut f),
+        ResourceKind::Dataset => dataset(g, res, opts, &mut f),
+        ResourceKind::Instance => instance(g, res, opts, &mut f),
     }
+    solution_flags(g, res, &mut f);
     f.flags.sort();
     f.flags.dedup();
     f.fix = fix::fix_for(g, res, &f, opts);
@@ -38,10 +35,11 @@ fn blank(g: &AttributionGraph, res: &Resource) -> Finding {
         resource_id: res.id.clone(),
         resource_name: res.name.clone(),
         environment_id: res.environment.clone(),
-        environment_name: g
-            .inventory
-            .environment(&res.environment)
-            .map_or_else(|| res.environment.to_string(), |e| e.display_name.clone()),
+        environment_name: res.environment_name.clone().unwrap_or_else(|| {
+            g.inventory
+                .environment(&res.environment)
+                .map_or_else(|| res.environment.to_string(), |e| e.display_name.clone())
+        }),
         solution: res.solution.clone(),
         verdict: Verdict::Unknown,
         credited_partner_id: None,
@@ -115,24 +113,78 @@ fn canvas_app(g: &AttributionGraph, res: &Resource, opts: &Options, f: &mut Find
     }
     f.attributed = attributed_rows(g, &attributed);
     orphans(g, &attributed, f);
-    match decide(g, &attributed, &res.stamps) {
+    let signals = [(DecidedBy::ResourceStamps, stamps(res))];
+    apply_decision(g, f, &attributed, &groups, &signals, opts, "the app");
+}
+
+/// The resource's stamps as activity signals.
+fn stamps(res: &Resource) -> Vec<Signal> {
+    res.stamps
+        .iter()
+        .map(|s| Signal {
+            principal: s.principal.clone(),
+            at: s.at,
+            what: s.kind.verb().to_string(),
+        })
+        .collect()
+}
+
+/// The resource's audit events as activity signals.
+fn events(g: &AttributionGraph, res: &Resource) -> Vec<Signal> {
+    g.activity_of(&res.id)
+        .map(|a| Signal {
+            principal: a.principal.clone(),
+            at: a.at,
+            what: a.action.clone(),
+        })
+        .collect()
+}
+
+/// Applies the latest-partner decision over `attributed` to the finding.
+fn apply_decision(
+    g: &AttributionGraph,
+    f: &mut Finding,
+    attributed: &[(PrincipalId, AttributedRole)],
+    groups: &[PrincipalId],
+    signals: &[(DecidedBy, Vec<Signal>)],
+    opts: &Options,
+    what: &str,
+) {
+    match decide(g, attributed, signals) {
         Decision::None => {
-            if groups_block_uncredited(g, &groups, f) {
+            if groups_block_uncredited(g, groups, f) {
                 return;
             }
             f.verdict = Verdict::Uncredited;
             f.reasons.push(format!(
-                "no owner or co-owner is linked to a partner ({})",
-                names(g, &attributed)
+                "no attributed user is linked to a partner ({})",
+                names(g, attributed)
             ));
         }
         Decision::Partner {
             partner,
             principal,
             by,
+            latest,
         } => {
-            credit(g, res, f, &partner, &principal, by, opts);
-            conflicting(g, &attributed, f);
+            credit(g, f, &partner, &principal, by, opts);
+            if let Some(s) = latest {
+                f.reasons.push(format!(
+                    "several partners: {} {} {what} at {}, later than any other partner's attributed user, so partner {partner} is the latest ({})",
+                    g.name_of(&principal),
+                    if by == DecidedBy::ResourceStamps {
+                        s.what.clone()
+                    } else {
+                        format!("was active ({})", s.what)
+                    },
+                    s.at.to_rfc3339(),
+                    match by {
+                        DecidedBy::AuditEvents => "audit events",
+                        _ => "resource stamps",
+                    }
+                ));
+            }
+            conflicting(g, attributed, f);
         }
         Decision::Undecided {
             partners,
@@ -142,14 +194,44 @@ fn canvas_app(g: &AttributionGraph, res: &Resource, opts: &Options, f: &mut Find
                 "several partners, activity undecided: attributed users are linked to partners {}, and {}",
                 partners.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(" and "),
                 if no_activity {
-                    "none of them shows activity on the app (never guessing between partners)"
+                    format!("none of them shows activity on {what} (never guessing between partners)")
                 } else {
-                    "their latest activity is at the same time (never guessing between partners)"
+                    "their latest activity is at the same time (never guessing between partners)".to_string()
                 }
             ));
             if no_activity {
                 f.flags.push(Flag::ActivityUnknown);
             }
+            conflicting(g, attributed, f);
+        }
+    }
+}
+
+/// One attributed principal decides (flow creator, model-driven app creator
+/// or importer, dataset publisher): its link or nothing.
+fn single(
+    g: &AttributionGraph,
+    f: &mut Finding,
+    principal: &PrincipalId,
+    role: AttributedRole,
+    opts: &Options,
+    why_only: &str,
+) {
+    let attributed = vec![(principal.clone(), role)];
+    f.attributed = attributed_rows(g, &attributed);
+    orphans(g, &attributed, f);
+    match g.effective_link(principal) {
+        None => {
+            f.verdict = Verdict::Uncredited;
+            f.reasons.push(format!(
+                "the {} {} is not linked to a partner; {why_only}",
+                role_words(role),
+                g.name_of(principal)
+            ));
+        }
+        Some(eff) => {
+            let partner = eff.link.partner_id.clone();
+            credit(g, f, &partner, principal, DecidedBy::SinglePartner, opts);
             conflicting(g, &attributed, f);
         }
     }
@@ -165,31 +247,14 @@ fn cloud_flow(g: &AttributionGraph, res: &Resource, opts: &Options, f: &mut Find
             return;
         }
     };
-    let attributed = vec![(creator.clone(), AttributedRole::Creator)];
-    f.attributed = attributed_rows(g, &attributed);
-    orphans(g, &attributed, f);
-    match g.effective_link(&creator) {
-        None => {
-            f.verdict = Verdict::Uncredited;
-            f.reasons.push(format!(
-                "the creator {} is not linked to a partner; a flow's credit follows its creator only",
-                g.name_of(&creator)
-            ));
-        }
-        Some(eff) => {
-            let partner = eff.link.partner_id.clone();
-            credit(
-                g,
-                res,
-                f,
-                &partner,
-                &creator,
-                DecidedBy::SinglePartner,
-                opts,
-            );
-            conflicting(g, &attributed, f);
-        }
-    }
+    single(
+        g,
+        f,
+        &creator,
+        AttributedRole::Creator,
+        opts,
+        "a flow's credit follows its creator only",
+    );
     match &res.roles {
         Fact::Known(roles) => {
             let owners: BTreeSet<&PrincipalId> = roles
@@ -215,8 +280,267 @@ fn cloud_flow(g: &AttributionGraph, res: &Resource, opts: &Options, f: &mut Find
     }
 }
 
-/// The latest signal time and who (partner, principal) has a signal then.
-type Latest = (DateTime<Utc>, Vec<(PartnerId, PrincipalId)>);
+/// Model-driven app: the creator; for an app in a managed solution, the last
+/// PAL-linked importer of that solution ("the importing entity becomes the
+/// new owner"), else its latest importer.
+fn model_driven_app(g: &AttributionGraph, res: &Resource, opts: &Options, f: &mut Finding) {
+    let (principal, role) = match managed_solution(g, res) {
+        Some(sol) => match &sol.imports {
+            Fact::Unknown(why) => {
+                f.reasons.push(format!(
+                    "the app is in managed solution {}, whose import history could not be read ({why})",
+                    sol.unique_name
+                ));
+                return;
+            }
+            Fact::Known(imports) if !imports.is_empty() => {
+                let linked = imports
+                    .iter()
+                    .rev()
+                    .find_map(|i| i.importer.known().filter(|p| g.effective_link(p).is_some()));
+                match (linked, &imports[imports.len() - 1].importer) {
+                    (Some(p), _) => (p.clone(), AttributedRole::Importer),
+                    (None, Fact::Known(p)) => (p.clone(), AttributedRole::Importer),
+                    (None, Fact::Unknown(why)) => {
+                        f.reasons.push(format!(
+                            "the app is in managed solution {}, and who imported it last is unknown ({why})",
+                            sol.unique_name
+                        ));
+                        return;
+                    }
+                }
+            }
+            Fact::Known(_) => match &res.creator {
+                Fact::Known(c) => {
+                    f.reasons.push(format!(
+                        "managed solution {} has no successful import on record, so the app's creator counts",
+                        sol.unique_name
+                    ));
+                    (c.clone(), AttributedRole::Creator)
+                }
+                Fact::Unknown(why) => {
+                    f.reasons
+                        .push(format!("the app's creator could not be read ({why})"));
+                    return;
+                }
+            },
+        },
+        None => match &res.creator {
+            Fact::Known(c) => (c.clone(), AttributedRole::Creator),
+            Fact::Unknown(why) => {
+                f.reasons
+                    .push(format!("the app's creator could not be read ({why})"));
+                return;
+            }
+        },
+    };
+    single(
+        g,
+        f,
+        &principal,
+        role,
+        opts,
+        "a model-driven app has no co-owners: its creator, or the last linked importer of its managed solution, decides",
+    );
+}
+
+/// Power BI dataset: the publisher (`configuredBy`) decides; a later publish
+/// or take-over by another partner's linked user raises
+/// `other-partner-activity`.
+fn dataset(g: &AttributionGraph, res: &Resource, opts: &Options, f: &mut Finding) {
+    let publisher = match &res.creator {
+        Fact::Known(p) => p.clone(),
+        Fact::Unknown(why) => {
+            f.reasons
+                .push(format!("the dataset's publisher could not be read ({why})"));
+            return;
+        }
+    };
+    single(
+        g,
+        f,
+        &publisher,
+        AttributedRole::Publisher,
+        opts,
+        "a dataset's credit follows its publisher",
+    );
+    let published_at = g
+        .activity_of(&res.id)
+        .filter(|a| a.principal == publisher && is_publish(&a.action))
+        .map(|a| a.at)
+        .max();
+    let decided = f.credited_partner_id.clone();
+    for a in g.activity_of(&res.id) {
+        if a.principal == publisher || !is_publish(&a.action) {
+            continue;
+        }
+        if published_at.is_some_and(|t| a.at <= t) {
+            continue;
+        }
+        let Some(eff) = g.effective_link(&a.principal) else {
+            continue;
+        };
+        if Some(&eff.link.partner_id) == decided.as_ref() {
+            continue;
+        }
+        f.flags.push(Flag::OtherPartnerActivity);
+        f.reasons.push(format!(
+            "{} (partner {}) shows a later {} on the dataset at {}; the publisher still decides, until it republishes or takes over",
+            g.name_of(&a.principal),
+            eff.link.partner_id,
+            a.action,
+            a.at.to_rfc3339()
+        ));
+    }
+}
+
+fn is_publish(action: &str) -> bool {
+    crate::sources::powerbi::PUBLISH_ACTIVITIES
+        .iter()
+        .any(|p| p.eq_ignore_ascii_case(action))
+}
+
+/// Customer Insights instance: every active user (role holders, narrowed to
+/// those active in the window when the diagnostics export covers the
+/// instance); several partners: audit events, then stamps.
+fn instance(g: &AttributionGraph, res: &Resource, opts: &Options, f: &mut Finding) {
+    let roles = match &res.roles {
+        Fact::Known(r) => r,
+        Fact::Unknown(why) => {
+            f.reasons.push(format!(
+                "the instance's role holders could not be read ({why})"
+            ));
+            return;
+        }
+    };
+    let mut holders: Vec<PrincipalId> = Vec::new();
+    for r in roles {
+        if matches!(r.principal_type, PrincipalType::Group) {
+            f.reasons.push(format!(
+                "group {} holds a role; a group is not an active user",
+                g.name_of(&r.principal)
+            ));
+        } else if !holders.contains(&r.principal) {
+            holders.push(r.principal.clone());
+        }
+    }
+    holders.sort();
+    let events = events(g, res);
+    let attributed: Vec<(PrincipalId, AttributedRole)> = if events.is_empty() {
+        if !holders.is_empty() {
+            f.reasons.push(
+                "no activity data covers this instance, so every role holder counts as active"
+                    .into(),
+            );
+        }
+        holders
+            .into_iter()
+            .map(|p| (p, AttributedRole::ActiveUser))
+            .collect()
+    } else {
+        let active: Vec<(PrincipalId, AttributedRole)> = holders
+            .iter()
+            .filter(|h| events.iter().any(|e| &e.principal == *h))
+            .map(|p| (p.clone(), AttributedRole::ActiveUser))
+            .collect();
+        f.reasons.push(format!(
+            "{} of {} role holders were active on the instance in the activity window",
+            active.len(),
+            holders.len()
+        ));
+        active
+    };
+    if attributed.is_empty() {
+        f.verdict = Verdict::Uncredited;
+        f.reasons
+            .push("the instance has no active user to attribute".into());
+        return;
+    }
+    f.attributed = attributed_rows(g, &attributed);
+    orphans(g, &attributed, f);
+    let signals = [
+        (DecidedBy::AuditEvents, events),
+        (DecidedBy::ResourceStamps, stamps(res)),
+    ];
+    apply_decision(g, f, &attributed, &[], &signals, opts, "the instance");
+}
+
+/// The resource's managed solution, if it is in one.
+fn managed_solution<'a>(
+    g: &AttributionGraph<'a>,
+    res: &Resource,
+) -> Option<&'a crate::inventory::Solution> {
+    let name = res.solution.as_deref()?;
+    g.inventory
+        .solution(&res.environment, name)
+        .filter(|s| s.managed)
+}
+
+/// Solution components (attribution-rules.md, "Solutions"): who imported the
+/// managed solution last, and whether the live attributed users still
+/// include that importer.
+fn solution_flags(g: &AttributionGraph, res: &Resource, f: &mut Finding) {
+    let Some(sol) = managed_solution(g, res) else {
+        return;
+    };
+    let imports = match &sol.imports {
+        Fact::Known(i) if !i.is_empty() => i,
+        Fact::Known(_) => return,
+        Fact::Unknown(why) => {
+            f.reasons.push(format!(
+                "the import history of managed solution {} could not be read ({why})",
+                sol.unique_name
+            ));
+            return;
+        }
+    };
+    let latest = &imports[imports.len() - 1];
+    match &latest.importer {
+        Fact::Known(p) if g.effective_link(p).is_none() => {
+            f.flags.push(Flag::ImportedByUnlinkedAccount);
+            f.reasons.push(format!(
+                "managed solution {} was last imported at {} by {}, who is not linked to a partner",
+                sol.unique_name,
+                latest.at.to_rfc3339(),
+                g.name_of(p)
+            ));
+        }
+        Fact::Known(p) => f.reasons.push(format!(
+            "managed solution {} was last imported at {} by {}",
+            sol.unique_name,
+            latest.at.to_rfc3339(),
+            g.name_of(p)
+        )),
+        Fact::Unknown(why) => f.reasons.push(format!(
+            "who last imported managed solution {} is unknown ({why})",
+            sol.unique_name
+        )),
+    }
+    if matches!(res.kind, ResourceKind::CanvasApp | ResourceKind::CloudFlow) {
+        let linked_importer = imports
+            .iter()
+            .rev()
+            .find_map(|i| i.importer.known().filter(|p| g.effective_link(p).is_some()));
+        if let Some(importer) = linked_importer
+            && !f.attributed.iter().any(|a| &a.principal_id == importer)
+            && res.roles.known().is_some()
+        {
+            f.flags.push(Flag::OwnerChangedSinceImport);
+            f.reasons.push(format!(
+                "the last linked importer {} is no longer among the attributed users: the owner changed after the import",
+                g.name_of(importer)
+            ));
+        }
+    }
+}
+
+/// An activity signal: who did what when.
+#[derive(Clone, Debug)]
+struct Signal {
+    principal: PrincipalId,
+    at: DateTime<Utc>,
+    what: String,
+}
 
 enum Decision {
     /// No attributed user is linked.
@@ -225,6 +549,8 @@ enum Decision {
         partner: PartnerId,
         principal: PrincipalId,
         by: DecidedBy,
+        /// The deciding signal, when activity decided.
+        latest: Option<Signal>,
     },
     Undecided {
         partners: BTreeSet<PartnerId>,
@@ -232,11 +558,14 @@ enum Decision {
     },
 }
 
-/// The latest-partner rule over attributed users and resource stamps.
+/// The latest-partner rule: with one candidate partner it decides alone;
+/// with several, the first signal set (strongest first) in which a linked
+/// attributed user has a signal decides by the latest one; a tie or no
+/// signal at all is undecided.
 fn decide(
     g: &AttributionGraph,
     attributed: &[(PrincipalId, AttributedRole)],
-    stamps: &[crate::inventory::Stamp],
+    signal_sets: &[(DecidedBy, Vec<Signal>)],
 ) -> Decision {
     let mut by_partner: BTreeMap<PartnerId, Vec<(PrincipalId, EffectiveLink)>> = BTreeMap::new();
     for (p, _) in attributed {
@@ -256,47 +585,46 @@ fn decide(
                 partner,
                 principal: principals.swap_remove(0).0,
                 by: DecidedBy::SinglePartner,
+                latest: None,
             }
         }
         _ => {
-            // The latest stamp by any linked attributed user decides.
-            let mut latest: Option<Latest> = None;
-            for s in stamps {
-                let Some((partner, _)) = by_partner
+            let partners: BTreeSet<PartnerId> = by_partner.keys().cloned().collect();
+            let partner_of = |p: &PrincipalId| {
+                by_partner
                     .iter()
-                    .find(|(_, ps)| ps.iter().any(|(p, _)| p == &s.principal))
-                else {
+                    .find(|(_, ps)| ps.iter().any(|(x, _)| x == p))
+                    .map(|(partner, _)| partner.clone())
+            };
+            for (by, signals) in signal_sets {
+                let mut relevant: Vec<(&Signal, PartnerId)> = signals
+                    .iter()
+                    .filter_map(|s| partner_of(&s.principal).map(|p| (s, p)))
+                    .collect();
+                let Some(at) = relevant.iter().map(|(s, _)| s.at).max() else {
                     continue;
                 };
-                let entry = (partner.clone(), s.principal.clone());
-                match &mut latest {
-                    Some((at, who)) if s.at == *at => who.push(entry),
-                    Some((at, _)) if s.at < *at => {}
-                    _ => latest = Some((s.at, vec![entry])),
+                relevant.retain(|(s, _)| s.at == at);
+                let winners: BTreeSet<&PartnerId> = relevant.iter().map(|(_, p)| p).collect();
+                if winners.len() > 1 {
+                    return Decision::Undecided {
+                        partners,
+                        no_activity: false,
+                    };
                 }
+                relevant
+                    .sort_by(|a, b| (&a.0.principal, &a.0.what).cmp(&(&b.0.principal, &b.0.what)));
+                let (signal, partner) = relevant.swap_remove(0);
+                return Decision::Partner {
+                    partner,
+                    principal: signal.principal.clone(),
+                    by: *by,
+                    latest: Some(signal.clone()),
+                };
             }
-            let partners: BTreeSet<PartnerId> = by_partner.keys().cloned().collect();
-            match latest {
-                None => Decision::Undecided {
-                    partners,
-                    no_activity: true,
-                },
-                Some((_, who)) => {
-                    let winners: BTreeSet<&PartnerId> = who.iter().map(|(p, _)| p).collect();
-                    if winners.len() > 1 {
-                        Decision::Undecided {
-                            partners,
-                            no_activity: false,
-                        }
-                    } else {
-                        let (partner, principal) = who.into_iter().min().expect("a winner");
-                        Decision::Partner {
-                            partner,
-                            principal,
-                            by: DecidedBy::ResourceStamps,
-                        }
-                    }
-                }
+            Decision::Undecided {
+                partners,
+                no_activity: true,
             }
         }
     }
@@ -313,7 +641,6 @@ fn link_strength(e: &EffectiveLink) -> (u8, u8) {
 /// Sets the verdict for a decided partner, with the flags of its deciding link.
 fn credit(
     g: &AttributionGraph,
-    res: &Resource,
     f: &mut Finding,
     partner: &PartnerId,
     principal: &PrincipalId,
@@ -346,19 +673,6 @@ fn credit(
         if ours { "our" } else { "another" },
         eff.link.origin
     ));
-    if by == DecidedBy::ResourceStamps {
-        let latest = res
-            .stamps
-            .iter()
-            .filter(|s| &s.principal == principal)
-            .max_by_key(|s| s.at)
-            .map(|s| format!("{} the resource at {}", s.kind.verb(), s.at.to_rfc3339()))
-            .unwrap_or_else(|| "has the latest activity".into());
-        f.reasons.push(format!(
-            "several partners: {} {latest}, later than any other partner's attributed user, so partner {partner} is the latest (resource stamps)",
-            g.name_of(principal)
-        ));
-    }
     // The link-quality flags speak of how safe *our* credit is; on another
     // partner's credit they would only be noise.
     if !ours {
@@ -408,11 +722,21 @@ fn conflicting(
 
 fn orphans(g: &AttributionGraph, attributed: &[(PrincipalId, AttributedRole)], f: &mut Finding) {
     for (p, _) in attributed {
-        if g.principal(p).and_then(|p| p.enabled) == Some(false) {
-            f.flags.push(Flag::OrphanedOwner);
-            f.reasons
-                .push(format!("the attributed user {} is disabled", g.name_of(p)));
-        }
+        let Some(principal) = g.principal(p) else {
+            continue;
+        };
+        let state = if principal.deleted {
+            "deleted"
+        } else if principal.enabled == Some(false) {
+            "disabled"
+        } else {
+            continue;
+        };
+        f.flags.push(Flag::OrphanedOwner);
+        f.reasons.push(format!(
+            "the attributed user {} is {state}: its usage, and the credit, will fade",
+            g.name_of(p)
+        ));
     }
 }
 

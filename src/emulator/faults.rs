@@ -4,7 +4,8 @@
 //! SPEC is a comma-separated list of `KIND[:ARG][@MATCH][*COUNT]`:
 //! - `429[:SECS]`: 429 with `Retry-After: SECS` (default 1);
 //! - `429-date[:SECS]`: 429 with `Retry-After` as an HTTP date SECS ahead;
-//! - `500`, `502`, `503`, `504`: that status;
+//! - `500`, `502`, `503`, `504`: that status; `401`, `403`, `404` too (with
+//!   `@MATCH`, to refuse one API: `403@/admin/workspaces/getInfo*all`);
 //! - `cut`: a 200 whose body stops half way (the connection is dropped);
 //! - `403-env:ENV`: 403 for every request naming environment ENV.
 //!
@@ -65,7 +66,9 @@ impl Faults {
                     seconds: secs(arg)?,
                     as_date: true,
                 },
-                "500" | "502" | "503" | "504" => FaultKind::Status(kind.parse().expect("digits")),
+                "401" | "403" | "404" | "500" | "502" | "503" | "504" => {
+                    FaultKind::Status(kind.parse().expect("digits"))
+                }
                 "cut" => FaultKind::Cut,
                 "403-env" => FaultKind::ForbiddenEnvironment(
                     arg.filter(|a| !a.is_empty())
@@ -74,7 +77,7 @@ impl Faults {
                 ),
                 other => {
                     return Err(format!(
-                        "--faults {item:?}: {other:?} is not one of 429, 429-date, 500, 502, 503, 504, cut, 403-env"
+                        "--faults {item:?}: {other:?} is not one of 429, 429-date, 401, 403, 404, 500, 502, 503, 504, cut, 403-env"
                     ));
                 }
             };

@@ -31,6 +31,139 @@ pub struct TenantModel {
     pub apps: Vec<ModelApp>,
     #[serde(default)]
     pub flows: Vec<ModelFlow>,
+    #[serde(default)]
+    pub model_driven_apps: Vec<ModelDrivenApp>,
+    #[serde(default)]
+    pub solutions: Vec<ModelSolution>,
+    #[serde(default)]
+    pub workspaces: Vec<ModelWorkspace>,
+    #[serde(default)]
+    pub datasets: Vec<ModelDataset>,
+    #[serde(default)]
+    pub powerbi_activity: Vec<ModelPowerBiEvent>,
+    #[serde(default)]
+    pub instances: Vec<ModelInstance>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelDrivenApp {
+    pub id: String,
+    pub environment: String,
+    pub name: String,
+    pub unique_name: String,
+    pub created_by: String,
+    pub created: DateTime<Utc>,
+    #[serde(default)]
+    pub solution: Option<String>,
+    /// A draft never published: only `RetrieveUnpublishedMultiple` lists it.
+    #[serde(default)]
+    pub unpublished: bool,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSolution {
+    pub id: String,
+    pub environment: String,
+    pub unique_name: String,
+    #[serde(default)]
+    pub managed: bool,
+    /// A number or a string, as the API may answer either.
+    #[serde(default)]
+    pub version: Option<toml::Value>,
+    #[serde(default)]
+    pub imports: Vec<ModelImport>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelImport {
+    pub by: String,
+    pub at: DateTime<Utc>,
+    /// False for a failed import (solution history says so).
+    #[serde(default = "yes")]
+    pub success: bool,
+    /// False when no import job row exists for it (the importer is unknown).
+    #[serde(default = "yes")]
+    pub job: bool,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelWorkspace {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelDataset {
+    pub id: String,
+    pub workspace: String,
+    pub name: String,
+    /// The publisher, a principal id of the model...
+    #[serde(default)]
+    pub configured_by: Option<String>,
+    /// ...or a UPN no principal has (a deleted account).
+    #[serde(default)]
+    pub configured_by_upn: Option<String>,
+    pub created: DateTime<Utc>,
+    /// Answer with `ConfiguredBy` / `CreatedDate` instead of camelCase.
+    #[serde(default)]
+    pub pascal_case: bool,
+    /// Leave the publisher out of the scan's user lists (Graph must resolve it).
+    #[serde(default)]
+    pub hide_graph_id: bool,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelPowerBiEvent {
+    pub dataset: String,
+    pub by: String,
+    pub at: DateTime<Utc>,
+    pub activity: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelInstance {
+    pub id: String,
+    pub name: String,
+    /// The environment whose Dataverse the instance uses (`cdsOrgInfo`).
+    #[serde(default)]
+    pub environment: Option<String>,
+    pub created_by: String,
+    pub created: DateTime<Utc>,
+    #[serde(default)]
+    pub updated_by: Option<String>,
+    #[serde(default)]
+    pub updated: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub roles: Vec<ModelInstanceRole>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelInstanceRole {
+    pub principal: String,
+    /// `user`, `app` or `group`.
+    #[serde(rename = "type", default = "user_type")]
+    pub kind: String,
+    pub roles: Vec<String>,
+}
+
+fn user_type() -> String {
+    "user".into()
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -76,6 +209,9 @@ pub struct ModelEnvironment {
     /// Dataverse `instanceApiUrl`, when the environment has Dataverse.
     #[serde(default)]
     pub dataverse_url: Option<String>,
+    /// Its Dataverse answers 403 to everything (no application user).
+    #[serde(default)]
+    pub dataverse_refuses: bool,
     #[serde(default)]
     pub created: Option<DateTime<Utc>>,
 }
@@ -118,6 +254,9 @@ pub struct ModelApp {
     pub tenant_share: bool,
     #[serde(default)]
     pub component_library: bool,
+    /// The solution (unique name) it is a component of.
+    #[serde(default)]
+    pub solution: Option<String>,
     /// Leave `sharedUsersCount`/`sharedGroupsCount` out of the list, as some
     /// answers do.
     #[serde(default)]
@@ -147,6 +286,15 @@ pub struct ModelFlow {
     /// Co-owners with `CanEdit`.
     #[serde(default)]
     pub editors: Vec<String>,
+    #[serde(default)]
+    pub solution: Option<String>,
+    /// Only Dataverse lists it; the Flow admin API leaves it out.
+    #[serde(default)]
+    pub dataverse_only: bool,
+    /// The Flow API `name` differs from the Dataverse `workflowid`: it is the
+    /// `workflowidunique` (give that id here).
+    #[serde(default)]
+    pub workflowid: Option<String>,
     #[serde(default)]
     pub note: Option<String>,
 }

@@ -2,6 +2,7 @@
 //! concurrency limit, bearer token for the request's audience, retry with
 //! Retry-After, JSON decode with JSON-path errors, one pager, request counts.
 
+pub mod budget;
 pub mod retry;
 pub mod rewrite;
 
@@ -9,7 +10,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -17,6 +18,7 @@ use tokio::sync::Semaphore;
 
 use crate::auth::{AuthError, Tokens};
 use crate::inventory::EnvironmentId;
+pub use budget::{Budgets, Cap, Exhausted};
 pub use retry::RetryPolicy;
 pub use rewrite::{ApiBase, Target};
 
@@ -29,6 +31,8 @@ pub struct HttpConfig {
     pub retry: RetryPolicy,
     /// Per attempt, headers and body included.
     pub timeout: Duration,
+    /// Client-side caps, by budget name (see `Ctx::budget`).
+    pub caps: Vec<(&'static str, Cap)>,
 }
 
 impl Default for HttpConfig {
@@ -38,25 +42,33 @@ impl Default for HttpConfig {
             per_host: HashMap::new(),
             retry: RetryPolicy::default(),
             timeout: Duration::from_secs(100),
+            caps: Vec::new(),
         }
     }
 }
 
 /// Who is asking: the source (for counts and coverage), the environment it
-/// reads, and the token audience.
+/// reads, the token audience, extra headers and the budget the call draws on.
 #[derive(Clone, Debug)]
 pub struct Ctx {
     pub source: &'static str,
     pub environment: Option<EnvironmentId>,
-    pub audience: &'static str,
+    pub audience: Arc<str>,
+    /// Sent with every request of this context (OData headers, API keys;
+    /// mark secret values sensitive).
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// Budgets each attempt draws on (see `HttpConfig::caps`).
+    pub budgets: Vec<&'static str>,
 }
 
 impl Ctx {
-    pub fn new(source: &'static str, audience: &'static str) -> Self {
+    pub fn new(source: &'static str, audience: &str) -> Self {
         Self {
             source,
             environment: None,
-            audience,
+            audience: Arc::from(audience),
+            headers: Vec::new(),
+            budgets: Vec::new(),
         }
     }
     pub fn env(&self, id: &EnvironmentId) -> Self {
@@ -64,6 +76,15 @@ impl Ctx {
             environment: Some(id.clone()),
             ..self.clone()
         }
+    }
+    pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+    pub fn budget(&self, budget: &'static str) -> Self {
+        let mut c = self.clone();
+        c.budgets.push(budget);
+        c
     }
 }
 
@@ -93,8 +114,13 @@ pub enum HttpError {
     RepeatedNextLink { url: String },
     #[error("{0}")]
     BadUrl(String),
+    /// The service answered, but said the work failed (a scan that failed).
+    #[error("{0}")]
+    Service(String),
     #[error(transparent)]
     Auth(#[from] AuthError),
+    #[error("the client-side budget {} ({} calls) is used up; retry after {}", .0.budget, .0.limit, .0.retry_at.format("%Y-%m-%d %H:%M UTC"))]
+    Budget(Exhausted),
 }
 
 impl HttpError {
@@ -186,6 +212,7 @@ pub struct HttpClient {
     config: HttpConfig,
     semaphores: Mutex<HashMap<String, Arc<Semaphore>>>,
     counts: Mutex<BTreeMap<(&'static str, Option<EnvironmentId>), u64>>,
+    budgets: Budgets,
 }
 
 impl HttpClient {
@@ -202,6 +229,7 @@ impl HttpClient {
             client,
             base,
             tokens,
+            budgets: Budgets::new(config.caps.iter().copied()),
             config,
             semaphores: Mutex::new(HashMap::new()),
             counts: Mutex::new(BTreeMap::new()),
@@ -250,6 +278,22 @@ impl HttpClient {
         url: &str,
     ) -> Result<T, HttpError> {
         let (target, body) = self.send(ctx, Method::GET, url, None, true).await?;
+        decode(&target, &body)
+    }
+
+    /// POST a JSON body and decode the answer. `idempotent` says whether it
+    /// is safe to repeat (Power BI's `getInfo` and Graph `$batch` of GETs are).
+    pub async fn post_json<B: serde::Serialize, T: DeserializeOwned>(
+        &self,
+        ctx: &Ctx,
+        url: &str,
+        body: &B,
+        idempotent: bool,
+    ) -> Result<T, HttpError> {
+        let bytes = serde_json::to_vec(body).expect("request bodies always serialize");
+        let (target, body) = self
+            .send(ctx, Method::POST, url, Some(&bytes), idempotent)
+            .await?;
         decode(&target, &body)
     }
 
@@ -302,11 +346,16 @@ impl HttpClient {
         loop {
             attempt += 1;
             let outcome = {
+                // The budget first: waiting for a per-minute cap must not
+                // hold one of the host's slots.
+                for b in &ctx.budgets {
+                    self.budgets.take(b).await.map_err(HttpError::Budget)?;
+                }
                 let _permit = semaphore
                     .acquire()
                     .await
                     .expect("semaphores are never closed");
-                let token = self.tokens.token(ctx.audience).await?;
+                let token = self.tokens.token(&ctx.audience).await?;
                 let mut auth = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
                     .map_err(|_| AuthError::Token {
                         audience: ctx.audience.to_string(),
@@ -319,6 +368,9 @@ impl HttpClient {
                     .request(method.clone(), target.url.clone())
                     .header(AUTHORIZATION, auth)
                     .header(ACCEPT, "application/json");
+                for (name, value) in &ctx.headers {
+                    req = req.header(name, value.clone());
+                }
                 if let Some(b) = body {
                     req = req
                         .header(CONTENT_TYPE, "application/json")
@@ -359,7 +411,7 @@ impl HttpClient {
                 {
                     // A token can be revoked or expire early: fetch a new one once.
                     tracing::debug!(url = %shown, "401: fetching a new token");
-                    self.tokens.invalidate(ctx.audience).await;
+                    self.tokens.invalidate(&ctx.audience).await;
                     renewed_token = true;
                     continue;
                 }

@@ -27,10 +27,29 @@ pub struct Report {
     pub tenant_id: String,
     pub partner_id: PartnerId,
     pub complete: bool,
+    /// What the audit was asked to read.
+    pub scope: Scope,
     pub links: Vec<LinkRow>,
     pub findings: Vec<Finding>,
     pub coverage: Vec<Coverage>,
     pub summary: Summary,
+}
+
+/// `--products` and `--environment`, as the audit read them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Scope {
+    pub products: Vec<Product>,
+    /// The `--environment` filters; empty for every environment.
+    pub environments: Vec<String>,
+}
+
+impl Default for Scope {
+    fn default() -> Self {
+        Self {
+            products: Product::ALL.to_vec(),
+            environments: Vec::new(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -68,6 +87,7 @@ impl Report {
         inventory: &Inventory,
         attribution: Attribution,
         partner_id: PartnerId,
+        scope: Scope,
         generated_at: DateTime<Utc>,
     ) -> Self {
         let mut coverage = inventory.coverage.clone();
@@ -82,6 +102,7 @@ impl Report {
             complete: coverage
                 .iter()
                 .all(|c| c.status == CoverageStatus::Complete),
+            scope,
             summary: Summary::of(&attribution.findings),
             links: attribution.links,
             findings: attribution.findings,

@@ -51,7 +51,13 @@ impl From<WireEnvironment> for Environment {
             is_default: p.is_default.unwrap_or(false),
             dataverse_api_url: p
                 .linked_environment_metadata
-                .and_then(|m| m.instance_api_url.or(m.instance_url))
+                .as_ref()
+                .and_then(|m| m.instance_api_url.clone().or(m.instance_url.clone()))
+                .filter(|u| !u.is_empty()),
+            dataverse_url: p
+                .linked_environment_metadata
+                .as_ref()
+                .and_then(|m| m.instance_url.clone().or(m.instance_api_url.clone()))
                 .filter(|u| !u.is_empty()),
         }
     }

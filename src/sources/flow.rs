@@ -147,6 +147,7 @@ pub async fn read_environment(
                 .clone()
                 .unwrap_or_else(|| flow.name.clone()),
             environment: env.id.clone(),
+            environment_name: None,
             solution: None,
             creator: creator.as_ref().map_or_else(
                 || Fact::Unknown("the flow list gives no creator.objectId".into()),

@@ -1,7 +1,7 @@
 //! Microsoft Graph (graph.microsoft.com): users by id or UPN, service
 //! principals by application id, and groups' transitive members.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::http::{Ctx, HttpClient, HttpError, ValuePage};
@@ -31,6 +31,8 @@ pub struct WireServicePrincipal {
     pub app_id: Option<String>,
     #[serde(default)]
     pub display_name: Option<String>,
+    #[serde(default)]
+    pub account_enabled: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -60,6 +62,7 @@ impl From<WireServicePrincipal> for Principal {
         let mut p = Principal::new(PrincipalId::new(&w.id), PrincipalType::ServicePrincipal);
         p.app_id = w.app_id.map(|a| a.to_ascii_lowercase());
         p.display_name = w.display_name;
+        p.enabled = w.account_enabled;
         p
     }
 }
@@ -91,31 +94,180 @@ fn url(segments: &[&str], query: &str) -> String {
     u.into()
 }
 
-/// Maps "not found" to `None`.
-fn found<T>(r: Result<T, HttpError>) -> Result<Option<T>, HttpError> {
-    match r {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if e.status() == Some(404) => Ok(None),
-        Err(e) => Err(e),
+const USER_SELECT: &str = "$select=id,userPrincipalName,accountEnabled,displayName";
+const SP_SELECT: &str = "$select=id,appId,displayName,accountEnabled";
+/// Requests per `$batch`, Graph's documented maximum.
+const BATCH: usize = 20;
+/// Rounds for sub-requests Graph throttles inside a batch.
+const BATCH_ROUNDS: u32 = 4;
+
+#[derive(Debug, Serialize)]
+struct BatchRequest {
+    requests: Vec<BatchItem>,
+}
+
+#[derive(Debug, Serialize)]
+struct BatchItem {
+    id: String,
+    method: &'static str,
+    url: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct BatchResponse {
+    #[serde(default)]
+    responses: Vec<BatchItemResponse>,
+}
+
+#[derive(Debug, Deserialize)]
+struct BatchItemResponse {
+    id: String,
+    status: u16,
+    #[serde(default)]
+    headers: std::collections::HashMap<String, String>,
+    #[serde(default)]
+    body: serde_json::Value,
+}
+
+/// The answer to one sub-request of a batch.
+#[derive(Debug)]
+pub enum Lookup<T> {
+    Found(T),
+    NotFound,
+    Failed(String),
+}
+
+/// GETs many Graph URLs (relative to `/v1.0`) in `$batch` requests of 20,
+/// retrying sub-requests Graph throttles. Answers come back in input order.
+async fn batch_get(http: &HttpClient, urls: &[String]) -> Vec<Lookup<serde_json::Value>> {
+    let mut out: Vec<Option<Lookup<serde_json::Value>>> = urls.iter().map(|_| None).collect();
+    let mut pending: Vec<usize> = (0..urls.len()).collect();
+    let policy = crate::http::RetryPolicy::default();
+    for round in 1..=BATCH_ROUNDS {
+        let mut retry = Vec::new();
+        let mut wait = std::time::Duration::ZERO;
+        for chunk in pending.chunks(BATCH) {
+            let body = BatchRequest {
+                requests: chunk
+                    .iter()
+                    .map(|i| BatchItem {
+                        id: i.to_string(),
+                        method: "GET",
+                        url: urls[*i].clone(),
+                    })
+                    .collect(),
+            };
+            // A batch of GETs is safe to send again.
+            let answer: Result<BatchResponse, HttpError> = http
+                .post_json(&ctx(), &format!("{BASE}/$batch"), &body, true)
+                .await;
+            let answer = match answer {
+                Ok(a) => a,
+                Err(e) => {
+                    for i in chunk {
+                        out[*i] = Some(Lookup::Failed(e.to_string()));
+                    }
+                    continue;
+                }
+            };
+            for r in answer.responses {
+                let Some(i) = r.id.parse::<usize>().ok().filter(|i| chunk.contains(i)) else {
+                    continue;
+                };
+                out[i] = Some(match r.status {
+                    200..=299 => Lookup::Found(r.body),
+                    404 => Lookup::NotFound,
+                    s if crate::http::retry::is_retryable_status(s) && round < BATCH_ROUNDS => {
+                        let ra = r
+                            .headers
+                            .iter()
+                            .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))
+                            .and_then(|(_, v)| {
+                                crate::http::retry::parse_retry_after(
+                                    v,
+                                    std::time::SystemTime::now(),
+                                )
+                            });
+                        wait = wait.max(policy.wait(round, ra));
+                        retry.push(i);
+                        continue;
+                    }
+                    s => Lookup::Failed(format!("HTTP {s} inside $batch")),
+                });
+            }
+        }
+        if retry.is_empty() {
+            break;
+        }
+        tokio::time::sleep(wait).await;
+        pending = retry;
+    }
+    out.into_iter()
+        .map(|o| o.unwrap_or_else(|| Lookup::Failed("no answer in $batch".into())))
+        .collect()
+}
+
+fn relative(segments: &[&str], query: &str) -> String {
+    url(segments, query)
+        .strip_prefix(BASE)
+        .map(str::to_string)
+        .unwrap_or_default()
+}
+
+fn decoded<T: serde::de::DeserializeOwned>(l: Lookup<serde_json::Value>) -> Lookup<Principal>
+where
+    Principal: From<T>,
+{
+    match l {
+        Lookup::Found(v) => match serde_json::from_value::<T>(v) {
+            Ok(w) => Lookup::Found(Principal::from(w)),
+            Err(e) => Lookup::Failed(format!("cannot decode: {e}")),
+        },
+        Lookup::NotFound => Lookup::NotFound,
+        Lookup::Failed(e) => Lookup::Failed(e),
     }
 }
 
-/// A user by object id or UPN; `None` when Graph does not know it.
-pub async fn user(http: &HttpClient, id_or_upn: &str) -> Result<Option<Principal>, HttpError> {
-    let u = url(
-        &["users", id_or_upn],
-        "$select=id,userPrincipalName,accountEnabled,displayName",
-    );
-    Ok(found(http.get_json::<WireUser>(&ctx(), &u).await)?.map(Principal::from))
+/// Users by object id or UPN.
+pub async fn users(http: &HttpClient, keys: &[String]) -> Vec<Lookup<Principal>> {
+    let urls: Vec<String> = keys
+        .iter()
+        .map(|k| relative(&["users", k], USER_SELECT))
+        .collect();
+    batch_get(http, &urls)
+        .await
+        .into_iter()
+        .map(decoded::<WireUser>)
+        .collect()
 }
 
-/// A service principal by its application (client) id.
-pub async fn service_principal_by_app_id(
+/// Service principals by application (client) id.
+pub async fn service_principals_by_app_id(
     http: &HttpClient,
-    app_id: &str,
-) -> Result<Option<Principal>, HttpError> {
-    let u = format!("{BASE}/servicePrincipals(appId='{app_id}')?$select=id,appId,displayName");
-    Ok(found(http.get_json::<WireServicePrincipal>(&ctx(), &u).await)?.map(Principal::from))
+    app_ids: &[String],
+) -> Vec<Lookup<Principal>> {
+    let urls: Vec<String> = app_ids
+        .iter()
+        .map(|a| format!("/servicePrincipals(appId='{a}')?{SP_SELECT}"))
+        .collect();
+    batch_get(http, &urls)
+        .await
+        .into_iter()
+        .map(decoded::<WireServicePrincipal>)
+        .collect()
+}
+
+/// Service principals by object id.
+pub async fn service_principals(http: &HttpClient, ids: &[String]) -> Vec<Lookup<Principal>> {
+    let urls: Vec<String> = ids
+        .iter()
+        .map(|i| relative(&["servicePrincipals", i], SP_SELECT))
+        .collect();
+    batch_get(http, &urls)
+        .await
+        .into_iter()
+        .map(decoded::<WireServicePrincipal>)
+        .collect()
 }
 
 /// Every member of a group, through nested groups.

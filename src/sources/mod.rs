@@ -3,31 +3,63 @@
 //! source that fails for one environment is a gap; the audit goes on.
 
 pub mod bap;
+pub mod customer_insights;
+pub mod dataverse;
 pub mod flow;
 pub mod graph;
 pub mod powerapps;
+pub mod powerbi;
 pub mod wire;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
+use chrono::{DateTime, Utc};
 use futures::StreamExt;
 
-use crate::auth::AuthError;
+use crate::auth::{AuthError, Secret};
 use crate::http::{HttpClient, HttpError};
 use crate::inventory::{
-    Coverage, CoverageStatus, Environment, Fact, Inventory, PrincipalId, PrincipalType,
+    Activity, Coverage, CoverageStatus, Environment, Fact, Inventory, Principal, PrincipalId,
+    PrincipalType, Product, Resource, ResourceId, ResourceKind, Role, RoleAssignment,
 };
 use crate::links::{Link, LinkKind, PrincipalRef, is_guid};
+use customer_insights::CiEvent;
 
 /// What to read.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Plan {
     /// `--environment`: ids or display names; empty for all.
     pub environments: Vec<String>,
+    /// `--products`.
+    pub products: BTreeSet<Product>,
     /// `--tenant`, when it is a tenant id.
     pub tenant_id: Option<String>,
     /// Environments read at once.
     pub environment_concurrency: usize,
+    /// Days of activity to read (Power BI events, the CI export's window).
+    pub activity_days: u32,
+    pub now: DateTime<Utc>,
+    /// `PAL_AUDIT_CI_KEY`.
+    pub ci_key: Option<Secret>,
+    pub ci_audience: String,
+    /// `--ci-activity`, already parsed.
+    pub ci_activity: Option<Vec<CiEvent>>,
+}
+
+impl Default for Plan {
+    fn default() -> Self {
+        Self {
+            environments: Vec::new(),
+            products: Product::ALL.into_iter().collect(),
+            tenant_id: None,
+            environment_concurrency: 4,
+            activity_days: 30,
+            now: Utc::now(),
+            ci_key: None,
+            ci_audience: customer_insights::DEFAULT_AUDIENCE.into(),
+            ci_activity: None,
+        }
+    }
 }
 
 /// Reads the tenant. Only a failure to authenticate for the very first call
@@ -41,18 +73,101 @@ pub async fn collect(
         tenant_id: plan.tenant_id.clone(),
         ..Inventory::default()
     };
+    let wants = |p: Product| plan.products.contains(&p);
+    let platform = wants(Product::PowerApps) || wants(Product::PowerAutomate);
+    let mut first_call_done = false;
+    if platform || wants(Product::CustomerInsights) {
+        first_call_done = true;
+        match read_environments(http, plan, &mut inv).await {
+            Ok(()) => {}
+            Err(HttpError::Auth(e)) => return Err(e),
+            Err(_) => {}
+        }
+    }
+    if platform {
+        read_platform(http, plan, &mut inv).await;
+    }
+    let mut events: Vec<(ResourceId, PrincipalId, DateTime<Utc>, String)> = Vec::new();
+    if wants(Product::PowerBi) {
+        match powerbi::read(http, plan.activity_days, plan.now).await {
+            Ok(read) => {
+                let mut detail = format!(
+                    "{} in {} read through the {}",
+                    plural(read.resources.len(), "dataset"),
+                    plural(read.workspaces, "workspace"),
+                    read.path
+                );
+                let status = match &read.activity_gap {
+                    None => {
+                        detail.push_str(&format!(
+                            "; {} of the last {} days",
+                            plural(read.events.len(), "activity event"),
+                            plan.activity_days
+                        ));
+                        CoverageStatus::Complete
+                    }
+                    Some(gap) => {
+                        detail.push_str(&format!("; activity events could not be read: {gap}"));
+                        CoverageStatus::Partial
+                    }
+                };
+                inv.resources.extend(read.resources);
+                read.principals
+                    .into_iter()
+                    .for_each(|p| inv.add_principal(p));
+                events.extend(
+                    read.events.into_iter().map(|(ds, upn, at, what)| {
+                        (ds, PrincipalId::upn_placeholder(&upn), at, what)
+                    }),
+                );
+                inv.coverage
+                    .push(global(powerbi::SOURCE, status, detail, http));
+            }
+            Err(HttpError::Auth(e)) if !first_call_done => return Err(e),
+            Err(e) => inv.coverage.push(global(
+                powerbi::SOURCE,
+                CoverageStatus::Failed,
+                format!("datasets could not be read: {e}"),
+                http,
+            )),
+        }
+    }
+    if wants(Product::CustomerInsights) {
+        read_customer_insights(http, plan, &mut inv, &mut events).await;
+    }
+    inv.activity = events
+        .into_iter()
+        .map(|(resource, principal, at, action)| Activity {
+            resource,
+            principal,
+            at,
+            action,
+        })
+        .collect();
+
+    let placeholders = placeholder_upns(&inv);
+    read_graph(http, &mut inv, links, &placeholders).await;
+    resolve_placeholders(&mut inv);
+    Ok(inv)
+}
+
+async fn read_environments(
+    http: &HttpClient,
+    plan: &Plan,
+    inv: &mut Inventory,
+) -> Result<(), HttpError> {
     let (environments, bap_tenant) = match bap::list_environments(http).await {
         Ok(read) => read,
-        Err(HttpError::Auth(e)) => return Err(e),
         Err(e) => {
-            inv.coverage.push(Coverage {
-                source: bap::SOURCE.into(),
-                environment_id: None,
-                status: CoverageStatus::Failed,
-                detail: format!("environments could not be listed: {e}"),
-                requests: http.requests(bap::SOURCE, None),
-            });
-            return Ok(inv);
+            if !matches!(e, HttpError::Auth(_)) {
+                inv.coverage.push(global(
+                    bap::SOURCE,
+                    CoverageStatus::Failed,
+                    format!("environments could not be listed: {e}"),
+                    http,
+                ));
+            }
+            return Err(e);
         }
     };
     if inv.tenant_id.is_none() {
@@ -62,83 +177,358 @@ pub async fn collect(
     }
     let total = environments.len();
     let (chosen, unmatched) = choose(environments, &plan.environments);
-    inv.coverage.push(Coverage {
-        source: bap::SOURCE.into(),
-        environment_id: None,
-        status: if unmatched.is_empty() {
-            CoverageStatus::Complete
-        } else {
-            CoverageStatus::Partial
-        },
-        detail: if unmatched.is_empty() {
+    let (status, detail) = if unmatched.is_empty() {
+        (
+            CoverageStatus::Complete,
             format!(
                 "{} listed, {} audited",
                 plural(total, "environment"),
                 chosen.len()
-            )
-        } else {
+            ),
+        )
+    } else {
+        (
+            CoverageStatus::Partial,
             format!(
                 "{} listed; no environment matches {}",
                 plural(total, "environment"),
                 unmatched.join(", ")
-            )
-        },
-        requests: http.requests(bap::SOURCE, None),
-    });
+            ),
+        )
+    };
+    inv.coverage.push(global(bap::SOURCE, status, detail, http));
+    inv.environments = chosen;
+    Ok(())
+}
 
-    let per_env = futures::stream::iter(chosen.iter())
+/// Canvas apps, cloud flows and Dataverse, environment by environment.
+async fn read_platform(http: &HttpClient, plan: &Plan, inv: &mut Inventory) {
+    let apps_wanted = plan.products.contains(&Product::PowerApps);
+    let flows_wanted = plan.products.contains(&Product::PowerAutomate);
+    let per_env = futures::stream::iter(inv.environments.iter())
         .map(|env| async move {
-            let (apps, flows) = tokio::join!(
-                powerapps::read_environment(http, env),
-                flow::read_environment(http, env)
-            );
-            (env, apps, flows)
+            let apps = async {
+                if apps_wanted {
+                    Some(powerapps::read_environment(http, env).await)
+                } else {
+                    None
+                }
+            };
+            let flows = async {
+                if flows_wanted {
+                    Some(flow::read_environment(http, env).await)
+                } else {
+                    None
+                }
+            };
+            let dataverse = async {
+                if env.dataverse_api_url.is_some() {
+                    Some(dataverse::read_environment(http, env).await)
+                } else {
+                    None
+                }
+            };
+            let (apps, flows, dv) = tokio::join!(apps, flows, dataverse);
+            (env.clone(), apps, flows, dv)
         })
         .buffer_unordered(plan.environment_concurrency.max(1))
         .collect::<Vec<_>>()
         .await;
-    for (env, apps, flows) in per_env {
-        let apps_cov = match apps {
-            Ok(read) => {
-                let detail = format!(
-                    "{}, {} skipped; permissions read for {} (the others are shared with nobody)",
-                    plural(read.resources.len(), "canvas app"),
-                    plural(read.component_libraries, "component library"),
-                    plural(read.permission_reads, "app")
-                );
-                let cov = partial_if(detail, &read.permission_failures, "permissions");
-                inv.resources.extend(read.resources);
-                read.principals
-                    .into_iter()
-                    .for_each(|p| inv.add_principal(p));
-                cov
-            }
-            Err(e) => failed("canvas apps could not be listed", &e),
-        };
-        inv.coverage
-            .push(with_env(apps_cov, powerapps::SOURCE, env, http));
-        let flows_cov = match flows {
-            Ok(read) => {
-                let detail = format!(
-                    "{}; owners read for each",
-                    plural(read.resources.len(), "cloud flow")
-                );
-                let cov = partial_if(detail, &read.permission_failures, "owners");
-                inv.resources.extend(read.resources);
-                read.principals
-                    .into_iter()
-                    .for_each(|p| inv.add_principal(p));
-                cov
-            }
-            Err(e) => failed("cloud flows could not be listed", &e),
-        };
-        inv.coverage
-            .push(with_env(flows_cov, flow::SOURCE, env, http));
+    for (env, apps, flows, dv) in per_env {
+        if let Some(apps) = apps {
+            let cov = match apps {
+                Ok(read) => {
+                    let detail = format!(
+                        "{}, {} skipped; permissions read for {} (the others are shared with nobody)",
+                        plural(read.resources.len(), "canvas app"),
+                        plural(read.component_libraries, "component library"),
+                        plural(read.permission_reads, "app")
+                    );
+                    let cov = partial_if(detail, &read.permission_failures, "permissions");
+                    inv.resources.extend(read.resources);
+                    read.principals
+                        .into_iter()
+                        .for_each(|p| inv.add_principal(p));
+                    cov
+                }
+                Err(e) => failed("canvas apps could not be listed", &e),
+            };
+            inv.coverage
+                .push(with_env(cov, powerapps::SOURCE, &env, http));
+        }
+        if let Some(flows) = flows {
+            let cov = match flows {
+                Ok(read) => {
+                    let detail = format!(
+                        "{}; owners read for each",
+                        plural(read.resources.len(), "cloud flow")
+                    );
+                    let cov = partial_if(detail, &read.permission_failures, "owners");
+                    inv.resources.extend(read.resources);
+                    read.principals
+                        .into_iter()
+                        .for_each(|p| inv.add_principal(p));
+                    cov
+                }
+                Err(e) => failed("cloud flows could not be listed", &e),
+            };
+            inv.coverage.push(with_env(cov, flow::SOURCE, &env, http));
+        }
+        if let Some(dv) = dv {
+            let cov = match dv {
+                Ok(read) => merge_dataverse(inv, &env, read, apps_wanted, flows_wanted),
+                Err(e) => failed(
+                    "Dataverse could not be read (model-driven apps, solution flows and solution imports of this environment are missing)",
+                    &e,
+                ),
+            };
+            inv.coverage
+                .push(with_env(cov, dataverse::SOURCE, &env, http));
+        }
     }
-    inv.environments = chosen;
+}
 
-    read_graph(http, &mut inv, links).await;
-    Ok(inv)
+/// Adds what Dataverse knows: model-driven apps, flows only Dataverse lists,
+/// solutions and their imports, and which solution each resource is in.
+fn merge_dataverse(
+    inv: &mut Inventory,
+    env: &Environment,
+    read: dataverse::DataverseRead,
+    apps_wanted: bool,
+    flows_wanted: bool,
+) -> (CoverageStatus, String) {
+    read.principals
+        .into_iter()
+        .for_each(|p| inv.add_principal(p));
+    // The solution of a component: a managed one when it is in several.
+    let managed: BTreeSet<String> = read
+        .solutions
+        .iter()
+        .filter(|s| s.managed)
+        .map(|s| s.unique_name.to_ascii_lowercase())
+        .collect();
+    let mut solution_of: BTreeMap<(i64, String), String> = BTreeMap::new();
+    for (kind, object, solution) in &read.components {
+        let key = (*kind, object.clone());
+        let better = solution_of
+            .get(&key)
+            .is_none_or(|s| !managed.contains(&s.to_ascii_lowercase()));
+        if better {
+            solution_of.insert(key, solution.clone());
+        }
+    }
+    let model_driven = read.model_driven_apps.len();
+    if apps_wanted {
+        for mut app in read.model_driven_apps {
+            app.solution = solution_of
+                .get(&(dataverse::COMPONENT_APP_MODULE, app.id.to_string()))
+                .cloned();
+            inv.resources.push(app);
+        }
+    }
+    let mut dataverse_only = 0;
+    for r in inv.resources.iter_mut().filter(|r| r.environment == env.id) {
+        match r.kind {
+            // canvasappid is the Power Apps app name [?]; the canvas app's
+            // Dataverse `name` is the fallback.
+            ResourceKind::CanvasApp => {
+                let id = r.id.to_string();
+                let canvas_id = read
+                    .canvas_apps
+                    .iter()
+                    .find(|(cid, name)| **cid == id || **name == id)
+                    .map(|(cid, _)| cid.clone())
+                    .unwrap_or(id);
+                r.solution = solution_of
+                    .get(&(dataverse::COMPONENT_CANVAS_APP, canvas_id))
+                    .cloned();
+            }
+            ResourceKind::CloudFlow => {
+                let id = r.id.to_string();
+                let workflow = read
+                    .flows
+                    .iter()
+                    .find(|f| {
+                        f.workflowid == id || f.workflowidunique.as_deref() == Some(id.as_str())
+                    })
+                    .map_or(id, |f| f.workflowid.clone());
+                r.solution = solution_of
+                    .get(&(dataverse::COMPONENT_WORKFLOW, workflow))
+                    .cloned();
+            }
+            _ => {}
+        }
+    }
+    if flows_wanted {
+        for f in &read.flows {
+            // The admin list may lack solution-aware flows [?]: match the
+            // Flow API name with workflowid or workflowidunique.
+            let listed = inv.resources.iter().any(|r| {
+                r.kind == ResourceKind::CloudFlow
+                    && r.environment == env.id
+                    && (r.id.as_str() == f.workflowid
+                        || f.workflowidunique.as_deref() == Some(r.id.as_str()))
+            });
+            if listed {
+                continue;
+            }
+            dataverse_only += 1;
+            inv.resources.push(Resource {
+                id: ResourceId::new(&f.workflowid),
+                kind: ResourceKind::CloudFlow,
+                name: f.name.clone(),
+                environment: env.id.clone(),
+                environment_name: None,
+                solution: solution_of
+                    .get(&(dataverse::COMPONENT_WORKFLOW, f.workflowid.clone()))
+                    .cloned(),
+                creator: f.creator.clone(),
+                roles: Fact::Known(
+                    f.owner
+                        .iter()
+                        .map(|o| RoleAssignment {
+                            principal: o.clone(),
+                            principal_type: PrincipalType::Unknown,
+                            role: Role::Owner,
+                        })
+                        .collect(),
+                ),
+                stamps: Vec::new(),
+            });
+        }
+    }
+    let detail = format!(
+        "{}, {} ({dataverse_only} listed only here), {} ({} managed)",
+        plural(model_driven, "model-driven app"),
+        plural(read.flows.len(), "solution flow"),
+        plural(read.solutions.len(), "solution"),
+        managed.len()
+    );
+    inv.solutions.extend(read.solutions);
+    partial_if(detail, &read.partial, "parts")
+}
+
+async fn read_customer_insights(
+    http: &HttpClient,
+    plan: &Plan,
+    inv: &mut Inventory,
+    events: &mut Vec<(ResourceId, PrincipalId, DateTime<Utc>, String)>,
+) {
+    let Some(key) = &plan.ci_key else {
+        inv.coverage.push(global(
+            customer_insights::SOURCE,
+            CoverageStatus::Failed,
+            "not read: set PAL_AUDIT_CI_KEY to the Customer Insights API subscription key, or leave customer-insights out of --products".into(),
+            http,
+        ));
+        return;
+    };
+    match customer_insights::read(http, key, &plan.ci_audience, &inv.environments).await {
+        Ok(read) => {
+            let mut detail = plural(read.resources.len(), "instance");
+            match &plan.ci_activity {
+                Some(activity) => {
+                    let since = plan.now - chrono::Duration::days(i64::from(plan.activity_days));
+                    let recent: Vec<&CiEvent> = activity.iter().filter(|e| e.at >= since).collect();
+                    detail.push_str(&format!(
+                        "; {} from --ci-activity in the last {} days",
+                        plural(recent.len(), "activity record"),
+                        plan.activity_days
+                    ));
+                    events.extend(recent.into_iter().map(|e| {
+                        (
+                            e.instance.clone(),
+                            e.caller.clone(),
+                            e.at,
+                            e.operation.clone(),
+                        )
+                    }));
+                }
+                None => detail.push_str("; no --ci-activity: every role holder counts as active"),
+            }
+            let cov = partial_if(detail, &read.failures, "parts");
+            inv.resources.extend(read.resources);
+            inv.coverage
+                .push(global(customer_insights::SOURCE, cov.0, cov.1, http));
+        }
+        Err(e) => inv.coverage.push(global(
+            customer_insights::SOURCE,
+            CoverageStatus::Failed,
+            format!("instances could not be read: {e}"),
+            http,
+        )),
+    }
+}
+
+fn global(source: &str, status: CoverageStatus, detail: String, http: &HttpClient) -> Coverage {
+    Coverage {
+        source: source.into(),
+        environment_id: None,
+        status,
+        detail,
+        requests: http.requests(source, None),
+    }
+}
+
+/// UPNs that sources could not turn into object ids themselves.
+fn placeholder_upns(inv: &Inventory) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut note = |id: &PrincipalId| {
+        if let Some(upn) = id.placeholder_upn() {
+            out.insert(upn.to_string());
+        }
+    };
+    for r in &inv.resources {
+        if let Fact::Known(c) = &r.creator {
+            note(c);
+        }
+        r.stamps.iter().for_each(|s| note(&s.principal));
+    }
+    inv.activity.iter().for_each(|a| note(&a.principal));
+    out
+}
+
+/// Replaces every UPN placeholder by the object id Graph or the inventory
+/// gave; a UPN nobody knows leaves the creator unknown and drops the signal.
+fn resolve_placeholders(inv: &mut Inventory) {
+    let upns: BTreeMap<String, PrincipalId> = inv
+        .principals
+        .values()
+        .filter_map(|p| p.upn.clone().map(|u| (u, p.id.clone())))
+        .collect();
+    let lookup = |id: &PrincipalId| -> Result<PrincipalId, String> {
+        match id.placeholder_upn() {
+            None => Ok(id.clone()),
+            Some(upn) => upns
+                .get(&upn.to_ascii_lowercase())
+                .cloned()
+                .ok_or_else(|| upn.to_string()),
+        }
+    };
+    for r in &mut inv.resources {
+        if let Fact::Known(c) = &r.creator {
+            r.creator = match lookup(c) {
+                Ok(id) => Fact::Known(id),
+                Err(upn) => Fact::Unknown(format!(
+                    "{upn} could not be resolved to an Entra object (not found in Graph)"
+                )),
+            };
+        }
+        r.stamps.retain_mut(|s| match lookup(&s.principal) {
+            Ok(id) => {
+                s.principal = id;
+                true
+            }
+            Err(_) => false,
+        });
+    }
+    inv.activity.retain_mut(|a| match lookup(&a.principal) {
+        Ok(id) => {
+            a.principal = id;
+            true
+        }
+        Err(_) => false,
+    });
 }
 
 /// `<tenant id>` from an environment named `Default-<tenant id>`.
@@ -208,9 +598,15 @@ fn with_env(
     }
 }
 
-/// Graph: expands co-owner groups, and resolves links the inventory cannot
-/// resolve by itself (a UPN no resource names, a service principal's app id).
-async fn read_graph(http: &HttpClient, inv: &mut Inventory, links: &[Link]) {
+/// Graph: expands co-owner groups, resolves links the inventory cannot
+/// resolve by itself (a UPN no resource names, a service principal's app id),
+/// and reads whether each attributed principal still exists and is enabled.
+async fn read_graph(
+    http: &HttpClient,
+    inv: &mut Inventory,
+    links: &[Link],
+    extra_upns: &BTreeSet<String>,
+) {
     let groups: BTreeSet<PrincipalId> = inv
         .resources
         .iter()
@@ -219,7 +615,11 @@ async fn read_graph(http: &HttpClient, inv: &mut Inventory, links: &[Link]) {
         .filter(|r| r.principal_type == PrincipalType::Group)
         .map(|r| r.principal.clone())
         .collect();
-    let mut upns = BTreeSet::new();
+    let mut upns: BTreeSet<String> = extra_upns
+        .iter()
+        .filter(|u| inv.principal_by_upn(u).is_none())
+        .cloned()
+        .collect();
     let mut app_ids = BTreeSet::new();
     for link in links.iter().filter(|l| l.active) {
         match &link.principal {
@@ -231,12 +631,12 @@ async fn read_graph(http: &HttpClient, inv: &mut Inventory, links: &[Link]) {
                     && !inv.principals.contains_key(id)
                     && inv.principal_by_app_id(id.as_str()).is_none() =>
             {
-                app_ids.insert(id.clone());
+                app_ids.insert(id.to_string());
             }
             _ => {}
         }
     }
-    if groups.is_empty() && upns.is_empty() && app_ids.is_empty() {
+    if groups.is_empty() && upns.is_empty() && app_ids.is_empty() && inv.resources.is_empty() {
         return;
     }
     let mut errors = Vec::new();
@@ -255,21 +655,27 @@ async fn read_graph(http: &HttpClient, inv: &mut Inventory, links: &[Link]) {
             }
         }
     }
-    for upn in &upns {
-        match graph::user(http, upn).await {
-            Ok(Some(p)) => inv.add_principal(p),
-            Ok(None) => not_found.push(upn.clone()),
-            Err(e) => errors.push(format!("user {upn}: {e}")),
+    let upns: Vec<String> = upns.into_iter().collect();
+    for (upn, found) in upns.iter().zip(graph::users(http, &upns).await) {
+        match found {
+            graph::Lookup::Found(p) => inv.add_principal(p),
+            graph::Lookup::NotFound => not_found.push(upn.clone()),
+            graph::Lookup::Failed(e) => errors.push(format!("user {upn}: {e}")),
         }
     }
-    for app_id in &app_ids {
-        match graph::service_principal_by_app_id(http, app_id.as_str()).await {
-            Ok(Some(p)) => inv.add_principal(p),
+    let app_ids: Vec<String> = app_ids.into_iter().collect();
+    for (app_id, found) in app_ids
+        .iter()
+        .zip(graph::service_principals_by_app_id(http, &app_ids).await)
+    {
+        match found {
+            graph::Lookup::Found(p) => inv.add_principal(p),
             // Not an app id: the GUID is an object id that no resource names.
-            Ok(None) => {}
-            Err(e) => errors.push(format!("service principal {app_id}: {e}")),
+            graph::Lookup::NotFound => {}
+            graph::Lookup::Failed(e) => errors.push(format!("service principal {app_id}: {e}")),
         }
     }
+    let status_errors = read_account_status(http, inv).await;
     let mut detail = format!(
         "{} expanded, {} and {} looked up",
         plural(groups.len(), "group"),
@@ -278,8 +684,15 @@ async fn read_graph(http: &HttpClient, inv: &mut Inventory, links: &[Link]) {
     );
     if !not_found.is_empty() {
         detail.push_str(&format!(
-            "; not in the tenant, so their links apply to nothing: {}",
+            "; not found in the tenant (links and publishers naming them resolve to nothing): {}",
             not_found.join(", ")
+        ));
+    }
+    if status_errors > 0 {
+        // Only `orphaned-owner` depends on it: a flag is missing, no verdict.
+        detail.push_str(&format!(
+            "; account status of {} could not be read (orphaned-owner not checked for them)",
+            plural(status_errors, "principal")
         ));
     }
     let status = if errors.is_empty() {
@@ -295,6 +708,63 @@ async fn read_graph(http: &HttpClient, inv: &mut Inventory, links: &[Link]) {
         detail,
         requests: http.requests(graph::SOURCE, None),
     });
+}
+
+/// Looks up every principal that can be an attributed user (owners,
+/// co-owners, creators, role holders) and whose account status is not known:
+/// users first, then service principals; in neither means deleted. Returns
+/// how many could not be read.
+async fn read_account_status(http: &HttpClient, inv: &mut Inventory) -> usize {
+    let ids: BTreeSet<PrincipalId> = inv
+        .resources
+        .iter()
+        .flat_map(|r| {
+            let roles = r
+                .roles
+                .known()
+                .into_iter()
+                .flatten()
+                .filter(|a| !matches!(a.role, Role::Viewer))
+                .filter(|a| {
+                    !matches!(
+                        a.principal_type,
+                        PrincipalType::Group | PrincipalType::Tenant
+                    )
+                })
+                .map(|a| a.principal.clone());
+            r.creator.known().cloned().into_iter().chain(roles)
+        })
+        .filter(|id| {
+            inv.principals
+                .get(id)
+                .is_none_or(|p| p.enabled.is_none() && !p.deleted)
+        })
+        .collect();
+    let ids: Vec<String> = ids.into_iter().map(|i| i.to_string()).collect();
+    let mut failed = 0;
+    let mut not_users = Vec::new();
+    for (id, found) in ids.iter().zip(graph::users(http, &ids).await) {
+        match found {
+            graph::Lookup::Found(p) => inv.add_principal(p),
+            graph::Lookup::NotFound => not_users.push(id.clone()),
+            graph::Lookup::Failed(_) => failed += 1,
+        }
+    }
+    for (id, found) in not_users
+        .iter()
+        .zip(graph::service_principals(http, &not_users).await)
+    {
+        match found {
+            graph::Lookup::Found(p) => inv.add_principal(p),
+            graph::Lookup::NotFound => {
+                let mut p = Principal::new(PrincipalId::new(id), PrincipalType::Unknown);
+                p.deleted = true;
+                inv.add_principal(p);
+            }
+            graph::Lookup::Failed(_) => failed += 1,
+        }
+    }
+    failed
 }
 
 /// "1 app", "2 apps", "3 component libraries".
@@ -319,6 +789,7 @@ mod tests {
             sku: None,
             is_default: false,
             dataverse_api_url: None,
+            dataverse_url: None,
         }
     }
 

@@ -238,6 +238,7 @@ fn to_resource(app: &WireApp, env: &Environment, roles: Fact<Vec<RoleAssignment>
         kind: ResourceKind::CanvasApp,
         name: p.display_name.clone().unwrap_or_else(|| app.name.clone()),
         environment: env.id.clone(),
+        environment_name: None,
         solution: None,
         creator: id_of(&p.created_by).map_or_else(
             || Fact::Unknown("the app list gives no createdBy".into()),
@@ -280,6 +281,7 @@ mod tests {
             sku: None,
             is_default: true,
             dataverse_api_url: None,
+            dataverse_url: None,
         };
         let r = to_resource(app, &env, Fact::Known(vec![]));
         assert_eq!(

@@ -13,6 +13,13 @@ use serde_json::Value;
 pub const PARTNER: &str = "4567890";
 pub const AS_OF: &str = "2026-11-20T00:00:00Z";
 pub const TOKEN: &str = "tok-SECRET-7f3a9c";
+pub const CI_KEY: &str = "ci-KEY-SECRET-41d2";
+/// The environments whose Dataverse answers: auditing only these gives a
+/// complete audit (Contoso Finance's Dataverse refuses by design).
+pub const READABLE: &[&str] = &[
+    "--environment",
+    "Contoso (default),Contoso Sales,Contoso HR",
+];
 
 /// An emulator with its own runtime, stopped when dropped.
 pub struct Emulator {
@@ -83,12 +90,15 @@ pub fn audit(emu: &Emulator, extra: &[&str]) -> Output {
         "fixtures/contoso/links.csv",
         "--attestations",
         "fixtures/contoso/attestations",
+        "--ci-activity",
+        "fixtures/contoso/ci-activity.jsonl",
         "--as-of",
         AS_OF,
     ];
     args.extend_from_slice(extra);
     bin()
         .env("PAL_AUDIT_TOKEN", TOKEN)
+        .env("PAL_AUDIT_CI_KEY", CI_KEY)
         .args(args)
         .output()
         .unwrap()
@@ -137,10 +147,17 @@ pub fn expected() -> BTreeMap<String, (String, String, String)> {
             let rec = rec.unwrap();
             (
                 rec[0].to_string(),
-                (rec[2].to_string(), rec[3].to_string(), rec[4].to_string()),
+                (rec[3].to_string(), rec[4].to_string(), rec[5].to_string()),
             )
         })
         .collect()
+}
+
+/// The expected verdicts without the resources of Contoso Finance.
+pub fn expected_readable() -> BTreeMap<String, (String, String, String)> {
+    let mut e = expected();
+    e.remove("a0000000-0000-4000-8000-000000000015");
+    e
 }
 
 /// Requests of `source` summed over the report's coverage rows.

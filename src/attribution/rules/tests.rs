@@ -40,6 +40,7 @@ impl World {
             sku: None,
             is_default: false,
             dataverse_api_url: None,
+            dataverse_url: None,
         });
         for n in 1..=9 {
             let mut p = Principal::new(id(n), PrincipalType::User);
@@ -126,6 +127,7 @@ fn app(owner: u8, others: Vec<RoleAssignment>, stamps: Vec<Stamp>) -> Resource {
         kind: ResourceKind::CanvasApp,
         name: "App".into(),
         environment: EnvironmentId::new("env"),
+        environment_name: None,
         solution: None,
         creator: Fact::Known(id(owner)),
         roles: Fact::Known(roles),
@@ -139,6 +141,7 @@ fn flow(creator: Option<u8>, owners: Vec<RoleAssignment>) -> Resource {
         kind: ResourceKind::CloudFlow,
         name: "Flow".into(),
         environment: EnvironmentId::new("env"),
+        environment_name: None,
         solution: None,
         creator: creator.map_or(Fact::Unknown("no creator".into()), |c| Fact::Known(id(c))),
         roles: Fact::Known(owners),

@@ -1,0 +1,1013 @@
+//! The emulator's routes: each real host and path, rendered from the tenant
+//! model in the JSON shapes of api-reference.md, with the services' paging.
+
+use axum::http::{HeaderMap, Method, StatusCode};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde_json::{Value, json};
+
+use super::Shared;
+use super::model::{
+    ModelApp, ModelDataset, ModelEnvironment, ModelFlow, ModelInstance, ModelKind, ModelPrincipal,
+    TenantModel,
+};
+
+pub struct Req<'a> {
+    pub method: &'a Method,
+    pub host: &'a str,
+    pub path: &'a str,
+    pub query: &'a [(String, String)],
+    pub headers: &'a HeaderMap,
+    pub body: &'a [u8],
+    pub page_size: usize,
+}
+
+type Answer = (StatusCode, Value);
+
+impl Req<'_> {
+    fn param(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// One page of `items`, with a next link on the real host when more
+    /// remain (`$skiptoken` carries the offset).
+    fn page(&self, items: Vec<Value>, next_key: &str) -> Value {
+        let skip: usize = self
+            .param("$skiptoken")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let top: usize = self
+            .param("$top")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(usize::MAX);
+        let size = self.page_size.min(top).max(1);
+        let end = (skip + size).min(items.len());
+        let page: Vec<Value> = items
+            .get(skip..end)
+            .map(<[Value]>::to_vec)
+            .unwrap_or_default();
+        let mut body = json!({ "value": page });
+        if end < items.len() {
+            let mut q = url::form_urlencoded::Serializer::new(String::new());
+            for (k, v) in self.query.iter().filter(|(k, _)| k != "$skiptoken") {
+                q.append_pair(k, v);
+            }
+            q.append_pair("$skiptoken", &end.to_string());
+            body[next_key] = json!(format!("https://{}{}?{}", self.host, self.path, q.finish()));
+        }
+        body
+    }
+
+    fn needs_api_version(&self) -> Option<Answer> {
+        self.param("api-version").is_none().then(|| {
+            (
+                StatusCode::BAD_REQUEST,
+                json!({"error": {"code": "MissingApiVersionParameter", "message": "The api-version query parameter (?api-version=) is required for all requests."}}),
+            )
+        })
+    }
+}
+
+fn not_found(what: &str) -> Answer {
+    (
+        StatusCode::NOT_FOUND,
+        json!({"error": {"code": "NotFound", "message": format!("{what} was not found")}}),
+    )
+}
+
+fn eq(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+fn host_of(url: &str) -> String {
+    url::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+        .unwrap_or_default()
+}
+
+pub fn route(st: &Shared, req: &Req, seg: &[String]) -> Answer {
+    let m = &st.model;
+    let s: Vec<&str> = seg.iter().map(String::as_str).collect();
+    if let Some(env) = m
+        .environments
+        .iter()
+        .find(|e| e.dataverse_url.as_deref().map(host_of).as_deref() == Some(req.host))
+    {
+        return dataverse(m, env, req, &s);
+    }
+    if *req.method == Method::POST {
+        return match (req.host, s.as_slice()) {
+            ("api.powerbi.com", ["v1.0", "myorg", "admin", "workspaces", "getInfo"]) => {
+                scan_start(st, req)
+            }
+            ("graph.microsoft.com", ["v1.0", "$batch"]) => graph_batch(st, req),
+            _ => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                json!({"error": {"code": "MethodNotAllowed", "message": "read-only emulator"}}),
+            ),
+        };
+    }
+    match (req.host, s.as_slice()) {
+        ("api.bap.microsoft.com", ["providers", p, "scopes", "admin", "environments"])
+            if eq(p, "Microsoft.BusinessAppPlatform") =>
+        {
+            if let Some(e) = req.needs_api_version() {
+                return e;
+            }
+            let items = m.environments.iter().map(|e| environment(m, e)).collect();
+            (StatusCode::OK, req.page(items, "nextLink"))
+        }
+        (
+            "api.powerapps.com",
+            [
+                "providers",
+                p,
+                "scopes",
+                "admin",
+                "environments",
+                env,
+                "apps",
+            ],
+        ) if eq(p, "Microsoft.PowerApps") => {
+            if let Some(e) = req.needs_api_version() {
+                return e;
+            }
+            let Some(env) = m.environments.iter().find(|e| eq(&e.name, env)) else {
+                return not_found("environment");
+            };
+            let items = m
+                .apps
+                .iter()
+                .filter(|a| eq(&a.environment, &env.name))
+                .map(|a| app(m, a))
+                .collect();
+            (StatusCode::OK, req.page(items, "nextLink"))
+        }
+        (
+            "api.powerapps.com",
+            [
+                "providers",
+                p,
+                "scopes",
+                "admin",
+                "environments",
+                env,
+                "apps",
+                id,
+                "permissions",
+            ],
+        ) if eq(p, "Microsoft.PowerApps") => {
+            if let Some(e) = req.needs_api_version() {
+                return e;
+            }
+            match m
+                .apps
+                .iter()
+                .find(|a| eq(&a.id, id) && eq(&a.environment, env))
+            {
+                Some(a) => (StatusCode::OK, req.page(app_permissions(m, a), "nextLink")),
+                None => not_found("app"),
+            }
+        }
+        (
+            "api.flow.microsoft.com",
+            [
+                "providers",
+                p,
+                "scopes",
+                "admin",
+                "environments",
+                env,
+                "v2",
+                "flows",
+            ],
+        ) if eq(p, "Microsoft.ProcessSimple") => {
+            if let Some(e) = req.needs_api_version() {
+                return e;
+            }
+            let Some(env) = m.environments.iter().find(|e| eq(&e.name, env)) else {
+                return not_found("environment");
+            };
+            let items = m
+                .flows
+                .iter()
+                .filter(|f| eq(&f.environment, &env.name) && !f.dataverse_only)
+                .map(|f| flow(m, f))
+                .collect();
+            (StatusCode::OK, req.page(items, "nextLink"))
+        }
+        (
+            "api.flow.microsoft.com",
+            [
+                "providers",
+                p,
+                "scopes",
+                "admin",
+                "environments",
+                env,
+                "flows",
+                id,
+                "permissions",
+            ],
+        ) if eq(p, "Microsoft.ProcessSimple") => {
+            if let Some(e) = req.needs_api_version() {
+                return e;
+            }
+            match m
+                .flows
+                .iter()
+                .find(|f| eq(&f.id, id) && eq(&f.environment, env))
+            {
+                Some(f) => (StatusCode::OK, req.page(flow_permissions(m, f), "nextLink")),
+                None => not_found("flow"),
+            }
+        }
+        ("graph.microsoft.com", ["v1.0", rest @ ..]) => graph(m, req, rest),
+        ("api.powerbi.com", ["v1.0", "myorg", "admin", rest @ ..]) => powerbi(st, req, rest),
+        ("api.ci.ai.dynamics.com", ["v1", rest @ ..]) => customer_insights(m, req, rest),
+        _ => not_found(&format!("https://{}{}", req.host, req.path)),
+    }
+}
+
+// --- Graph -------------------------------------------------------------------
+
+fn graph_not_found(key: &str) -> Answer {
+    (
+        StatusCode::NOT_FOUND,
+        json!({"error": {"code": "Request_ResourceNotFound", "message": format!("Resource '{key}' does not exist or one of its queried reference-property objects are not present.")}}),
+    )
+}
+
+fn graph(m: &TenantModel, req: &Req, s: &[&str]) -> Answer {
+    match s {
+        ["users", key] => {
+            let user = m.principals.iter().find(|p| {
+                p.kind == ModelKind::User
+                    && (eq(&p.id, key) || p.upn.as_deref().is_some_and(|u| eq(u, key)))
+            });
+            match user {
+                Some(p) => (
+                    StatusCode::OK,
+                    json!({"id": p.id, "userPrincipalName": p.upn, "accountEnabled": p.enabled, "displayName": p.name}),
+                ),
+                None => graph_not_found(key),
+            }
+        }
+        [sp] if sp.starts_with("servicePrincipals(appId=") => {
+            let app_id = sp
+                .trim_start_matches("servicePrincipals(appId=")
+                .trim_end_matches(')')
+                .trim_matches('\'');
+            let found = m.principals.iter().find(|p| {
+                p.kind == ModelKind::ServicePrincipal
+                    && p.app_id.as_deref().is_some_and(|a| eq(a, app_id))
+            });
+            match found {
+                Some(p) => (StatusCode::OK, service_principal(p)),
+                None => graph_not_found(app_id),
+            }
+        }
+        ["servicePrincipals", id] => {
+            match m
+                .principals
+                .iter()
+                .find(|p| p.kind == ModelKind::ServicePrincipal && eq(&p.id, id))
+            {
+                Some(p) => (StatusCode::OK, service_principal(p)),
+                None => graph_not_found(id),
+            }
+        }
+        ["groups", id, "transitiveMembers"] => {
+            match m.principal(id).filter(|p| p.kind == ModelKind::Group) {
+                Some(g) => {
+                    let items = m
+                        .transitive_members(&g.id)
+                        .into_iter()
+                        .map(directory_object)
+                        .collect();
+                    (StatusCode::OK, req.page(items, "@odata.nextLink"))
+                }
+                None => graph_not_found(id),
+            }
+        }
+        _ => graph_not_found(req.path),
+    }
+}
+
+fn service_principal(p: &ModelPrincipal) -> Value {
+    json!({"id": p.id, "appId": p.app_id, "displayName": p.name, "accountEnabled": p.enabled})
+}
+
+/// `POST /v1.0/$batch`: each GET is answered as if sent alone.
+fn graph_batch(st: &Shared, req: &Req) -> Answer {
+    let Ok(body) = serde_json::from_slice::<Value>(req.body) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            json!({"error": {"code": "BadRequest", "message": "Invalid batch payload format."}}),
+        );
+    };
+    let requests = body["requests"].as_array().cloned().unwrap_or_default();
+    if requests.len() > 20 {
+        return (
+            StatusCode::BAD_REQUEST,
+            json!({"error": {"code": "BadRequest", "message": "Number of batch requests exceeds 20."}}),
+        );
+    }
+    let responses: Vec<Value> = requests
+        .iter()
+        .map(|r| {
+            let id = r["id"].clone();
+            let url = r["url"].as_str().unwrap_or_default();
+            let (path, query) = url.split_once('?').unwrap_or((url, ""));
+            let query: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+                .into_owned()
+                .collect();
+            let full = format!("/v1.0{path}");
+            let segments: Vec<String> = full
+                .trim_start_matches('/')
+                .split('/')
+                .map(|s| {
+                    percent_encoding::percent_decode_str(s)
+                        .decode_utf8_lossy()
+                        .into_owned()
+                })
+                .collect();
+            let sub = Req {
+                method: &Method::GET,
+                host: "graph.microsoft.com",
+                path: &full,
+                query: &query,
+                headers: req.headers,
+                body: &[],
+                page_size: req.page_size,
+            };
+            let (status, body) = route(st, &sub, &segments);
+            json!({"id": id, "status": status.as_u16(), "headers": {"Content-Type": "application/json"}, "body": body})
+        })
+        .collect();
+    (StatusCode::OK, json!({ "responses": responses }))
+}
+
+fn directory_object(p: &ModelPrincipal) -> Value {
+    let kind = match p.kind {
+        ModelKind::User => "#microsoft.graph.user",
+        ModelKind::ServicePrincipal => "#microsoft.graph.servicePrincipal",
+        ModelKind::Group => "#microsoft.graph.group",
+    };
+    json!({"@odata.type": kind, "id": p.id, "userPrincipalName": p.upn, "appId": p.app_id})
+}
+
+// --- BAP, Power Apps, Power Automate ----------------------------------------
+
+fn type_name(p: Option<&ModelPrincipal>) -> &'static str {
+    match p.map(|p| p.kind) {
+        Some(ModelKind::Group) => "Group",
+        Some(ModelKind::ServicePrincipal) => "ServicePrincipal",
+        _ => "User",
+    }
+}
+
+/// A principal object of the Power Apps API. Owner-like objects carry
+/// `userPrincipalName`; role assignments carry only `email`.
+fn pa_principal(m: &TenantModel, id: &str, with_upn: bool) -> Value {
+    let p = m.principal(id);
+    let mut v = json!({
+        "id": id,
+        "displayName": p.and_then(|p| p.name.clone()),
+        "email": p.and_then(|p| p.upn.clone()),
+        "type": type_name(p),
+        "tenantId": m.tenant_id,
+    });
+    if with_upn && let Some(upn) = p.and_then(|p| p.upn.clone()) {
+        v["userPrincipalName"] = json!(upn);
+    }
+    v
+}
+
+fn environment(m: &TenantModel, e: &ModelEnvironment) -> Value {
+    let mut props = json!({
+        "tenantId": m.tenant_id,
+        "azureRegionHint": "westus",
+        "displayName": e.display_name,
+        "createdTime": e.created.map(|t| t.to_rfc3339()),
+        "provisioningState": "Succeeded",
+        "environmentSku": e.sku,
+        "isDefault": e.default,
+        "states": {"management": {"id": "NotSpecified"}, "runtime": {"id": "Enabled"}},
+    });
+    if let Some(url) = &e.dataverse_url {
+        let domain = url
+            .trim_start_matches("https://")
+            .split('.')
+            .next()
+            .unwrap_or_default();
+        props["linkedEnvironmentMetadata"] = json!({
+            "domainName": domain,
+            "uniqueName": format!("unq{domain}"),
+            "instanceUrl": format!("{}/", instance_url(url)),
+            "instanceApiUrl": url,
+            "instanceState": "Ready",
+        });
+    }
+    json!({
+        "id": format!("/providers/Microsoft.BusinessAppPlatform/scopes/admin/environments/{}", e.name),
+        "type": "Microsoft.BusinessAppPlatform/scopes/environments",
+        "location": "unitedstates",
+        "name": e.name,
+        "properties": props,
+    })
+}
+
+/// `https://org.api.crm4.dynamics.com` -> `https://org.crm4.dynamics.com`.
+fn instance_url(api_url: &str) -> String {
+    api_url.replacen(".api.", ".", 1)
+}
+
+fn app(m: &TenantModel, a: &ModelApp) -> Value {
+    let created_by = a.created_by.as_deref().unwrap_or(&a.owner);
+    let modified_by = a.modified_by.as_deref().unwrap_or(created_by);
+    let users = a
+        .roles
+        .iter()
+        .filter(|r| type_name(m.principal(&r.principal)) != "Group")
+        .count();
+    let groups = a.roles.len() - users;
+    let mut props = json!({
+        "appVersion": a.modified.unwrap_or(a.created).to_rfc3339(),
+        "displayName": a.name,
+        "owner": pa_principal(m, &a.owner, true),
+        "createdBy": pa_principal(m, created_by, true),
+        "lastModifiedBy": pa_principal(m, modified_by, true),
+        "createdTime": a.created.to_rfc3339(),
+        "lastModifiedTime": a.modified.unwrap_or(a.created).to_rfc3339(),
+        "environment": {"name": a.environment},
+        "almMode": if a.solution.is_some() { "Solution" } else { "Environment" },
+    });
+    if !a.omit_share_counts {
+        props["sharedUsersCount"] = json!(users + usize::from(a.tenant_share));
+        props["sharedGroupsCount"] = json!(groups);
+    }
+    if let (Some(by), Some(at)) = (&a.published_by, a.published) {
+        props["lastPublishedBy"] = pa_principal(m, by, true);
+        props["lastPublishTime"] = json!(at.to_rfc3339());
+    }
+    json!({
+        "name": a.id,
+        "id": format!("/providers/Microsoft.PowerApps/scopes/admin/environments/{}/apps/{}", a.environment, a.id),
+        "type": "Microsoft.PowerApps/scopes/admin/apps",
+        "appType": "ClassicCanvasApp",
+        "isAppComponentLibrary": a.component_library,
+        "properties": props,
+    })
+}
+
+fn app_permissions(m: &TenantModel, a: &ModelApp) -> Vec<Value> {
+    let scope = format!("/providers/Microsoft.PowerApps/apps/{}", a.id);
+    let one = |id: &str, role: &str, principal: Value| {
+        json!({
+            "name": id,
+            "id": format!("{scope}/permissions/{id}"),
+            "type": "Microsoft.PowerApps/apps/permissions",
+            "properties": {"roleName": role, "principal": principal, "scope": scope, "createdOn": a.created.to_rfc3339()},
+        })
+    };
+    let mut out = vec![one(&a.owner, "Owner", pa_principal(m, &a.owner, false))];
+    for r in &a.roles {
+        out.push(one(
+            &r.principal,
+            &r.role,
+            pa_principal(m, &r.principal, false),
+        ));
+    }
+    if a.tenant_share {
+        out.push(one(
+            &m.tenant_id,
+            "CanView",
+            json!({"type": "Tenant", "tenantId": m.tenant_id}),
+        ));
+    }
+    out
+}
+
+/// The Flow API name: the `workflowidunique` when the model gives a
+/// separate `workflowid`.
+fn flow(m: &TenantModel, f: &ModelFlow) -> Value {
+    let mut props = json!({
+        "apiId": "/providers/Microsoft.PowerApps/apis/shared_logicflows",
+        "displayName": f.name,
+        "state": f.state,
+        "createdTime": f.created.to_rfc3339(),
+        "lastModifiedTime": f.modified.unwrap_or(f.created).to_rfc3339(),
+        "isManaged": f.solution.is_some(),
+        "environment": {"name": f.environment},
+    });
+    if let Some(c) = &f.creator {
+        let user_type = match m.principal(c).map(|p| p.kind) {
+            Some(ModelKind::ServicePrincipal) => "ServicePrincipal",
+            _ => "ActiveDirectory",
+        };
+        props["creator"] =
+            json!({"tenantId": m.tenant_id, "objectId": c, "userId": c, "userType": user_type});
+    }
+    json!({
+        "name": f.id,
+        "id": format!("/providers/Microsoft.ProcessSimple/environments/{}/flows/{}", f.environment, f.id),
+        "type": "Microsoft.ProcessSimple/environments/flows",
+        "properties": props,
+    })
+}
+
+fn flow_permissions(m: &TenantModel, f: &ModelFlow) -> Vec<Value> {
+    let one = |id: &str, role: &str| {
+        json!({
+            "name": id,
+            "id": format!("/providers/Microsoft.ProcessSimple/environments/{}/flows/{}/permissions/{id}", f.environment, f.id),
+            "type": "Microsoft.ProcessSimple/environments/flows/permissions",
+            "properties": {"roleName": role, "permissionType": "Principal", "principal": {"id": id, "type": type_name(m.principal(id))}},
+        })
+    };
+    let mut out: Vec<Value> = f.creator.iter().map(|c| one(c, "Owner")).collect();
+    out.extend(f.owners.iter().map(|o| one(o, "Owner")));
+    out.extend(f.editors.iter().map(|e| one(e, "CanEdit")));
+    out
+}
+
+// --- Dataverse ---------------------------------------------------------------
+
+/// The `systemuserid` the emulator gives a principal's Dataverse user.
+fn systemuser_id(principal: &str) -> String {
+    match principal.get(8..) {
+        Some(rest) if principal.len() == 36 => format!("5e5e5e5e{rest}"),
+        _ => format!("5e5e5e5e-{principal}"),
+    }
+}
+
+fn dataverse(m: &TenantModel, env: &ModelEnvironment, req: &Req, s: &[&str]) -> Answer {
+    if env.dataverse_refuses {
+        return (
+            StatusCode::FORBIDDEN,
+            json!({"error": {"code": "0x80072560", "message": "The user is not a member of the organization."}}),
+        );
+    }
+    let ["api", "data", "v9.2", set, rest @ ..] = s else {
+        return not_found(req.path);
+    };
+    let filter = req.param("$filter").unwrap_or_default().to_string();
+    let in_env = |e: &str| eq(e, &env.name);
+    let items: Vec<Value> = match (*set, rest) {
+        ("systemusers", []) => m
+            .principals
+            .iter()
+            .filter(|p| p.kind != ModelKind::Group)
+            .map(|p| {
+                json!({
+                    "systemuserid": systemuser_id(&p.id),
+                    "fullname": p.name,
+                    "domainname": p.upn.clone().unwrap_or_default(),
+                    "azureactivedirectoryobjectid": p.id,
+                    "applicationid": p.app_id,
+                    "isdisabled": !p.enabled,
+                })
+            })
+            .collect(),
+        ("appmodules", unpublished) => {
+            let drafts = matches!(unpublished, [f] if f.starts_with("Microsoft.Dynamics.CRM.RetrieveUnpublishedMultiple"));
+            if !unpublished.is_empty() && !drafts {
+                return not_found(req.path);
+            }
+            m.model_driven_apps
+                .iter()
+                .filter(|a| in_env(&a.environment) && a.unpublished == drafts)
+                .map(|a| {
+                    json!({
+                        "appmoduleid": a.id,
+                        "uniquename": a.unique_name,
+                        "name": a.name,
+                        "ismanaged": a.solution.is_some(),
+                        "publishedon": if a.unpublished { Value::Null } else { json!(a.created.to_rfc3339()) },
+                        "createdon": a.created.to_rfc3339(),
+                        "modifiedon": a.created.to_rfc3339(),
+                        "_createdby_value": systemuser_id(&a.created_by),
+                        "_modifiedby_value": systemuser_id(&a.created_by),
+                    })
+                })
+                .collect()
+        }
+        ("workflows", []) => m
+            .flows
+            .iter()
+            .filter(|f| in_env(&f.environment))
+            // Every flow of the model is a cloud flow (category 5).
+            .filter(|_| {
+                filter.is_empty()
+                    || filter
+                        .replace(' ', "")
+                        .contains("category eq 5".replace(' ', "").as_str())
+            })
+            .map(|f| {
+                let creator = f.creator.as_deref().map(systemuser_id);
+                let owner = f
+                    .owners
+                    .first()
+                    .map(|o| systemuser_id(o))
+                    .or(creator.clone());
+                json!({
+                    "workflowid": f.workflowid.clone().unwrap_or_else(|| f.id.clone()),
+                    "workflowidunique": f.id,
+                    "name": f.name,
+                    "category": 5,
+                    "statecode": 1,
+                    "ismanaged": f.solution.is_some(),
+                    "_ownerid_value": owner,
+                    "_createdby_value": creator,
+                    "_modifiedby_value": creator,
+                    "createdon": f.created.to_rfc3339(),
+                    "modifiedon": f.modified.unwrap_or(f.created).to_rfc3339(),
+                })
+            })
+            .collect(),
+        ("canvasapps", []) => m
+            .apps
+            .iter()
+            .filter(|a| in_env(&a.environment))
+            .map(|a| {
+                json!({
+                    "canvasappid": a.id,
+                    "name": format!("contoso_{}", a.name.to_ascii_lowercase().replace(' ', "")),
+                    "displayname": a.name,
+                })
+            })
+            .collect(),
+        ("solutions", []) => {
+            let mut out = vec![json!({
+                "solutionid": "fd140aae-4df4-11dd-bd17-0019b9312238",
+                "uniquename": "Default",
+                "friendlyname": "Default Solution",
+                "ismanaged": false,
+                "version": "1.0",
+                "installedon": "2021-04-01T08:00:00Z",
+            })];
+            out.extend(m.solutions.iter().filter(|s| in_env(&s.environment)).map(|s| {
+                json!({
+                    "solutionid": s.id,
+                    "uniquename": s.unique_name,
+                    "friendlyname": s.unique_name,
+                    "ismanaged": s.managed,
+                    "version": s.version.as_ref().map_or(json!("1.0.0.0"), |v| serde_json::to_value(v).unwrap_or(Value::Null)),
+                    "installedon": s.imports.first().map(|i| i.at.to_rfc3339()),
+                })
+            }));
+            out
+        }
+        ("solutioncomponents", []) => {
+            // `$filter=_solutionid_value eq {id}`
+            let wanted = filter
+                .split("eq")
+                .nth(1)
+                .map(|v| v.trim().trim_matches('\'').to_ascii_lowercase());
+            let Some(sol) = m
+                .solutions
+                .iter()
+                .find(|s| in_env(&s.environment) && Some(s.id.to_ascii_lowercase()) == wanted)
+            else {
+                return (StatusCode::OK, req.page(Vec::new(), "@odata.nextLink"));
+            };
+            let in_sol = |x: &Option<String>| x.as_deref().is_some_and(|x| eq(x, &sol.unique_name));
+            let component = |id: &str, t: i64| json!({"objectid": id, "componenttype": t, "_solutionid_value": sol.id});
+            let mut out: Vec<Value> = Vec::new();
+            out.extend(
+                m.apps
+                    .iter()
+                    .filter(|a| in_env(&a.environment) && in_sol(&a.solution))
+                    .map(|a| component(&a.id, 300)),
+            );
+            out.extend(
+                m.flows
+                    .iter()
+                    .filter(|f| in_env(&f.environment) && in_sol(&f.solution))
+                    .map(|f| component(f.workflowid.as_deref().unwrap_or(&f.id), 29)),
+            );
+            out.extend(
+                m.model_driven_apps
+                    .iter()
+                    .filter(|a| in_env(&a.environment) && in_sol(&a.solution))
+                    .map(|a| component(&a.id, 80)),
+            );
+            out
+        }
+        ("msdyn_solutionhistories", []) => m
+            .solutions
+            .iter()
+            .filter(|s| in_env(&s.environment))
+            .flat_map(|s| {
+                s.imports.iter().map(move |i| {
+                    json!({
+                        "msdyn_name": s.unique_name,
+                        "msdyn_solutionversion": "1.0.0.0",
+                        "msdyn_starttime": (i.at - Duration::minutes(3)).to_rfc3339(),
+                        "msdyn_endtime": i.at.to_rfc3339(),
+                        "msdyn_operation": 0,
+                        "msdyn_suboperation": 1,
+                        "msdyn_status": 1,
+                        "msdyn_result": i.success,
+                        "msdyn_ismanaged": s.managed,
+                    })
+                })
+            })
+            .collect(),
+        ("importjobs", []) => m
+            .solutions
+            .iter()
+            .filter(|s| in_env(&s.environment))
+            .flat_map(|s| {
+                s.imports.iter().filter(|i| i.job).map(move |i| {
+                    json!({
+                        "importjobid": format!("1b0b0b0b-0000-4000-8000-{:012}", i.at.timestamp()),
+                        "solutionname": s.unique_name,
+                        "startedon": (i.at - Duration::minutes(2)).to_rfc3339(),
+                        "completedon": i.at.to_rfc3339(),
+                        "_createdby_value": systemuser_id(&i.by),
+                    })
+                })
+            })
+            .collect(),
+        _ => return not_found(req.path),
+    };
+    (StatusCode::OK, req.page(items, "@odata.nextLink"))
+}
+
+// --- Power BI ----------------------------------------------------------------
+
+fn upn_of(m: &TenantModel, id: &str) -> String {
+    m.principal(id)
+        .and_then(|p| p.upn.clone())
+        .unwrap_or_else(|| id.to_string())
+}
+
+fn dataset(m: &TenantModel, d: &ModelDataset, with_users: bool) -> Value {
+    let publisher = d
+        .configured_by
+        .as_deref()
+        .map(|id| upn_of(m, id))
+        .or(d.configured_by_upn.clone());
+    let (configured, created) = if d.pascal_case {
+        ("ConfiguredBy", "CreatedDate")
+    } else {
+        ("configuredBy", "createdDate")
+    };
+    let mut v = json!({
+        "id": d.id,
+        "name": d.name,
+        "targetStorageMode": "Import",
+        configured: publisher,
+        // Power BI writes these times without a zone.
+        created: d.created.format("%Y-%m-%dT%H:%M:%S%.3f").to_string(),
+    });
+    if with_users
+        && !d.hide_graph_id
+        && let Some(id) = &d.configured_by
+    {
+        let p = m.principal(id);
+        v["users"] = json!([{
+            "datasetUserAccessRight": "ReadWriteReshareExplore",
+            "emailAddress": p.and_then(|p| p.upn.clone()),
+            "displayName": p.and_then(|p| p.name.clone()),
+            "identifier": p.and_then(|p| p.upn.clone()).unwrap_or_else(|| id.clone()),
+            "graphId": id,
+            "principalType": if type_name(p) == "ServicePrincipal" { "App" } else { "User" },
+        }]);
+    }
+    v
+}
+
+fn workspace(m: &TenantModel, id: &str, with_users: bool) -> Option<Value> {
+    let ws = m.workspaces.iter().find(|w| eq(&w.id, id))?;
+    let datasets: Vec<Value> = m
+        .datasets
+        .iter()
+        .filter(|d| eq(&d.workspace, &ws.id))
+        .map(|d| dataset(m, d, with_users))
+        .collect();
+    Some(json!({
+        "id": ws.id,
+        "name": ws.name,
+        "type": "Workspace",
+        "state": "Active",
+        "isOnDedicatedCapacity": false,
+        "datasets": datasets,
+    }))
+}
+
+fn scan_start(st: &Shared, req: &Req) -> Answer {
+    let body: Value = serde_json::from_slice(req.body).unwrap_or(Value::Null);
+    let ids: Vec<String> = body["workspaces"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    if ids.is_empty() || ids.len() > 100 {
+        return (
+            StatusCode::BAD_REQUEST,
+            json!({"error": {"code": "InvalidRequest", "message": "1 to 100 workspace ids are required"}}),
+        );
+    }
+    let mut scans = st.scans.lock().expect("scan map");
+    let id = format!("5ca40000-0000-4000-8000-{:012}", scans.len() + 1);
+    scans.insert(id.clone(), (ids, 0));
+    (
+        StatusCode::ACCEPTED,
+        json!({"id": id, "createdDateTime": Utc::now().to_rfc3339(), "status": "NotStarted"}),
+    )
+}
+
+fn powerbi(st: &Shared, req: &Req, s: &[&str]) -> Answer {
+    let m = &st.model;
+    match s {
+        ["workspaces", "modified"] => (
+            StatusCode::OK,
+            Value::Array(m.workspaces.iter().map(|w| json!({"id": w.id})).collect()),
+        ),
+        ["workspaces", "scanStatus", id] => {
+            let mut scans = st.scans.lock().expect("scan map");
+            match scans.get_mut(*id) {
+                Some((_, polls)) => {
+                    *polls += 1;
+                    let status = if *polls >= 2 { "Succeeded" } else { "Running" };
+                    (
+                        StatusCode::OK,
+                        json!({"id": id, "createdDateTime": Utc::now().to_rfc3339(), "status": status}),
+                    )
+                }
+                None => not_found("scan"),
+            }
+        }
+        ["workspaces", "scanResult", id] => {
+            let scans = st.scans.lock().expect("scan map");
+            match scans.get(*id) {
+                Some((ids, _)) => {
+                    let workspaces: Vec<Value> =
+                        ids.iter().filter_map(|w| workspace(m, w, true)).collect();
+                    (StatusCode::OK, json!({ "workspaces": workspaces }))
+                }
+                None => not_found("scan"),
+            }
+        }
+        ["groups"] => {
+            let skip: usize = req.param("$skip").and_then(|v| v.parse().ok()).unwrap_or(0);
+            let top: usize = req
+                .param("$top")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(5000);
+            let value: Vec<Value> = m
+                .workspaces
+                .iter()
+                .skip(skip)
+                .take(top)
+                .filter_map(|w| workspace(m, &w.id, false))
+                .collect();
+            (
+                StatusCode::OK,
+                json!({"@odata.context": "https://api.powerbi.com/v1.0/myorg/admin/$metadata#groups", "value": value}),
+            )
+        }
+        ["activityevents"] => activity_events(m, req),
+        _ => not_found(req.path),
+    }
+}
+
+/// One UTC day per query, `page_size` events a page, continuation tokens
+/// (`DAY_OFFSET`) until the last page, whose token is null.
+fn activity_events(m: &TenantModel, req: &Req) -> Answer {
+    let unquote = |v: &str| v.trim().trim_matches('\'').to_string();
+    let (day, offset) = match (req.param("continuationToken"), req.param("startDateTime")) {
+        (Some(tok), _) => {
+            let tok = unquote(tok);
+            let Some((d, o)) = tok.split_once('_') else {
+                return not_found("continuation token");
+            };
+            (d.to_string(), o.parse().unwrap_or(0))
+        }
+        (None, Some(start)) => (unquote(start).chars().take(10).collect::<String>(), 0usize),
+        (None, None) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                json!({"error": {"code": "InvalidRequest", "message": "startDateTime and endDateTime are required"}}),
+            );
+        }
+    };
+    let Ok(date) = NaiveDate::parse_from_str(&day, "%Y-%m-%d") else {
+        return (
+            StatusCode::BAD_REQUEST,
+            json!({"error": {"code": "InvalidRequest", "message": "bad startDateTime"}}),
+        );
+    };
+    let events: Vec<Value> = m
+        .powerbi_activity
+        .iter()
+        .filter(|e| e.at.date_naive() == date)
+        .map(|e| {
+            let ds = m.datasets.iter().find(|d| eq(&d.id, &e.dataset));
+            json!({
+                "Id": format!("{}-{}", e.dataset, e.at.timestamp()),
+                "RecordType": 20,
+                "CreationTime": e.at.format("%Y-%m-%dT%H:%M:%S").to_string(),
+                "Operation": e.activity,
+                "UserType": 0,
+                "Workload": "PowerBI",
+                "UserId": upn_of(m, &e.by),
+                "Activity": e.activity,
+                "DatasetId": e.dataset,
+                "DatasetName": ds.map(|d| d.name.clone()),
+                "WorkspaceId": ds.map(|d| d.workspace.clone()),
+            })
+        })
+        .collect();
+    let end = (offset + req.page_size.max(1)).min(events.len());
+    let page = events
+        .get(offset..end)
+        .map(<[Value]>::to_vec)
+        .unwrap_or_default();
+    let last = end >= events.len();
+    let token = (!last).then(|| format!("{day}_{end}"));
+    (
+        StatusCode::OK,
+        json!({
+            "activityEventEntities": page,
+            "continuationUri": token.as_ref().map(|t| format!("https://api.powerbi.com/v1.0/myorg/admin/activityevents?continuationToken='{t}'")),
+            "continuationToken": token,
+            "lastResultSet": last,
+        }),
+    )
+}
+
+// --- Customer Insights ----------------------------------------------------------
+
+fn customer_insights(m: &TenantModel, req: &Req, s: &[&str]) -> Answer {
+    if req
+        .headers
+        .get("ocp-apim-subscription-key")
+        .is_none_or(|v| v.is_empty())
+    {
+        return (
+            StatusCode::UNAUTHORIZED,
+            json!({"statusCode": 401, "message": "Access denied due to missing subscription key."}),
+        );
+    }
+    let find = |id: &str| m.instances.iter().find(|i| eq(&i.id, id));
+    match s {
+        ["instances"] => (
+            StatusCode::OK,
+            Value::Array(
+                m.instances
+                    .iter()
+                    .map(|i| json!({"instanceId": i.id, "name": i.name, "instanceType": "ci"}))
+                    .collect(),
+            ),
+        ),
+        ["instances", id] => match find(id) {
+            Some(i) => (StatusCode::OK, instance(m, i)),
+            None => not_found("instance"),
+        },
+        ["instances", id, "rbac", "assignments"] => match find(id) {
+            Some(i) => (
+                StatusCode::OK,
+                Value::Array(
+                    i.roles
+                        .iter()
+                        .map(|r| {
+                            json!({"principalId": r.principal, "principalType": r.kind, "roles": r.roles, "instanceId": i.id})
+                        })
+                        .collect(),
+                ),
+            ),
+            None => not_found("instance"),
+        },
+        _ => not_found(req.path),
+    }
+}
+
+fn instance(m: &TenantModel, i: &ModelInstance) -> Value {
+    let org = i
+        .environment
+        .as_deref()
+        .and_then(|e| m.environments.iter().find(|x| eq(&x.name, e)))
+        .and_then(|e| e.dataverse_url.as_deref())
+        .map(instance_url);
+    let at = |t: DateTime<Utc>| t.to_rfc3339();
+    json!({
+        "instanceId": i.id,
+        "name": i.name,
+        "provisioningState": "Active",
+        "cdsOrgInfo": {"url": org},
+        "createdBy": upn_of(m, &i.created_by),
+        "createdUtc": at(i.created),
+        "updatedBy": i.updated_by.as_deref().map(|u| upn_of(m, u)),
+        "updatedUtc": i.updated.map(at),
+    })
+}

@@ -1,0 +1,410 @@
+//! Power BI admin APIs (api.powerbi.com): datasets and their publishers
+//! through the scanner (modified workspaces, getInfo, scanStatus, scanResult),
+//! the admin groups list as a fallback, and activity events. Every call draws
+//! on a client-side budget for its documented cap.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+
+use super::wire::opt_time;
+use crate::http::{Cap, ContinuationPage, Ctx, HttpClient, HttpError, ValuePage};
+use crate::inventory::{
+    EnvironmentId, Fact, Principal, PrincipalId, PrincipalType, Resource, ResourceId, ResourceKind,
+};
+
+pub const SOURCE: &str = "power-bi";
+pub const AUDIENCE: &str = "https://analysis.windows.net/powerbi/api";
+const BASE: &str = "https://api.powerbi.com/v1.0/myorg";
+
+const MODIFIED: &str = "powerbi-workspaces-modified";
+const GET_INFO: &str = "powerbi-getinfo";
+const SCAN_STATUS: &str = "powerbi-scanstatus";
+const SCAN_RESULT: &str = "powerbi-scanresult";
+const GROUPS_HOUR: &str = "powerbi-groups";
+const GROUPS_MINUTE: &str = "powerbi-groups-minute";
+const ACTIVITY: &str = "powerbi-activityevents";
+
+/// The documented caps (tenant-wide, per hour unless said).
+pub const CAPS: &[(&str, Cap)] = &[
+    (MODIFIED, Cap::per_hour(30)),
+    (GET_INFO, Cap::per_hour(500)),
+    (SCAN_STATUS, Cap::per_hour(10_000)),
+    (SCAN_RESULT, Cap::per_hour(500)),
+    (GROUPS_HOUR, Cap::per_hour(50)),
+    (GROUPS_MINUTE, Cap::per_minute(15)),
+    (ACTIVITY, Cap::per_hour(200)),
+];
+
+/// Workspaces per `getInfo`, and `getInfo` calls in flight (documented).
+const SCAN_BATCH: usize = 100;
+const SCANS_IN_FLIGHT: usize = 16;
+/// How long one scan may take before it is a gap.
+const SCAN_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Activities that count as use of a dataset, and those that (re)publish it.
+const DATASET_ACTIVITIES: &[&str] = &[
+    "Import",
+    "ImportArtifactStart",
+    "ImportArtifactEnd",
+    "TakeOverDataset",
+    "EditDataset",
+    "ViewReport",
+    "RefreshDataset",
+];
+pub const PUBLISH_ACTIVITIES: &[&str] = &[
+    "Import",
+    "ImportArtifactStart",
+    "ImportArtifactEnd",
+    "TakeOverDataset",
+];
+
+#[derive(Debug, Deserialize)]
+pub struct WireWorkspaceId {
+    pub id: String,
+}
+
+#[derive(Debug, Serialize)]
+struct GetInfoBody<'a> {
+    workspaces: &'a [String],
+}
+
+#[derive(Debug, Deserialize)]
+pub struct WireScan {
+    pub id: String,
+    #[serde(default)]
+    pub status: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct WireScanResult {
+    #[serde(default)]
+    pub workspaces: Vec<WireWorkspace>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct WireWorkspace {
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub datasets: Vec<WireDataset>,
+    #[serde(default)]
+    pub users: Vec<WireUser>,
+}
+
+/// Field casing varies between answers (`createdDate` / `CreatedDate`): the
+/// aliases read both.
+#[derive(Debug, Deserialize)]
+pub struct WireDataset {
+    #[serde(alias = "Id")]
+    pub id: String,
+    #[serde(default, alias = "Name")]
+    pub name: Option<String>,
+    #[serde(default, rename = "configuredBy", alias = "ConfiguredBy")]
+    pub configured_by: Option<String>,
+    #[serde(
+        default,
+        rename = "createdDate",
+        alias = "CreatedDate",
+        deserialize_with = "opt_time"
+    )]
+    pub created_date: Option<DateTime<Utc>>,
+    #[serde(default, alias = "Users")]
+    pub users: Vec<WireUser>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WireUser {
+    #[serde(default, alias = "EmailAddress")]
+    pub email_address: Option<String>,
+    #[serde(default, alias = "Identifier")]
+    pub identifier: Option<String>,
+    #[serde(default, alias = "GraphId")]
+    pub graph_id: Option<String>,
+    #[serde(default, alias = "PrincipalType")]
+    pub principal_type: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct WireActivityEvent {
+    #[serde(
+        rename = "CreationTime",
+        alias = "creationTime",
+        default,
+        deserialize_with = "opt_time"
+    )]
+    pub creation_time: Option<DateTime<Utc>>,
+    #[serde(rename = "Activity", alias = "activity", default)]
+    pub activity: Option<String>,
+    #[serde(rename = "UserId", alias = "userId", default)]
+    pub user_id: Option<String>,
+    #[serde(rename = "DatasetId", alias = "datasetId", default)]
+    pub dataset_id: Option<String>,
+}
+
+/// What the Power BI APIs gave.
+#[derive(Debug, Default)]
+pub struct PowerBiRead {
+    pub resources: Vec<Resource>,
+    pub principals: Vec<Principal>,
+    /// (dataset, publisher or user UPN, time, activity); UPNs are resolved
+    /// after all sources ran.
+    pub events: Vec<(ResourceId, String, DateTime<Utc>, String)>,
+    /// "scanner" or "admin groups (fallback: ...)".
+    pub path: String,
+    pub workspaces: usize,
+    /// Activity could not be read: why (the datasets are still audited).
+    pub activity_gap: Option<String>,
+}
+
+fn ctx() -> Ctx {
+    Ctx::new(SOURCE, AUDIENCE)
+}
+
+/// Reads every dataset with its publisher, then `activity_days` UTC days of
+/// activity events. A refused scanner falls back to the admin groups list.
+pub async fn read(
+    http: &HttpClient,
+    activity_days: u32,
+    now: DateTime<Utc>,
+) -> Result<PowerBiRead, HttpError> {
+    let mut out = match scan(http).await {
+        Ok(workspaces) => into_read(workspaces, "scanner".into()),
+        Err(e) if e.is_denied() => {
+            tracing::info!("Power BI scanner refused ({e}); falling back to admin/groups");
+            let workspaces = groups(http).await?;
+            into_read(
+                workspaces,
+                format!("admin groups list (the scanner was refused: {e})"),
+            )
+        }
+        Err(e) => return Err(e),
+    };
+    match activity(http, activity_days, now).await {
+        Ok(events) => out.events = events,
+        Err(e) => out.activity_gap = Some(e.to_string()),
+    }
+    Ok(out)
+}
+
+async fn scan(http: &HttpClient) -> Result<Vec<WireWorkspace>, HttpError> {
+    let url = format!("{BASE}/admin/workspaces/modified?excludePersonalWorkspaces=false");
+    let ids: Vec<WireWorkspaceId> = http.get_json(&ctx().budget(MODIFIED), &url).await?;
+    let ids: Vec<String> = ids.into_iter().map(|w| w.id).collect();
+    let batches: Vec<&[String]> = ids.chunks(SCAN_BATCH).collect();
+    let results = futures::stream::iter(batches)
+        .map(|batch| scan_batch(http, batch))
+        .buffer_unordered(SCANS_IN_FLIGHT)
+        .collect::<Vec<_>>()
+        .await;
+    let mut workspaces = Vec::new();
+    for r in results {
+        workspaces.extend(r?.workspaces);
+    }
+    Ok(workspaces)
+}
+
+async fn scan_batch(http: &HttpClient, workspaces: &[String]) -> Result<WireScanResult, HttpError> {
+    let url = format!("{BASE}/admin/workspaces/getInfo?getArtifactUsers=true");
+    // getInfo only starts a read-only scan: safe to send again.
+    let scan: WireScan = http
+        .post_json(
+            &ctx().budget(GET_INFO),
+            &url,
+            &GetInfoBody { workspaces },
+            true,
+        )
+        .await?;
+    let started = std::time::Instant::now();
+    let mut wait = Duration::from_millis(500);
+    let mut status = scan.status.unwrap_or_default();
+    while !status.eq_ignore_ascii_case("Succeeded") {
+        if status.eq_ignore_ascii_case("Failed") {
+            return Err(HttpError::Service(format!(
+                "Power BI scan {} failed",
+                scan.id
+            )));
+        }
+        if started.elapsed() > SCAN_TIMEOUT {
+            return Err(HttpError::Service(format!(
+                "Power BI scan {} still {status} after {} s",
+                scan.id,
+                SCAN_TIMEOUT.as_secs()
+            )));
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_secs(15));
+        let url = format!("{BASE}/admin/workspaces/scanStatus/{}", scan.id);
+        let s: WireScan = http.get_json(&ctx().budget(SCAN_STATUS), &url).await?;
+        status = s.status.unwrap_or_default();
+    }
+    let url = format!("{BASE}/admin/workspaces/scanResult/{}", scan.id);
+    http.get_json(&ctx().budget(SCAN_RESULT), &url).await
+}
+
+/// The fallback: `admin/groups?$expand=datasets`, 5,000 a page by `$skip`.
+async fn groups(http: &HttpClient) -> Result<Vec<WireWorkspace>, HttpError> {
+    const TOP: usize = 5000;
+    let mut all = Vec::new();
+    let c = ctx().budget(GROUPS_MINUTE).budget(GROUPS_HOUR);
+    for page in 0.. {
+        let url = format!(
+            "{BASE}/admin/groups?$top={TOP}&$skip={}&$expand=datasets",
+            page * TOP
+        );
+        let p: ValuePage<WireWorkspace> = http.get_json(&c, &url).await?;
+        let n = p.value.len();
+        all.extend(p.value);
+        if n < TOP {
+            break;
+        }
+    }
+    Ok(all)
+}
+
+/// One query per UTC day, oldest first, each followed by its continuation
+/// tokens until there are none.
+async fn activity(
+    http: &HttpClient,
+    days: u32,
+    now: DateTime<Utc>,
+) -> Result<Vec<(ResourceId, String, DateTime<Utc>, String)>, HttpError> {
+    let mut out = Vec::new();
+    let today = now.date_naive();
+    for back in (0..days).rev() {
+        let day = today - chrono::Duration::days(i64::from(back));
+        let url = format!(
+            "{BASE}/admin/activityevents?startDateTime='{day}T00:00:00.000Z'&endDateTime='{day}T23:59:59.999Z'"
+        );
+        let events = http
+            .get_all::<ContinuationPage<WireActivityEvent>>(&ctx().budget(ACTIVITY), &url)
+            .await?;
+        for e in events {
+            let (Some(at), Some(act), Some(user), Some(ds)) =
+                (e.creation_time, e.activity, e.user_id, e.dataset_id)
+            else {
+                continue;
+            };
+            if DATASET_ACTIVITIES
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(&act))
+                && !ds.is_empty()
+            {
+                out.push((ResourceId::new(ds), user.to_ascii_lowercase(), at, act));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn into_read(workspaces: Vec<WireWorkspace>, path: String) -> PowerBiRead {
+    let mut out = PowerBiRead {
+        path,
+        workspaces: workspaces.len(),
+        ..Default::default()
+    };
+    for ws in workspaces {
+        let ws_id = EnvironmentId::new(&ws.id);
+        let ws_name = ws.name.clone().unwrap_or_else(|| ws.id.clone());
+        for ds in &ws.datasets {
+            let publisher = match ds.configured_by.as_deref().filter(|c| !c.is_empty()) {
+                None => Fact::Unknown("the dataset has no configuredBy".into()),
+                Some(upn) => {
+                    // The scan's own user lists carry the Graph id: no lookup needed.
+                    let known = ds.users.iter().chain(&ws.users).find(|u| {
+                        [&u.email_address, &u.identifier]
+                            .into_iter()
+                            .flatten()
+                            .any(|x| x.eq_ignore_ascii_case(upn))
+                    });
+                    match known
+                        .and_then(|u| u.graph_id.as_deref())
+                        .filter(|g| !g.is_empty())
+                    {
+                        Some(gid) => {
+                            let mut p = Principal::new(
+                                PrincipalId::new(gid),
+                                match known.and_then(|u| u.principal_type.as_deref()) {
+                                    Some(t) if t.eq_ignore_ascii_case("App") => {
+                                        PrincipalType::ServicePrincipal
+                                    }
+                                    _ => PrincipalType::User,
+                                },
+                            );
+                            if upn.contains('@') {
+                                p.upn = Some(upn.to_ascii_lowercase());
+                            }
+                            out.principals.push(p);
+                            Fact::Known(PrincipalId::new(gid))
+                        }
+                        None => Fact::Known(PrincipalId::upn_placeholder(upn)),
+                    }
+                }
+            };
+            out.resources.push(Resource {
+                id: ResourceId::new(&ds.id),
+                kind: ResourceKind::Dataset,
+                name: ds.name.clone().unwrap_or_else(|| ds.id.clone()),
+                environment: ws_id.clone(),
+                environment_name: Some(ws_name.clone()),
+                solution: None,
+                creator: publisher,
+                roles: Fact::Known(Vec::new()),
+                stamps: Vec::new(),
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_both_casings() {
+        let a: WireDataset = serde_json::from_str(
+            r#"{"id":"d1","configuredBy":"a@b.c","createdDate":"2026-01-01T00:00:00Z"}"#,
+        )
+        .unwrap();
+        let b: WireDataset = serde_json::from_str(
+            r#"{"id":"d1","ConfiguredBy":"a@b.c","CreatedDate":"2026-01-01T00:00:00.123"}"#,
+        )
+        .unwrap();
+        assert_eq!(a.configured_by, b.configured_by);
+        assert!(a.created_date.is_some() && b.created_date.is_some());
+        let e: WireActivityEvent = serde_json::from_str(
+            r#"{"Id":"x","CreationTime":"2026-11-02T10:00:00","Activity":"ViewReport","UserId":"A@B.C","DatasetId":"d1"}"#,
+        )
+        .unwrap();
+        assert!(e.creation_time.is_some());
+    }
+
+    #[test]
+    fn scan_users_resolve_the_publisher_without_graph() {
+        let result: WireScanResult = serde_json::from_str(include_str!(
+            "../../fixtures/api-samples/powerbi-scan-result.json"
+        ))
+        .unwrap();
+        let read = into_read(result.workspaces, "scanner".into());
+        assert_eq!(read.resources.len(), 2);
+        assert_eq!(
+            read.resources[0].creator,
+            Fact::Known(PrincipalId::new("a0000000-0000-4000-8000-000000000001"))
+        );
+        assert_eq!(
+            read.resources[1].creator,
+            Fact::Known(PrincipalId::upn_placeholder("someone@contoso.com"))
+        );
+        assert_eq!(
+            read.resources[0].environment_name.as_deref(),
+            Some("Finance")
+        );
+    }
+}
