@@ -312,7 +312,7 @@ impl HttpClient {
             let target = self.base.target(&url).map_err(HttpError::BadUrl)?;
             if !seen.insert(target.url.to_string()) {
                 return Err(HttpError::RepeatedNextLink {
-                    url: rewrite::display(&target.url),
+                    url: rewrite::display(&target.real),
                 });
             }
             let page: P = self.get_json(ctx, &url).await?;
@@ -337,7 +337,7 @@ impl HttpClient {
         idempotent: bool,
     ) -> Result<(Target, bytes::Bytes), HttpError> {
         let target = self.base.target(url).map_err(HttpError::BadUrl)?;
-        let shown = rewrite::display(&target.url);
+        let shown = rewrite::display(&target.real);
         let semaphore = self.semaphore(&target.real_host);
         let policy = self.config.retry;
         let started = Instant::now();
@@ -464,7 +464,7 @@ pub fn decode<T: DeserializeOwned>(target: &Target, body: &[u8]) -> Result<T, Ht
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         HttpError::Decode {
-            url: rewrite::display(&target.url),
+            url: rewrite::display(&target.real),
             path: if path == "." {
                 "$".into()
             } else {

@@ -19,7 +19,10 @@ pub struct Target {
     /// The Microsoft host the request is meant for: what limits and counts
     /// are keyed by, whatever the rewrite did.
     pub real_host: String,
+    /// Where the request goes.
     pub url: Url,
+    /// The Microsoft URL it stands for: what messages name.
+    pub real: Url,
 }
 
 /// True for 127.0.0.0/8, ::1 and `localhost`.
@@ -82,6 +85,7 @@ impl ApiBase {
             }
             return Ok(Target {
                 real_host: u.host_str().unwrap_or_default().to_ascii_lowercase(),
+                real: u.clone(),
                 url: u,
             });
         };
@@ -89,8 +93,10 @@ impl ApiBase {
             && rest.starts_with('/')
         {
             let host = rest[1..].split(['/', '?']).next().unwrap_or_default();
+            let real = Url::parse(&format!("https://{}", &rest[1..])).unwrap_or_else(|_| u.clone());
             return Ok(Target {
                 real_host: host.to_ascii_lowercase(),
+                real,
                 url: u,
             });
         }
@@ -107,10 +113,12 @@ impl ApiBase {
             rewritten.push('?');
             rewritten.push_str(q);
         }
-        let url = Url::parse(&rewritten).map_err(|e| format!("cannot rewrite {url:?}: {e}"))?;
+        let rewritten =
+            Url::parse(&rewritten).map_err(|e| format!("cannot rewrite {url:?}: {e}"))?;
         Ok(Target {
             real_host: host,
-            url,
+            real: u,
+            url: rewritten,
         })
     }
 }
