@@ -60,6 +60,9 @@ pub struct FileHttp {
     pub max_delay_s: Option<u64>,
     pub max_request_s: Option<u64>,
     pub timeout_s: Option<u64>,
+    /// Share (1-100) of each published tenant-wide cap (Power BI's hourly
+    /// limits) this audit may use: other admin tools share the same hour.
+    pub budget_percent: Option<u32>,
 }
 
 /// Reads the config file: `--config` (must exist) or `./pal-audit.toml` (if it
@@ -221,7 +224,17 @@ impl AuditConfig {
             timeout: h
                 .timeout_s
                 .map_or(HttpConfig::default().timeout, Duration::from_secs),
-            caps: crate::sources::powerbi::CAPS.to_vec(),
+            caps: {
+                let pct = h.budget_percent.unwrap_or(100).clamp(1, 100);
+                crate::sources::powerbi::CAPS
+                    .iter()
+                    .map(|(name, cap)| {
+                        let mut cap = *cap;
+                        cap.limit = (cap.limit * pct / 100).max(1);
+                        (*name, cap)
+                    })
+                    .collect()
+            },
         };
         let product_names = or_file(args.products, &file.products);
         let products = if product_names.is_empty() {

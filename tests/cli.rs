@@ -164,6 +164,35 @@ fn a_refused_scanner_falls_back_to_the_groups_list() {
 }
 
 #[test]
+fn a_spent_budget_stops_the_source_and_says_when_to_retry() {
+    let emu = Emulator::start("", 100);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("pal-audit.toml");
+    // 5% of 200 activity queries an hour is 10: fewer than 30 days need.
+    std::fs::write(&config, "[http]\nbudget_percent = 5\n").unwrap();
+    let mut args = vec!["--format", "json", "--products", "power-bi"];
+    args.extend(["--config", config.to_str().unwrap()]);
+    let out = audit(&emu, &args);
+    let report = json(&out);
+    let pbi = report["coverage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["source"] == "power-bi")
+        .unwrap();
+    assert_eq!(pbi["status"], "partial", "{pbi}");
+    let detail = pbi["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("budget") && detail.contains("retry after"),
+        "{detail}"
+    );
+    // The datasets themselves were read within their own budgets.
+    assert_eq!(report["findings"].as_array().unwrap().len(), 6);
+    // 10 activity queries and not one more.
+    assert_eq!(pbi["requests"], 1 + 1 + 2 + 1 + 10);
+}
+
+#[test]
 fn apis_that_refuse_are_gaps_never_crashes() {
     for (fault, source) in [
         ("404@api.ci.ai.dynamics.com*all", "customer-insights"),

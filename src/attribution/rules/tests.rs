@@ -538,3 +538,273 @@ fn findings_come_in_the_documented_order() {
     let names: Vec<&str> = f.iter().map(|f| f.resource_name.as_str()).collect();
     assert_eq!(names, ["Alpha", "beta", "Flow"]);
 }
+
+// --- Dataverse, Power BI, Customer Insights ------------------------------------
+
+use crate::inventory::{Activity, Import, Solution};
+
+fn with_solution(mut r: Resource, name: &str) -> Resource {
+    r.solution = Some(name.into());
+    r
+}
+
+fn solution(name: &str, managed: bool, imports: Vec<(Option<u8>, u32)>) -> Solution {
+    Solution {
+        environment: EnvironmentId::new("env"),
+        unique_name: name.into(),
+        managed,
+        imports: Fact::Known(
+            imports
+                .into_iter()
+                .map(|(by, day)| Import {
+                    at: at(day),
+                    importer: by.map_or(Fact::Unknown("no job".into()), |n| Fact::Known(id(n))),
+                })
+                .collect(),
+        ),
+    }
+}
+
+fn model_driven(creator: u8) -> Resource {
+    Resource {
+        kind: ResourceKind::ModelDrivenApp,
+        roles: Fact::Known(vec![]),
+        ..app(creator, vec![], vec![])
+    }
+}
+
+fn dataset(publisher: Option<u8>) -> Resource {
+    Resource {
+        id: ResourceId::new("ds-1"),
+        kind: ResourceKind::Dataset,
+        name: "Dataset".into(),
+        environment: EnvironmentId::new("ws-1"),
+        environment_name: Some("Workspace".into()),
+        solution: None,
+        creator: publisher.map_or(Fact::Unknown("unresolved".into()), |p| Fact::Known(id(p))),
+        roles: Fact::Known(vec![]),
+        stamps: vec![],
+    }
+}
+
+fn instance(holders: &[u8], stamps: Vec<Stamp>) -> Resource {
+    Resource {
+        id: ResourceId::new("inst-1"),
+        kind: ResourceKind::Instance,
+        name: "Instance".into(),
+        environment: EnvironmentId::new("env"),
+        environment_name: None,
+        solution: None,
+        creator: Fact::Unknown("n/a".into()),
+        roles: Fact::Known(
+            holders
+                .iter()
+                .map(|h| RoleAssignment {
+                    principal: id(*h),
+                    principal_type: PrincipalType::User,
+                    role: Role::Member,
+                })
+                .collect(),
+        ),
+        stamps,
+    }
+}
+
+fn event(resource: &str, n: u8, day: u32, action: &str) -> Activity {
+    Activity {
+        resource: ResourceId::new(resource),
+        principal: id(n),
+        at: at(day),
+        action: action.into(),
+    }
+}
+
+#[test]
+fn model_driven_app_outside_a_managed_solution_follows_its_creator() {
+    let f = World::new().link(1, OURS).resource(model_driven(1)).one();
+    assert_eq!(f.verdict, Verdict::Credited);
+    assert_eq!(
+        f.attributed[0].role,
+        crate::attribution::AttributedRole::Creator
+    );
+    let f = World::new().resource(model_driven(1)).one();
+    assert_eq!(f.verdict, Verdict::Uncredited);
+}
+
+#[test]
+fn model_driven_app_in_a_managed_solution_follows_the_last_linked_importer() {
+    let mut w = World::new()
+        .link(2, OURS)
+        .resource(with_solution(model_driven(1), "Sol"));
+    // Ours imported, then an unlinked account re-imported.
+    w.inv
+        .solutions
+        .push(solution("Sol", true, vec![(Some(2), 1), (Some(3), 9)]));
+    let f = w.one();
+    assert_eq!(f.verdict, Verdict::Credited);
+    assert_eq!(f.attributed[0].principal_id, id(2));
+    assert_eq!(
+        f.attributed[0].role,
+        crate::attribution::AttributedRole::Importer
+    );
+    assert_eq!(f.solution.as_deref(), Some("Sol"));
+    assert!(f.flags.contains(&Flag::ImportedByUnlinkedAccount));
+}
+
+#[test]
+fn model_driven_app_with_an_unknown_latest_importer_is_unknown() {
+    let mut w = World::new().resource(with_solution(model_driven(1), "Sol"));
+    w.inv.solutions.push(solution("Sol", true, vec![(None, 9)]));
+    let f = w.one();
+    assert_eq!(f.verdict, Verdict::Unknown);
+    let mut w = World::new().resource(with_solution(model_driven(1), "Sol"));
+    w.inv.solutions.push(Solution {
+        imports: Fact::Unknown("history refused".into()),
+        ..solution("Sol", true, vec![])
+    });
+    assert_eq!(w.one().verdict, Verdict::Unknown);
+}
+
+#[test]
+fn an_unmanaged_solution_changes_nothing() {
+    let mut w = World::new()
+        .link(1, OURS)
+        .resource(with_solution(model_driven(1), "Sol"));
+    w.inv
+        .solutions
+        .push(solution("Sol", false, vec![(Some(3), 9)]));
+    let f = w.one();
+    assert_eq!(f.verdict, Verdict::Credited);
+    assert!(f.flags.is_empty());
+}
+
+#[test]
+fn a_canvas_app_whose_owner_changed_after_the_import_is_flagged() {
+    let mut w = World::new()
+        .link(2, OURS)
+        .resource(with_solution(app(1, vec![], vec![]), "Sol"));
+    w.inv
+        .solutions
+        .push(solution("Sol", true, vec![(Some(2), 5)]));
+    let f = w.one();
+    assert_eq!(f.verdict, Verdict::Uncredited, "the live owner decides");
+    assert_eq!(f.flags, vec![Flag::OwnerChangedSinceImport]);
+    // Still owned by the importer: no flag.
+    let mut w = World::new()
+        .link(2, OURS)
+        .resource(with_solution(app(2, vec![], vec![]), "Sol"));
+    w.inv
+        .solutions
+        .push(solution("Sol", true, vec![(Some(2), 5)]));
+    assert!(w.one().flags.is_empty());
+}
+
+#[test]
+fn dataset_publisher_decides() {
+    let f = World::new().link(1, OURS).resource(dataset(Some(1))).one();
+    assert_eq!(f.verdict, Verdict::Credited);
+    assert_eq!(f.environment_name, "Workspace");
+    assert_eq!(
+        World::new().resource(dataset(Some(1))).one().verdict,
+        Verdict::Uncredited
+    );
+    let f = World::new().link(1, OURS).resource(dataset(None)).one();
+    assert_eq!(f.verdict, Verdict::Unknown);
+}
+
+#[test]
+fn a_later_publish_by_another_partner_is_flagged() {
+    let mut w = World::new()
+        .link(1, OURS)
+        .link(2, OTHER)
+        .resource(dataset(Some(1)));
+    w.inv.activity = vec![
+        event("ds-1", 1, 5, "Import"),
+        event("ds-1", 2, 9, "TakeOverDataset"),
+        event("ds-1", 3, 20, "Import"),
+        event("ds-1", 2, 21, "ViewReport"),
+    ];
+    let f = w.one();
+    assert_eq!(f.verdict, Verdict::Credited);
+    assert_eq!(f.flags, vec![Flag::OtherPartnerActivity]);
+    // An earlier one is not "later activity".
+    let mut w = World::new()
+        .link(1, OURS)
+        .link(2, OTHER)
+        .resource(dataset(Some(1)));
+    w.inv.activity = vec![event("ds-1", 2, 1, "Import"), event("ds-1", 1, 5, "Import")];
+    assert!(w.one().flags.is_empty());
+}
+
+#[test]
+fn instance_active_users_decide_by_audit_events_first() {
+    let mut w = World::new()
+        .link(1, OURS)
+        .link(2, OTHER)
+        // Stamps say ours, events say theirs: events are the stronger signal.
+        .resource(instance(&[1, 2], vec![stamp(1, StampKind::Modified, 25)]));
+    w.inv.activity = vec![event("inst-1", 1, 3, "a"), event("inst-1", 2, 10, "b")];
+    let f = w.one();
+    assert_eq!(f.verdict, Verdict::CreditedToOther);
+    assert_eq!(f.decided_by, Some(DecidedBy::AuditEvents));
+}
+
+#[test]
+fn instance_without_events_falls_back_to_stamps() {
+    let f = World::new()
+        .link(1, OURS)
+        .link(2, OTHER)
+        .resource(instance(
+            &[1, 2],
+            vec![
+                stamp(1, StampKind::Modified, 25),
+                stamp(2, StampKind::Created, 2),
+            ],
+        ))
+        .one();
+    assert_eq!(f.verdict, Verdict::Credited);
+    assert_eq!(f.decided_by, Some(DecidedBy::ResourceStamps));
+    assert_eq!(f.attributed.len(), 2);
+}
+
+#[test]
+fn instance_events_narrow_the_attributed_users() {
+    let mut w = World::new()
+        .link(1, OURS)
+        .link(2, OTHER)
+        .resource(instance(&[1, 2], vec![]));
+    w.inv.activity = vec![event("inst-1", 1, 3, "a")];
+    let f = w.one();
+    assert_eq!(f.verdict, Verdict::Credited);
+    assert_eq!(f.attributed.len(), 1, "only the active holder");
+    assert_eq!(f.decided_by, Some(DecidedBy::SinglePartner));
+    // Events cover the instance, but no role holder was active.
+    let mut w = World::new().link(1, OURS).resource(instance(&[1], vec![]));
+    w.inv.activity = vec![event("inst-1", 4, 3, "a")];
+    assert_eq!(w.one().verdict, Verdict::Uncredited);
+}
+
+#[test]
+fn instance_groups_are_not_active_users() {
+    let mut r = instance(&[1], vec![]);
+    if let Fact::Known(roles) = &mut r.roles {
+        roles[0].principal_type = PrincipalType::Group;
+    }
+    let f = World::new().link(1, OURS).resource(r).one();
+    assert_eq!(f.verdict, Verdict::Uncredited);
+    assert!(f.reasons[0].contains("group"));
+}
+
+#[test]
+fn disabled_or_deleted_attributed_users_are_orphaned() {
+    let mut w = World::new().link(1, OURS).resource(app(1, vec![], vec![]));
+    w.inv.principals.get_mut(&id(1)).unwrap().enabled = Some(false);
+    let f = w.one();
+    assert_eq!(f.verdict, Verdict::Credited);
+    assert_eq!(f.flags, vec![Flag::OrphanedOwner]);
+    let mut w = World::new().resource(flow(Some(2), vec![]));
+    w.inv.principals.get_mut(&id(2)).unwrap().deleted = true;
+    let f = w.one();
+    assert!(f.flags.contains(&Flag::OrphanedOwner));
+    assert!(f.reasons.iter().any(|r| r.contains("deleted")));
+}
