@@ -312,7 +312,7 @@ async fn emulate(args: EmulateArgs, quiet: bool) -> Result<u8, Error> {
     let server = emulator::start(model, options, args.port).await?;
     if !quiet {
         eprintln!(
-            "pal-audit emulator serving {} at {} (Ctrl-C to stop)\n\nAudit it with:\n  PAL_AUDIT_TOKEN=x pal-audit audit --auth static-token --api-base {} --partner-id {} --links <links.csv>",
+            "pal-audit emulator serving {} at {} (Ctrl-C to stop)\n\nAudit it with:\n  PAL_AUDIT_TOKEN=x PAL_AUDIT_CI_KEY=x pal-audit audit --auth static-token --api-base {} --partner-id {} --links <links.csv>",
             args.tenant.display(),
             server.base_url(),
             server.base_url(),
