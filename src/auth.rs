@@ -261,6 +261,47 @@ impl Tokens {
     }
 }
 
+/// Who a token belongs to: its claims, read without checking the signature
+/// (the service that accepted the token already did).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Claims {
+    /// The object id of the user or service principal.
+    pub oid: Option<String>,
+    pub tid: Option<String>,
+    /// `upn`, `preferred_username` or `unique_name`, for users.
+    pub upn: Option<String>,
+    /// `appid` or `azp`: the application the token was issued to.
+    pub app_id: Option<String>,
+    /// `idtyp` is `app` for an application's own token.
+    pub app_only: bool,
+}
+
+impl Claims {
+    /// Decodes the payload of a JWT; `None` when the token is not one.
+    pub fn of(token: &Secret) -> Option<Self> {
+        use base64::Engine;
+        let payload = token.expose().split('.').nth(1)?;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload.trim_end_matches('='))
+            .ok()?;
+        let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+        let text = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
+        let upn = text("upn")
+            .or_else(|| text("preferred_username"))
+            .or_else(|| text("unique_name"))
+            .filter(|u| u.contains('@'));
+        Some(Self {
+            oid: text("oid").map(|o| o.to_ascii_lowercase()),
+            tid: text("tid").map(|t| t.to_ascii_lowercase()),
+            app_only: text("idtyp").as_deref() == Some("app") || upn.is_none(),
+            upn: upn.map(|u| u.to_ascii_lowercase()),
+            app_id: text("appid")
+                .or_else(|| text("azp"))
+                .map(|a| a.to_ascii_lowercase()),
+        })
+    }
+}
+
 fn time_now_unix() -> i64 {
     chrono::Utc::now().timestamp()
 }
@@ -292,6 +333,24 @@ mod tests {
         assert!(!format!("{s:?}").contains("hunter2"));
         assert!(!format!("{:?}", Credential::Static(s.clone())).contains("hunter2"));
         assert_eq!(s.expose(), "hunter2-token");
+    }
+
+    #[test]
+    fn claims_come_from_the_payload() {
+        use base64::Engine;
+        let enc = |v: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+        let token = format!(
+            "{}.{}.sig",
+            enc(r#"{"alg":"none"}"#),
+            enc(r#"{"oid":"ABC","tid":"T","upn":"Svc@Contoso.com","appid":"04b07795"}"#)
+        );
+        let c = Claims::of(&Secret::new(token)).unwrap();
+        assert_eq!(c.oid.as_deref(), Some("abc"));
+        assert_eq!(c.upn.as_deref(), Some("svc@contoso.com"));
+        assert!(!c.app_only);
+        let app = format!("x.{}.y", enc(r#"{"oid":"S","idtyp":"app","appid":"A1"}"#));
+        assert!(Claims::of(&Secret::new(app)).unwrap().app_only);
+        assert_eq!(Claims::of(&Secret::new("not-a-jwt")), None);
     }
 
     #[tokio::test]

@@ -67,6 +67,15 @@ pub enum Command {
         after_help = "Example:\n  pal-audit demo\n  pal-audit demo --format json --output contoso.json\n\nThe demo exits 0 unless --fail-on is given."
     )]
     Demo(DemoArgs),
+    /// Run as the partner identity: read its own PAL link (and create, move or delete it) and write an attestation.
+    #[command(after_help = concat!(
+        "Example:\n  az login --tenant contoso.onmicrosoft.com    # as the service account\n",
+        "  pal-audit attest --service-account --out attestations/svc.json\n",
+        "  pal-audit attest --link 4567890 --yes        # create or move the link, then attest\n\n",
+        "Exit codes: 0 attested an active link; 1 no active link (none, deleted, conflict, or declined);\n",
+        "2 bad input; 3 authentication failed; 4 an API failed."
+    ))]
+    Attest(AttestArgs),
     /// Serve a tenant model on loopback in the real API shapes, for --api-base.
     #[command(after_help = concat!(
         "Example:\n  pal-audit emulate --tenant fixtures/contoso --port 8080 --faults '429@/apps*2,403-env:Contoso-Sales'\n\n",
@@ -126,14 +135,6 @@ pub struct AuditArgs {
         hide_env_values = true
     )]
     pub partner_id: Option<String>,
-    /// The customer tenant (id or domain) to sign in to and audit.
-    #[arg(
-        long,
-        value_name = "TENANT",
-        env = "PAL_AUDIT_TENANT",
-        hide_env_values = true
-    )]
-    pub tenant: Option<String>,
     /// Links CSV (principal, partner_id[, kind, linked_at, note]); repeatable.
     #[arg(
         long,
@@ -189,17 +190,6 @@ pub struct AuditArgs {
         value_delimiter = ','
     )]
     pub environment: Vec<String>,
-    /// How to sign in [default: azure-cli].
-    #[arg(long, value_enum, env = "PAL_AUDIT_AUTH", hide_env_values = true)]
-    pub auth: Option<AuthKind>,
-    /// Send every request to URL/HOST/PATH instead of https://HOST/PATH (the emulator or a stand-in).
-    #[arg(
-        long,
-        value_name = "URL",
-        env = "PAL_AUDIT_API_BASE",
-        hide_env_values = true
-    )]
-    pub api_base: Option<String>,
     /// Judge attestation freshness at this RFC 3339 time instead of now (reproducible runs).
     #[arg(
         long,
@@ -216,6 +206,34 @@ pub struct AuditArgs {
         hide_env_values = true
     )]
     pub attestation_max_age: Option<u32>,
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// How to reach the tenant: shared by every command that calls an API.
+#[derive(Debug, Args, Default, Clone)]
+pub struct ConnArgs {
+    /// The customer tenant (id or domain) to sign in to.
+    #[arg(
+        long,
+        value_name = "TENANT",
+        env = "PAL_AUDIT_TENANT",
+        hide_env_values = true
+    )]
+    pub tenant: Option<String>,
+    /// How to sign in [default: azure-cli].
+    #[arg(long, value_enum, env = "PAL_AUDIT_AUTH", hide_env_values = true)]
+    pub auth: Option<AuthKind>,
+    /// Send every request to URL/HOST/PATH instead of https://HOST/PATH (the emulator or a stand-in).
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "PAL_AUDIT_API_BASE",
+        hide_env_values = true
+    )]
+    pub api_base: Option<String>,
     /// Requests in flight per API host [default: 8].
     #[arg(
         long,
@@ -224,8 +242,27 @@ pub struct AuditArgs {
         hide_env_values = true
     )]
     pub concurrency: Option<usize>,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct AttestArgs {
     #[command(flatten)]
-    pub output: OutputArgs,
+    pub conn: ConnArgs,
+    /// Link this identity to PARTNER_ID (creates the link, or moves an existing one).
+    #[arg(long, value_name = "PARTNER_ID", conflicts_with = "unlink")]
+    pub link: Option<String>,
+    /// Delete this identity's link.
+    #[arg(long)]
+    pub unlink: bool,
+    /// This user object is a dedicated service account, not a person's account.
+    #[arg(long)]
+    pub service_account: bool,
+    /// Where to write the attestation [default: attestation-<name>.json].
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Change the link without asking.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args, Default)]

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use crate::auth::AuthKind;
-use crate::cli::{AuditArgs, Format, OutputArgs};
+use crate::cli::{AuditArgs, ConnArgs, Format, OutputArgs};
 use crate::error::{Error, InputError};
 use crate::http::{ApiBase, HttpConfig, RetryPolicy};
 use crate::inventory::Product;
@@ -136,7 +136,6 @@ impl OutputConfig {
 #[derive(Debug)]
 pub struct AuditConfig {
     pub partner_id: PartnerId,
-    pub tenant: Option<String>,
     pub links: Vec<PathBuf>,
     pub attestations: Vec<PathBuf>,
     pub environments: Vec<String>,
@@ -144,32 +143,24 @@ pub struct AuditConfig {
     pub activity_days: u32,
     pub ci_activity: Option<PathBuf>,
     pub ci_audience: String,
-    pub auth: AuthKind,
-    pub api_base: ApiBase,
+    pub conn: Connection,
     pub as_of: Option<DateTime<Utc>>,
     pub attestation_max_age: chrono::Duration,
-    pub http: HttpConfig,
     pub environment_concurrency: usize,
     pub output: OutputConfig,
 }
 
-fn or_file<T>(flag: Vec<T>, file: &[T]) -> Vec<T>
-where
-    T: Clone,
-{
-    if flag.is_empty() { file.to_vec() } else { flag }
+/// How to reach the tenant, checked: sign-in, where requests go, HTTP knobs.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    pub tenant: Option<String>,
+    pub auth: AuthKind,
+    pub api_base: ApiBase,
+    pub http: HttpConfig,
 }
 
-impl AuditConfig {
-    pub fn resolve(args: AuditArgs, file: FileConfig) -> Result<Self, Error> {
-        let partner = args.partner_id.or_else(|| file.partner_id.clone()).ok_or_else(|| {
-            Error::Usage(
-                "--partner-id is required (or PAL_AUDIT_PARTNER_ID, or partner_id in pal-audit.toml)"
-                    .into(),
-            )
-        })?;
-        let partner_id =
-            PartnerId::parse(&partner).map_err(|e| Error::Usage(format!("--partner-id {e}")))?;
+impl Connection {
+    pub fn resolve(args: ConnArgs, file: &FileConfig) -> Result<Self, Error> {
         let api_base = match args.api_base.or_else(|| file.api_base.clone()) {
             Some(b) => ApiBase::parse(&b).map_err(Error::Usage)?,
             None => ApiBase::real(),
@@ -181,21 +172,6 @@ impl AuditConfig {
                     .into(),
             ));
         }
-        let as_of = args
-            .as_of
-            .as_deref()
-            .map(|s| {
-                DateTime::parse_from_rfc3339(s)
-                    .map(|t| t.with_timezone(&Utc))
-                    .map_err(|e| {
-                        Error::Usage(format!("--as-of {s:?} is not an RFC 3339 time: {e}"))
-                    })
-            })
-            .transpose()?;
-        let max_age_days = args
-            .attestation_max_age
-            .or(file.attestation_max_age_days)
-            .unwrap_or(30);
         let h = &file.http;
         let concurrency = args.concurrency.or(h.concurrency).unwrap_or(8);
         if concurrency == 0 {
@@ -236,6 +212,47 @@ impl AuditConfig {
                     .collect()
             },
         };
+        Ok(Self {
+            tenant: args.tenant.or_else(|| file.tenant.clone()),
+            auth,
+            api_base,
+            http,
+        })
+    }
+}
+
+fn or_file<T>(flag: Vec<T>, file: &[T]) -> Vec<T>
+where
+    T: Clone,
+{
+    if flag.is_empty() { file.to_vec() } else { flag }
+}
+
+impl AuditConfig {
+    pub fn resolve(args: AuditArgs, file: FileConfig) -> Result<Self, Error> {
+        let partner = args.partner_id.or_else(|| file.partner_id.clone()).ok_or_else(|| {
+            Error::Usage(
+                "--partner-id is required (or PAL_AUDIT_PARTNER_ID, or partner_id in pal-audit.toml)"
+                    .into(),
+            )
+        })?;
+        let partner_id =
+            PartnerId::parse(&partner).map_err(|e| Error::Usage(format!("--partner-id {e}")))?;
+        let as_of = args
+            .as_of
+            .as_deref()
+            .map(|s| {
+                DateTime::parse_from_rfc3339(s)
+                    .map(|t| t.with_timezone(&Utc))
+                    .map_err(|e| {
+                        Error::Usage(format!("--as-of {s:?} is not an RFC 3339 time: {e}"))
+                    })
+            })
+            .transpose()?;
+        let max_age_days = args
+            .attestation_max_age
+            .or(file.attestation_max_age_days)
+            .unwrap_or(30);
         let product_names = or_file(args.products, &file.products);
         let products = if product_names.is_empty() {
             Product::ALL.into_iter().collect()
@@ -264,16 +281,13 @@ impl AuditConfig {
                 .ci_audience
                 .clone()
                 .unwrap_or_else(|| crate::sources::customer_insights::DEFAULT_AUDIENCE.into()),
-            tenant: args.tenant.or_else(|| file.tenant.clone()),
+            conn: Connection::resolve(args.conn, &file)?,
             links: or_file(args.links, &file.links),
             attestations: or_file(args.attestations, &file.attestations),
             environments: or_file(args.environment, &file.environments),
-            auth,
-            api_base,
             as_of,
             attestation_max_age: chrono::Duration::days(i64::from(max_age_days)),
-            environment_concurrency: h.environment_concurrency.unwrap_or(4).max(1),
-            http,
+            environment_concurrency: file.http.environment_concurrency.unwrap_or(4).max(1),
             output: OutputConfig::resolve(args.output, &file, "any")?,
         })
     }
@@ -298,7 +312,7 @@ mod tests {
         let cfg = AuditConfig::resolve(args(Some("222")), file).unwrap();
         assert_eq!(cfg.partner_id.as_str(), "222");
         assert_eq!(cfg.output.format, Format::Json);
-        assert_eq!(cfg.http.concurrency, 3);
+        assert_eq!(cfg.conn.http.concurrency, 3);
         assert_eq!(cfg.attestation_max_age.num_days(), 30);
     }
 
@@ -313,15 +327,15 @@ mod tests {
     #[test]
     fn static_token_needs_loopback() {
         let mut a = args(Some("1"));
-        a.auth = Some(AuthKind::StaticToken);
-        a.api_base = Some("https://example.com".into());
+        a.conn.auth = Some(AuthKind::StaticToken);
+        a.conn.api_base = Some("https://example.com".into());
         assert!(AuditConfig::resolve(a, FileConfig::default()).is_err());
         let mut a = args(Some("1"));
-        a.auth = Some(AuthKind::StaticToken);
+        a.conn.auth = Some(AuthKind::StaticToken);
         assert!(AuditConfig::resolve(a, FileConfig::default()).is_err());
         let mut a = args(Some("1"));
-        a.auth = Some(AuthKind::StaticToken);
-        a.api_base = Some("http://127.0.0.1:9".into());
+        a.conn.auth = Some(AuthKind::StaticToken);
+        a.conn.api_base = Some("http://127.0.0.1:9".into());
         assert!(AuditConfig::resolve(a, FileConfig::default()).is_ok());
     }
 

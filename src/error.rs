@@ -55,6 +55,9 @@ pub enum Error {
     /// The emulator could not start (port taken, bad tenant model).
     #[error("emulator: {0}")]
     Emulator(String),
+    /// An API answered, but not with what the command needs.
+    #[error("{0}")]
+    Service(String),
 }
 
 impl Error {
@@ -64,6 +67,7 @@ impl Error {
                 code::USAGE
             }
             Self::Auth(_) => code::AUTH,
+            Self::Service(_) => code::INCOMPLETE,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! customer tenant. Data flows one way: sources -> inventory -> attribution
 //! -> report.
 
+pub mod attest;
 pub mod attribution;
 pub mod auth;
 pub mod cli;

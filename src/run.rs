@@ -9,6 +9,7 @@ use std::sync::Arc;
 use chrono::Utc;
 use clap::Parser;
 
+use crate::attest;
 use crate::attribution::{self, Options};
 use crate::auth::{Credential, Secret, Tokens};
 use crate::cli::{Cli, ColorChoice, Command, DemoArgs, EmulateArgs, Format};
@@ -57,6 +58,27 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode, Error> 
             runtime.block_on(demo(args, cli.config.as_deref(), cli.quiet, color))?
         }
         Command::Emulate(args) => runtime.block_on(emulate(args, cli.quiet))?,
+        Command::Attest(args) => {
+            let file = config::load_file(cli.config.as_deref())?;
+            let change = match (&args.link, args.unlink) {
+                (Some(p), _) => attest::Change::Link(
+                    PartnerId::parse(p).map_err(|e| Error::Usage(format!("--link {e}")))?,
+                ),
+                (None, true) => attest::Change::Unlink,
+                (None, false) => attest::Change::None,
+            };
+            let conn = config::Connection::resolve(args.conn, &file)?;
+            let opts = attest::Options {
+                change,
+                service_account: args.service_account,
+                out: args.out,
+                yes: args.yes,
+            };
+            runtime.block_on(async {
+                let (http, tokens) = connect(&conn)?;
+                attest::run(&http, &tokens, &opts).await
+            })?
+        }
     };
     Ok(ExitCode::from(code))
 }
@@ -78,11 +100,20 @@ fn init_tracing(verbose: u8, quiet: bool) {
         .try_init();
 }
 
+/// A credential and the HTTP pipeline for `conn`.
+fn connect(conn: &config::Connection) -> Result<(HttpClient, Arc<Tokens>), Error> {
+    let credential = Credential::from_env(conn.auth, conn.tenant.as_deref())?;
+    let tokens = Arc::new(Tokens::new(credential));
+    let http = HttpClient::new(conn.api_base.clone(), tokens.clone(), conn.http.clone())
+        .map_err(Error::Usage)?;
+    Ok((http, tokens))
+}
+
 /// `pal-audit audit`.
 async fn audit(cfg: AuditConfig, quiet: bool, color: bool) -> Result<u8, Error> {
     // Every input is read and checked before the first call.
     let links = links::load(&cfg.links, &cfg.attestations)?;
-    if let Some(t) = cfg.tenant.as_deref().filter(|t| is_guid(t)) {
+    if let Some(t) = cfg.conn.tenant.as_deref().filter(|t| is_guid(t)) {
         links::check_tenant(&links, t)?;
     }
     if links.is_empty() && !quiet {
@@ -103,7 +134,7 @@ async fn audit(cfg: AuditConfig, quiet: bool, color: bool) -> Result<u8, Error> 
         .ok()
         .filter(|k| !k.trim().is_empty())
         .map(Secret::new);
-    let credential = Credential::from_env(cfg.auth, cfg.tenant.as_deref())?;
+    let credential = Credential::from_env(cfg.conn.auth, cfg.conn.tenant.as_deref())?;
     let report = collect_and_attribute(&cfg, &links, credential, &ci_key, &ci_activity).await?;
     emit(&report, &cfg.output, quiet, color)
 }
@@ -116,12 +147,13 @@ async fn collect_and_attribute(
     ci_activity: &Option<Vec<CiEvent>>,
 ) -> Result<Report, Error> {
     let tokens = Arc::new(Tokens::new(credential));
-    let http =
-        HttpClient::new(cfg.api_base.clone(), tokens, cfg.http.clone()).map_err(Error::Usage)?;
+    let http = HttpClient::new(cfg.conn.api_base.clone(), tokens, cfg.conn.http.clone())
+        .map_err(Error::Usage)?;
     let plan = Plan {
         environments: cfg.environments.clone(),
         products: cfg.products.clone(),
         tenant_id: cfg
+            .conn
             .tenant
             .as_deref()
             .filter(|t| is_guid(t))
@@ -263,7 +295,6 @@ async fn demo(
     let api_base = ApiBase::parse(&server.base_url()).map_err(Error::Usage)?;
     let cfg = AuditConfig {
         partner_id: partner,
-        tenant: None,
         links: Vec::new(),
         attestations: Vec::new(),
         environments: Vec::new(),
@@ -271,11 +302,14 @@ async fn demo(
         activity_days: 30,
         ci_activity: None,
         ci_audience: customer_insights::DEFAULT_AUDIENCE.into(),
-        auth: crate::auth::AuthKind::StaticToken,
-        api_base,
+        conn: config::Connection {
+            tenant: None,
+            auth: crate::auth::AuthKind::StaticToken,
+            api_base,
+            http: Default::default(),
+        },
         as_of,
         attestation_max_age: chrono::Duration::days(30),
-        http: Default::default(),
         environment_concurrency: 4,
         output,
     };

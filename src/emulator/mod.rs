@@ -44,7 +44,8 @@ impl Default for Options {
 }
 
 struct Shared {
-    model: TenantModel,
+    /// Writes (owner changes, take-overs, links) change the tenant.
+    model: std::sync::RwLock<TenantModel>,
     options: Options,
     requests: AtomicU64,
     /// Power BI scans started: id -> (workspace ids, status polls so far).
@@ -97,7 +98,7 @@ pub async fn start(model: TenantModel, options: Options, port: u16) -> Result<Ru
         .local_addr()
         .map_err(|e| Error::Emulator(e.to_string()))?;
     let shared = Arc::new(Shared {
-        model,
+        model: std::sync::RwLock::new(model),
         options,
         requests: AtomicU64::new(0),
         scans: std::sync::Mutex::default(),

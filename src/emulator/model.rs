@@ -43,6 +43,28 @@ pub struct TenantModel {
     pub powerbi_activity: Vec<ModelPowerBiEvent>,
     #[serde(default)]
     pub instances: Vec<ModelInstance>,
+    /// PAL links as ManagementPartner holds them, one per principal.
+    #[serde(default)]
+    pub partner_links: Vec<ModelPartnerLink>,
+}
+
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelPartnerLink {
+    pub principal: String,
+    pub partner_id: String,
+    #[serde(default)]
+    pub partner_name: Option<String>,
+    #[serde(default = "active")]
+    pub state: String,
+    #[serde(default)]
+    pub created: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub updated: Option<DateTime<Utc>>,
+}
+
+fn active() -> String {
+    "Active".into()
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -89,8 +89,14 @@ fn host_of(url: &str) -> String {
 }
 
 pub fn route(st: &Shared, req: &Req, seg: &[String]) -> Answer {
-    let m = &st.model;
     let s: Vec<&str> = seg.iter().map(String::as_str).collect();
+    if *req.method != Method::GET
+        && let Some(answer) = write(st, req, &s)
+    {
+        return answer;
+    }
+    let guard = st.model.read().expect("tenant model");
+    let m = &*guard;
     if let Some(env) = m
         .environments
         .iter()
@@ -103,7 +109,10 @@ pub fn route(st: &Shared, req: &Req, seg: &[String]) -> Answer {
             ("api.powerbi.com", ["v1.0", "myorg", "admin", "workspaces", "getInfo"]) => {
                 scan_start(st, req)
             }
-            ("graph.microsoft.com", ["v1.0", "$batch"]) => graph_batch(st, req),
+            ("graph.microsoft.com", ["v1.0", "$batch"]) => {
+                drop(guard);
+                graph_batch(st, req)
+            }
             _ => (
                 StatusCode::METHOD_NOT_ALLOWED,
                 json!({"error": {"code": "MethodNotAllowed", "message": "read-only emulator"}}),
@@ -225,8 +234,34 @@ pub fn route(st: &Shared, req: &Req, seg: &[String]) -> Answer {
                 None => not_found("flow"),
             }
         }
+        ("graph.microsoft.com", ["v1.0", "me"]) => {
+            match caller(req).and_then(|oid| m.principal(&oid).cloned()) {
+                Some(p) if p.kind == ModelKind::User => (
+                    StatusCode::OK,
+                    json!({"id": p.id, "userPrincipalName": p.upn, "accountEnabled": p.enabled, "displayName": p.name}),
+                ),
+                _ => graph_not_found("me"),
+            }
+        }
         ("graph.microsoft.com", ["v1.0", rest @ ..]) => graph(m, req, rest),
-        ("api.powerbi.com", ["v1.0", "myorg", "admin", rest @ ..]) => powerbi(st, req, rest),
+        ("api.powerbi.com", ["v1.0", "myorg", "admin", rest @ ..]) => powerbi(st, m, req, rest),
+        ("management.azure.com", ["providers", p, "partners"])
+            if eq(p, "Microsoft.ManagementPartner") =>
+        {
+            if let Some(e) = req.needs_api_version() {
+                return e;
+            }
+            let Some(oid) = caller(req) else {
+                return no_caller();
+            };
+            match m.partner_links.iter().find(|l| eq(&l.principal, &oid)) {
+                Some(l) => (StatusCode::OK, partner_json(m, l)),
+                None => (
+                    StatusCode::NOT_FOUND,
+                    json!({"error": {"code": "NotFound", "message": "No partner link found for this principal."}}),
+                ),
+            }
+        }
         ("api.ci.ai.dynamics.com", ["v1", rest @ ..]) => customer_insights(m, req, rest),
         _ => not_found(&format!("https://{}{}", req.host, req.path)),
     }
@@ -303,6 +338,7 @@ fn service_principal(p: &ModelPrincipal) -> Value {
 
 /// `POST /v1.0/$batch`: each GET is answered as if sent alone.
 fn graph_batch(st: &Shared, req: &Req) -> Answer {
+    // Each sub-request takes the model's lock itself.
     let Ok(body) = serde_json::from_slice::<Value>(req.body) else {
         return (
             StatusCode::BAD_REQUEST,
@@ -826,8 +862,7 @@ fn scan_start(st: &Shared, req: &Req) -> Answer {
     )
 }
 
-fn powerbi(st: &Shared, req: &Req, s: &[&str]) -> Answer {
-    let m = &st.model;
+fn powerbi(st: &Shared, m: &TenantModel, req: &Req, s: &[&str]) -> Answer {
     match s {
         ["workspaces", "modified"] => (
             StatusCode::OK,
@@ -1010,4 +1045,238 @@ fn instance(m: &TenantModel, i: &ModelInstance) -> Value {
         "updatedBy": i.updated_by.as_deref().map(|u| upn_of(m, u)),
         "updatedUtc": i.updated.map(at),
     })
+}
+
+// --- Writes and the caller ---------------------------------------------------------
+
+/// The object id in the caller's bearer token (a JWT; the emulator does not
+/// check signatures).
+fn caller(req: &Req) -> Option<String> {
+    let token = req
+        .headers
+        .get("authorization")?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")?;
+    crate::auth::Claims::of(&crate::auth::Secret::new(token))?.oid
+}
+
+fn no_caller() -> Answer {
+    (
+        StatusCode::UNAUTHORIZED,
+        json!({"error": {"code": "InvalidAuthenticationToken", "message": "the token names no principal (oid)"}}),
+    )
+}
+
+fn partner_json(m: &TenantModel, l: &super::model::ModelPartnerLink) -> Value {
+    json!({
+        "id": format!("/providers/microsoft.managementpartner/partners/{}", l.partner_id),
+        "name": l.partner_id,
+        "type": "Microsoft.ManagementPartner/partner",
+        "etag": 1,
+        "properties": {
+            "partnerId": l.partner_id,
+            "partnerName": l.partner_name,
+            "tenantId": m.tenant_id,
+            "objectId": l.principal,
+            "version": 1,
+            "createdTime": l.created.map(|t| t.to_rfc3339()),
+            "updatedTime": l.updated.map(|t| t.to_rfc3339()),
+            "state": l.state,
+        },
+    })
+}
+
+fn body(req: &Req) -> Value {
+    serde_json::from_slice(req.body).unwrap_or(Value::Null)
+}
+
+/// The write endpoints. `None`: not a write this emulator knows.
+fn write(st: &Shared, req: &Req, s: &[&str]) -> Option<Answer> {
+    let mut guard = st.model.write().expect("tenant model");
+    let m = &mut *guard;
+    let ok = |v: Value| Some((StatusCode::OK, v));
+    match (req.host, s) {
+        ("management.azure.com", ["providers", p, "partners", partner])
+            if eq(p, "Microsoft.ManagementPartner") =>
+        {
+            if req.param("api-version").is_none() {
+                return Some(req.needs_api_version().expect("missing"));
+            }
+            let Some(oid) = caller(req) else {
+                return Some(no_caller());
+            };
+            if !partner.bytes().all(|b| b.is_ascii_digit()) {
+                return Some((
+                    StatusCode::BAD_REQUEST,
+                    json!({"error": {"code": "BadRequest", "message": format!("'{partner}' is not a valid partner id")}}),
+                ));
+            }
+            let now = Utc::now();
+            let existing = m.partner_links.iter().position(|l| eq(&l.principal, &oid));
+            match (req.method.as_str(), existing) {
+                ("PUT", Some(_)) => Some((
+                    StatusCode::CONFLICT,
+                    json!({"error": {"code": "Conflict", "message": "A partner link already exists for this principal."}}),
+                )),
+                ("PUT", None) => {
+                    m.partner_links.push(super::model::ModelPartnerLink {
+                        principal: oid,
+                        partner_id: partner.to_string(),
+                        partner_name: Some(format!("Partner {partner}")),
+                        state: "Active".into(),
+                        created: Some(now),
+                        updated: Some(now),
+                    });
+                    let l = m.partner_links.last().expect("just pushed").clone();
+                    ok(partner_json(m, &l))
+                }
+                ("PATCH", Some(i)) => {
+                    let l = &mut m.partner_links[i];
+                    l.partner_id = partner.to_string();
+                    l.partner_name = Some(format!("Partner {partner}"));
+                    l.state = "Active".into();
+                    l.updated = Some(now);
+                    let l = l.clone();
+                    ok(partner_json(m, &l))
+                }
+                ("DELETE", Some(i)) if eq(&m.partner_links[i].partner_id, partner) => {
+                    m.partner_links.remove(i);
+                    ok(Value::Null)
+                }
+                ("PATCH" | "DELETE", _) => Some(not_found("partner link")),
+                _ => None,
+            }
+        }
+        (
+            "api.powerapps.com",
+            [
+                "providers",
+                _,
+                "scopes",
+                "admin",
+                "environments",
+                env,
+                "apps",
+                id,
+                "modifyAppOwner",
+            ],
+        ) => {
+            let b = body(req);
+            let Some(new_owner) = b["newAppOwner"].as_str() else {
+                return Some((
+                    StatusCode::BAD_REQUEST,
+                    json!({"error": {"code": "InvalidRequest", "message": "newAppOwner is required"}}),
+                ));
+            };
+            let app = m
+                .apps
+                .iter_mut()
+                .find(|a| eq(&a.id, id) && eq(&a.environment, env))?;
+            let old = std::mem::replace(&mut app.owner, new_owner.to_string());
+            app.roles.retain(|r| !eq(&r.principal, new_owner));
+            if let Some(role) = b["roleForOldAppOwner"].as_str()
+                && !eq(&old, new_owner)
+            {
+                app.roles.push(super::model::ModelRole {
+                    principal: old,
+                    role: role.to_string(),
+                });
+            }
+            ok(json!({}))
+        }
+        (
+            "api.flow.microsoft.com",
+            [
+                "providers",
+                _,
+                "scopes",
+                "admin",
+                "environments",
+                env,
+                "flows",
+                id,
+                "modifyPermissions",
+            ],
+        ) => {
+            let b = body(req);
+            let flow = m
+                .flows
+                .iter_mut()
+                .find(|f| eq(&f.id, id) && eq(&f.environment, env))?;
+            for put in b["put"].as_array().into_iter().flatten() {
+                if let Some(p) = put["properties"]["principal"]["id"].as_str() {
+                    match put["properties"]["roleName"].as_str() {
+                        Some("Owner") => flow.owners.push(p.to_string()),
+                        _ => flow.editors.push(p.to_string()),
+                    }
+                }
+            }
+            ok(json!({}))
+        }
+        (
+            "api.powerbi.com",
+            [
+                "v1.0",
+                "myorg",
+                "groups",
+                ws,
+                "datasets",
+                ds,
+                "Default.TakeOver",
+            ],
+        ) => {
+            let Some(oid) = caller(req) else {
+                return Some(no_caller());
+            };
+            let d = m
+                .datasets
+                .iter_mut()
+                .find(|d| eq(&d.id, ds) && eq(&d.workspace, ws))?;
+            d.configured_by = Some(oid.clone());
+            d.configured_by_upn = None;
+            let dataset = d.id.clone();
+            m.powerbi_activity.push(super::model::ModelPowerBiEvent {
+                dataset,
+                by: oid,
+                at: Utc::now(),
+                activity: "TakeOverDataset".into(),
+            });
+            ok(Value::Null)
+        }
+        (
+            "api.ci.ai.dynamics.com",
+            [
+                "v1",
+                "instances",
+                id,
+                "rbac",
+                "principals",
+                principal,
+                "assign",
+            ],
+        ) => {
+            let b = body(req);
+            let i = m.instances.iter_mut().find(|i| eq(&i.id, id))?;
+            let roles: Vec<String> = b["roles"]
+                .as_array()
+                .map(|r| {
+                    r.iter()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_else(|| vec!["Viewer".into()]);
+            i.roles.retain(|r| !eq(&r.principal, principal));
+            i.roles.push(super::model::ModelInstanceRole {
+                principal: principal.to_string(),
+                kind: b["principalType"]
+                    .as_str()
+                    .unwrap_or("user")
+                    .to_ascii_lowercase(),
+                roles,
+            });
+            ok(json!({"principalId": principal, "roles": b["roles"], "instanceId": id}))
+        }
+        _ => None,
+    }
 }

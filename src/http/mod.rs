@@ -281,6 +281,26 @@ impl HttpClient {
         decode(&target, &body)
     }
 
+    /// Sends `method` with a JSON body and decodes the answer (an empty
+    /// answer decodes as `null`).
+    pub async fn send_json<B: serde::Serialize, T: DeserializeOwned>(
+        &self,
+        ctx: &Ctx,
+        method: Method,
+        url: &str,
+        body: &B,
+        idempotent: bool,
+    ) -> Result<T, HttpError> {
+        let bytes = serde_json::to_vec(body).expect("request bodies always serialize");
+        let (target, body) = self
+            .send(ctx, method, url, Some(&bytes), idempotent)
+            .await?;
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return decode(&target, b"null");
+        }
+        decode(&target, &body)
+    }
+
     /// POST a JSON body and decode the answer. `idempotent` says whether it
     /// is safe to repeat (Power BI's `getInfo` and Graph `$batch` of GETs are).
     pub async fn post_json<B: serde::Serialize, T: DeserializeOwned>(

@@ -228,6 +228,27 @@ where
     }
 }
 
+/// The signed-in user (`/me`).
+pub async fn me(http: &HttpClient) -> Result<Principal, HttpError> {
+    let u = format!("{BASE}/me?{USER_SELECT}");
+    Ok(Principal::from(
+        http.get_json::<WireUser>(&ctx(), &u).await?,
+    ))
+}
+
+/// One service principal by application id; `None` when Graph has none.
+pub async fn service_principal_of_app(
+    http: &HttpClient,
+    app_id: &str,
+) -> Result<Option<Principal>, HttpError> {
+    let u = format!("{BASE}/servicePrincipals(appId='{app_id}')?{SP_SELECT}");
+    match http.get_json::<WireServicePrincipal>(&ctx(), &u).await {
+        Ok(w) => Ok(Some(Principal::from(w))),
+        Err(e) if e.status() == Some(404) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// Users by object id or UPN.
 pub async fn users(http: &HttpClient, keys: &[String]) -> Vec<Lookup<Principal>> {
     let urls: Vec<String> = keys

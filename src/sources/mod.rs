@@ -7,6 +7,7 @@ pub mod customer_insights;
 pub mod dataverse;
 pub mod flow;
 pub mod graph;
+pub mod management_partner;
 pub mod powerapps;
 pub mod powerbi;
 pub mod wire;

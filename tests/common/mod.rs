@@ -160,6 +160,39 @@ pub fn expected_readable() -> BTreeMap<String, (String, String, String)> {
     e
 }
 
+/// An unsigned JWT naming `oid` (and `upn` for a user), as the emulator reads it.
+pub fn jwt(oid: &str, upn: Option<&str>) -> String {
+    use base64::Engine;
+    let enc = |v: &serde_json::Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    };
+    let mut claims = serde_json::json!({
+        "oid": oid,
+        "tid": "7c1e5b2a-3d4f-4e6a-8b9c-0d1e2f3a4b5c",
+        "appid": "04b07795-8ddb-461a-bbee-02f9e1bf7b46",
+    });
+    match upn {
+        Some(u) => claims["upn"] = serde_json::json!(u),
+        None => claims["idtyp"] = serde_json::json!("app"),
+    }
+    format!(
+        "{}.{}.sig",
+        enc(&serde_json::json!({"alg": "none"})),
+        enc(&claims)
+    )
+}
+
+/// `pal-audit attest` against `emu`, signed in as `token`.
+pub fn attest(emu: &Emulator, token: &str, extra: &[&str]) -> Output {
+    let base = emu.base();
+    bin()
+        .env("PAL_AUDIT_TOKEN", token)
+        .args(["attest", "--auth", "static-token", "--api-base", &base])
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
 /// Requests of `source` summed over the report's coverage rows.
 pub fn requests(report: &Value, source: &str) -> u64 {
     report["coverage"]

@@ -1,0 +1,331 @@
+//! `pal-audit attest`, run as the partner identity: who the token belongs to
+//! (claims, confirmed through Graph), its own PAL link (read, and on request
+//! created, moved or deleted), and the attestation JSON that audits read.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::auth::{Claims, Tokens};
+use crate::error::{Error, code};
+use crate::http::{HttpClient, HttpError};
+use crate::links::{ATTESTATION_SCHEMA, LinkKind, PartnerId};
+use crate::sources::{graph, management_partner as mp, wire::parse_time};
+
+/// What `attest` should do besides reading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    None,
+    Link(PartnerId),
+    Unlink,
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub change: Change,
+    /// The user object is a dedicated service account.
+    pub service_account: bool,
+    pub out: Option<PathBuf>,
+    /// Do not ask before changing the link.
+    pub yes: bool,
+}
+
+/// The attestation file, field for field (design.md).
+#[derive(Debug, Serialize)]
+pub struct Attestation {
+    pub schema: &'static str,
+    pub tenant_id: String,
+    pub principal_id: String,
+    pub principal_name: Option<String>,
+    pub principal_kind: LinkKind,
+    pub partner_id: String,
+    pub partner_name: Option<String>,
+    pub state: String,
+    pub link_created: Option<DateTime<Utc>>,
+    pub link_updated: Option<DateTime<Utc>>,
+    pub attested_at: DateTime<Utc>,
+}
+
+/// The signed-in identity.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub id: String,
+    pub tenant: String,
+    pub name: Option<String>,
+    pub kind: LinkKind,
+}
+
+fn http_error(e: HttpError) -> Error {
+    match e {
+        HttpError::Auth(a) => Error::Auth(a),
+        other => Error::Service(other.to_string()),
+    }
+}
+
+/// Who holds the token, from its claims, confirmed through Graph.
+pub async fn identity(
+    http: &HttpClient,
+    tokens: &Tokens,
+    service_account: bool,
+) -> Result<Identity, Error> {
+    let token = tokens.token(mp::AUDIENCE).await?;
+    let claims = Claims::of(&token).ok_or_else(|| {
+        Error::Usage("the token is not a JWT, so it names no identity to attest".into())
+    })?;
+    let (Some(oid), Some(tid)) = (claims.oid.clone(), claims.tid.clone()) else {
+        return Err(Error::Usage(
+            "the token carries no oid/tid claims: sign in as the user or service principal to attest".into(),
+        ));
+    };
+    let confirmed = if claims.app_only {
+        match &claims.app_id {
+            Some(app) => graph::service_principal_of_app(http, app)
+                .await
+                .map(|p| p.map(|p| (p.id.to_string(), p.display_name))),
+            None => Ok(None),
+        }
+    } else {
+        graph::me(http)
+            .await
+            .map(|p| Some((p.id.to_string(), p.upn.clone().or(p.display_name))))
+    };
+    let name = match confirmed {
+        Ok(Some((id, name))) if id.eq_ignore_ascii_case(&oid) => name,
+        Ok(Some((id, _))) => {
+            return Err(Error::Service(format!(
+                "Graph says the signed-in object is {id}, but the token names {oid}"
+            )));
+        }
+        Ok(None) => None,
+        Err(e) => {
+            tracing::warn!("Graph could not confirm the identity ({e}); using the token's claims");
+            None
+        }
+    }
+    .or(claims.upn.clone());
+    let kind = if claims.app_only {
+        LinkKind::ServicePrincipal
+    } else if service_account {
+        LinkKind::ServiceAccount
+    } else {
+        LinkKind::User
+    };
+    Ok(Identity {
+        id: oid,
+        tenant: tid,
+        name,
+        kind,
+    })
+}
+
+/// Asks before a change: `--yes` answers for the user; without a terminal
+/// and without `--yes` nothing is changed.
+fn confirm(question: &str, yes: bool) -> Result<bool, Error> {
+    if yes {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::Usage(format!(
+            "{question}: no terminal to ask on; add --yes to proceed"
+        )));
+    }
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| Error::Usage(format!("cannot read the answer: {e}")))?;
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
+}
+
+fn describe(p: &mp::WirePartner) -> String {
+    let props = &p.properties;
+    format!(
+        "partner {}{} ({})",
+        props.partner_id.as_deref().unwrap_or("?"),
+        props
+            .partner_name
+            .as_deref()
+            .map(|n| format!(" {n}"))
+            .unwrap_or_default(),
+        props.state.as_deref().unwrap_or("Active")
+    )
+}
+
+/// Runs `attest`; prints what it found and did on stdout; returns the exit code.
+pub async fn run(http: &HttpClient, tokens: &Tokens, opts: &Options) -> Result<u8, Error> {
+    let me = identity(http, tokens, opts.service_account).await?;
+    let who = me.name.clone().unwrap_or_else(|| me.id.clone());
+    println!(
+        "identity: {who} ({}, object id {}, tenant {})",
+        kind_words(me.kind),
+        me.id,
+        me.tenant
+    );
+    let mut current = mp::get(http).await.map_err(http_error)?;
+    match &current {
+        Some(p) => println!("current link: {}", describe(p)),
+        None => println!("current link: none"),
+    }
+    let active_id = current
+        .as_ref()
+        .filter(|p| !is_deleted(p))
+        .and_then(|p| p.properties.partner_id.clone());
+    match &opts.change {
+        Change::None => {}
+        Change::Link(partner) if active_id.as_deref() == Some(partner.as_str()) => {
+            println!("already linked to partner {partner}: nothing to change");
+        }
+        Change::Link(partner) => {
+            let (question, moving) = match &active_id {
+                Some(old) => (
+                    format!("move the link of {who} from partner {old} to partner {partner}?"),
+                    true,
+                ),
+                None => (format!("link {who} to partner {partner}?"), false),
+            };
+            println!("plan: {}", question.trim_end_matches('?'));
+            if !confirm(&question, opts.yes)? {
+                println!("nothing changed");
+                return Ok(code::FINDINGS);
+            }
+            let result = if moving {
+                mp::update(http, partner).await
+            } else {
+                mp::create(http, partner).await
+            };
+            match result {
+                Ok(_) => println!("linked to partner {partner}"),
+                Err(e) if e.status() == Some(409) => {
+                    eprintln!(
+                        "error: the service answered 409 Conflict: this identity already has a link. Run `pal-audit attest` to see it, then `--link {partner}` again to move it."
+                    );
+                    return Ok(code::FINDINGS);
+                }
+                Err(e) if e.status() == Some(400) => {
+                    eprintln!("error: the service refused partner ID {partner}: {e}");
+                    return Ok(code::FINDINGS);
+                }
+                Err(e) => return Err(http_error(e)),
+            }
+            current = mp::get(http).await.map_err(http_error)?;
+        }
+        Change::Unlink => {
+            let Some(old) = active_id.clone() else {
+                println!("no active link to delete");
+                return Ok(code::FINDINGS);
+            };
+            let question = format!("delete the link of {who} to partner {old}?");
+            println!("plan: {}", question.trim_end_matches('?'));
+            if !confirm(&question, opts.yes)? {
+                println!("nothing changed");
+                return Ok(code::FINDINGS);
+            }
+            mp::delete(http, &old).await.map_err(http_error)?;
+            println!("link to partner {old} deleted");
+            current = mp::get(http).await.map_err(http_error)?;
+            if current.is_none() {
+                // Attest the deletion, so audits stop counting a declared link.
+                let attestation = Attestation {
+                    schema: ATTESTATION_SCHEMA,
+                    tenant_id: me.tenant.clone(),
+                    principal_id: me.id.clone(),
+                    principal_name: me.name.clone(),
+                    principal_kind: me.kind,
+                    partner_id: old,
+                    partner_name: None,
+                    state: "Deleted".into(),
+                    link_created: None,
+                    link_updated: Some(Utc::now()),
+                    attested_at: Utc::now(),
+                };
+                write(&attestation, opts.out.as_deref(), &me)?;
+                return Ok(code::OK);
+            }
+        }
+    }
+    let Some(link) = current else {
+        eprintln!(
+            "no PAL link for this identity: nothing to attest. Link it with `pal-audit attest --link <partner id>` (or `az managementpartner create --partner-id <partner id>`)."
+        );
+        return Ok(code::FINDINGS);
+    };
+    let props = &link.properties;
+    let Some(partner) = props.partner_id.clone() else {
+        return Err(Error::Service("the link names no partnerId".into()));
+    };
+    let attestation = Attestation {
+        schema: ATTESTATION_SCHEMA,
+        tenant_id: props
+            .tenant_id
+            .clone()
+            .unwrap_or_else(|| me.tenant.clone())
+            .to_ascii_lowercase(),
+        principal_id: me.id.clone(),
+        principal_name: me.name.clone(),
+        principal_kind: me.kind,
+        partner_id: partner,
+        partner_name: props.partner_name.clone(),
+        state: if is_deleted(&link) {
+            "Deleted"
+        } else {
+            "Active"
+        }
+        .into(),
+        link_created: props.created_time.as_deref().and_then(parse_time),
+        link_updated: props.updated_time.as_deref().and_then(parse_time),
+        attested_at: Utc::now(),
+    };
+    write(&attestation, opts.out.as_deref(), &me)?;
+    if is_deleted(&link) {
+        eprintln!("the link is in state Deleted: audits treat it as no link");
+        return Ok(code::FINDINGS);
+    }
+    Ok(code::OK)
+}
+
+fn is_deleted(p: &mp::WirePartner) -> bool {
+    p.properties
+        .state
+        .as_deref()
+        .is_some_and(|s| s.eq_ignore_ascii_case("Deleted"))
+}
+
+fn kind_words(k: LinkKind) -> &'static str {
+    match k {
+        LinkKind::User => "user",
+        LinkKind::ServiceAccount => "service account",
+        LinkKind::ServicePrincipal => "service principal",
+    }
+}
+
+/// `attestation-<name>.json` unless `--out` says otherwise.
+fn default_name(me: &Identity) -> PathBuf {
+    let base = me.name.as_deref().unwrap_or(&me.id);
+    let safe: String = base
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    PathBuf::from(format!("attestation-{safe}.json"))
+}
+
+fn write(a: &Attestation, out: Option<&Path>, me: &Identity) -> Result<(), Error> {
+    let path = out.map_or_else(|| default_name(me), Path::to_path_buf);
+    let mut text = serde_json::to_string_pretty(a).expect("an attestation serializes");
+    text.push('\n');
+    crate::report::write_atomic(&path, &text)?;
+    println!("attestation written to {}", path.display());
+    Ok(())
+}
