@@ -76,6 +76,11 @@ pub enum Command {
         "2 bad input; 3 authentication failed; 4 an API failed."
     ))]
     Attest(AttestArgs),
+    /// Check that the credential can read every API an audit needs, and say how to fix what it cannot.
+    #[command(
+        after_help = "Example:\n  pal-audit doctor --auth client-secret --tenant contoso.onmicrosoft.com\n\nExit codes: 0 everything an audit needs works; 1 something is refused or failing; 2 bad usage; 3 no token at all."
+    )]
+    Doctor(DoctorArgs),
     /// Serve a tenant model on loopback in the real API shapes, for --api-base.
     #[command(after_help = concat!(
         "Example:\n  pal-audit emulate --tenant fixtures/contoso --port 8080 --faults '429@/apps*2,403-env:Contoso-Sales'\n\n",
@@ -263,6 +268,21 @@ pub struct AttestArgs {
     /// Change the link without asking.
     #[arg(long, short = 'y')]
     pub yes: bool,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    /// Products to check: power-apps, power-automate, power-bi, customer-insights [default: all].
+    #[arg(
+        long,
+        value_name = "LIST",
+        env = "PAL_AUDIT_PRODUCTS",
+        hide_env_values = true,
+        value_delimiter = ','
+    )]
+    pub products: Vec<String>,
 }
 
 #[derive(Debug, Args, Default)]

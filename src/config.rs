@@ -221,6 +221,24 @@ impl Connection {
     }
 }
 
+/// `--products` (or the file's `products`), checked; all when empty.
+pub fn products(flag: Vec<String>, file: &FileConfig) -> Result<BTreeSet<Product>, Error> {
+    let names = or_file(flag, &file.products);
+    if names.is_empty() {
+        return Ok(Product::ALL.into_iter().collect());
+    }
+    names
+        .iter()
+        .map(|p| {
+            Product::parse(p).ok_or_else(|| {
+                Error::Usage(format!(
+                    "--products: {p:?} is not one of power-apps, power-automate, power-bi, customer-insights"
+                ))
+            })
+        })
+        .collect()
+}
+
 fn or_file<T>(flag: Vec<T>, file: &[T]) -> Vec<T>
 where
     T: Clone,
@@ -253,21 +271,7 @@ impl AuditConfig {
             .attestation_max_age
             .or(file.attestation_max_age_days)
             .unwrap_or(30);
-        let product_names = or_file(args.products, &file.products);
-        let products = if product_names.is_empty() {
-            Product::ALL.into_iter().collect()
-        } else {
-            product_names
-                .iter()
-                .map(|p| {
-                    Product::parse(p).ok_or_else(|| {
-                        Error::Usage(format!(
-                            "--products: {p:?} is not one of power-apps, power-automate, power-bi, customer-insights"
-                        ))
-                    })
-                })
-                .collect::<Result<BTreeSet<_>, _>>()?
-        };
+        let products = products(args.products, &file)?;
         Ok(Self {
             partner_id,
             products,

@@ -8,6 +8,7 @@ pub mod attribution;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod doctor;
 pub mod emulator;
 pub mod error;
 pub mod http;

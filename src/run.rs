@@ -14,6 +14,7 @@ use crate::attribution::{self, Options};
 use crate::auth::{Credential, Secret, Tokens};
 use crate::cli::{Cli, ColorChoice, Command, DemoArgs, EmulateArgs, Format};
 use crate::config::{self, AuditConfig, OutputConfig};
+use crate::doctor;
 use crate::emulator::{self, Faults, TenantModel};
 use crate::error::{Error, InputError, code};
 use crate::http::{ApiBase, HttpClient};
@@ -58,6 +59,24 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode, Error> 
             runtime.block_on(demo(args, cli.config.as_deref(), cli.quiet, color))?
         }
         Command::Emulate(args) => runtime.block_on(emulate(args, cli.quiet))?,
+        Command::Doctor(args) => {
+            let file = config::load_file(cli.config.as_deref())?;
+            let products: Vec<_> = config::products(args.products, &file)?
+                .into_iter()
+                .collect();
+            let conn = config::Connection::resolve(args.conn, &file)?;
+            let ci_audience = file
+                .ci_audience
+                .clone()
+                .unwrap_or_else(|| customer_insights::DEFAULT_AUDIENCE.into());
+            runtime.block_on(async {
+                let (http, tokens) = connect(&conn)?;
+                let checks =
+                    doctor::run(&http, &tokens, &products, ci_key().as_ref(), &ci_audience).await;
+                print!("{}", doctor::render(&checks, 160));
+                Ok::<u8, Error>(doctor::exit_code(&checks))
+            })?
+        }
         Command::Attest(args) => {
             let file = config::load_file(cli.config.as_deref())?;
             let change = match (&args.link, args.unlink) {
@@ -100,6 +119,14 @@ fn init_tracing(verbose: u8, quiet: bool) {
         .try_init();
 }
 
+/// `PAL_AUDIT_CI_KEY`, the Customer Insights API key.
+fn ci_key() -> Option<Secret> {
+    std::env::var("PAL_AUDIT_CI_KEY")
+        .ok()
+        .filter(|k| !k.trim().is_empty())
+        .map(Secret::new)
+}
+
 /// A credential and the HTTP pipeline for `conn`.
 fn connect(conn: &config::Connection) -> Result<(HttpClient, Arc<Tokens>), Error> {
     let credential = Credential::from_env(conn.auth, conn.tenant.as_deref())?;
@@ -130,10 +157,7 @@ async fn audit(cfg: AuditConfig, quiet: bool, color: bool) -> Result<u8, Error> 
         }
         None => None,
     };
-    let ci_key = std::env::var("PAL_AUDIT_CI_KEY")
-        .ok()
-        .filter(|k| !k.trim().is_empty())
-        .map(Secret::new);
+    let ci_key = ci_key();
     let credential = Credential::from_env(cfg.conn.auth, cfg.conn.tenant.as_deref())?;
     let report = collect_and_attribute(&cfg, &links, credential, &ci_key, &ci_activity).await?;
     emit(&report, &cfg.output, quiet, color)

@@ -278,6 +278,15 @@ fn graph_not_found(key: &str) -> Answer {
 
 fn graph(m: &TenantModel, req: &Req, s: &[&str]) -> Answer {
     match s {
+        ["users"] => {
+            let items = m
+                .principals
+                .iter()
+                .filter(|p| p.kind == ModelKind::User)
+                .map(|p| json!({"id": p.id}))
+                .collect();
+            (StatusCode::OK, req.page(items, "@odata.nextLink"))
+        }
         ["users", key] => {
             let user = m.principals.iter().find(|p| {
                 p.kind == ModelKind::User
@@ -593,6 +602,12 @@ fn dataverse(m: &TenantModel, env: &ModelEnvironment, req: &Req, s: &[&str]) -> 
     };
     let filter = req.param("$filter").unwrap_or_default().to_string();
     let in_env = |e: &str| eq(e, &env.name);
+    if *set == "WhoAmI" {
+        return (
+            StatusCode::OK,
+            json!({"BusinessUnitId": "b0000000-0000-4000-8000-0000000000bb", "UserId": "5e5e5e5e-0000-4000-8000-00000000a9b1", "OrganizationId": "0a000000-0000-4000-8000-0000000000aa"}),
+        );
+    }
     let items: Vec<Value> = match (*set, rest) {
         ("systemusers", []) => m
             .principals

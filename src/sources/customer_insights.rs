@@ -88,6 +88,28 @@ pub struct CiRead {
     pub failures: Vec<String>,
 }
 
+fn keyed_ctx(key: &Secret, audience: &str) -> Result<Ctx, HttpError> {
+    let mut value = HeaderValue::from_str(key.expose())
+        .map_err(|_| HttpError::BadUrl("PAL_AUDIT_CI_KEY is not a valid header value".into()))?;
+    value.set_sensitive(true);
+    Ok(Ctx::new(SOURCE, audience)
+        .header(HeaderName::from_static("ocp-apim-subscription-key"), value))
+}
+
+/// How many instances the caller was added to (one cheap read).
+pub async fn count_instances(
+    http: &HttpClient,
+    key: &Secret,
+    audience: &str,
+) -> Result<usize, HttpError> {
+    let list: InstanceList = http
+        .get_json(&keyed_ctx(key, audience)?, &format!("{BASE}/instances"))
+        .await?;
+    Ok(match list {
+        InstanceList::Bare(v) | InstanceList::Wrapped { value: v } => v.len(),
+    })
+}
+
 /// Reads every instance the caller was added to.
 pub async fn read(
     http: &HttpClient,
@@ -95,11 +117,7 @@ pub async fn read(
     audience: &str,
     environments: &[Environment],
 ) -> Result<CiRead, HttpError> {
-    let mut value = HeaderValue::from_str(key.expose())
-        .map_err(|_| HttpError::BadUrl("PAL_AUDIT_CI_KEY is not a valid header value".into()))?;
-    value.set_sensitive(true);
-    let ctx = Ctx::new(SOURCE, audience)
-        .header(HeaderName::from_static("ocp-apim-subscription-key"), value);
+    let ctx = keyed_ctx(key, audience)?;
     let list: InstanceList = http.get_json(&ctx, &format!("{BASE}/instances")).await?;
     let instances = match list {
         InstanceList::Bare(v) | InstanceList::Wrapped { value: v } => v,
