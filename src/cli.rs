@@ -81,6 +81,17 @@ pub enum Command {
         after_help = "Example:\n  pal-audit doctor --auth client-secret --tenant contoso.onmicrosoft.com\n\nExit codes: 0 everything an audit needs works; 1 something is refused or failing; 2 bad usage; 3 no token at all."
     )]
     Doctor(DoctorArgs),
+    /// Turn a report's findings into fixes: a script to review and run, or the same steps applied through the APIs.
+    #[command(after_help = concat!(
+        "Examples:\n  pal-audit fix report.json --as svc-delivery@contoso.com > fix.ps1\n",
+        "  pal-audit fix report.json --shell bash --out fix.sh\n",
+        "  pal-audit fix report.json --apply --yes --links links.csv --attestations attestations/\n\n",
+        "--apply shows the plan and asks first; without a terminal it changes nothing unless --yes.\n",
+        "It then audits again and prints each changed resource's verdict before and after.\n",
+        "Exit codes: 0 every step done (or, without --apply, the script written); 1 a step failed or\n",
+        "a resource is still not credited; 2 bad input; 3 authentication failed."
+    ))]
+    Fix(Box<FixArgs>),
     /// Serve a tenant model on loopback in the real API shapes, for --api-base.
     #[command(after_help = concat!(
         "Example:\n  pal-audit emulate --tenant fixtures/contoso --port 8080 --faults '429@/apps*2,403-env:Contoso-Sales'\n\n",
@@ -268,6 +279,64 @@ pub struct AttestArgs {
     /// Change the link without asking.
     #[arg(long, short = 'y')]
     pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FixArgs {
+    /// A report written by `audit --format json`.
+    pub report: PathBuf,
+    /// The PAL identity to make the attributed user: an object id, or a UPN the
+    /// report's links name [default: the report's best identity linked to its partner].
+    #[arg(long = "as", value_name = "PRINCIPAL")]
+    pub as_principal: Option<String>,
+    /// The script's language.
+    #[arg(long, value_enum, default_value_t = crate::fix::Shell::Pwsh)]
+    pub shell: crate::fix::Shell,
+    /// Write the script to FILE instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Apply the fixes through the APIs instead of writing a script.
+    #[arg(long)]
+    pub apply: bool,
+    /// With --apply: change without asking.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    /// For the audit after --apply: links CSV; repeatable.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "PAL_AUDIT_LINKS",
+        hide_env_values = true,
+        value_delimiter = ','
+    )]
+    pub links: Vec<PathBuf>,
+    /// For the audit after --apply: attestation file or folder; repeatable.
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "PAL_AUDIT_ATTESTATIONS",
+        hide_env_values = true,
+        value_delimiter = ','
+    )]
+    pub attestations: Vec<PathBuf>,
+    /// For the audit after --apply: the Customer Insights diagnostics export.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "PAL_AUDIT_CI_ACTIVITY",
+        hide_env_values = true
+    )]
+    pub ci_activity: Option<PathBuf>,
+    /// For the audit after --apply: judge attestation freshness at this time.
+    #[arg(
+        long,
+        value_name = "TIME",
+        env = "PAL_AUDIT_AS_OF",
+        hide_env_values = true
+    )]
+    pub as_of: Option<String>,
 }
 
 #[derive(Debug, Args, Default)]

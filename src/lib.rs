@@ -11,6 +11,7 @@ pub mod config;
 pub mod doctor;
 pub mod emulator;
 pub mod error;
+pub mod fix;
 pub mod http;
 pub mod inventory;
 pub mod links;

@@ -17,6 +17,7 @@ use crate::config::{self, AuditConfig, OutputConfig};
 use crate::doctor;
 use crate::emulator::{self, Faults, TenantModel};
 use crate::error::{Error, InputError, code};
+use crate::fix;
 use crate::http::{ApiBase, HttpClient};
 use crate::links::{self, Link, PartnerId, is_guid};
 use crate::report::{self, Report, TableOptions};
@@ -76,6 +77,10 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode, Error> 
                 print!("{}", doctor::render(&checks, 160));
                 Ok::<u8, Error>(doctor::exit_code(&checks))
             })?
+        }
+        Command::Fix(args) => {
+            let file = config::load_file(cli.config.as_deref())?;
+            runtime.block_on(fix_command(*args, file, cli.quiet))?
         }
         Command::Attest(args) => {
             let file = config::load_file(cli.config.as_deref())?;
@@ -148,15 +153,7 @@ async fn audit(cfg: AuditConfig, quiet: bool, color: bool) -> Result<u8, Error> 
             "warning: no links given (--links, --attestations): no resource can be credited to any partner"
         );
     }
-    let ci_activity = match &cfg.ci_activity {
-        Some(path) => {
-            let name = path.display().to_string();
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| InputError::new(&name, format!("cannot read: {e}")))?;
-            Some(customer_insights::parse_activity(&name, &text)?)
-        }
-        None => None,
-    };
+    let ci_activity = read_ci_activity(&cfg)?;
     let ci_key = ci_key();
     let credential = Credential::from_env(cfg.conn.auth, cfg.conn.tenant.as_deref())?;
     let report = collect_and_attribute(&cfg, &links, credential, &ci_key, &ci_activity).await?;
@@ -288,6 +285,160 @@ pub fn contoso() -> Result<(TenantModel, Vec<Link>), InputError> {
         links.push(links::parse_attestation(name, text)?);
     }
     Ok((model, links))
+}
+
+/// `pal-audit fix`: a script, or `--apply` and an audit after it.
+async fn fix_command(
+    args: crate::cli::FixArgs,
+    file: config::FileConfig,
+    quiet: bool,
+) -> Result<u8, Error> {
+    let report = fix::read_report(&args.report)?;
+    let identity = fix::identity(&report, args.as_principal.as_deref()).map_err(Error::Usage)?;
+    let plan = fix::plan(&report, identity);
+    if !args.apply {
+        let text = fix::script(&plan, &report, args.shell);
+        match &args.out {
+            Some(path) => {
+                report::write_atomic(path, &text)?;
+                if !quiet {
+                    eprintln!(
+                        "script written to {}: {} automated steps, {} to do by hand",
+                        path.display(),
+                        plan.steps.len(),
+                        plan.manual.len()
+                    );
+                }
+            }
+            None => print!("{text}"),
+        }
+        return Ok(code::OK);
+    }
+    let who = plan
+        .identity
+        .name
+        .clone()
+        .unwrap_or_else(|| plan.identity.id.to_string());
+    println!(
+        "Plan: make {who} the attributed user of {} resources:",
+        plan.steps.len()
+    );
+    for s in &plan.steps {
+        println!(
+            "  - {} ({}, {}): {}",
+            s.finding.resource_name,
+            s.finding.kind.as_str(),
+            s.finding.environment_name,
+            action_words(&s.action)
+        );
+    }
+    if !plan.manual.is_empty() {
+        println!("Not automatable ({}):", plan.manual.len());
+        for m in &plan.manual {
+            println!(
+                "  - {} ({}): {}",
+                m.finding.resource_name,
+                m.finding.kind.as_str(),
+                m.what
+            );
+        }
+    }
+    if plan.steps.is_empty() {
+        return Ok(if plan.manual.is_empty() {
+            code::OK
+        } else {
+            code::FINDINGS
+        });
+    }
+    let go = if args.yes {
+        true
+    } else if std::io::stdin().is_terminal() {
+        eprint!("Apply these {} changes? [y/N] ", plan.steps.len());
+        let mut answer = String::new();
+        let _ = std::io::stdin().read_line(&mut answer);
+        matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+    } else {
+        false
+    };
+    if !go {
+        println!("Dry run: nothing changed (add --yes to apply without asking).");
+        return Ok(code::OK);
+    }
+    let conn = config::Connection::resolve(args.conn, &file)?;
+    let (http, tokens) = connect(&conn)?;
+    let ci_audience = file
+        .ci_audience
+        .clone()
+        .unwrap_or_else(|| customer_insights::DEFAULT_AUDIENCE.into());
+    let outcomes = fix::apply(&http, &tokens, &plan, ci_key().as_ref(), &ci_audience).await;
+    // Audit again, as the report was made, to show what changed.
+    let audit_args = crate::cli::AuditArgs {
+        partner_id: Some(report.partner_id.to_string()),
+        links: args.links,
+        attestations: args.attestations,
+        ci_activity: args.ci_activity,
+        as_of: args.as_of,
+        ..Default::default()
+    };
+    let mut cfg = AuditConfig::resolve(audit_args, file)?;
+    cfg.conn = conn;
+    let ci_activity = read_ci_activity(&cfg)?;
+    let credential = Credential::from_env(cfg.conn.auth, cfg.conn.tenant.as_deref())?;
+    let links = links::load(&cfg.links, &cfg.attestations)?;
+    let after = collect_and_attribute(&cfg, &links, credential, &ci_key(), &ci_activity).await?;
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED)
+        .force_no_tty()
+        .set_header(["resource", "kind", "step", "before", "after"]);
+    let mut all_good = true;
+    for (step, outcome) in &outcomes {
+        let now = after
+            .findings
+            .iter()
+            .find(|f| f.resource_id == step.finding.resource_id && f.kind == step.finding.kind)
+            .map_or("(not found)", |f| f.verdict.as_str());
+        let step_text = match outcome {
+            fix::Outcome::Changed => "changed".to_string(),
+            fix::Outcome::AlreadyDone => "already done".to_string(),
+            fix::Outcome::Failed(why) => format!("FAILED: {why}"),
+        };
+        all_good &= !matches!(outcome, fix::Outcome::Failed(_)) && now == "credited";
+        t.add_row(vec![
+            step.finding.resource_name.clone(),
+            step.finding.kind.as_str().to_string(),
+            step_text,
+            step.finding.verdict.as_str().to_string(),
+            now.to_string(),
+        ]);
+    }
+    println!("{t}");
+    Ok(if all_good && plan.manual.is_empty() {
+        code::OK
+    } else {
+        code::FINDINGS
+    })
+}
+
+fn action_words(a: &fix::Action) -> &'static str {
+    match a {
+        fix::Action::CanvasOwner { .. } => {
+            "make it the owner, keeping the current owner as co-owner"
+        }
+        fix::Action::TakeOver { .. } => "take the dataset over (runs as the PAL identity)",
+        fix::Action::InstanceRole { .. } => "give it a Contributor role on the instance",
+    }
+}
+
+fn read_ci_activity(cfg: &AuditConfig) -> Result<Option<Vec<CiEvent>>, Error> {
+    match &cfg.ci_activity {
+        Some(path) => {
+            let name = path.display().to_string();
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| InputError::new(&name, format!("cannot read: {e}")))?;
+            Ok(Some(customer_insights::parse_activity(&name, &text)?))
+        }
+        None => Ok(None),
+    }
 }
 
 /// `pal-audit demo`: the Contoso tenant on an in-process emulator.

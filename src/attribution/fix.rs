@@ -12,14 +12,23 @@ pub fn fix_for(
     f: &Finding,
     opts: &Options,
 ) -> Option<String> {
-    let fixable = match f.verdict {
-        Verdict::Credited => false,
-        Verdict::CreditedToOther | Verdict::Uncredited => true,
+    match f.verdict {
+        Verdict::Credited => return None,
+        Verdict::CreditedToOther | Verdict::Uncredited => {}
         // Unknown means "read more first", except where the rules name the fix.
-        Verdict::Unknown => f.flags.contains(&Flag::GroupCoOwner),
-    };
-    if !fixable {
-        return None;
+        Verdict::Unknown if f.flags.contains(&Flag::GroupCoOwner) => {}
+        Verdict::Unknown if f.reasons.iter().any(|r| r.contains("activity undecided")) => {
+            return Some(
+                "Several partners' users are attributed and no activity decides between them: work on the resource (publish, modify, use it) as your PAL identity so it has the latest activity, or ask the customer to remove the other partner's role; then audit again."
+                    .into(),
+            );
+        }
+        Verdict::Unknown => {
+            return Some(
+                "No change can be planned while the verdict is unknown: fix what could not be read (see the reasons and the coverage section, or run `pal-audit doctor`), then audit again."
+                    .into(),
+            );
+        }
     }
     let ours = g.our_identities(&opts.partner_id);
     let (who, kind) = match ours.first() {

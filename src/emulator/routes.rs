@@ -166,6 +166,49 @@ pub fn route(st: &Shared, req: &Req, seg: &[String]) -> Answer {
                 env,
                 "apps",
                 id,
+            ],
+        ) if eq(p, "Microsoft.PowerApps") => {
+            if let Some(e) = req.needs_api_version() {
+                return e;
+            }
+            match m
+                .apps
+                .iter()
+                .find(|a| eq(&a.id, id) && eq(&a.environment, env))
+            {
+                Some(a) => (StatusCode::OK, app(m, a)),
+                None => not_found("app"),
+            }
+        }
+        ("api.powerbi.com", ["v1.0", "myorg", "groups", ws, "datasets", ds]) => {
+            match m
+                .datasets
+                .iter()
+                .find(|d| eq(&d.id, ds) && eq(&d.workspace, ws))
+            {
+                // The non-admin answer is camelCase, whatever the admin one does.
+                Some(d) => (
+                    StatusCode::OK,
+                    json!({
+                        "id": d.id,
+                        "name": d.name,
+                        "configuredBy": d.configured_by.as_deref().map(|id| upn_of(m, id)).or(d.configured_by_upn.clone()),
+                    }),
+                ),
+                None => not_found("dataset"),
+            }
+        }
+        (
+            "api.powerapps.com",
+            [
+                "providers",
+                p,
+                "scopes",
+                "admin",
+                "environments",
+                env,
+                "apps",
+                id,
                 "permissions",
             ],
         ) if eq(p, "Microsoft.PowerApps") => {
