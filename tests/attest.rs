@@ -204,3 +204,24 @@ fn bad_input_is_exit_2() {
         Some(2)
     );
 }
+
+#[test]
+fn an_attestation_for_another_tenant_is_refused_by_the_audit() {
+    let emu = Emulator::start("", 100);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("other.json");
+    let text = std::fs::read_to_string("fixtures/contoso/attestations/svc-delivery.json")
+        .unwrap()
+        .replace(
+            "7c1e5b2a-3d4f-4e6a-8b9c-0d1e2f3a4b5c",
+            "00000000-0000-4000-8000-00000000dead",
+        );
+    std::fs::write(&file, text).unwrap();
+    let out = audit(&emu, &["--attestations", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("other.json: $.tenant_id") && stderr.contains("attestation is for tenant"),
+        "{stderr}"
+    );
+}
