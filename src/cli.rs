@@ -151,24 +151,6 @@ pub struct AuditArgs {
         hide_env_values = true
     )]
     pub partner_id: Option<String>,
-    /// Links CSV (principal, partner_id[, kind, linked_at, note]); repeatable.
-    #[arg(
-        long,
-        value_name = "FILE",
-        env = "PAL_AUDIT_LINKS",
-        hide_env_values = true,
-        value_delimiter = ','
-    )]
-    pub links: Vec<PathBuf>,
-    /// Attestation JSON file, or a folder of them (written by `attest`); repeatable.
-    #[arg(
-        long,
-        value_name = "PATH",
-        env = "PAL_AUDIT_ATTESTATIONS",
-        hide_env_values = true,
-        value_delimiter = ','
-    )]
-    pub attestations: Vec<PathBuf>,
     /// Products to audit: power-apps, power-automate, power-bi, customer-insights
     /// (comma-separated) [default: all].
     #[arg(
@@ -188,15 +170,6 @@ pub struct AuditArgs {
         hide_env_values = true
     )]
     pub activity_days: Option<u32>,
-    /// Customer Insights diagnostics export (CIEventsAudit / CIEventsOperational,
-    /// a JSON array or JSON lines): who was active on which instance, when.
-    #[arg(
-        long,
-        value_name = "FILE",
-        env = "PAL_AUDIT_CI_ACTIVITY",
-        hide_env_values = true
-    )]
-    pub ci_activity: Option<PathBuf>,
     /// Audit only this environment (id or display name); repeatable.
     #[arg(
         long,
@@ -206,14 +179,6 @@ pub struct AuditArgs {
         value_delimiter = ','
     )]
     pub environment: Vec<String>,
-    /// Judge attestation freshness at this RFC 3339 time instead of now (reproducible runs).
-    #[arg(
-        long,
-        value_name = "TIME",
-        env = "PAL_AUDIT_AS_OF",
-        hide_env_values = true
-    )]
-    pub as_of: Option<String>,
     /// Attestations older than DAYS raise stale-attestation [default: 30].
     #[arg(
         long,
@@ -223,9 +188,51 @@ pub struct AuditArgs {
     )]
     pub attestation_max_age: Option<u32>,
     #[command(flatten)]
+    pub inputs: InputArgs,
+    #[command(flatten)]
     pub conn: ConnArgs,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+/// What an audit reads besides the tenant; `fix --apply` audits again with it.
+#[derive(Debug, Args, Default, Clone)]
+pub struct InputArgs {
+    /// Links CSV (principal, partner_id[, kind, linked_at, note]); repeatable.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "PAL_AUDIT_LINKS",
+        hide_env_values = true,
+        value_delimiter = ','
+    )]
+    pub links: Vec<PathBuf>,
+    /// Attestation JSON file, or a folder of them (written by `attest`); repeatable.
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "PAL_AUDIT_ATTESTATIONS",
+        hide_env_values = true,
+        value_delimiter = ','
+    )]
+    pub attestations: Vec<PathBuf>,
+    /// Customer Insights diagnostics export (CIEventsAudit / CIEventsOperational,
+    /// a JSON array or JSON lines): who was active on which instance, when.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "PAL_AUDIT_CI_ACTIVITY",
+        hide_env_values = true
+    )]
+    pub ci_activity: Option<PathBuf>,
+    /// Judge attestation freshness at this RFC 3339 time instead of now (reproducible runs).
+    #[arg(
+        long,
+        value_name = "TIME",
+        env = "PAL_AUDIT_AS_OF",
+        hide_env_values = true
+    )]
+    pub as_of: Option<String>,
 }
 
 /// How to reach the tenant: shared by every command that calls an API.
@@ -303,40 +310,9 @@ pub struct FixArgs {
     pub yes: bool,
     #[command(flatten)]
     pub conn: ConnArgs,
-    /// For the audit after --apply: links CSV; repeatable.
-    #[arg(
-        long,
-        value_name = "FILE",
-        env = "PAL_AUDIT_LINKS",
-        hide_env_values = true,
-        value_delimiter = ','
-    )]
-    pub links: Vec<PathBuf>,
-    /// For the audit after --apply: attestation file or folder; repeatable.
-    #[arg(
-        long,
-        value_name = "PATH",
-        env = "PAL_AUDIT_ATTESTATIONS",
-        hide_env_values = true,
-        value_delimiter = ','
-    )]
-    pub attestations: Vec<PathBuf>,
-    /// For the audit after --apply: the Customer Insights diagnostics export.
-    #[arg(
-        long,
-        value_name = "FILE",
-        env = "PAL_AUDIT_CI_ACTIVITY",
-        hide_env_values = true
-    )]
-    pub ci_activity: Option<PathBuf>,
-    /// For the audit after --apply: judge attestation freshness at this time.
-    #[arg(
-        long,
-        value_name = "TIME",
-        env = "PAL_AUDIT_AS_OF",
-        hide_env_values = true
-    )]
-    pub as_of: Option<String>,
+    /// For the audit after --apply.
+    #[command(flatten)]
+    pub inputs: InputArgs,
 }
 
 #[derive(Debug, Args, Default)]

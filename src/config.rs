@@ -257,6 +257,7 @@ impl AuditConfig {
         let partner_id =
             PartnerId::parse(&partner).map_err(|e| Error::Usage(format!("--partner-id {e}")))?;
         let as_of = args
+            .inputs
             .as_of
             .as_deref()
             .map(|s| {
@@ -280,14 +281,14 @@ impl AuditConfig {
                 .or(file.activity_days)
                 .unwrap_or(30)
                 .max(1),
-            ci_activity: args.ci_activity.or_else(|| file.ci_activity.clone()),
+            ci_activity: args.inputs.ci_activity.or_else(|| file.ci_activity.clone()),
             ci_audience: file
                 .ci_audience
                 .clone()
                 .unwrap_or_else(|| crate::sources::customer_insights::DEFAULT_AUDIENCE.into()),
             conn: Connection::resolve(args.conn, &file)?,
-            links: or_file(args.links, &file.links),
-            attestations: or_file(args.attestations, &file.attestations),
+            links: or_file(args.inputs.links, &file.links),
+            attestations: or_file(args.inputs.attestations, &file.attestations),
             environments: or_file(args.environment, &file.environments),
             as_of,
             attestation_max_age: chrono::Duration::days(i64::from(max_age_days)),

@@ -571,14 +571,7 @@ async fn apply_one(
             let Some(key) = ci_key else {
                 return Ok(Outcome::Failed("PAL_AUDIT_CI_KEY is not set".into()));
             };
-            let mut value = reqwest::header::HeaderValue::from_str(key.expose()).map_err(|_| {
-                HttpError::BadUrl("PAL_AUDIT_CI_KEY is not a valid header value".into())
-            })?;
-            value.set_sensitive(true);
-            let ctx = Ctx::new(customer_insights::SOURCE, ci_audience).header(
-                reqwest::header::HeaderName::from_static("ocp-apim-subscription-key"),
-                value,
-            );
+            let ctx = customer_insights::keyed_ctx(key, ci_audience)?;
             let uri = format!("{CI}/instances/{instance}/rbac");
             let holds = |v: &Value| {
                 v.as_array().into_iter().flatten().any(|a| {

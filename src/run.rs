@@ -374,10 +374,7 @@ async fn fix_command(
     // Audit again, as the report was made, to show what changed.
     let audit_args = crate::cli::AuditArgs {
         partner_id: Some(report.partner_id.to_string()),
-        links: args.links,
-        attestations: args.attestations,
-        ci_activity: args.ci_activity,
-        as_of: args.as_of,
+        inputs: args.inputs,
         ..Default::default()
     };
     let mut cfg = AuditConfig::resolve(audit_args, file)?;

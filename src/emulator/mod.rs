@@ -198,14 +198,7 @@ async fn handle(
                 .collect()
         })
         .unwrap_or_default();
-    let segments: Vec<String> = rest
-        .split('/')
-        .map(|s| {
-            percent_encoding::percent_decode_str(s)
-                .decode_utf8_lossy()
-                .into_owned()
-        })
-        .collect();
+    let segments = routes::segments(rest);
     let req = routes::Req {
         method: &method,
         host: &host,

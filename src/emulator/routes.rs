@@ -88,6 +88,17 @@ fn host_of(url: &str) -> String {
         .unwrap_or_default()
 }
 
+/// A path's segments, each percent-decoded.
+pub fn segments(path: &str) -> Vec<String> {
+    path.split('/')
+        .map(|s| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .collect()
+}
+
 pub fn route(st: &Shared, req: &Req, seg: &[String]) -> Answer {
     let s: Vec<&str> = seg.iter().map(String::as_str).collect();
     if *req.method != Method::GET
@@ -414,15 +425,7 @@ fn graph_batch(st: &Shared, req: &Req) -> Answer {
                 .into_owned()
                 .collect();
             let full = format!("/v1.0{path}");
-            let segments: Vec<String> = full
-                .trim_start_matches('/')
-                .split('/')
-                .map(|s| {
-                    percent_encoding::percent_decode_str(s)
-                        .decode_utf8_lossy()
-                        .into_owned()
-                })
-                .collect();
+            let segments = segments(full.trim_start_matches('/'));
             let sub = Req {
                 method: &Method::GET,
                 host: "graph.microsoft.com",

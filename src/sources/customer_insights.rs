@@ -88,7 +88,8 @@ pub struct CiRead {
     pub failures: Vec<String>,
 }
 
-fn keyed_ctx(key: &Secret, audience: &str) -> Result<Ctx, HttpError> {
+/// A context that sends the API key (marked sensitive) with every request.
+pub fn keyed_ctx(key: &Secret, audience: &str) -> Result<Ctx, HttpError> {
     let mut value = HeaderValue::from_str(key.expose())
         .map_err(|_| HttpError::BadUrl("PAL_AUDIT_CI_KEY is not a valid header value".into()))?;
     value.set_sensitive(true);
