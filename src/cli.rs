@@ -92,6 +92,24 @@ pub enum Command {
         "a resource is still not credited; 2 bad input; 3 authentication failed."
     ))]
     Fix(Box<FixArgs>),
+    /// The attribution path of one resource in a report, in plain words (or the graph in DOT).
+    #[command(
+        after_help = "Examples:\n  pal-audit explain report.json a0000000-0000-4000-8000-000000000004\n  pal-audit explain report.json \"Quote Builder\"\n  pal-audit explain report.json --format dot | dot -Tsvg > attribution.svg"
+    )]
+    Explain(ExplainArgs),
+    /// What changed between two reports: credit gained or lost, resources that appeared or disappeared.
+    #[command(
+        after_help = "Example:\n  pal-audit diff before.json after.json --format markdown\n\nExit codes: 0 no credit lost; 1 credit was lost; 2 bad input."
+    )]
+    Diff(DiffArgs),
+    /// Write a commented pal-audit.toml, or print shell completions.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Print shell completions: bash, zsh, fish, powershell, elvish.
+    #[command(
+        after_help = "Example:\n  pal-audit completions bash > /etc/bash_completion.d/pal-audit"
+    )]
+    Completions(CompletionsArgs),
     /// Serve a tenant model on loopback in the real API shapes, for --api-base.
     #[command(after_help = concat!(
         "Example:\n  pal-audit emulate --tenant fixtures/contoso --port 8080 --faults '429@/apps*2,403-env:Contoso-Sales'\n\n",
@@ -114,12 +132,18 @@ pub enum Format {
     Table,
     /// The pal-audit/report/v1 JSON.
     Json,
+    /// One row per finding, for Excel.
+    Csv,
+    /// A handover document.
+    Markdown,
+    /// One self-contained page with charts and a sortable, filterable table.
+    Html,
 }
 
 /// Where and how the report goes; shared by `audit` and `demo`.
 #[derive(Debug, Args, Default)]
 pub struct OutputArgs {
-    /// Report format [default: table].
+    /// Report format: table, json, csv, markdown, html [default: table].
     #[arg(long, value_enum, env = "PAL_AUDIT_FORMAT", hide_env_values = true)]
     pub format: Option<Format>,
     /// Write the report to FILE (atomically, owner-readable only) instead of stdout.
@@ -313,6 +337,56 @@ pub struct FixArgs {
     /// For the audit after --apply.
     #[command(flatten)]
     pub inputs: InputArgs,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ExplainFormat {
+    Text,
+    /// Graphviz DOT of the attribution graph.
+    Dot,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// A report written by `audit --format json`.
+    pub report: PathBuf,
+    /// A resource id or name; without it (with --format dot) the whole report.
+    pub resource: Option<String>,
+    #[arg(long, value_enum, default_value_t = ExplainFormat::Text)]
+    pub format: ExplainFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DiffFormat {
+    Table,
+    Json,
+    Markdown,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The report before (for example, before a solution import).
+    pub old: PathBuf,
+    /// The report after.
+    pub new: PathBuf,
+    #[arg(long, value_enum, default_value_t = DiffFormat::Table)]
+    pub format: DiffFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Write a commented pal-audit.toml (refuses to overwrite one).
+    #[command(after_help = "Example:\n  pal-audit config init && $EDITOR pal-audit.toml")]
+    Init {
+        /// Where to write it.
+        #[arg(long, value_name = "FILE", default_value = "pal-audit.toml")]
+        path: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args, Default)]

@@ -19,6 +19,57 @@ use crate::report::FailOn;
 
 pub const DEFAULT_FILE: &str = "pal-audit.toml";
 
+/// What `pal-audit config init` writes: every key, commented.
+pub const TEMPLATE: &str = r#"# pal-audit.toml: read from the current folder, or given with --config.
+# Flags win over PAL_AUDIT_* variables, which win over this file. Relative
+# paths are read from this file's folder. Secrets never go here: credentials
+# come from the AZURE_* variables, the Customer Insights key from
+# PAL_AUDIT_CI_KEY.
+
+# Your associated partner ID (digits).
+# partner_id = "4567890"
+
+# The customer tenant: id or domain.
+# tenant = "contoso.onmicrosoft.com"
+
+# How to sign in: azure-cli, client-secret, client-certificate,
+# managed-identity, workload-identity (static-token only for loopback).
+# auth = "azure-cli"
+
+# Who is linked to which partner: links CSV files and attestation files or folders.
+# links = ["links.csv"]
+# attestations = ["attestations/"]
+
+# What to audit (default: everything).
+# products = ["power-apps", "power-automate", "power-bi", "customer-insights"]
+# environments = ["Contoso Sales"]
+
+# Activity that decides between partners, and the Customer Insights export.
+# activity_days = 30
+# ci_activity = "ci-activity.jsonl"
+# ci_audience = "https://api.ci.ai.microsoft.com"
+
+# Attestations older than this raise stale-attestation.
+# attestation_max_age_days = 30
+
+# Output: table, json, csv, markdown, html; and what fails the run (exit 1):
+# any, none, uncredited, credited-to-other, unknown, flag:NAME (comma-separated).
+# format = "table"
+# output = "report.json"
+# fail_on = "any"
+
+# [http]
+# concurrency = 8                # requests in flight per API host
+# environment_concurrency = 4    # environments read at once
+# host_concurrency = { "graph.microsoft.com" = 4 }
+# max_attempts = 6               # per request, retries included
+# base_delay_ms = 500            # first backoff, doubled each retry, with jitter
+# max_delay_s = 60
+# max_request_s = 300            # give a request up past this
+# timeout_s = 100                # per attempt
+# budget_percent = 100           # share of Power BI's tenant-wide hourly caps to use
+"#;
+
 /// `pal-audit.toml`. Every key is optional; unknown keys are errors (a typo
 /// must not silently change an audit).
 #[derive(Debug, Default, Deserialize)]
@@ -307,6 +358,22 @@ mod tests {
             partner_id: partner.map(str::to_string),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn the_template_is_a_valid_config_once_uncommented() {
+        let text: String = TEMPLATE
+            .lines()
+            .map(|l| {
+                l.strip_prefix("# ")
+                    .filter(|x| x.contains(" = ") || x.starts_with('['))
+                    .unwrap_or(l)
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let cfg: FileConfig = toml::from_str(&text).unwrap();
+        assert_eq!(cfg.partner_id.as_deref(), Some("4567890"));
+        assert_eq!(cfg.http.budget_percent, Some(100));
     }
 
     #[test]

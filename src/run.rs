@@ -78,6 +78,84 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode, Error> 
                 Ok::<u8, Error>(doctor::exit_code(&checks))
             })?
         }
+        Command::Explain(args) => {
+            let report = fix::read_report(&args.report)?;
+            let findings = match &args.resource {
+                Some(id) => {
+                    let found = crate::explain::find(&report, id);
+                    if found.is_empty() {
+                        return Err(Error::Usage(format!(
+                            "{}: no resource {id:?} (give a resource id or name from the report)",
+                            args.report.display()
+                        )));
+                    }
+                    found
+                }
+                None if args.format == crate::cli::ExplainFormat::Dot => {
+                    report.findings.iter().collect()
+                }
+                None => {
+                    return Err(Error::Usage(
+                        "give a resource id or name, or --format dot for the whole report".into(),
+                    ));
+                }
+            };
+            match args.format {
+                crate::cli::ExplainFormat::Dot => {
+                    print!("{}", crate::explain::dot(&report, &findings))
+                }
+                crate::cli::ExplainFormat::Text => {
+                    let text: Vec<String> = findings
+                        .iter()
+                        .map(|f| crate::explain::explain(&report, f))
+                        .collect();
+                    print!("{}", text.join("\n"));
+                }
+            }
+            code::OK
+        }
+        Command::Diff(args) => {
+            let old = fix::read_report(&args.old)?;
+            let new = fix::read_report(&args.new)?;
+            let d = crate::diff::diff(&old, &new);
+            print!(
+                "{}",
+                match args.format {
+                    crate::cli::DiffFormat::Table => crate::diff::render_table(&d),
+                    crate::cli::DiffFormat::Json => crate::diff::render_json(&d),
+                    crate::cli::DiffFormat::Markdown => crate::diff::render_markdown(&d),
+                }
+            );
+            if d.lost_credit() {
+                code::FINDINGS
+            } else {
+                code::OK
+            }
+        }
+        Command::Config(crate::cli::ConfigCommand::Init { path }) => {
+            if path.exists() {
+                return Err(Error::Usage(format!(
+                    "{} exists already: not overwriting it",
+                    path.display()
+                )));
+            }
+            report::write_atomic(&path, config::TEMPLATE)?;
+            eprintln!(
+                "wrote {}: edit it, then run `pal-audit audit`",
+                path.display()
+            );
+            code::OK
+        }
+        Command::Completions(args) => {
+            use clap::CommandFactory;
+            clap_complete::generate(
+                args.shell,
+                &mut Cli::command(),
+                "pal-audit",
+                &mut std::io::stdout(),
+            );
+            code::OK
+        }
         Command::Fix(args) => {
             let file = config::load_file(cli.config.as_deref())?;
             runtime.block_on(fix_command(*args, file, cli.quiet))?
@@ -213,6 +291,9 @@ async fn collect_and_attribute(
 fn emit(report: &Report, out: &OutputConfig, quiet: bool, color: bool) -> Result<u8, Error> {
     let text = match out.format {
         Format::Json => report::render_json(report),
+        Format::Csv => report::render_csv(report),
+        Format::Markdown => report::render_markdown(report),
+        Format::Html => report::render_html(report),
         Format::Table => report::render_table(
             report,
             TableOptions {

@@ -1,6 +1,9 @@
 //! The report: the versioned `pal-audit/report/v1` type built from the
 //! attribution, the `--fail-on` gate, atomic output, and one renderer per format.
 
+mod csv;
+mod html;
+mod markdown;
 mod table;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -15,6 +18,9 @@ use crate::error::{Error, code};
 use crate::inventory::{Coverage, CoverageStatus, Inventory, Product};
 use crate::links::PartnerId;
 
+pub use csv::render_csv;
+pub use html::render_html;
+pub use markdown::render_markdown;
 pub use table::{TableOptions, render_table};
 
 pub const SCHEMA: &str = "pal-audit/report/v1";

@@ -8,7 +8,7 @@ use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table};
 
 use super::Report;
 use crate::attribution::{AttributedRole, Finding, Verdict};
-use crate::inventory::CoverageStatus;
+use crate::inventory::{CoverageStatus, Product};
 
 #[derive(Clone, Copy, Debug)]
 pub struct TableOptions {
@@ -39,35 +39,45 @@ pub fn render_table(report: &Report, opts: TableOptions) -> String {
     );
     out.push('\n');
 
-    let mut t = new_table(opts);
-    t.set_header([
-        "verdict",
-        "resource",
-        "kind",
-        "environment",
-        "attributed users",
-        "flags",
-    ]);
-    for f in &report.findings {
-        t.add_row(vec![
-            verdict_cell(f.verdict, opts),
-            Cell::new(format!("{}\n{}", f.resource_name, f.resource_id)),
-            Cell::new(f.kind.as_str()),
-            Cell::new(&f.environment_name),
-            Cell::new(attributed(f)),
-            Cell::new(
-                f.flags
-                    .iter()
-                    .map(|fl| fl.as_str())
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-            ),
+    // One table per product, environments in order within it.
+    for product in Product::ALL {
+        let findings: Vec<&Finding> = report
+            .findings
+            .iter()
+            .filter(|f| f.product == product)
+            .collect();
+        if findings.is_empty() {
+            continue;
+        }
+        let mut t = new_table(opts);
+        t.set_header([
+            "verdict",
+            "resource",
+            "kind",
+            "environment",
+            "attributed users",
+            "flags",
         ]);
+        for f in &findings {
+            t.add_row(vec![
+                verdict_cell(f.verdict, opts),
+                Cell::new(format!("{}\n{}", f.resource_name, f.resource_id)),
+                Cell::new(f.kind.as_str()),
+                Cell::new(&f.environment_name),
+                Cell::new(attributed(f)),
+                Cell::new(
+                    f.flags
+                        .iter()
+                        .map(|fl| fl.as_str())
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                ),
+            ]);
+        }
+        let _ = writeln!(out, "{} ({})\n{t}\n", title(product), findings.len());
     }
     if report.findings.is_empty() {
         let _ = writeln!(out, "No resources found.");
-    } else {
-        let _ = writeln!(out, "{t}");
     }
 
     let not_credited: Vec<&Finding> = report
@@ -134,6 +144,15 @@ pub fn render_table(report: &Report, opts: TableOptions) -> String {
     }
     let _ = writeln!(out, "\nCoverage\n{c}");
     out
+}
+
+fn title(p: Product) -> &'static str {
+    match p {
+        Product::PowerApps => "Power Apps",
+        Product::PowerAutomate => "Power Automate",
+        Product::PowerBi => "Power BI",
+        Product::CustomerInsights => "Customer Insights",
+    }
 }
 
 fn new_table(opts: TableOptions) -> Table {

@@ -1,0 +1,229 @@
+//! `pal-audit explain`: the attribution path of one resource (partner ->
+//! link -> principal -> role -> resource) in plain words, and the attribution
+//! graph (petgraph) in Graphviz DOT, from a report.
+
+use std::collections::HashMap;
+use std::fmt::Write;
+
+use petgraph::dot::{Config, Dot};
+use petgraph::graph::{DiGraph, NodeIndex};
+
+use crate::attribution::{AttributedRole, DecidedBy, Finding, LinkRow, Verdict};
+use crate::links::{LinkKind, LinkSource};
+use crate::report::Report;
+
+fn role(r: AttributedRole) -> &'static str {
+    match r {
+        AttributedRole::Owner => "owner",
+        AttributedRole::CoOwner => "co-owner",
+        AttributedRole::Creator => "creator",
+        AttributedRole::Publisher => "publisher",
+        AttributedRole::Importer => "importer",
+        AttributedRole::ActiveUser => "active user",
+    }
+}
+
+fn kind(k: LinkKind) -> &'static str {
+    match k {
+        LinkKind::User => "a person's account",
+        LinkKind::ServiceAccount => "a service account",
+        LinkKind::ServicePrincipal => "a service principal",
+    }
+}
+
+fn source(s: LinkSource) -> &'static str {
+    match s {
+        LinkSource::Attested => "attested",
+        LinkSource::Declared => "declared",
+    }
+}
+
+/// The findings `id` names: a resource id, or else a resource name (any case).
+pub fn find<'a>(report: &'a Report, id: &str) -> Vec<&'a Finding> {
+    let by_id: Vec<&Finding> = report
+        .findings
+        .iter()
+        .filter(|f| f.resource_id.as_str().eq_ignore_ascii_case(id))
+        .collect();
+    if !by_id.is_empty() {
+        return by_id;
+    }
+    report
+        .findings
+        .iter()
+        .filter(|f| f.resource_name.eq_ignore_ascii_case(id))
+        .collect()
+}
+
+fn links_of<'a>(report: &'a Report, principal: &str) -> Vec<&'a LinkRow> {
+    report
+        .links
+        .iter()
+        .filter(|l| l.principal_id.eq_ignore_ascii_case(principal))
+        .collect()
+}
+
+/// The attribution path of one finding, in plain words.
+pub fn explain(report: &Report, f: &Finding) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{} ({} {}, environment {}{})",
+        f.resource_name,
+        f.kind.as_str(),
+        f.resource_id,
+        f.environment_name,
+        f.solution
+            .as_deref()
+            .map(|x| format!(", solution {x}"))
+            .unwrap_or_default()
+    );
+    let decided = match f.decided_by {
+        Some(DecidedBy::SinglePartner) => "one candidate partner",
+        Some(DecidedBy::AuditEvents) => "the latest activity in audit events",
+        Some(DecidedBy::ResourceStamps) => "the latest activity stamped on the resource",
+        None => "nothing: no partner could be decided",
+    };
+    let _ = writeln!(
+        s,
+        "Verdict: {}{}; decided by {decided}.",
+        f.verdict.as_str(),
+        match (&f.credited_partner_id, f.verdict) {
+            (Some(p), Verdict::Credited) => format!(" (partner {p}, ours)"),
+            (Some(p), _) => format!(" (partner {p})"),
+            _ => String::new(),
+        }
+    );
+    let _ = writeln!(s, "\nAttribution path:");
+    if f.attributed.is_empty() {
+        let _ = writeln!(s, "  (no attributed user could be read)");
+    }
+    for a in &f.attributed {
+        let who = format!(
+            "{} ({})",
+            a.principal_name
+                .as_deref()
+                .unwrap_or(a.principal_id.as_str()),
+            a.principal_id
+        );
+        let links = links_of(report, a.principal_id.as_str());
+        let deciding = a
+            .partner_id
+            .as_ref()
+            .is_some_and(|p| Some(p) == f.credited_partner_id.as_ref());
+        match (
+            &a.partner_id,
+            links
+                .iter()
+                .find(|l| Some(&l.partner_id) == a.partner_id.as_ref()),
+        ) {
+            (Some(p), Some(l)) => {
+                let _ = writeln!(
+                    s,
+                    "  partner {p} <- {} link{} of {} <- {who} -> {} of the resource{}",
+                    source(l.source),
+                    l.linked_at
+                        .map(|t| format!(" made {}", t.format("%Y-%m-%d")))
+                        .unwrap_or_default(),
+                    kind(l.principal_kind),
+                    role(a.role),
+                    if deciding { "   <- decides" } else { "" }
+                );
+            }
+            (Some(p), None) => {
+                let _ = writeln!(
+                    s,
+                    "  partner {p} <- {who} -> {} of the resource",
+                    role(a.role)
+                );
+            }
+            (None, _) => {
+                let _ = writeln!(
+                    s,
+                    "  (no partner) <- {who}, not linked -> {} of the resource",
+                    role(a.role)
+                );
+            }
+        }
+    }
+    let _ = writeln!(s, "\nEvidence:");
+    for r in &f.reasons {
+        let _ = writeln!(s, "  - {r}");
+    }
+    if !f.flags.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nFlags: {}",
+            f.flags
+                .iter()
+                .map(|x| x.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    if let Some(fix) = &f.fix {
+        let _ = writeln!(s, "\nFix: {fix}");
+    }
+    s
+}
+
+/// The attribution graph of `findings` in DOT: partners, principals and
+/// resources, joined by link and role edges.
+pub fn dot(report: &Report, findings: &[&Finding]) -> String {
+    let mut g: DiGraph<String, String> = DiGraph::new();
+    let mut nodes: HashMap<String, NodeIndex> = HashMap::new();
+    let mut node = |g: &mut DiGraph<String, String>, key: String, label: String| -> NodeIndex {
+        *nodes.entry(key).or_insert_with(|| g.add_node(label))
+    };
+    let mut shapes: HashMap<NodeIndex, &'static str> = HashMap::new();
+    for f in findings {
+        let r = node(
+            &mut g,
+            format!("r:{}", f.resource_id),
+            format!(
+                "{}\n{} ({})",
+                f.resource_name,
+                f.kind.as_str(),
+                f.verdict.as_str()
+            ),
+        );
+        shapes.insert(r, "note");
+        for a in &f.attributed {
+            let p = node(
+                &mut g,
+                format!("p:{}", a.principal_id),
+                a.principal_name
+                    .clone()
+                    .unwrap_or_else(|| a.principal_id.to_string()),
+            );
+            shapes.insert(p, "ellipse");
+            g.update_edge(p, r, role(a.role).to_string());
+            for l in links_of(report, a.principal_id.as_str()) {
+                let partner = node(
+                    &mut g,
+                    format!("partner:{}", l.partner_id),
+                    format!("partner {}", l.partner_id),
+                );
+                shapes.insert(partner, "box");
+                g.update_edge(p, partner, format!("{} link", source(l.source)));
+            }
+        }
+    }
+    let edge = |_: &DiGraph<String, String>, e: petgraph::graph::EdgeReference<'_, String>| {
+        format!("label={:?}", e.weight())
+    };
+    let node_attrs = |_: &DiGraph<String, String>, (i, label): (NodeIndex, &String)| {
+        format!(
+            "label={:?} shape={}",
+            label,
+            shapes.get(&i).copied().unwrap_or("ellipse")
+        )
+    };
+    let dot = Dot::with_attr_getters(
+        &g,
+        &[Config::EdgeNoLabel, Config::NodeNoLabel],
+        &edge,
+        &node_attrs,
+    );
+    format!("{dot:?}")
+}

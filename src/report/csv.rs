@@ -1,0 +1,111 @@
+//! CSV: one row per finding, attributed users joined, for Excel and friends.
+
+use super::Report;
+use crate::attribution::Finding;
+
+const HEADER: [&str; 15] = [
+    "product",
+    "kind",
+    "environment_id",
+    "environment_name",
+    "resource_id",
+    "resource_name",
+    "solution",
+    "verdict",
+    "credited_partner_id",
+    "attributed",
+    "decided_by",
+    "flags",
+    "reasons",
+    "fix",
+    "tenant_id",
+];
+
+/// A cell Excel will not run as a formula: text starting with `= + - @`
+/// (or a tab or carriage return) gets a leading apostrophe.
+fn cell(s: &str) -> String {
+    match s.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{s}"),
+        _ => s.to_string(),
+    }
+}
+
+fn attributed(f: &Finding) -> String {
+    f.attributed
+        .iter()
+        .map(|a| {
+            format!(
+                "{} ({}, {})",
+                a.principal_name
+                    .as_deref()
+                    .unwrap_or(a.principal_id.as_str()),
+                serde_json::to_value(a.role)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+                a.partner_id
+                    .as_ref()
+                    .map_or("unlinked".to_string(), |p| format!("partner {p}"))
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// UTF-8 with a byte-order mark and CRLF line ends, as Excel expects.
+pub fn render_csv(report: &Report) -> String {
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
+    w.write_record(HEADER).expect("writing to memory");
+    for f in &report.findings {
+        let decided = f
+            .decided_by
+            .and_then(|d| serde_json::to_value(d).ok())
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        let row = [
+            f.product.as_str().to_string(),
+            f.kind.as_str().to_string(),
+            f.environment_id.to_string(),
+            f.environment_name.clone(),
+            f.resource_id.to_string(),
+            f.resource_name.clone(),
+            f.solution.clone().unwrap_or_default(),
+            f.verdict.as_str().to_string(),
+            f.credited_partner_id
+                .as_ref()
+                .map(|p| p.to_string())
+                .unwrap_or_default(),
+            attributed(f),
+            decided,
+            f.flags
+                .iter()
+                .map(|x| x.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
+            f.reasons.join(" | "),
+            f.fix.clone().unwrap_or_default(),
+            report.tenant_id.clone(),
+        ];
+        w.write_record(row.iter().map(|c| cell(c)))
+            .expect("writing to memory");
+    }
+    let bytes = w.into_inner().expect("writing to memory");
+    format!(
+        "\u{feff}{}",
+        String::from_utf8(bytes).expect("UTF-8 in, UTF-8 out")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formulas_are_defused() {
+        assert_eq!(cell("=HYPERLINK(1)"), "'=HYPERLINK(1)");
+        assert_eq!(cell("-1"), "'-1");
+        assert_eq!(cell("Expense Tracker"), "Expense Tracker");
+    }
+}

@@ -1,0 +1,187 @@
+//! Markdown: a handover document: summary, coverage, findings per product,
+//! and what to fix.
+
+use std::fmt::Write;
+
+use super::Report;
+use crate::attribution::{AttributedRole, Finding, Verdict};
+use crate::inventory::{CoverageStatus, Product};
+
+/// Text that stays inside one table cell.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace(['\n', '\r'], " ")
+}
+
+fn product_title(p: Product) -> &'static str {
+    match p {
+        Product::PowerApps => "Power Apps",
+        Product::PowerAutomate => "Power Automate",
+        Product::PowerBi => "Power BI",
+        Product::CustomerInsights => "Customer Insights",
+    }
+}
+
+fn role(r: AttributedRole) -> &'static str {
+    match r {
+        AttributedRole::Owner => "owner",
+        AttributedRole::CoOwner => "co-owner",
+        AttributedRole::Creator => "creator",
+        AttributedRole::Publisher => "publisher",
+        AttributedRole::Importer => "importer",
+        AttributedRole::ActiveUser => "active user",
+    }
+}
+
+fn attributed(f: &Finding) -> String {
+    f.attributed
+        .iter()
+        .map(|a| {
+            format!(
+                "{} ({}, {})",
+                a.principal_name
+                    .as_deref()
+                    .unwrap_or(a.principal_id.as_str()),
+                role(a.role),
+                a.partner_id
+                    .as_ref()
+                    .map_or("unlinked".to_string(), |p| format!("partner {p}"))
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("<br>")
+}
+
+pub fn render_markdown(report: &Report) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "# Partner Admin Link credit: tenant {}\n",
+        report.tenant_id
+    );
+    let _ = writeln!(
+        s,
+        "Partner **{}**, {} resources, audited with pal-audit {} at {}.{}\n",
+        report.partner_id,
+        report.findings.len(),
+        report.tool_version,
+        report.generated_at.format("%Y-%m-%d %H:%M UTC"),
+        if report.complete {
+            ""
+        } else {
+            " **The audit is incomplete: see Coverage.**"
+        }
+    );
+    let _ = writeln!(s, "## Summary\n");
+    let _ = writeln!(
+        s,
+        "| product | credited | credited to another partner | uncredited | unknown |"
+    );
+    let _ = writeln!(s, "| --- | ---: | ---: | ---: | ---: |");
+    let n = |m: &std::collections::BTreeMap<Verdict, u64>, v| m.get(&v).copied().unwrap_or(0);
+    for (p, counts) in &report.summary.by_product {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} |",
+            product_title(*p),
+            n(counts, Verdict::Credited),
+            n(counts, Verdict::CreditedToOther),
+            n(counts, Verdict::Uncredited),
+            n(counts, Verdict::Unknown)
+        );
+    }
+    let all = &report.summary.by_verdict;
+    let _ = writeln!(
+        s,
+        "| **all** | **{}** | **{}** | **{}** | **{}** |\n",
+        n(all, Verdict::Credited),
+        n(all, Verdict::CreditedToOther),
+        n(all, Verdict::Uncredited),
+        n(all, Verdict::Unknown)
+    );
+    let gaps: Vec<_> = report
+        .coverage
+        .iter()
+        .filter(|c| c.status != CoverageStatus::Complete)
+        .collect();
+    let _ = writeln!(s, "## Coverage\n");
+    if gaps.is_empty() {
+        let _ = writeln!(s, "Every source was read in full.\n");
+    } else {
+        for c in gaps {
+            let _ = writeln!(
+                s,
+                "- **{}**{}: {}",
+                c.source,
+                c.environment_id
+                    .as_ref()
+                    .map(|e| format!(" ({e})"))
+                    .unwrap_or_default(),
+                c.detail
+            );
+        }
+        s.push('\n');
+    }
+    for product in Product::ALL {
+        let findings: Vec<&Finding> = report
+            .findings
+            .iter()
+            .filter(|f| f.product == product)
+            .collect();
+        if findings.is_empty() {
+            continue;
+        }
+        let _ = writeln!(s, "## {}\n", product_title(product));
+        let _ = writeln!(
+            s,
+            "| resource | kind | environment | verdict | attributed users | flags |"
+        );
+        let _ = writeln!(s, "| --- | --- | --- | --- | --- | --- |");
+        for f in findings {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} | {} |",
+                cell(&f.resource_name),
+                f.kind.as_str(),
+                cell(&f.environment_name),
+                if f.verdict == Verdict::Credited {
+                    f.verdict.as_str().to_string()
+                } else {
+                    format!("**{}**", f.verdict.as_str())
+                },
+                cell(&attributed(f)),
+                f.flags
+                    .iter()
+                    .map(|x| format!("`{}`", x.as_str()))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
+        }
+        s.push('\n');
+    }
+    let to_fix: Vec<&Finding> = report
+        .findings
+        .iter()
+        .filter(|f| f.verdict != Verdict::Credited)
+        .collect();
+    if !to_fix.is_empty() {
+        let _ = writeln!(s, "## What to fix\n");
+        for f in to_fix {
+            let _ = writeln!(
+                s,
+                "### {} ({}, {}): {}\n",
+                f.resource_name,
+                f.kind.as_str(),
+                f.environment_name,
+                f.verdict.as_str()
+            );
+            for r in &f.reasons {
+                let _ = writeln!(s, "- {r}");
+            }
+            if let Some(fix) = &f.fix {
+                let _ = writeln!(s, "\n**Fix:** {fix}");
+            }
+            s.push('\n');
+        }
+    }
+    s
+}
