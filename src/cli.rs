@@ -163,6 +163,10 @@ pub struct OutputArgs {
         hide_env_values = true
     )]
     pub fail_on: Option<String>,
+    /// Replace UPNs and display names by stable short hashes, in every format
+    /// (for reports that leave the tenant).
+    #[arg(long)]
+    pub redact: bool,
 }
 
 #[derive(Debug, Args, Default)]

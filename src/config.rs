@@ -159,6 +159,7 @@ pub fn load_file(explicit: Option<&Path>) -> Result<FileConfig, Error> {
 /// Where the report goes and what fails the run.
 #[derive(Debug)]
 pub struct OutputConfig {
+    pub redact: bool,
     pub format: Format,
     pub output: Option<PathBuf>,
     pub fail_on: FailOn,
@@ -176,6 +177,7 @@ impl OutputConfig {
             .or_else(|| file.fail_on.clone())
             .unwrap_or_else(|| default_fail_on.to_string());
         Ok(Self {
+            redact: args.redact,
             format: args.format.or(file.format).unwrap_or_default(),
             output: args.output.or_else(|| file.output.clone()),
             fail_on: FailOn::parse(&fail_on).map_err(Error::Usage)?,

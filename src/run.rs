@@ -39,6 +39,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode, Error> 
         }
     };
     init_tracing(cli.verbose, cli.quiet);
+    QUIET.store(cli.quiet, std::sync::atomic::Ordering::Relaxed);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -202,6 +203,45 @@ fn init_tracing(verbose: u8, quiet: bool) {
         .try_init();
 }
 
+/// Progress bars only on a terminal, and never with `--quiet`.
+fn progress_wanted() -> bool {
+    std::io::stderr().is_terminal() && !QUIET.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Spinners on stderr, one per part of the collection.
+#[derive(Default)]
+struct Bars {
+    multi: indicatif::MultiProgress,
+    bars: std::sync::Mutex<std::collections::HashMap<String, indicatif::ProgressBar>>,
+}
+
+impl sources::Progress for Bars {
+    fn begin(&self, what: &str) {
+        let bar = self.multi.add(indicatif::ProgressBar::new_spinner());
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        bar.set_message(what.to_string());
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        self.bars
+            .lock()
+            .expect("bars")
+            .insert(what.to_string(), bar);
+    }
+    fn finish(&self, what: &str, summary: &str) {
+        if let Some(bar) = self.bars.lock().expect("bars").remove(what) {
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("  {msg}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+            );
+            bar.finish_with_message(format!("{what}: {summary}"));
+        }
+    }
+}
+
 /// `PAL_AUDIT_CI_KEY`, the Customer Insights API key.
 fn ci_key() -> Option<Secret> {
     std::env::var("PAL_AUDIT_CI_KEY")
@@ -264,7 +304,14 @@ async fn collect_and_attribute(
         ci_audience: cfg.ci_audience.clone(),
         ci_activity: ci_activity.clone(),
     };
-    let inventory = sources::collect(&http, &plan, links).await?;
+    let bars;
+    let progress: &dyn sources::Progress = if progress_wanted() {
+        bars = Bars::default();
+        &bars
+    } else {
+        &sources::Silent
+    };
+    let inventory = sources::collect(&http, &plan, links, progress).await?;
     if let Some(t) = &inventory.tenant_id {
         links::check_tenant(links, t)?;
     }
@@ -289,6 +336,15 @@ async fn collect_and_attribute(
 
 /// Renders the report to stdout or `--output`, and gives the exit code.
 fn emit(report: &Report, out: &OutputConfig, quiet: bool, color: bool) -> Result<u8, Error> {
+    let redacted;
+    let report = if out.redact {
+        let mut r = report.clone();
+        report::redact(&mut r);
+        redacted = r;
+        &redacted
+    } else {
+        report
+    };
     let text = match out.format {
         Format::Json => report::render_json(report),
         Format::Csv => report::render_csv(report),

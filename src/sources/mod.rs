@@ -26,6 +26,18 @@ use crate::inventory::{
 use crate::links::{Link, LinkKind, PrincipalRef, is_guid};
 use customer_insights::CiEvent;
 
+/// Told when each part of the collection starts and ends, so a terminal can
+/// show progress. Sources never see how it is drawn.
+pub trait Progress: Send + Sync {
+    fn begin(&self, _what: &str) {}
+    fn finish(&self, _what: &str, _summary: &str) {}
+}
+
+/// No progress: pipelines, tests, `--quiet`.
+pub struct Silent;
+
+impl Progress for Silent {}
+
 /// What to read.
 #[derive(Clone, Debug)]
 pub struct Plan {
@@ -69,6 +81,7 @@ pub async fn collect(
     http: &HttpClient,
     plan: &Plan,
     links: &[Link],
+    progress: &dyn Progress,
 ) -> Result<Inventory, AuthError> {
     let mut inv = Inventory {
         tenant_id: plan.tenant_id.clone(),
@@ -79,18 +92,33 @@ pub async fn collect(
     let mut first_call_done = false;
     if platform || wants(Product::CustomerInsights) {
         first_call_done = true;
-        match read_environments(http, plan, &mut inv).await {
+        progress.begin("environments");
+        let read = read_environments(http, plan, &mut inv).await;
+        progress.finish(
+            "environments",
+            &plural(inv.environments.len(), "environment"),
+        );
+        match read {
             Ok(()) => {}
             Err(HttpError::Auth(e)) => return Err(e),
             Err(_) => {}
         }
     }
     if platform {
-        read_platform(http, plan, &mut inv).await;
+        read_platform(http, plan, &mut inv, progress).await;
     }
     let mut events: Vec<(ResourceId, PrincipalId, DateTime<Utc>, String)> = Vec::new();
     if wants(Product::PowerBi) {
-        match powerbi::read(http, plan.activity_days, plan.now).await {
+        progress.begin("Power BI");
+        let read = powerbi::read(http, plan.activity_days, plan.now).await;
+        progress.finish(
+            "Power BI",
+            &read.as_ref().map_or_else(
+                |e| format!("failed: {e}"),
+                |r| plural(r.resources.len(), "dataset"),
+            ),
+        );
+        match read {
             Ok(read) => {
                 let mut detail = format!(
                     "{} in {} read through the {}",
@@ -134,7 +162,9 @@ pub async fn collect(
         }
     }
     if wants(Product::CustomerInsights) {
+        progress.begin("Customer Insights");
         read_customer_insights(http, plan, &mut inv, &mut events).await;
+        progress.finish("Customer Insights", "read");
     }
     inv.activity = events
         .into_iter()
@@ -147,7 +177,9 @@ pub async fn collect(
         .collect();
 
     let placeholders = placeholder_upns(&inv);
+    progress.begin("Graph");
     read_graph(http, &mut inv, links, &placeholders).await;
+    progress.finish("Graph", &plural(inv.principals.len(), "principal"));
     resolve_placeholders(&mut inv);
     Ok(inv)
 }
@@ -203,11 +235,17 @@ async fn read_environments(
 }
 
 /// Canvas apps, cloud flows and Dataverse, environment by environment.
-async fn read_platform(http: &HttpClient, plan: &Plan, inv: &mut Inventory) {
+async fn read_platform(
+    http: &HttpClient,
+    plan: &Plan,
+    inv: &mut Inventory,
+    progress: &dyn Progress,
+) {
     let apps_wanted = plan.products.contains(&Product::PowerApps);
     let flows_wanted = plan.products.contains(&Product::PowerAutomate);
     let per_env = futures::stream::iter(inv.environments.iter())
         .map(|env| async move {
+            progress.begin(&env.display_name);
             let apps = async {
                 if apps_wanted {
                     Some(powerapps::read_environment(http, env).await)
@@ -230,6 +268,32 @@ async fn read_platform(http: &HttpClient, plan: &Plan, inv: &mut Inventory) {
                 }
             };
             let (apps, flows, dv) = tokio::join!(apps, flows, dataverse);
+            let count = |n: Option<usize>, what: &str| n.map(|n| plural(n, what));
+            let summary: Vec<String> = [
+                count(
+                    apps.as_ref()
+                        .and_then(|r| r.as_ref().ok())
+                        .map(|r| r.resources.len()),
+                    "canvas app",
+                ),
+                count(
+                    flows
+                        .as_ref()
+                        .and_then(|r| r.as_ref().ok())
+                        .map(|r| r.resources.len()),
+                    "flow",
+                ),
+                count(
+                    dv.as_ref()
+                        .and_then(|r| r.as_ref().ok())
+                        .map(|r| r.model_driven_apps.len()),
+                    "model-driven app",
+                ),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            progress.finish(&env.display_name, &summary.join(", "));
             (env.clone(), apps, flows, dv)
         })
         .buffer_unordered(plan.environment_concurrency.max(1))
