@@ -164,7 +164,12 @@ pub async fn collect(
     if wants(Product::CustomerInsights) {
         progress.begin("Customer Insights");
         read_customer_insights(http, plan, &mut inv, &mut events).await;
-        progress.finish("Customer Insights", "read");
+        let instances = inv
+            .resources
+            .iter()
+            .filter(|r| r.kind == ResourceKind::Instance)
+            .count();
+        progress.finish("Customer Insights", &plural(instances, "instance"));
     }
     inv.activity = events
         .into_iter()
