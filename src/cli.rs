@@ -215,6 +215,10 @@ pub struct AuditArgs {
         hide_env_values = true
     )]
     pub attestation_max_age: Option<u32>,
+    /// Do not read each flow's owners (one call per flow): faster on large
+    /// tenants, but linked-owner-not-creator can then not be raised.
+    #[arg(long)]
+    pub no_flow_owners: bool,
     #[command(flatten)]
     pub inputs: InputArgs,
     #[command(flatten)]
@@ -417,8 +421,24 @@ pub struct DemoArgs {
 #[derive(Debug, Args)]
 pub struct EmulateArgs {
     /// Tenant model: a folder with tenant.toml, or the file itself.
-    #[arg(long, value_name = "DIR")]
-    pub tenant: PathBuf,
+    #[arg(
+        long,
+        value_name = "DIR",
+        required_unless_present = "synthetic",
+        conflicts_with = "synthetic"
+    )]
+    pub tenant: Option<PathBuf>,
+    /// A generated tenant instead, deterministic for its seed:
+    /// envs=N,apps=N,shared=0.2,flows=N,workspaces=N,datasets=N,instances=N,seed=N.
+    #[arg(long, value_name = "SPEC")]
+    pub synthetic: Option<String>,
+    /// Answer 429 (Retry-After: 1) above N requests in flight per host, as the
+    /// services do (Dataverse hosts stop at 52 in any case).
+    #[arg(long, value_name = "N")]
+    pub host_limit: Option<usize>,
+    /// Write a links CSV of the tenant's PAL links to FILE (for a synthetic tenant).
+    #[arg(long, value_name = "FILE")]
+    pub links_out: Option<PathBuf>,
     /// Port on 127.0.0.1 (0 picks a free one and prints it).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub port: u16,

@@ -196,6 +196,7 @@ pub struct AuditConfig {
     pub activity_days: u32,
     pub ci_activity: Option<PathBuf>,
     pub ci_audience: String,
+    pub flow_owners: bool,
     pub conn: Connection,
     pub as_of: Option<DateTime<Utc>>,
     pub attestation_max_age: chrono::Duration,
@@ -339,6 +340,7 @@ impl AuditConfig {
                 .ci_audience
                 .clone()
                 .unwrap_or_else(|| crate::sources::customer_insights::DEFAULT_AUDIENCE.into()),
+            flow_owners: !args.no_flow_owners,
             conn: Connection::resolve(args.conn, &file)?,
             links: or_file(args.inputs.links, &file.links),
             attestations: or_file(args.inputs.attestations, &file.attestations),

@@ -303,6 +303,15 @@ async fn collect_and_attribute(
         ci_key: ci_key.clone(),
         ci_audience: cfg.ci_audience.clone(),
         ci_activity: ci_activity.clone(),
+        flow_owners: cfg.flow_owners,
+        ours: links
+            .iter()
+            .filter(|l| l.active && l.partner_id == cfg.partner_id)
+            .filter_map(|l| match &l.principal {
+                crate::links::PrincipalRef::Id(id) => Some(id.clone()),
+                crate::links::PrincipalRef::Upn(_) => None,
+            })
+            .collect(),
     };
     let bars;
     let progress: &dyn sources::Progress = if progress_wanted() {
@@ -611,6 +620,7 @@ async fn demo(
         activity_days: 30,
         ci_activity: None,
         ci_audience: customer_insights::DEFAULT_AUDIENCE.into(),
+        flow_owners: true,
         conn: config::Connection {
             tenant: None,
             auth: crate::auth::AuthKind::StaticToken,
@@ -638,7 +648,33 @@ async fn demo(
 
 /// `pal-audit emulate`: serves until Ctrl-C.
 async fn emulate(args: EmulateArgs, quiet: bool) -> Result<u8, Error> {
-    let model = TenantModel::load(&args.tenant)?;
+    let (model, shown) = match (&args.tenant, &args.synthetic) {
+        (_, Some(spec)) => {
+            let spec = emulator::synthetic::Spec::parse(spec).map_err(Error::Usage)?;
+            (
+                emulator::synthetic::generate(&spec),
+                "a synthetic tenant".to_string(),
+            )
+        }
+        (Some(dir), None) => (TenantModel::load(dir)?, dir.display().to_string()),
+        (None, None) => {
+            return Err(Error::Usage(
+                "--tenant DIR or --synthetic SPEC is needed".into(),
+            ));
+        }
+    };
+    if let Some(path) = &args.links_out {
+        let mut csv = String::from("principal,partner_id,kind,linked_at,note\n");
+        for l in &model.partner_links {
+            csv.push_str(&format!(
+                "{},{},service-account,{},\n",
+                l.principal,
+                l.partner_id,
+                l.created.map(|t| t.to_rfc3339()).unwrap_or_default()
+            ));
+        }
+        report::write_atomic(path, &csv)?;
+    }
     let faults = args
         .faults
         .as_deref()
@@ -650,13 +686,14 @@ async fn emulate(args: EmulateArgs, quiet: bool) -> Result<u8, Error> {
         page_size: args.page_size.max(1),
         latency: std::time::Duration::from_millis(args.latency),
         faults,
+        host_limit: args.host_limit,
     };
     let partner = model.partner_id.clone();
     let server = emulator::start(model, options, args.port).await?;
     if !quiet {
         eprintln!(
             "pal-audit emulator serving {} at {} (Ctrl-C to stop)\n\nAudit it with:\n  PAL_AUDIT_TOKEN=x PAL_AUDIT_CI_KEY=x pal-audit audit --auth static-token --api-base {} --partner-id {} --links <links.csv>",
-            args.tenant.display(),
+            shown,
             server.base_url(),
             server.base_url(),
             partner.as_deref().unwrap_or("<partner id>")

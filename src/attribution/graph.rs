@@ -4,7 +4,6 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use petgraph::Direction;
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use super::LinkRow;
@@ -55,6 +54,11 @@ pub struct AttributionGraph<'a> {
     resolved: Vec<Option<PrincipalId>>,
     /// Audit events by resource, so no rule scans them all.
     activity: HashMap<ResourceId, Vec<usize>>,
+    /// Link edges by principal: a principal that owns thousands of resources
+    /// has thousands of edges, and rules ask for its links at every one.
+    links_by_principal: HashMap<PrincipalId, Vec<usize>>,
+    /// `our_identities`, computed once: every finding's fix asks for it.
+    ours: std::sync::OnceLock<Vec<(PrincipalId, EffectiveLink<'a>)>>,
 }
 
 impl<'a> AttributionGraph<'a> {
@@ -68,6 +72,8 @@ impl<'a> AttributionGraph<'a> {
             resources: Vec::with_capacity(inventory.resources.len()),
             resolved: Vec::with_capacity(links.len()),
             activity: HashMap::new(),
+            links_by_principal: HashMap::new(),
+            ours: std::sync::OnceLock::new(),
         };
         for (i, a) in inventory.activity.iter().enumerate() {
             g.activity.entry(a.resource.clone()).or_default().push(i);
@@ -101,6 +107,7 @@ impl<'a> AttributionGraph<'a> {
                 let p = g.principal_node(id);
                 let partner = g.partner_node(&link.partner_id);
                 g.graph.add_edge(p, partner, Edge::Link(i));
+                g.links_by_principal.entry(id.clone()).or_default().push(i);
             }
             g.resolved.push(id);
         }
@@ -176,14 +183,11 @@ impl<'a> AttributionGraph<'a> {
     /// Active links of a principal.
     pub fn links_of(&self, id: &PrincipalId) -> impl Iterator<Item = &'a Link> + '_ {
         let links = self.links;
-        self.principals.get(id).into_iter().flat_map(move |n| {
-            self.graph
-                .edges_directed(*n, Direction::Outgoing)
-                .filter_map(move |e| match e.weight() {
-                    Edge::Link(i) => Some(&links[*i]),
-                    _ => None,
-                })
-        })
+        self.links_by_principal
+            .get(id)
+            .into_iter()
+            .flatten()
+            .map(move |i| &links[*i])
     }
 
     /// The deciding link of a principal (attribution-rules.md, "Link"): the
@@ -226,7 +230,11 @@ impl<'a> AttributionGraph<'a> {
     /// Principals linked to our partner, best first: attested before declared,
     /// dedicated identities before people's accounts. Used to name the PAL
     /// identity in fixes.
-    pub fn our_identities(&self, partner: &PartnerId) -> Vec<(PrincipalId, EffectiveLink<'a>)> {
+    pub fn our_identities(&self, partner: &PartnerId) -> &[(PrincipalId, EffectiveLink<'a>)] {
+        self.ours.get_or_init(|| self.rank_identities(partner))
+    }
+
+    fn rank_identities(&self, partner: &PartnerId) -> Vec<(PrincipalId, EffectiveLink<'a>)> {
         let mut ours: Vec<(PrincipalId, EffectiveLink<'a>)> = self
             .principals
             .keys()

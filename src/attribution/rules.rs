@@ -275,7 +275,7 @@ fn cloud_flow(g: &AttributionGraph, res: &Resource, opts: &Options, f: &mut Find
             }
         }
         Fact::Unknown(why) => f.reasons.push(format!(
-            "the flow's owners could not be read ({why}), so linked owners who are not the creator were not checked"
+            "the flow's owners were not read ({why}), so linked owners who are not the creator were not checked"
         )),
     }
 }

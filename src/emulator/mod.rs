@@ -5,6 +5,7 @@
 pub mod faults;
 pub mod model;
 mod routes;
+pub mod synthetic;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -31,6 +32,9 @@ pub struct Options {
     /// Added to every request.
     pub latency: Duration,
     pub faults: Faults,
+    /// Requests in flight per host above which it answers 429 with
+    /// Retry-After, as the services do; Dataverse hosts always stop at 52.
+    pub host_limit: Option<usize>,
 }
 
 impl Default for Options {
@@ -39,6 +43,7 @@ impl Default for Options {
             page_size: 100,
             latency: Duration::ZERO,
             faults: Faults::default(),
+            host_limit: None,
         }
     }
 }
@@ -48,6 +53,8 @@ struct Shared {
     model: std::sync::RwLock<TenantModel>,
     options: Options,
     requests: AtomicU64,
+    /// Requests in flight per host.
+    inflight: std::sync::Mutex<std::collections::HashMap<String, usize>>,
     /// Power BI scans started: id -> (workspace ids, status polls so far).
     scans: std::sync::Mutex<std::collections::HashMap<String, (Vec<String>, u32)>>,
 }
@@ -101,6 +108,7 @@ pub async fn start(model: TenantModel, options: Options, port: u16) -> Result<Ru
         model: std::sync::RwLock::new(model),
         options,
         requests: AtomicU64::new(0),
+        inflight: std::sync::Mutex::default(),
         scans: std::sync::Mutex::default(),
     });
     let app = Router::new().fallback(handle).with_state(shared.clone());
@@ -127,6 +135,29 @@ fn error(status: StatusCode, code: &str, message: &str) -> Response {
         json!({"error": {"code": code, "message": message}}).to_string(),
     )
         .into_response()
+}
+
+/// Dataverse's documented limit of concurrent requests per user.
+const DATAVERSE_CONCURRENCY: usize = 52;
+
+/// Counts a request in flight for its host until dropped.
+struct InFlight<'a> {
+    shared: &'a Shared,
+    host: String,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if let Some(n) = self
+            .shared
+            .inflight
+            .lock()
+            .expect("inflight")
+            .get_mut(&self.host)
+        {
+            *n = n.saturating_sub(1);
+        }
+    }
 }
 
 async fn handle(
@@ -156,6 +187,35 @@ async fn handle(
     let raw = uri.path().trim_start_matches('/');
     let (host, rest) = raw.split_once('/').unwrap_or((raw, ""));
     let host = host.to_ascii_lowercase();
+    let limit = if host.contains(".crm") && host.contains(".dynamics.com") {
+        Some(
+            st.options
+                .host_limit
+                .map_or(DATAVERSE_CONCURRENCY, |l| l.min(DATAVERSE_CONCURRENCY)),
+        )
+    } else {
+        st.options.host_limit
+    };
+    let _slot = {
+        let mut inflight = st.inflight.lock().expect("inflight");
+        let n = inflight.entry(host.clone()).or_insert(0);
+        if limit.is_some_and(|l| *n >= l) {
+            drop(inflight);
+            let mut r = error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TooManyRequests",
+                "too many requests in flight",
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            return r;
+        }
+        *n += 1;
+        InFlight {
+            shared: &st,
+            host: host.clone(),
+        }
+    };
     let path = format!("/{rest}");
     let fault = st.options.faults.pick(&format!("{host}{path}"));
     match &fault {

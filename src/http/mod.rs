@@ -271,6 +271,20 @@ impl HttpClient {
             .sum()
     }
 
+    /// Requests sent so far, retries included.
+    pub fn total_requests(&self) -> u64 {
+        self.counts.lock().expect("count map").values().sum()
+    }
+
+    /// Requests sent so far, by source.
+    pub fn requests_by_source(&self) -> BTreeMap<&'static str, u64> {
+        let mut out = BTreeMap::new();
+        for ((source, _), n) in self.counts.lock().expect("count map").iter() {
+            *out.entry(*source).or_default() += n;
+        }
+        out
+    }
+
     /// GET `url` and decode it as `T`.
     pub async fn get_json<T: DeserializeOwned>(
         &self,

@@ -122,10 +122,14 @@ impl WireCreator {
 
 /// Reads the cloud flows of one environment and every flow's owners (needed
 /// to raise `linked-owner-not-creator`). A failed list is an error; a failed
-/// owners read leaves that flow's owners unknown.
+/// owners read leaves that flow's owners unknown. `read_owners` false skips
+/// every owners call (`--no-flow-owners`); flows whose creator is in `ours`
+/// (linked to our partner) skip theirs: the creator alone credits them.
 pub async fn read_environment(
     http: &HttpClient,
     env: &Environment,
+    read_owners: bool,
+    ours: &std::collections::BTreeSet<PrincipalId>,
 ) -> Result<FlowsRead, HttpError> {
     let ctx = Ctx::new(SOURCE, AUDIENCE).env(&env.id);
     let flows = http
@@ -159,8 +163,26 @@ pub async fn read_environment(
         });
         out.principals.extend(creator);
     }
-    let reads = futures::stream::iter(flows.iter().enumerate())
-        .map(|(index, flow)| {
+    if !read_owners {
+        for r in &mut out.resources {
+            r.roles = Fact::Unknown("not read (--no-flow-owners)".into());
+        }
+        return Ok(out);
+    }
+    let mut wanted = Vec::new();
+    for (index, flow) in flows.iter().enumerate() {
+        match &out.resources[index].creator {
+            Fact::Known(c) if ours.contains(c) => {
+                out.resources[index].roles = Fact::Unknown(
+                    "not read: the creator is linked to our partner, so owners change nothing"
+                        .into(),
+                );
+            }
+            _ => wanted.push((index, flow)),
+        }
+    }
+    let reads = futures::stream::iter(wanted)
+        .map(|(index, flow): (usize, &WireFlow)| {
             let ctx = ctx.clone();
             async move {
                 let url = permissions_url(env, &flow.name);

@@ -57,6 +57,12 @@ pub struct Plan {
     pub ci_audience: String,
     /// `--ci-activity`, already parsed.
     pub ci_activity: Option<Vec<CiEvent>>,
+    /// Read each flow's owners (one call per flow); `--no-flow-owners` skips
+    /// them, and `linked-owner-not-creator` can then not be raised.
+    pub flow_owners: bool,
+    /// Object ids linked to our partner, known before collection: the owners
+    /// of flows they created need not be read.
+    pub ours: BTreeSet<PrincipalId>,
 }
 
 impl Default for Plan {
@@ -71,6 +77,8 @@ impl Default for Plan {
             ci_key: None,
             ci_audience: customer_insights::DEFAULT_AUDIENCE.into(),
             ci_activity: None,
+            flow_owners: true,
+            ours: BTreeSet::new(),
         }
     }
 }
@@ -104,11 +112,13 @@ pub async fn collect(
             Err(_) => {}
         }
     }
-    if platform {
-        read_platform(http, plan, &mut inv, progress).await;
-    }
-    let mut events: Vec<(ResourceId, PrincipalId, DateTime<Utc>, String)> = Vec::new();
-    if wants(Product::PowerBi) {
+    // Every source at once, each within its hosts' limits: Power BI and
+    // Customer Insights do not wait for the environments' reads.
+    let environments = inv.environments.clone();
+    let power_bi = async {
+        if !wants(Product::PowerBi) {
+            return None;
+        }
         progress.begin("Power BI");
         let read = powerbi::read(http, plan.activity_days, plan.now).await;
         progress.finish(
@@ -118,6 +128,37 @@ pub async fn collect(
                 |r| plural(r.resources.len(), "dataset"),
             ),
         );
+        Some(read)
+    };
+    let ci = async {
+        if !wants(Product::CustomerInsights) {
+            return None;
+        }
+        progress.begin("Customer Insights");
+        let read = match &plan.ci_key {
+            Some(key) => {
+                Some(customer_insights::read(http, key, &plan.ci_audience, &environments).await)
+            }
+            None => None,
+        };
+        progress.finish(
+            "Customer Insights",
+            &match &read {
+                Some(Ok(r)) => plural(r.resources.len(), "instance"),
+                Some(Err(e)) => format!("failed: {e}"),
+                None => "no key".into(),
+            },
+        );
+        Some(read)
+    };
+    let platform_read = async {
+        if platform {
+            read_platform(http, plan, &mut inv, progress).await;
+        }
+    };
+    let ((), power_bi, ci) = tokio::join!(platform_read, power_bi, ci);
+    let mut events: Vec<(ResourceId, PrincipalId, DateTime<Utc>, String)> = Vec::new();
+    if let Some(read) = power_bi {
         match read {
             Ok(read) => {
                 let mut detail = format!(
@@ -161,15 +202,8 @@ pub async fn collect(
             )),
         }
     }
-    if wants(Product::CustomerInsights) {
-        progress.begin("Customer Insights");
-        read_customer_insights(http, plan, &mut inv, &mut events).await;
-        let instances = inv
-            .resources
-            .iter()
-            .filter(|r| r.kind == ResourceKind::Instance)
-            .count();
-        progress.finish("Customer Insights", &plural(instances, "instance"));
+    if let Some(read) = ci {
+        merge_customer_insights(http, plan, &mut inv, &mut events, read);
     }
     inv.activity = events
         .into_iter()
@@ -260,7 +294,7 @@ async fn read_platform(
             };
             let flows = async {
                 if flows_wanted {
-                    Some(flow::read_environment(http, env).await)
+                    Some(flow::read_environment(http, env, plan.flow_owners, &plan.ours).await)
                 } else {
                     None
                 }
@@ -329,10 +363,17 @@ async fn read_platform(
         if let Some(flows) = flows {
             let cov = match flows {
                 Ok(read) => {
-                    let detail = format!(
-                        "{}; owners read for each",
-                        plural(read.resources.len(), "cloud flow")
-                    );
+                    let detail = if plan.flow_owners {
+                        format!(
+                            "{}; owners read for each",
+                            plural(read.resources.len(), "cloud flow")
+                        )
+                    } else {
+                        format!(
+                            "{}; owners not read (--no-flow-owners): linked-owner-not-creator cannot be raised",
+                            plural(read.resources.len(), "cloud flow")
+                        )
+                    };
                     let cov = partial_if(detail, &read.permission_failures, "owners");
                     inv.resources.extend(read.resources);
                     read.principals
@@ -397,31 +438,44 @@ fn merge_dataverse(
         }
     }
     let mut dataverse_only = 0;
+    // Lookups by id, so the merge stays linear at any size.
+    let canvas_by_name: BTreeMap<&str, &str> = read
+        .canvas_apps
+        .iter()
+        .map(|(cid, name)| (name.as_str(), cid.as_str()))
+        .collect();
+    let workflow_by_id: BTreeMap<&str, &str> = read
+        .flows
+        .iter()
+        .flat_map(|f| {
+            [Some(f.workflowid.as_str()), f.workflowidunique.as_deref()]
+                .into_iter()
+                .flatten()
+                .map(move |k| (k, f.workflowid.as_str()))
+        })
+        .collect();
     for r in inv.resources.iter_mut().filter(|r| r.environment == env.id) {
         match r.kind {
             // canvasappid is the Power Apps app name [?]; the canvas app's
             // Dataverse `name` is the fallback.
             ResourceKind::CanvasApp => {
                 let id = r.id.to_string();
-                let canvas_id = read
-                    .canvas_apps
-                    .iter()
-                    .find(|(cid, name)| **cid == id || **name == id)
-                    .map(|(cid, _)| cid.clone())
-                    .unwrap_or(id);
+                let canvas_id = if read.canvas_apps.contains_key(&id) {
+                    id
+                } else {
+                    canvas_by_name
+                        .get(id.as_str())
+                        .map_or(id.clone(), |c| c.to_string())
+                };
                 r.solution = solution_of
                     .get(&(dataverse::COMPONENT_CANVAS_APP, canvas_id))
                     .cloned();
             }
             ResourceKind::CloudFlow => {
                 let id = r.id.to_string();
-                let workflow = read
-                    .flows
-                    .iter()
-                    .find(|f| {
-                        f.workflowid == id || f.workflowidunique.as_deref() == Some(id.as_str())
-                    })
-                    .map_or(id, |f| f.workflowid.clone());
+                let workflow = workflow_by_id
+                    .get(id.as_str())
+                    .map_or(id.clone(), |w| w.to_string());
                 r.solution = solution_of
                     .get(&(dataverse::COMPONENT_WORKFLOW, workflow))
                     .cloned();
@@ -429,16 +483,20 @@ fn merge_dataverse(
             _ => {}
         }
     }
+    let listed_flows: BTreeSet<String> = inv
+        .resources
+        .iter()
+        .filter(|r| r.kind == ResourceKind::CloudFlow && r.environment == env.id)
+        .map(|r| r.id.to_string())
+        .collect();
     if flows_wanted {
         for f in &read.flows {
             // The admin list may lack solution-aware flows [?]: match the
             // Flow API name with workflowid or workflowidunique.
-            let listed = inv.resources.iter().any(|r| {
-                r.kind == ResourceKind::CloudFlow
-                    && r.environment == env.id
-                    && (r.id.as_str() == f.workflowid
-                        || f.workflowidunique.as_deref() == Some(r.id.as_str()))
-            });
+            let listed = listed_flows.contains(&f.workflowid)
+                || f.workflowidunique
+                    .as_ref()
+                    .is_some_and(|u| listed_flows.contains(u));
             if listed {
                 continue;
             }
@@ -478,13 +536,14 @@ fn merge_dataverse(
     partial_if(detail, &read.partial, "parts")
 }
 
-async fn read_customer_insights(
+fn merge_customer_insights(
     http: &HttpClient,
     plan: &Plan,
     inv: &mut Inventory,
     events: &mut Vec<(ResourceId, PrincipalId, DateTime<Utc>, String)>,
+    read: Option<Result<customer_insights::CiRead, HttpError>>,
 ) {
-    let Some(key) = &plan.ci_key else {
+    let Some(read) = read else {
         inv.coverage.push(global(
             customer_insights::SOURCE,
             CoverageStatus::Failed,
@@ -493,7 +552,7 @@ async fn read_customer_insights(
         ));
         return;
     };
-    match customer_insights::read(http, key, &plan.ci_audience, &inv.environments).await {
+    match read {
         Ok(read) => {
             let mut detail = plural(read.resources.len(), "instance");
             match &plan.ci_activity {

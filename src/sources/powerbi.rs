@@ -222,7 +222,7 @@ async fn scan_batch(http: &HttpClient, workspaces: &[String]) -> Result<WireScan
         )
         .await?;
     let started = std::time::Instant::now();
-    let mut wait = Duration::from_millis(500);
+    let mut wait = Duration::from_millis(200);
     let mut status = scan.status.unwrap_or_default();
     while !status.eq_ignore_ascii_case("Succeeded") {
         if status.eq_ignore_ascii_case("Failed") {
@@ -239,7 +239,7 @@ async fn scan_batch(http: &HttpClient, workspaces: &[String]) -> Result<WireScan
             )));
         }
         tokio::time::sleep(wait).await;
-        wait = (wait * 2).min(Duration::from_secs(15));
+        wait = (wait * 3 / 2).min(Duration::from_secs(15));
         let url = format!("{BASE}/admin/workspaces/scanStatus/{}", scan.id);
         let s: WireScan = http.get_json(&ctx().budget(SCAN_STATUS), &url).await?;
         status = s.status.unwrap_or_default();
@@ -275,17 +275,27 @@ async fn activity(
     days: u32,
     now: DateTime<Utc>,
 ) -> Result<Vec<(ResourceId, String, DateTime<Utc>, String)>, HttpError> {
-    let mut out = Vec::new();
     let today = now.date_naive();
-    for back in (0..days).rev() {
-        let day = today - chrono::Duration::days(i64::from(back));
-        let url = format!(
-            "{BASE}/admin/activityevents?startDateTime='{day}T00:00:00.000Z'&endDateTime='{day}T23:59:59.999Z'"
-        );
-        let events = http
-            .get_all::<ContinuationPage<WireActivityEvent>>(&ctx().budget(ACTIVITY), &url)
-            .await?;
-        for e in events {
+    let days: Vec<chrono::NaiveDate> = (0..days)
+        .rev()
+        .map(|back| today - chrono::Duration::days(i64::from(back)))
+        .collect();
+    // A few days at once: each day's continuation chain is sequential, the
+    // days are not; the hourly budget still bounds the total.
+    let per_day = futures::stream::iter(days)
+        .map(|day| async move {
+            let url = format!(
+                "{BASE}/admin/activityevents?startDateTime='{day}T00:00:00.000Z'&endDateTime='{day}T23:59:59.999Z'"
+            );
+            http.get_all::<ContinuationPage<WireActivityEvent>>(&ctx().budget(ACTIVITY), &url)
+                .await
+        })
+        .buffered(4)
+        .collect::<Vec<_>>()
+        .await;
+    let mut out = Vec::new();
+    for events in per_day {
+        for e in events? {
             let (Some(at), Some(act), Some(user), Some(ds)) =
                 (e.creation_time, e.activity, e.user_id, e.dataset_id)
             else {

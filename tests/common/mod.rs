@@ -29,12 +29,17 @@ pub struct Emulator {
 
 impl Emulator {
     pub fn start(faults: &str, page_size: usize) -> Self {
+        let (model, _) = pal_audit::contoso().unwrap();
+        Self::serve(model, faults, page_size)
+    }
+
+    /// Serves any tenant model.
+    pub fn serve(model: pal_audit::emulator::TenantModel, faults: &str, page_size: usize) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .unwrap();
-        let (model, _) = pal_audit::contoso().unwrap();
         let options = emulator::Options {
             page_size,
             faults: Faults::parse(faults).unwrap(),

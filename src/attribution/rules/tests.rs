@@ -520,11 +520,7 @@ fn unreadable_flow_owners_do_not_change_the_verdict() {
     r.roles = Fact::Unknown("403".into());
     let f = World::new().link(1, OURS).resource(r).one();
     assert_eq!(f.verdict, Verdict::Credited);
-    assert!(
-        f.reasons
-            .iter()
-            .any(|r| r.contains("owners could not be read"))
-    );
+    assert!(f.reasons.iter().any(|r| r.contains("owners were not read")));
 }
 
 #[test]

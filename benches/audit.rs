@@ -1,0 +1,291 @@
+//! The audit benchmark: a synthetic tenant on the in-process emulator, with
+//! latency and per-host limits, audited end to end. Prints one JSON object:
+//! requests against the minimum, wall time against the bound, memory, the
+//! attribution stage on its own, and the PowerShell-loop baseline.
+//!
+//! `cargo bench --bench audit -- [--size small|medium|large] [--json]`
+//! (docs/performance.md explains every number).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use pal_audit::attribution::{self, Options};
+use pal_audit::auth::{Credential, Secret, Tokens};
+use pal_audit::emulator::{self, model::TenantModel, synthetic};
+use pal_audit::http::{ApiBase, HttpClient, HttpConfig};
+use pal_audit::inventory::PrincipalId;
+use pal_audit::links::{Link, LinkKind, LinkSource, PartnerId, PrincipalRef};
+use pal_audit::sources::{self, Plan, Silent};
+
+/// Requests in flight per host: the emulator answers 429 above it, and the
+/// client is configured with the same number.
+const HOST_LIMIT: usize = 16;
+/// Items per page the emulator serves (the clients ask `$top=250` for apps
+/// and flows; Dataverse pages at 5,000).
+const PAGE: usize = 5000;
+
+fn size_spec(size: &str) -> Option<(&'static str, u64)> {
+    match size {
+        "small" => Some((
+            "envs=5,apps=200,shared=0.2,flows=400,workspaces=10,datasets=100,instances=2,seed=7",
+            2,
+        )),
+        "medium" => Some((
+            "envs=50,apps=10000,shared=0.2,flows=20000,workspaces=500,datasets=5000,instances=10,seed=7",
+            20,
+        )),
+        "large" => Some((
+            "envs=200,apps=50000,shared=0.2,flows=100000,workspaces=2000,datasets=20000,instances=50,seed=7",
+            50,
+        )),
+        _ => None,
+    }
+}
+
+fn links_of(model: &TenantModel) -> Vec<Link> {
+    model
+        .partner_links
+        .iter()
+        .map(|l| Link {
+            principal: PrincipalRef::Id(PrincipalId::new(&l.principal)),
+            principal_name: None,
+            kind: LinkKind::ServiceAccount,
+            partner_id: PartnerId::parse(&l.partner_id).expect("digits"),
+            partner_name: None,
+            source: LinkSource::Attested,
+            linked_at: l.created,
+            attested_at: model.as_of,
+            active: true,
+            tenant_id: Some(model.tenant_id.clone()),
+            origin: "synthetic".into(),
+        })
+        .collect()
+}
+
+fn pages(n: usize, per: usize) -> u64 {
+    n.div_ceil(per).max(1) as u64
+}
+
+/// What a client must send at the least, per host, and the longest chain of
+/// requests that must follow one another (the pages of the longest list).
+fn minimum(model: &TenantModel) -> (BTreeMap<&'static str, u64>, u64) {
+    let ours: BTreeSet<&str> = model
+        .partner_links
+        .iter()
+        .filter(|l| l.partner_id == synthetic::OUR_PARTNER)
+        .map(|l| l.principal.as_str())
+        .collect();
+    let mut by_host: BTreeMap<&'static str, u64> = BTreeMap::new();
+    let mut chain = 1;
+    *by_host.entry("bap").or_default() += pages(model.environments.len(), PAGE);
+    for env in &model.environments {
+        let apps: Vec<_> = model
+            .apps
+            .iter()
+            .filter(|a| a.environment == env.name)
+            .collect();
+        let flows: Vec<_> = model
+            .flows
+            .iter()
+            .filter(|f| f.environment == env.name)
+            .collect();
+        let app_pages = pages(apps.len(), 250);
+        let flow_pages = pages(flows.len(), 250);
+        chain = chain.max(app_pages + 1).max(flow_pages + 1);
+        *by_host.entry("power-apps").or_default() += app_pages
+            + apps
+                .iter()
+                .filter(|a| !a.component_library && (!a.roles.is_empty() || a.tenant_share))
+                .count() as u64;
+        // One owners call per flow whose creator is not linked to us.
+        *by_host.entry("power-automate").or_default() += flow_pages
+            + flows
+                .iter()
+                .filter(|f| f.creator.as_deref().is_none_or(|c| !ours.contains(c)))
+                .count() as u64;
+        if env.dataverse_url.is_some() {
+            let solutions = model
+                .solutions
+                .iter()
+                .filter(|s| s.environment == env.name)
+                .count() as u64;
+            // systemusers, appmodules, drafts, workflows, canvasapps, solutions,
+            // a components read per solution, history, import jobs.
+            *by_host.entry("dataverse").or_default() += pages(model.principals.len(), PAGE)
+                + 2
+                + pages(flows.len(), PAGE)
+                + pages(apps.len(), PAGE)
+                + 1
+                + solutions
+                + 2;
+        }
+    }
+    let batches = pages(model.workspaces.len(), 100);
+    // modified, and per batch getInfo, two status polls, the result; then
+    // one activity query per day.
+    *by_host.entry("power-bi").or_default() += if model.workspaces.is_empty() {
+        0
+    } else {
+        1 + 4 * batches
+    } + 30;
+    *by_host.entry("customer-insights").or_default() += 1 + 2 * model.instances.len() as u64;
+    let groups: BTreeSet<&str> = model
+        .apps
+        .iter()
+        .flat_map(|a| a.roles.iter())
+        .filter(|r| r.principal.starts_with("66666666"))
+        .map(|r| r.principal.as_str())
+        .collect();
+    let people: BTreeSet<&str> = model
+        .apps
+        .iter()
+        .map(|a| a.owner.as_str())
+        .chain(model.flows.iter().filter_map(|f| f.creator.as_deref()))
+        .chain(
+            model
+                .datasets
+                .iter()
+                .filter_map(|d| d.configured_by.as_deref()),
+        )
+        .collect();
+    *by_host.entry("graph").or_default() += groups.len() as u64 + pages(people.len(), 20);
+    (by_host, chain)
+}
+
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let size = args
+        .iter()
+        .position(|a| a == "--size")
+        .and_then(|i| args.get(i + 1))
+        .map_or("small", String::as_str)
+        .to_string();
+    let json = args.iter().any(|a| a == "--json");
+    let Some((spec, latency_ms)) = size_spec(&size) else {
+        eprintln!("--size is small, medium or large");
+        std::process::exit(2);
+    };
+    let spec = synthetic::Spec::parse(spec).expect("a valid spec");
+    let model = synthetic::generate(&spec);
+    let links = links_of(&model);
+    let (min_by_host, chain) = minimum(&model);
+    let min_requests: u64 = min_by_host.values().sum();
+    let latency = Duration::from_millis(latency_ms);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let now = model.as_of.expect("synthetic tenants have a date");
+    let partner = PartnerId::parse(synthetic::OUR_PARTNER).expect("digits");
+    let result = runtime.block_on(async {
+        let options = emulator::Options {
+            page_size: PAGE,
+            latency,
+            host_limit: Some(HOST_LIMIT),
+            ..Default::default()
+        };
+        let server = emulator::start(model.clone(), options, 0)
+            .await
+            .expect("the emulator starts");
+        let tokens = Arc::new(Tokens::new(Credential::Static(Secret::new("bench"))));
+        let config = HttpConfig {
+            concurrency: HOST_LIMIT,
+            ..HttpConfig::default()
+        };
+        let http = HttpClient::new(
+            ApiBase::parse(&server.base_url()).expect("loopback"),
+            tokens,
+            config,
+        )
+        .expect("a client");
+        let plan = Plan {
+            now,
+            ours: links
+                .iter()
+                .filter(|l| l.partner_id == partner)
+                .filter_map(|l| match &l.principal {
+                    PrincipalRef::Id(id) => Some(id.clone()),
+                    PrincipalRef::Upn(_) => None,
+                })
+                .collect(),
+            ci_key: Some(Secret::new("bench")),
+            environment_concurrency: 16,
+            ..Plan::default()
+        };
+        let started = Instant::now();
+        let inventory = sources::collect(&http, &plan, &links, &Silent)
+            .await
+            .expect("collect");
+        let collected = started.elapsed();
+        let options = Options {
+            partner_id: partner.clone(),
+            now,
+            attestation_max_age: chrono::Duration::days(30),
+        };
+        let t = Instant::now();
+        let attribution = attribution::attribute(&inventory, &links, &options);
+        let attribution_s = t.elapsed().as_secs_f64();
+        let wall = started.elapsed();
+        let requests = http.total_requests();
+        let by_source = http.requests_by_source();
+        server.stop().await;
+        (
+            collected,
+            wall,
+            attribution_s,
+            requests,
+            by_source,
+            attribution.findings.len(),
+        )
+    });
+    let (collected, wall, attribution_s, requests, by_source, findings) = result;
+    let l = latency.as_secs_f64();
+    let busiest = min_by_host.values().copied().max().unwrap_or(0);
+    let bound_s = ((busiest as f64 / HOST_LIMIT as f64).ceil() * l).max(chain as f64 * l);
+    // The PowerShell loop: one request at a time, permissions for every app
+    // and flow (an estimate: latency times its requests; not run).
+    let baseline_requests = min_requests + model.apps.len() as u64 + model.flows.len() as u64
+        - min_by_host.get("power-apps").copied().unwrap_or(0)
+        - min_by_host.get("power-automate").copied().unwrap_or(0)
+        + 2 * model.environments.len() as u64;
+    let baseline_wall_s = baseline_requests as f64 * l;
+    let out = serde_json::json!({
+        "size": size,
+        "spec": format!("{spec:?}"),
+        "latency_ms": latency_ms,
+        "host_limit": HOST_LIMIT,
+        "findings": findings,
+        "requests": requests,
+        "min_requests": min_requests,
+        "requests_ratio": requests as f64 / min_requests.max(1) as f64,
+        "requests_by_source": by_source,
+        "min_requests_by_source": min_by_host,
+        "wall_s": wall.as_secs_f64(),
+        "collect_s": collected.as_secs_f64(),
+        "bound_s": bound_s,
+        "wall_ratio": wall.as_secs_f64() / bound_s.max(1e-9),
+        "attribution_s": attribution_s,
+        "peak_rss_mb": peak_rss_mb(),
+        "baseline_wall_s": baseline_wall_s,
+        "baseline_is_estimate": true,
+        "baseline_speedup": baseline_wall_s / wall.as_secs_f64().max(1e-9),
+    });
+    if json {
+        println!("{out}");
+    } else {
+        println!("{}", serde_json::to_string_pretty(&out).expect("json"));
+    }
+}

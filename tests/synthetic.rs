@@ -1,0 +1,116 @@
+//! Synthetic tenants: generated, served, audited end to end; and what
+//! `--no-flow-owners` saves.
+
+mod common;
+
+use common::*;
+use pal_audit::emulator::synthetic::{self, Spec};
+
+fn links_csv(
+    model: &pal_audit::emulator::TenantModel,
+    dir: &std::path::Path,
+) -> std::path::PathBuf {
+    let path = dir.join("links.csv");
+    let mut csv = String::from("principal,partner_id,kind\n");
+    for l in &model.partner_links {
+        csv.push_str(&format!(
+            "{},{},service-account\n",
+            l.principal, l.partner_id
+        ));
+    }
+    std::fs::write(&path, csv).unwrap();
+    path
+}
+
+fn run(emu: &Emulator, links: &std::path::Path, extra: &[&str]) -> serde_json::Value {
+    let base = emu.base();
+    let out = bin()
+        .env("PAL_AUDIT_TOKEN", TOKEN)
+        .env("PAL_AUDIT_CI_KEY", CI_KEY)
+        .args(["audit", "--auth", "static-token", "--api-base", &base])
+        .args([
+            "--partner-id",
+            synthetic::OUR_PARTNER,
+            "--format",
+            "json",
+            "--fail-on",
+            "none",
+        ])
+        .arg("--links")
+        .arg(links)
+        .args(extra)
+        .output()
+        .unwrap();
+    json(&out)
+}
+
+#[test]
+fn a_synthetic_tenant_is_audited_in_full() {
+    let spec = Spec::parse(
+        "envs=6,apps=120,shared=0.3,flows=150,workspaces=4,datasets=20,instances=3,seed=11",
+    )
+    .unwrap();
+    let model = synthetic::generate(&spec);
+    let expected = model.apps.iter().filter(|a| !a.component_library).count()
+        + model.flows.len()
+        + model.model_driven_apps.len()
+        + model.datasets.len()
+        + model.instances.len();
+    let dir = tempfile::tempdir().unwrap();
+    let links = links_csv(&model, dir.path());
+    let emu = Emulator::serve(model, "", 50);
+    let report = run(&emu, &links, &[]);
+    assert_eq!(report["complete"], true, "{}", report["coverage"]);
+    assert_eq!(report["findings"].as_array().unwrap().len(), expected);
+    for v in ["credited", "credited-to-other", "uncredited", "unknown"] {
+        assert!(
+            report["summary"]["by_verdict"][v].as_u64().unwrap() > 0,
+            "{v}"
+        );
+    }
+}
+
+#[test]
+fn no_flow_owners_reads_only_the_lists_and_says_so() {
+    let spec =
+        Spec::parse("envs=2,apps=10,flows=60,workspaces=0,datasets=0,instances=0,seed=5").unwrap();
+    let model = synthetic::generate(&spec);
+    let dir = tempfile::tempdir().unwrap();
+    let links = links_csv(&model, dir.path());
+    let emu = Emulator::serve(model, "", 500);
+    let full = run(&emu, &links, &["--products", "power-automate"]);
+    let lean = run(
+        &emu,
+        &links,
+        &["--products", "power-automate", "--no-flow-owners"],
+    );
+    assert_eq!(
+        requests(&lean, "power-automate"),
+        2,
+        "one list call per environment"
+    );
+    assert!(requests(&full, "power-automate") > 2);
+    let detail = lean["coverage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["source"] == "power-automate")
+        .unwrap()["detail"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        detail.contains("linked-owner-not-creator cannot be raised"),
+        "{detail}"
+    );
+    // The verdicts do not depend on owners.
+    let v = |r: &serde_json::Value| {
+        r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| (f["resource_id"].clone(), f["verdict"].clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(v(&full), v(&lean));
+}
