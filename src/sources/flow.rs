@@ -165,7 +165,7 @@ pub async fn read_environment(
     }
     if !read_owners {
         for r in &mut out.resources {
-            r.roles = Fact::Unknown("not read (--no-flow-owners)".into());
+            r.roles = Fact::Unknown("--no-flow-owners".into());
         }
         return Ok(out);
     }
@@ -174,7 +174,7 @@ pub async fn read_environment(
         match &out.resources[index].creator {
             Fact::Known(c) if ours.contains(c) => {
                 out.resources[index].roles = Fact::Unknown(
-                    "not read: the creator is linked to our partner, so owners change nothing"
+                    "the creator is linked to our partner, so owners change nothing"
                         .into(),
                 );
             }
