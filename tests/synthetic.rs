@@ -114,3 +114,31 @@ fn no_flow_owners_reads_only_the_lists_and_says_so() {
     };
     assert_eq!(v(&full), v(&lean));
 }
+
+#[test]
+fn a_client_pushed_back_with_429_slows_down_and_finishes() {
+    let spec = Spec::parse(
+        "envs=3,apps=150,shared=0.5,flows=150,workspaces=2,datasets=6,instances=1,seed=9",
+    )
+    .unwrap();
+    let model = synthetic::generate(&spec);
+    let dir = tempfile::tempdir().unwrap();
+    let links = links_csv(&model, dir.path());
+    let calm = Emulator::serve(model.clone(), "", 50);
+    let expected = run(&calm, &links, &[]);
+    // The service allows 3 in flight per host; the client would send 12.
+    let busy = Emulator::serve_limited(model, "", 50, Some(3));
+    let config = dir.path().join("pal-audit.toml");
+    std::fs::write(&config, "[http]\nconcurrency = 12\nbase_delay_ms = 50\n").unwrap();
+    let report = run(&busy, &links, &["--config", config.to_str().unwrap()]);
+    assert_eq!(report["complete"], true, "{}", report["coverage"]);
+    let verdicts = |r: &serde_json::Value| {
+        r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| (f["resource_id"].clone(), f["verdict"].clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(verdicts(&report), verdicts(&expected));
+}

@@ -3,6 +3,7 @@
 //! Retry-After, JSON decode with JSON-path errors, one pager, request counts.
 
 pub mod budget;
+pub mod limit;
 pub mod retry;
 pub mod rewrite;
 
@@ -14,7 +15,6 @@ use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderName, HeaderVal
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use tokio::sync::Semaphore;
 
 use crate::auth::{AuthError, Tokens};
 use crate::inventory::EnvironmentId;
@@ -210,7 +210,7 @@ pub struct HttpClient {
     base: ApiBase,
     tokens: Arc<Tokens>,
     config: HttpConfig,
-    semaphores: Mutex<HashMap<String, Arc<Semaphore>>>,
+    hosts: Mutex<HashMap<String, Arc<limit::HostLimit>>>,
     counts: Mutex<BTreeMap<(&'static str, Option<EnvironmentId>), u64>>,
     budgets: Budgets,
 }
@@ -231,14 +231,15 @@ impl HttpClient {
             tokens,
             budgets: Budgets::new(config.caps.iter().copied()),
             config,
-            semaphores: Mutex::new(HashMap::new()),
+            hosts: Mutex::new(HashMap::new()),
             counts: Mutex::new(BTreeMap::new()),
         })
     }
 
-    fn semaphore(&self, host: &str) -> Arc<Semaphore> {
-        let mut sems = self.semaphores.lock().expect("semaphore map");
-        sems.entry(host.to_string())
+    fn host(&self, host: &str) -> Arc<limit::HostLimit> {
+        let mut hosts = self.hosts.lock().expect("host map");
+        hosts
+            .entry(host.to_string())
             .or_insert_with(|| {
                 let n = self
                     .config
@@ -246,7 +247,7 @@ impl HttpClient {
                     .get(host)
                     .copied()
                     .unwrap_or(self.config.concurrency);
-                Arc::new(Semaphore::new(n.max(1)))
+                Arc::new(limit::HostLimit::new(n))
             })
             .clone()
     }
@@ -372,7 +373,7 @@ impl HttpClient {
     ) -> Result<(Target, bytes::Bytes), HttpError> {
         let target = self.base.target(url).map_err(HttpError::BadUrl)?;
         let shown = rewrite::display(&target.real);
-        let semaphore = self.semaphore(&target.real_host);
+        let host = self.host(&target.real_host);
         let policy = self.config.retry;
         let started = Instant::now();
         let mut renewed_token = false;
@@ -385,10 +386,7 @@ impl HttpClient {
                 for b in &ctx.budgets {
                     self.budgets.take(b).await.map_err(HttpError::Budget)?;
                 }
-                let _permit = semaphore
-                    .acquire()
-                    .await
-                    .expect("semaphores are never closed");
+                let _slot = host.acquire().await;
                 let token = self.tokens.token(&ctx.audience).await?;
                 let mut auth = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
                     .map_err(|_| AuthError::Token {
@@ -435,6 +433,14 @@ impl HttpClient {
                     }
                 }
             };
+            // The host's own word on its load sets how much goes in flight.
+            if let Attempt::Response { status, .. } = &outcome {
+                if *status == StatusCode::TOO_MANY_REQUESTS {
+                    host.throttled();
+                } else if status.is_success() {
+                    host.succeeded();
+                }
+            }
             let (error, retry_after) = match outcome {
                 Attempt::Response { status, body, .. } if status.is_success() => {
                     tracing::debug!(url = %shown, status = status.as_u16(), bytes = body.len(), "response");

@@ -174,8 +174,7 @@ pub async fn read_environment(
         match &out.resources[index].creator {
             Fact::Known(c) if ours.contains(c) => {
                 out.resources[index].roles = Fact::Unknown(
-                    "the creator is linked to our partner, so owners change nothing"
-                        .into(),
+                    "the creator is linked to our partner, so owners change nothing".into(),
                 );
             }
             _ => wanted.push((index, flow)),

@@ -35,6 +35,16 @@ impl Emulator {
 
     /// Serves any tenant model.
     pub fn serve(model: pal_audit::emulator::TenantModel, faults: &str, page_size: usize) -> Self {
+        Self::serve_limited(model, faults, page_size, None)
+    }
+
+    /// Serves a model, answering 429 above `host_limit` requests in flight per host.
+    pub fn serve_limited(
+        model: pal_audit::emulator::TenantModel,
+        faults: &str,
+        page_size: usize,
+        host_limit: Option<usize>,
+    ) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -43,6 +53,7 @@ impl Emulator {
         let options = emulator::Options {
             page_size,
             faults: Faults::parse(faults).unwrap(),
+            host_limit,
             ..Default::default()
         };
         let server = runtime
