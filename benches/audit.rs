@@ -3,7 +3,8 @@
 //! requests against the minimum, wall time against the bound, memory, the
 //! attribution stage on its own, and the PowerShell-loop baseline.
 //!
-//! `cargo bench --bench audit -- [--size small|medium|large] [--json]`
+//! `cargo bench --bench audit -- [--size small|medium|large] [--json]`, or
+//! `cargo bench --bench audit -- --attribution 1000000` for attribution alone
 //! (docs/performance.md explains every number).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -165,8 +166,107 @@ fn peak_rss_mb() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+/// Attribution alone over `n` resources built in memory (no HTTP): canvas
+/// apps with owners and co-owners, and flows, across a few thousand people,
+/// some linked to us, some to another partner.
+fn attribution_only(n: usize) -> serde_json::Value {
+    use pal_audit::inventory::{
+        EnvironmentId, Fact, Inventory, Principal, PrincipalType, Resource, ResourceId,
+        ResourceKind, Role, RoleAssignment,
+    };
+    let mut rng = fastrand::Rng::with_seed(7);
+    let people = 5000;
+    let id = |i: usize| PrincipalId::new(format!("00000000-0000-4000-8000-{i:012x}"));
+    let mut inv = Inventory::default();
+    for i in 0..people {
+        inv.add_principal(Principal::new(id(i), PrincipalType::User));
+    }
+    let now = chrono::Utc::now();
+    let links: Vec<Link> = (0..100)
+        .map(|i| Link {
+            principal: PrincipalRef::Id(id(i)),
+            principal_name: None,
+            kind: LinkKind::ServiceAccount,
+            partner_id: PartnerId::parse(if i % 3 == 0 {
+                "1234567"
+            } else {
+                synthetic::OUR_PARTNER
+            })
+            .expect("digits"),
+            partner_name: None,
+            source: LinkSource::Attested,
+            linked_at: Some(now),
+            attested_at: Some(now),
+            active: true,
+            tenant_id: None,
+            origin: "bench".into(),
+        })
+        .collect();
+    // A few very busy owners, as real tenants have (a service account owning thousands).
+    let person = |rng: &mut fastrand::Rng| {
+        if rng.bool() {
+            rng.usize(0..10)
+        } else {
+            rng.usize(0..people)
+        }
+    };
+    for i in 0..n {
+        let owner = id(person(&mut rng));
+        let flow = i % 2 == 1;
+        let mut roles = vec![RoleAssignment {
+            principal: owner.clone(),
+            principal_type: PrincipalType::User,
+            role: Role::Owner,
+        }];
+        if i % 5 == 0 {
+            roles.push(RoleAssignment {
+                principal: id(person(&mut rng)),
+                principal_type: PrincipalType::User,
+                role: Role::CoOwner,
+            });
+        }
+        inv.resources.push(Resource {
+            id: ResourceId::new(format!("r{i}")),
+            kind: if flow {
+                ResourceKind::CloudFlow
+            } else {
+                ResourceKind::CanvasApp
+            },
+            name: format!("Resource {i}"),
+            environment: EnvironmentId::new(format!("env{}", i % 200)),
+            environment_name: None,
+            solution: None,
+            creator: Fact::Known(owner),
+            roles: Fact::Known(roles),
+            stamps: Vec::new(),
+        });
+    }
+    let options = Options {
+        partner_id: PartnerId::parse(synthetic::OUR_PARTNER).expect("digits"),
+        now,
+        attestation_max_age: chrono::Duration::days(30),
+    };
+    let t = Instant::now();
+    let a = attribution::attribute(&inv, &links, &options);
+    serde_json::json!({
+        "attribution_resources": n,
+        "attribution_s": t.elapsed().as_secs_f64(),
+        "findings": a.findings.len(),
+        "peak_rss_mb": peak_rss_mb(),
+    })
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if let Some(n) = args
+        .iter()
+        .position(|a| a == "--attribution")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|n| n.parse::<usize>().ok())
+    {
+        println!("{}", attribution_only(n));
+        return;
+    }
     let size = args
         .iter()
         .position(|a| a == "--size")

@@ -57,6 +57,8 @@ pub struct AttributionGraph<'a> {
     /// Link edges by principal: a principal that owns thousands of resources
     /// has thousands of edges, and rules ask for its links at every one.
     links_by_principal: HashMap<PrincipalId, Vec<usize>>,
+    /// The effective link of every linked principal, computed once.
+    effective: HashMap<PrincipalId, EffectiveLink<'a>>,
     /// `our_identities`, computed once: every finding's fix asks for it.
     ours: std::sync::OnceLock<Vec<(PrincipalId, EffectiveLink<'a>)>>,
 }
@@ -73,6 +75,7 @@ impl<'a> AttributionGraph<'a> {
             resolved: Vec::with_capacity(links.len()),
             activity: HashMap::new(),
             links_by_principal: HashMap::new(),
+            effective: HashMap::new(),
             ours: std::sync::OnceLock::new(),
         };
         for (i, a) in inventory.activity.iter().enumerate() {
@@ -110,6 +113,12 @@ impl<'a> AttributionGraph<'a> {
                 g.links_by_principal.entry(id.clone()).or_default().push(i);
             }
             g.resolved.push(id);
+        }
+        let linked: Vec<PrincipalId> = g.links_by_principal.keys().cloned().collect();
+        for id in linked {
+            if let Some(e) = g.compute_effective_link(&id) {
+                g.effective.insert(id, e);
+            }
         }
         g
     }
@@ -194,6 +203,10 @@ impl<'a> AttributionGraph<'a> {
     /// newest active link wins; among links to that partner an attested one
     /// is preferred; more than one partner ID raises `conflicting-links`.
     pub fn effective_link(&self, id: &PrincipalId) -> Option<EffectiveLink<'a>> {
+        self.effective.get(id).cloned()
+    }
+
+    fn compute_effective_link(&self, id: &PrincipalId) -> Option<EffectiveLink<'a>> {
         let links: Vec<&Link> = self.links_of(id).collect();
         let newest = links.iter().copied().max_by(|a, b| {
             link_time(a)
