@@ -8,20 +8,9 @@ use std::fmt::Write;
 use petgraph::dot::{Config, Dot};
 use petgraph::graph::{DiGraph, NodeIndex};
 
-use crate::attribution::{AttributedRole, DecidedBy, Finding, LinkRow, Verdict};
+use crate::attribution::{DecidedBy, Finding, LinkRow, Verdict};
 use crate::links::{LinkKind, LinkSource};
 use crate::report::Report;
-
-fn role(r: AttributedRole) -> &'static str {
-    match r {
-        AttributedRole::Owner => "owner",
-        AttributedRole::CoOwner => "co-owner",
-        AttributedRole::Creator => "creator",
-        AttributedRole::Publisher => "publisher",
-        AttributedRole::Importer => "importer",
-        AttributedRole::ActiveUser => "active user",
-    }
-}
 
 fn kind(k: LinkKind) -> &'static str {
     match k {
@@ -126,7 +115,7 @@ pub fn explain(report: &Report, f: &Finding) -> String {
                         .map(|t| format!(" made {}", t.format("%Y-%m-%d")))
                         .unwrap_or_default(),
                     kind(l.principal_kind),
-                    role(a.role),
+                    a.role.words(),
                     if deciding { "   <- decides" } else { "" }
                 );
             }
@@ -134,14 +123,14 @@ pub fn explain(report: &Report, f: &Finding) -> String {
                 let _ = writeln!(
                     s,
                     "  partner {p} <- {who} -> {} of the resource",
-                    role(a.role)
+                    a.role.words()
                 );
             }
             (None, _) => {
                 let _ = writeln!(
                     s,
                     "  (no partner) <- {who}, not linked -> {} of the resource",
-                    role(a.role)
+                    a.role.words()
                 );
             }
         }
@@ -197,7 +186,7 @@ pub fn dot(report: &Report, findings: &[&Finding]) -> String {
                     .unwrap_or_else(|| a.principal_id.to_string()),
             );
             shapes.insert(p, "ellipse");
-            g.update_edge(p, r, role(a.role).to_string());
+            g.update_edge(p, r, a.role.words().to_string());
             for l in links_of(report, a.principal_id.as_str()) {
                 let partner = node(
                     &mut g,

@@ -211,6 +211,16 @@ impl Product {
             .find(|p| p.as_str().eq_ignore_ascii_case(s.trim()))
     }
 
+    /// The product's name for people.
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::PowerApps => "Power Apps",
+            Self::PowerAutomate => "Power Automate",
+            Self::PowerBi => "Power BI",
+            Self::CustomerInsights => "Customer Insights",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::PowerApps => "power-apps",

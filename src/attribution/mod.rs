@@ -62,6 +62,20 @@ pub enum AttributedRole {
     ActiveUser,
 }
 
+impl AttributedRole {
+    /// The role in words: "owner", "co-owner", "active user", ...
+    pub fn words(self) -> &'static str {
+        match self {
+            Self::Owner => "owner",
+            Self::CoOwner => "co-owner",
+            Self::Creator => "creator",
+            Self::Publisher => "publisher",
+            Self::Importer => "importer",
+            Self::ActiveUser => "active user",
+        }
+    }
+}
+
 /// The signal that decided between partners (or that only one was a candidate).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -117,6 +131,22 @@ pub struct Attributed {
     pub role: AttributedRole,
     pub partner_id: Option<PartnerId>,
     pub link_source: Option<LinkSource>,
+}
+
+impl Attributed {
+    /// "name (role, partner 123)" or "name (role, unlinked)".
+    pub fn describe(&self) -> String {
+        format!(
+            "{} ({}, {})",
+            self.principal_name
+                .as_deref()
+                .unwrap_or(self.principal_id.as_str()),
+            self.role.words(),
+            self.partner_id
+                .as_ref()
+                .map_or("unlinked".to_string(), |p| format!("partner {p}"))
+        )
+    }
 }
 
 /// The verdict for one resource, with its evidence.

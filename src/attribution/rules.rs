@@ -225,7 +225,7 @@ fn single(
             f.verdict = Verdict::Uncredited;
             f.reasons.push(format!(
                 "the {} {} is not linked to a partner; {why_only}",
-                role_words(role),
+                role.words(),
                 g.name_of(principal)
             ));
         }
@@ -662,7 +662,7 @@ fn credit(
         .attributed
         .iter()
         .find(|a| &a.principal_id == principal)
-        .map_or("attributed user", |a| role_words(a.role));
+        .map_or("attributed user", |a| a.role.words());
     let source = match eff.link.source {
         LinkSource::Attested => "attested",
         LinkSource::Declared => "declared",
@@ -806,20 +806,9 @@ fn attributed_rows(
 fn names(g: &AttributionGraph, attributed: &[(PrincipalId, AttributedRole)]) -> String {
     attributed
         .iter()
-        .map(|(p, r)| format!("{} as {}", g.name_of(p), role_words(*r)))
+        .map(|(p, r)| format!("{} as {}", g.name_of(p), r.words()))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-fn role_words(r: AttributedRole) -> &'static str {
-    match r {
-        AttributedRole::Owner => "owner",
-        AttributedRole::CoOwner => "co-owner",
-        AttributedRole::Creator => "creator",
-        AttributedRole::Publisher => "publisher",
-        AttributedRole::Importer => "importer",
-        AttributedRole::ActiveUser => "active user",
-    }
 }
 
 #[cfg(test)]

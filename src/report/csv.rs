@@ -1,7 +1,6 @@
 //! CSV: one row per finding, attributed users joined, for Excel and friends.
 
 use super::Report;
-use crate::attribution::Finding;
 
 const HEADER: [&str; 15] = [
     "product",
@@ -30,28 +29,6 @@ fn cell(s: &str) -> String {
     }
 }
 
-fn attributed(f: &Finding) -> String {
-    f.attributed
-        .iter()
-        .map(|a| {
-            format!(
-                "{} ({}, {})",
-                a.principal_name
-                    .as_deref()
-                    .unwrap_or(a.principal_id.as_str()),
-                serde_json::to_value(a.role)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default(),
-                a.partner_id
-                    .as_ref()
-                    .map_or("unlinked".to_string(), |p| format!("partner {p}"))
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
 /// UTF-8 with a byte-order mark and CRLF line ends, as Excel expects.
 pub fn render_csv(report: &Report) -> String {
     let mut w = csv::WriterBuilder::new()
@@ -77,7 +54,11 @@ pub fn render_csv(report: &Report) -> String {
                 .as_ref()
                 .map(|p| p.to_string())
                 .unwrap_or_default(),
-            attributed(f),
+            f.attributed
+                .iter()
+                .map(|a| a.describe())
+                .collect::<Vec<_>>()
+                .join("; "),
             decided,
             f.flags
                 .iter()

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use super::Report;
-use crate::attribution::{AttributedRole, Finding, Verdict};
+use crate::attribution::{Finding, Verdict};
 use crate::inventory::CoverageStatus;
 
 /// Escapes text for element content and attribute values.
@@ -32,17 +32,6 @@ fn color(v: Verdict) -> &'static str {
         Verdict::CreditedToOther => "#f9a825",
         Verdict::Uncredited => "#c62828",
         Verdict::Unknown => "#6a1b9a",
-    }
-}
-
-fn role(r: AttributedRole) -> &'static str {
-    match r {
-        AttributedRole::Owner => "owner",
-        AttributedRole::CoOwner => "co-owner",
-        AttributedRole::Creator => "creator",
-        AttributedRole::Publisher => "publisher",
-        AttributedRole::Importer => "importer",
-        AttributedRole::ActiveUser => "active user",
     }
 }
 
@@ -119,19 +108,7 @@ fn row(f: &Finding) -> String {
     let attributed = f
         .attributed
         .iter()
-        .map(|a| {
-            format!(
-                "{} ({}, {})",
-                esc(a
-                    .principal_name
-                    .as_deref()
-                    .unwrap_or(a.principal_id.as_str())),
-                role(a.role),
-                a.partner_id
-                    .as_ref()
-                    .map_or("unlinked".to_string(), |p| format!("partner {p}"))
-            )
-        })
+        .map(|a| esc(&a.describe()))
         .collect::<Vec<_>>()
         .join("<br/>");
     let mut details = String::new();

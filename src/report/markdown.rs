@@ -4,51 +4,12 @@
 use std::fmt::Write;
 
 use super::Report;
-use crate::attribution::{AttributedRole, Finding, Verdict};
+use crate::attribution::{Finding, Verdict};
 use crate::inventory::{CoverageStatus, Product};
 
 /// Text that stays inside one table cell.
 fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace(['\n', '\r'], " ")
-}
-
-fn product_title(p: Product) -> &'static str {
-    match p {
-        Product::PowerApps => "Power Apps",
-        Product::PowerAutomate => "Power Automate",
-        Product::PowerBi => "Power BI",
-        Product::CustomerInsights => "Customer Insights",
-    }
-}
-
-fn role(r: AttributedRole) -> &'static str {
-    match r {
-        AttributedRole::Owner => "owner",
-        AttributedRole::CoOwner => "co-owner",
-        AttributedRole::Creator => "creator",
-        AttributedRole::Publisher => "publisher",
-        AttributedRole::Importer => "importer",
-        AttributedRole::ActiveUser => "active user",
-    }
-}
-
-fn attributed(f: &Finding) -> String {
-    f.attributed
-        .iter()
-        .map(|a| {
-            format!(
-                "{} ({}, {})",
-                a.principal_name
-                    .as_deref()
-                    .unwrap_or(a.principal_id.as_str()),
-                role(a.role),
-                a.partner_id
-                    .as_ref()
-                    .map_or("unlinked".to_string(), |p| format!("partner {p}"))
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("<br>")
 }
 
 pub fn render_markdown(report: &Report) -> String {
@@ -82,7 +43,7 @@ pub fn render_markdown(report: &Report) -> String {
         let _ = writeln!(
             s,
             "| {} | {} | {} | {} | {} |",
-            product_title(*p),
+            p.title(),
             n(counts, Verdict::Credited),
             n(counts, Verdict::CreditedToOther),
             n(counts, Verdict::Uncredited),
@@ -130,7 +91,7 @@ pub fn render_markdown(report: &Report) -> String {
         if findings.is_empty() {
             continue;
         }
-        let _ = writeln!(s, "## {}\n", product_title(product));
+        let _ = writeln!(s, "## {}\n", product.title());
         let _ = writeln!(
             s,
             "| resource | kind | environment | verdict | attributed users | flags |"
@@ -148,7 +109,13 @@ pub fn render_markdown(report: &Report) -> String {
                 } else {
                     format!("**{}**", f.verdict.as_str())
                 },
-                cell(&attributed(f)),
+                cell(
+                    &f.attributed
+                        .iter()
+                        .map(|a| a.describe())
+                        .collect::<Vec<_>>()
+                        .join("<br>")
+                ),
                 f.flags
                     .iter()
                     .map(|x| format!("`{}`", x.as_str()))

@@ -7,7 +7,7 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table};
 
 use super::Report;
-use crate::attribution::{AttributedRole, Finding, Verdict};
+use crate::attribution::{Finding, Verdict};
 use crate::inventory::{CoverageStatus, Product};
 
 #[derive(Clone, Copy, Debug)]
@@ -64,7 +64,13 @@ pub fn render_table(report: &Report, opts: TableOptions) -> String {
                 Cell::new(format!("{}\n{}", f.resource_name, f.resource_id)),
                 Cell::new(f.kind.as_str()),
                 Cell::new(&f.environment_name),
-                Cell::new(attributed(f)),
+                Cell::new(
+                    f.attributed
+                        .iter()
+                        .map(|a| a.describe())
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                ),
                 Cell::new(
                     f.flags
                         .iter()
@@ -74,7 +80,7 @@ pub fn render_table(report: &Report, opts: TableOptions) -> String {
                 ),
             ]);
         }
-        let _ = writeln!(out, "{} ({})\n{t}\n", title(product), findings.len());
+        let _ = writeln!(out, "{} ({})\n{t}\n", product.title(), findings.len());
     }
     if report.findings.is_empty() {
         let _ = writeln!(out, "No resources found.");
@@ -146,15 +152,6 @@ pub fn render_table(report: &Report, opts: TableOptions) -> String {
     out
 }
 
-fn title(p: Product) -> &'static str {
-    match p {
-        Product::PowerApps => "Power Apps",
-        Product::PowerAutomate => "Power Automate",
-        Product::PowerBi => "Power BI",
-        Product::CustomerInsights => "Customer Insights",
-    }
-}
-
 fn new_table(opts: TableOptions) -> Table {
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED)
@@ -164,31 +161,6 @@ fn new_table(opts: TableOptions) -> Table {
     }
     t.set_width(opts.width.unwrap_or(160));
     t
-}
-
-fn attributed(f: &Finding) -> String {
-    f.attributed
-        .iter()
-        .map(|a| {
-            let role = match a.role {
-                AttributedRole::Owner => "owner",
-                AttributedRole::CoOwner => "co-owner",
-                AttributedRole::Creator => "creator",
-                AttributedRole::Publisher => "publisher",
-                AttributedRole::Importer => "importer",
-                AttributedRole::ActiveUser => "active user",
-            };
-            let who = a
-                .principal_name
-                .as_deref()
-                .unwrap_or(a.principal_id.as_str());
-            match &a.partner_id {
-                Some(p) => format!("{who} ({role}, partner {p})"),
-                None => format!("{who} ({role}, unlinked)"),
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 fn verdict_cell(v: Verdict, opts: TableOptions) -> Cell {
