@@ -102,7 +102,7 @@ pub enum Command {
         after_help = "Example:\n  pal-audit diff before.json after.json --format markdown\n\nExit codes: 0 no credit lost; 1 credit was lost; 2 bad input."
     )]
     Diff(DiffArgs),
-    /// Write a commented pal-audit.toml, or print shell completions.
+    /// Write a commented pal-audit.toml (`config init`).
     #[command(subcommand)]
     Config(ConfigCommand),
     /// Print shell completions: bash, zsh, fish, powershell, elvish.
