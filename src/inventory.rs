@@ -465,12 +465,6 @@ impl Inventory {
                 .is_some_and(|a| a.eq_ignore_ascii_case(app_id))
         })
     }
-
-    pub fn is_complete(&self) -> bool {
-        self.coverage
-            .iter()
-            .all(|c| c.status == CoverageStatus::Complete)
-    }
 }
 
 #[cfg(test)]

@@ -308,16 +308,6 @@ impl<'a> AttributionGraph<'a> {
         rows.dedup();
         rows
     }
-
-    /// Links given by UPN that match no principal of the inventory.
-    pub fn unresolved_links(&self) -> Vec<String> {
-        self.links
-            .iter()
-            .zip(&self.resolved)
-            .filter(|(_, id)| id.is_none())
-            .map(|(l, _)| format!("{} ({})", l.principal, l.origin))
-            .collect()
-    }
 }
 
 /// A link's principal as an object id: a GUID is an object id, or a service

@@ -186,8 +186,6 @@ pub struct Attribution {
     pub links: Vec<LinkRow>,
     /// Sorted by product, environment, resource name, resource id.
     pub findings: Vec<Finding>,
-    /// Links whose principal matched nothing in the inventory.
-    pub unresolved_links: Vec<String>,
 }
 
 /// Applies the rules to every resource of the inventory.
@@ -203,7 +201,6 @@ pub fn attribute(inventory: &Inventory, links: &[Link], options: &Options) -> At
     Attribution {
         links: graph.link_rows(),
         findings,
-        unresolved_links: graph.unresolved_links(),
     }
 }
 

@@ -9,7 +9,6 @@ pub mod synthetic;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -52,7 +51,6 @@ struct Shared {
     /// Writes (owner changes, take-overs, links) change the tenant.
     model: std::sync::RwLock<TenantModel>,
     options: Options,
-    requests: AtomicU64,
     /// Requests in flight per host.
     inflight: std::sync::Mutex<std::collections::HashMap<String, usize>>,
     /// Power BI scans started: id -> (workspace ids, status polls so far).
@@ -62,7 +60,6 @@ struct Shared {
 /// A started emulator; stops when dropped or on `stop`.
 pub struct Running {
     pub addr: SocketAddr,
-    shared: Arc<Shared>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -71,11 +68,6 @@ impl Running {
     /// What to pass as `--api-base`.
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
-    }
-
-    /// Requests served so far.
-    pub fn requests(&self) -> u64 {
-        self.shared.requests.load(Ordering::SeqCst)
     }
 
     pub async fn stop(mut self) {
@@ -107,11 +99,10 @@ pub async fn start(model: TenantModel, options: Options, port: u16) -> Result<Ru
     let shared = Arc::new(Shared {
         model: std::sync::RwLock::new(model),
         options,
-        requests: AtomicU64::new(0),
         inflight: std::sync::Mutex::default(),
         scans: std::sync::Mutex::default(),
     });
-    let app = Router::new().fallback(handle).with_state(shared.clone());
+    let app = Router::new().fallback(handle).with_state(shared);
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app)
@@ -122,7 +113,6 @@ pub async fn start(model: TenantModel, options: Options, port: u16) -> Result<Ru
     });
     Ok(Running {
         addr,
-        shared,
         shutdown: Some(tx),
         task: Some(task),
     })
@@ -167,7 +157,6 @@ async fn handle(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    st.requests.fetch_add(1, Ordering::SeqCst);
     if !st.options.latency.is_zero() {
         tokio::time::sleep(st.options.latency).await;
     }

@@ -249,17 +249,26 @@ pub async fn service_principal_of_app(
     }
 }
 
-/// Users by object id or UPN.
-pub async fn users(http: &HttpClient, keys: &[String]) -> Vec<Lookup<Principal>> {
-    let urls: Vec<String> = keys
-        .iter()
-        .map(|k| relative(&["users", k], USER_SELECT))
-        .collect();
+/// GETs `urls` in batches and decodes each answer as `W`.
+async fn lookup_all<W>(http: &HttpClient, urls: Vec<String>) -> Vec<Lookup<Principal>>
+where
+    W: serde::de::DeserializeOwned,
+    Principal: From<W>,
+{
     batch_get(http, &urls)
         .await
         .into_iter()
-        .map(decoded::<WireUser>)
+        .map(decoded::<W>)
         .collect()
+}
+
+/// Users by object id or UPN.
+pub async fn users(http: &HttpClient, keys: &[String]) -> Vec<Lookup<Principal>> {
+    let urls = keys
+        .iter()
+        .map(|k| relative(&["users", k], USER_SELECT))
+        .collect();
+    lookup_all::<WireUser>(http, urls).await
 }
 
 /// Service principals by application (client) id.
@@ -267,28 +276,20 @@ pub async fn service_principals_by_app_id(
     http: &HttpClient,
     app_ids: &[String],
 ) -> Vec<Lookup<Principal>> {
-    let urls: Vec<String> = app_ids
+    let urls = app_ids
         .iter()
         .map(|a| format!("/servicePrincipals(appId='{a}')?{SP_SELECT}"))
         .collect();
-    batch_get(http, &urls)
-        .await
-        .into_iter()
-        .map(decoded::<WireServicePrincipal>)
-        .collect()
+    lookup_all::<WireServicePrincipal>(http, urls).await
 }
 
 /// Service principals by object id.
 pub async fn service_principals(http: &HttpClient, ids: &[String]) -> Vec<Lookup<Principal>> {
-    let urls: Vec<String> = ids
+    let urls = ids
         .iter()
         .map(|i| relative(&["servicePrincipals", i], SP_SELECT))
         .collect();
-    batch_get(http, &urls)
-        .await
-        .into_iter()
-        .map(decoded::<WireServicePrincipal>)
-        .collect()
+    lookup_all::<WireServicePrincipal>(http, urls).await
 }
 
 /// Every member of a group, through nested groups.
