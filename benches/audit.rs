@@ -44,26 +44,6 @@ fn size_spec(size: &str) -> Option<(&'static str, u64)> {
     }
 }
 
-fn links_of(model: &TenantModel) -> Vec<Link> {
-    model
-        .partner_links
-        .iter()
-        .map(|l| Link {
-            principal: PrincipalRef::Id(PrincipalId::new(&l.principal)),
-            principal_name: None,
-            kind: LinkKind::ServiceAccount,
-            partner_id: PartnerId::parse(&l.partner_id).expect("digits"),
-            partner_name: None,
-            source: LinkSource::Attested,
-            linked_at: l.created,
-            attested_at: model.as_of,
-            active: true,
-            tenant_id: Some(model.tenant_id.clone()),
-            origin: "synthetic".into(),
-        })
-        .collect()
-}
-
 fn pages(n: usize, per: usize) -> u64 {
     n.div_ceil(per).max(1) as u64
 }
@@ -155,7 +135,12 @@ fn minimum(model: &TenantModel) -> (BTreeMap<&'static str, u64>, u64) {
 }
 
 fn peak_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
+    rss_of("/proc/self/status")
+}
+
+/// `VmHWM` of a `/proc/PID/status` file, in MB.
+fn rss_of(status: &str) -> f64 {
+    std::fs::read_to_string(status)
         .ok()
         .and_then(|s| {
             s.lines()
@@ -256,6 +241,135 @@ fn attribution_only(n: usize) -> serde_json::Value {
     })
 }
 
+/// One audit's numbers.
+struct Run {
+    collect_s: f64,
+    wall_s: f64,
+    attribution_s: f64,
+    requests: u64,
+    by_source: BTreeMap<&'static str, u64>,
+    findings: usize,
+    verdicts: BTreeMap<String, String>,
+    cache: pal_audit::cache::Cache,
+}
+
+/// Collects and attributes against `base`; with `previous`, a delta audit.
+async fn run_audit(
+    base: &str,
+    links: &[Link],
+    partner: &PartnerId,
+    options: &Options,
+    previous: Option<Arc<pal_audit::cache::Cache>>,
+) -> Run {
+    let tokens = Arc::new(Tokens::new(Credential::Static(Secret::new("bench"))));
+    let config = HttpConfig {
+        concurrency: HOST_LIMIT,
+        ..HttpConfig::default()
+    };
+    let http =
+        HttpClient::new(ApiBase::parse(base).expect("loopback"), tokens, config).expect("a client");
+    let plan = Plan {
+        now: options.now,
+        ours: links
+            .iter()
+            .filter(|l| &l.partner_id == partner)
+            .filter_map(|l| match &l.principal {
+                PrincipalRef::Id(id) => Some(id.clone()),
+                PrincipalRef::Upn(_) => None,
+            })
+            .collect(),
+        ci_key: Some(Secret::new("bench")),
+        environment_concurrency: 16,
+        previous,
+        ..Plan::default()
+    };
+    let started = Instant::now();
+    let collected = sources::collect(&http, &plan, links, &Silent)
+        .await
+        .expect("collect");
+    let collect_s = started.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let attribution = attribution::attribute(&collected.inventory, links, options);
+    let attribution_s = t.elapsed().as_secs_f64();
+    Run {
+        collect_s,
+        wall_s: started.elapsed().as_secs_f64(),
+        attribution_s,
+        requests: http.total_requests(),
+        by_source: http.requests_by_source(),
+        findings: attribution.findings.len(),
+        verdicts: attribution
+            .findings
+            .iter()
+            .map(|f| (f.resource_id.to_string(), format!("{:?}", f.verdict)))
+            .collect(),
+        cache: collected.cache,
+    }
+}
+
+/// Moves `lastModifiedTime` of every hundredth app and flow, and the
+/// modified time of every hundredth workspace, to now: 1% of the tenant
+/// changed since the full audit. Returns how many resources changed.
+fn touch_one_percent(model: &mut TenantModel) -> usize {
+    let now = chrono::Utc::now() + chrono::Duration::seconds(1);
+    let mut n = 0;
+    for a in model.apps.iter_mut().step_by(100) {
+        a.modified = Some(now);
+        n += 1;
+    }
+    for f in model.flows.iter_mut().step_by(100) {
+        f.modified = Some(now);
+        n += 1;
+    }
+    for w in model.workspaces.iter_mut().step_by(100) {
+        w.modified = Some(now);
+        n += 1;
+    }
+    n
+}
+
+/// `pal-audit emulate --synthetic SPEC` in a child process; killed on drop.
+struct ChildEmulator {
+    child: std::process::Child,
+    base: String,
+}
+
+impl ChildEmulator {
+    fn start(spec: &str, latency_ms: u64, links_out: &std::path::Path) -> Self {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pal-audit"))
+            .args(["emulate", "--synthetic", spec, "--latency"])
+            .arg(latency_ms.to_string())
+            .args(["--host-limit", &HOST_LIMIT.to_string()])
+            .args(["--page-size", &PAGE.to_string()])
+            .arg("--links-out")
+            .arg(links_out)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("the emulator starts");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("piped"))
+            .read_line(&mut line)
+            .expect("the emulator prints its address");
+        Self {
+            child,
+            base: line.trim().to_string(),
+        }
+    }
+
+    fn peak_rss_mb(&self) -> f64 {
+        rss_of(&format!("/proc/{}/status", self.child.id()))
+    }
+}
+
+impl Drop for ChildEmulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(n) = args
@@ -278,80 +392,73 @@ fn main() {
         eprintln!("--size is small, medium or large");
         std::process::exit(2);
     };
+    let spec_text = spec;
     let spec = synthetic::Spec::parse(spec).expect("a valid spec");
-    let model = synthetic::generate(&spec);
-    let links = links_of(&model);
-    let (min_by_host, chain) = minimum(&model);
-    let min_requests: u64 = min_by_host.values().sum();
     let latency = Duration::from_millis(latency_ms);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("a runtime");
-    let now = model.as_of.expect("synthetic tenants have a date");
     let partner = PartnerId::parse(synthetic::OUR_PARTNER).expect("digits");
-    let result = runtime.block_on(async {
-        let options = emulator::Options {
-            page_size: PAGE,
-            latency,
-            host_limit: Some(HOST_LIMIT),
-            ..Default::default()
-        };
-        let server = emulator::start(model.clone(), options, 0)
-            .await
-            .expect("the emulator starts");
-        let tokens = Arc::new(Tokens::new(Credential::Static(Secret::new("bench"))));
-        let config = HttpConfig {
-            concurrency: HOST_LIMIT,
-            ..HttpConfig::default()
-        };
-        let http = HttpClient::new(
-            ApiBase::parse(&server.base_url()).expect("loopback"),
-            tokens,
-            config,
+    let options = Options {
+        partner_id: partner.clone(),
+        now: synthetic::as_of(),
+        attestation_max_age: chrono::Duration::days(30),
+    };
+    // The full audit runs against an emulator in its own process, so this
+    // process's peak memory is the audit's alone.
+    let tmp = tempfile::tempdir().expect("a temporary folder");
+    let links_path = tmp.path().join("links.csv");
+    let child = ChildEmulator::start(spec_text, latency_ms, &links_path);
+    let links = pal_audit::links::load(&[links_path], &[]).expect("the emulator's links");
+    let full = runtime.block_on(run_audit(&child.base, &links, &partner, &options, None));
+    let peak_rss = peak_rss_mb();
+    let emulator_rss = child.peak_rss_mb();
+    drop(child);
+
+    // The model again, in this process, for the minimum and the delta audit.
+    let mut model = synthetic::generate(&spec);
+    let (min_by_host, chain) = minimum(&model);
+    let min_requests: u64 = min_by_host.values().sum();
+    let changed = touch_one_percent(&mut model);
+    let delta = runtime.block_on(async {
+        let server = emulator::start(
+            model.clone(),
+            emulator::Options {
+                page_size: PAGE,
+                latency,
+                host_limit: Some(HOST_LIMIT),
+                ..Default::default()
+            },
+            0,
         )
-        .expect("a client");
-        let plan = Plan {
-            now,
-            ours: links
-                .iter()
-                .filter(|l| l.partner_id == partner)
-                .filter_map(|l| match &l.principal {
-                    PrincipalRef::Id(id) => Some(id.clone()),
-                    PrincipalRef::Upn(_) => None,
-                })
-                .collect(),
-            ci_key: Some(Secret::new("bench")),
-            environment_concurrency: 16,
-            ..Plan::default()
-        };
-        let started = Instant::now();
-        let inventory = sources::collect(&http, &plan, &links, &Silent)
-            .await
-            .expect("collect");
-        let collected = started.elapsed();
-        let options = Options {
-            partner_id: partner.clone(),
-            now,
-            attestation_max_age: chrono::Duration::days(30),
-        };
-        let t = Instant::now();
-        let attribution = attribution::attribute(&inventory, &links, &options);
-        let attribution_s = t.elapsed().as_secs_f64();
-        let wall = started.elapsed();
-        let requests = http.total_requests();
-        let by_source = http.requests_by_source();
+        .await
+        .expect("the emulator starts");
+        let previous = Arc::new(full.cache.clone());
+        let run = run_audit(
+            &server.base_url(),
+            &links,
+            &partner,
+            &options,
+            Some(previous),
+        )
+        .await;
         server.stop().await;
-        (
-            collected,
-            wall,
-            attribution_s,
-            requests,
-            by_source,
-            attribution.findings.len(),
-        )
+        run
     });
+    let result = (
+        full.collect_s,
+        full.wall_s,
+        full.attribution_s,
+        full.requests,
+        full.by_source.clone(),
+        full.findings,
+    );
     let (collected, wall, attribution_s, requests, by_source, findings) = result;
+    let (collected, wall) = (
+        Duration::from_secs_f64(collected),
+        Duration::from_secs_f64(wall),
+    );
     let l = latency.as_secs_f64();
     let busiest = min_by_host.values().copied().max().unwrap_or(0);
     let bound_s = ((busiest as f64 / HOST_LIMIT as f64).ceil() * l).max(chain as f64 * l);
@@ -378,7 +485,14 @@ fn main() {
         "bound_s": bound_s,
         "wall_ratio": wall.as_secs_f64() / bound_s.max(1e-9),
         "attribution_s": attribution_s,
-        "peak_rss_mb": peak_rss_mb(),
+        "peak_rss_mb": peak_rss,
+        "emulator_peak_rss_mb": emulator_rss,
+        "delta_changed_resources": changed,
+        "delta_requests": delta.requests,
+        "delta_requests_ratio": delta.requests as f64 / requests.max(1) as f64,
+        "delta_wall_s": delta.wall_s,
+        "delta_same_verdicts": delta.verdicts == full.verdicts,
+        "delta_requests_by_source": delta.by_source,
         "baseline_wall_s": baseline_wall_s,
         "baseline_is_estimate": true,
         "baseline_speedup": baseline_wall_s / wall.as_secs_f64().max(1e-9),

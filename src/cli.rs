@@ -219,6 +219,16 @@ pub struct AuditArgs {
     /// tenants, but linked-owner-not-creator can then not be raised.
     #[arg(long)]
     pub no_flow_owners: bool,
+    /// Save what this audit read to DIR, so a later `--since` audit can
+    /// reuse it (the folder holds UPNs: keep it like the report).
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+    /// A delta audit: REPORT is the previous audit's JSON report, written
+    /// with the same --cache DIR. Only apps and flows whose lastModifiedTime
+    /// moved have their permissions read again, and only Power BI workspaces
+    /// modified since are scanned; the report's `delta` says what was reused.
+    #[arg(long, value_name = "REPORT", requires = "cache")]
+    pub since: Option<PathBuf>,
     #[command(flatten)]
     pub inputs: InputArgs,
     #[command(flatten)]
@@ -448,7 +458,20 @@ pub struct EmulateArgs {
     /// Milliseconds added to every request.
     #[arg(long, value_name = "MS", default_value_t = 0)]
     pub latency: u64,
+    /// Power BI's hourly admin caps (scanner, groups, activity) are enforced;
+    /// N hours pass per real hour, so a benchmark can run into them and out
+    /// again (3600: an hour per second).
+    #[arg(long, value_name = "N", default_value_t = 1.0, value_parser = positive)]
+    pub time_scale: f64,
     /// Faults to inject (see below).
     #[arg(long, value_name = "SPEC")]
     pub faults: Option<String>,
+}
+
+/// A finite number above zero.
+fn positive(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(n) if n.is_finite() && n > 0.0 => Ok(n),
+        _ => Err(format!("{s:?} is not a number above zero")),
+    }
 }

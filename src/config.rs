@@ -66,7 +66,9 @@ pub const TEMPLATE: &str = r#"# pal-audit.toml: read from the current folder, or
 # base_delay_ms = 500            # first backoff, doubled each retry, with jitter
 # max_delay_s = 60
 # max_request_s = 300            # give a request up past this
-# timeout_s = 100                # per attempt
+# timeout_s = 100                # per attempt, headers and body
+# read_timeout_s = 30            # longest silence while a body arrives
+# max_body_mb = 256              # refuse (as a gap) any larger response
 # budget_percent = 100           # share of Power BI's tenant-wide hourly caps to use
 "#;
 
@@ -111,6 +113,8 @@ pub struct FileHttp {
     pub max_delay_s: Option<u64>,
     pub max_request_s: Option<u64>,
     pub timeout_s: Option<u64>,
+    pub read_timeout_s: Option<u64>,
+    pub max_body_mb: Option<u64>,
     /// Share (1-100) of each published tenant-wide cap (Power BI's hourly
     /// limits) this audit may use: other admin tools share the same hour.
     pub budget_percent: Option<u32>,
@@ -197,6 +201,10 @@ pub struct AuditConfig {
     pub ci_activity: Option<PathBuf>,
     pub ci_audience: String,
     pub flow_owners: bool,
+    /// `--cache`: where this audit saves what it read.
+    pub cache: Option<PathBuf>,
+    /// `--since`: the previous audit's report (a delta audit).
+    pub since: Option<PathBuf>,
     pub conn: Connection,
     pub as_of: Option<DateTime<Utc>>,
     pub attestation_max_age: chrono::Duration,
@@ -254,6 +262,12 @@ impl Connection {
             timeout: h
                 .timeout_s
                 .map_or(HttpConfig::default().timeout, Duration::from_secs),
+            read_timeout: h
+                .read_timeout_s
+                .map_or(HttpConfig::default().read_timeout, Duration::from_secs),
+            max_body: h
+                .max_body_mb
+                .map_or(HttpConfig::default().max_body, |mb| mb.max(1) << 20),
             caps: {
                 let pct = h.budget_percent.unwrap_or(100).clamp(1, 100);
                 crate::sources::powerbi::CAPS
@@ -341,6 +355,8 @@ impl AuditConfig {
                 .clone()
                 .unwrap_or_else(|| crate::sources::customer_insights::DEFAULT_AUDIENCE.into()),
             flow_owners: !args.no_flow_owners,
+            cache: args.cache,
+            since: args.since,
             conn: Connection::resolve(args.conn, &file)?,
             links: or_file(args.inputs.links, &file.links),
             attestations: or_file(args.inputs.attestations, &file.attestations),

@@ -427,6 +427,9 @@ pub struct Inventory {
     #[serde(default)]
     pub activity: Vec<Activity>,
     pub coverage: Vec<Coverage>,
+    /// A delta audit: what was taken from the previous audit's cache.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reuse: Option<crate::cache::Reuse>,
 }
 
 impl Inventory {

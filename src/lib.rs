@@ -6,6 +6,7 @@
 pub mod attest;
 pub mod attribution;
 pub mod auth;
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod diff;

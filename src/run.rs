@@ -285,6 +285,14 @@ async fn collect_and_attribute(
     ci_key: &Option<Secret>,
     ci_activity: &Option<Vec<CiEvent>>,
 ) -> Result<Report, Error> {
+    // A delta audit reads the previous report and its cache before any call.
+    let previous = match (&cfg.since, &cfg.cache) {
+        (Some(since), Some(dir)) => {
+            let report = crate::fix::read_report(since)?;
+            Some(Arc::new(crate::cache::Cache::load_for(dir, &report)?))
+        }
+        _ => None,
+    };
     let tokens = Arc::new(Tokens::new(credential));
     let http = HttpClient::new(cfg.conn.api_base.clone(), tokens, cfg.conn.http.clone())
         .map_err(Error::Usage)?;
@@ -312,6 +320,7 @@ async fn collect_and_attribute(
                 crate::links::PrincipalRef::Upn(_) => None,
             })
             .collect(),
+        previous,
     };
     let bars;
     let progress: &dyn sources::Progress = if progress_wanted() {
@@ -320,7 +329,10 @@ async fn collect_and_attribute(
     } else {
         &sources::Silent
     };
-    let inventory = sources::collect(&http, &plan, links, progress).await?;
+    let sources::Collected {
+        inventory,
+        mut cache,
+    } = sources::collect(&http, &plan, links, progress).await?;
     if let Some(t) = &inventory.tenant_id {
         links::check_tenant(links, t)?;
     }
@@ -334,13 +346,18 @@ async fn collect_and_attribute(
         products: cfg.products.iter().copied().collect(),
         environments: cfg.environments.clone(),
     };
-    Ok(Report::new(
+    let report = Report::new(
         &inventory,
         attribution,
         cfg.partner_id.clone(),
         scope,
         Utc::now(),
-    ))
+    );
+    if let Some(dir) = &cfg.cache {
+        cache.report_generated_at = Some(report.generated_at);
+        cache.save(dir)?;
+    }
+    Ok(report)
 }
 
 /// Renders the report to stdout or `--output`, and gives the exit code.
@@ -621,6 +638,8 @@ async fn demo(
         ci_activity: None,
         ci_audience: customer_insights::DEFAULT_AUDIENCE.into(),
         flow_owners: true,
+        cache: None,
+        since: None,
         conn: config::Connection {
             tenant: None,
             auth: crate::auth::AuthKind::StaticToken,
@@ -683,6 +702,7 @@ async fn emulate(args: EmulateArgs, quiet: bool) -> Result<u8, Error> {
         .map_err(Error::Usage)?
         .unwrap_or_default();
     let options = emulator::Options {
+        time_scale: args.time_scale,
         page_size: args.page_size.max(1),
         latency: std::time::Duration::from_millis(args.latency),
         faults,

@@ -2,6 +2,7 @@
 //! `http://127.0.0.1:PORT/HOST/PATH` in the real shapes and paths of BAP,
 //! Power Apps, Power Automate and Graph, with real paging and injected faults.
 
+mod caps;
 pub mod faults;
 pub mod model;
 mod routes;
@@ -34,6 +35,8 @@ pub struct Options {
     /// Requests in flight per host above which it answers 429 with
     /// Retry-After, as the services do; Dataverse hosts always stop at 52.
     pub host_limit: Option<usize>,
+    /// Power BI's hourly caps pass this many times faster (`--time-scale`).
+    pub time_scale: f64,
 }
 
 impl Default for Options {
@@ -43,6 +46,7 @@ impl Default for Options {
             latency: Duration::ZERO,
             faults: Faults::default(),
             host_limit: None,
+            time_scale: 1.0,
         }
     }
 }
@@ -53,6 +57,8 @@ struct Shared {
     options: Options,
     /// Requests in flight per host.
     inflight: std::sync::Mutex<std::collections::HashMap<String, usize>>,
+    /// Power BI's hourly caps.
+    caps: caps::Caps,
     /// Power BI scans started: id -> (workspace ids, status polls so far).
     scans: std::sync::Mutex<std::collections::HashMap<String, (Vec<String>, u32)>>,
 }
@@ -98,6 +104,7 @@ pub async fn start(model: TenantModel, options: Options, port: u16) -> Result<Ru
         .map_err(|e| Error::Emulator(e.to_string()))?;
     let shared = Arc::new(Shared {
         model: std::sync::RwLock::new(model),
+        caps: caps::Caps::new(options.time_scale),
         options,
         inflight: std::sync::Mutex::default(),
         scans: std::sync::Mutex::default(),
@@ -206,6 +213,18 @@ async fn handle(
         }
     };
     let path = format!("/{rest}");
+    if let Err(wait) = st.caps.take(&host, &path, std::time::Instant::now()) {
+        let mut r = error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "TooManyRequests",
+            "the hourly limit of this Power BI admin API is used up",
+        );
+        let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+        if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return r;
+    }
     let fault = st.options.faults.pick(&format!("{host}{path}"));
     match &fault {
         Some(FaultKind::Throttle { seconds, as_date }) => {

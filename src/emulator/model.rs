@@ -120,6 +120,10 @@ pub struct ModelImport {
 pub struct ModelWorkspace {
     pub id: String,
     pub name: String,
+    /// Last change; `admin/workspaces/modified?modifiedSince=` lists only
+    /// workspaces changed after it (a workspace without one always counts).
+    #[serde(default)]
+    pub modified: Option<DateTime<Utc>>,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -70,6 +70,13 @@ impl Req<'_> {
     }
 }
 
+fn bad_request(message: &str) -> Answer {
+    (
+        StatusCode::BAD_REQUEST,
+        json!({"error": {"code": "InvalidRequest", "message": message}}),
+    )
+}
+
 fn not_found(what: &str) -> Answer {
     (
         StatusCode::NOT_FOUND,
@@ -925,10 +932,30 @@ fn scan_start(st: &Shared, req: &Req) -> Answer {
 
 fn powerbi(st: &Shared, m: &TenantModel, req: &Req, s: &[&str]) -> Answer {
     match s {
-        ["workspaces", "modified"] => (
-            StatusCode::OK,
-            Value::Array(m.workspaces.iter().map(|w| json!({"id": w.id})).collect()),
-        ),
+        ["workspaces", "modified"] => {
+            let since = match req.param("modifiedSince") {
+                None => None,
+                Some(v) => match DateTime::parse_from_rfc3339(v) {
+                    Ok(t) => Some(t.with_timezone(&Utc)),
+                    Err(_) => {
+                        return bad_request("modifiedSince is not an ISO 8601 date and time");
+                    }
+                },
+            };
+            (
+                StatusCode::OK,
+                Value::Array(
+                    m.workspaces
+                        .iter()
+                        .filter(|w| match (since, w.modified) {
+                            (Some(s), Some(at)) => at > s,
+                            _ => true,
+                        })
+                        .map(|w| json!({"id": w.id}))
+                        .collect(),
+                ),
+            )
+        }
         ["workspaces", "scanStatus", id] => {
             let mut scans = st.scans.lock().expect("scan map");
             match scans.get_mut(*id) {
@@ -1234,6 +1261,9 @@ fn write(st: &Shared, req: &Req, s: &[&str]) -> Option<Answer> {
                 .apps
                 .iter_mut()
                 .find(|a| eq(&a.id, id) && eq(&a.environment, env))?;
+            // A role change moves lastModifiedTime here [?]: delta audits
+            // rely on it (docs/performance.md, "Delta audits").
+            app.modified = Some(Utc::now());
             let old = std::mem::replace(&mut app.owner, new_owner.to_string());
             app.roles.retain(|r| !eq(&r.principal, new_owner));
             if let Some(role) = b["roleForOldAppOwner"].as_str()
@@ -1265,6 +1295,7 @@ fn write(st: &Shared, req: &Req, s: &[&str]) -> Option<Answer> {
                 .flows
                 .iter_mut()
                 .find(|f| eq(&f.id, id) && eq(&f.environment, env))?;
+            flow.modified = Some(Utc::now());
             for put in b["put"].as_array().into_iter().flatten() {
                 if let Some(p) = put["properties"]["principal"]["id"].as_str() {
                     match put["properties"]["roleName"].as_str() {

@@ -86,14 +86,23 @@ fn guid(prefix: u32, n: usize) -> String {
     format!("{prefix:08x}-0000-4000-8000-{n:012x}")
 }
 
+/// When the synthetic tenant's history begins.
+fn start() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+        .single()
+        .expect("a valid date")
+}
+
+/// The date every synthetic tenant is audited as of.
+pub fn as_of() -> DateTime<Utc> {
+    start() + Duration::days(320)
+}
+
 /// Builds the tenant. Principals: our service account and consultants, another
 /// partner's, and customer users (most unlinked); a few groups.
 pub fn generate(spec: &Spec) -> TenantModel {
     let mut rng = fastrand::Rng::with_seed(spec.seed);
-    let t0: DateTime<Utc> = Utc
-        .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
-        .single()
-        .expect("a valid date");
+    let t0 = start();
     let at = |rng: &mut fastrand::Rng| t0 + Duration::minutes(rng.i64(0..300 * 24 * 60));
     let resources = spec.apps + spec.flows + spec.datasets + spec.instances;
     let customers = (resources / 25).clamp(20, 20_000);
@@ -337,6 +346,7 @@ pub fn generate(spec: &Spec) -> TenantModel {
         .map(|i| ModelWorkspace {
             id: guid(0xb0b0_b0b0, i),
             name: format!("Workspace {i}"),
+            modified: Some(at(&mut rng)),
         })
         .collect();
     let datasets = (0..spec.datasets)
@@ -374,7 +384,7 @@ pub fn generate(spec: &Spec) -> TenantModel {
     TenantModel {
         tenant_id: TENANT.into(),
         name: Some(format!("Synthetic ({})", spec.seed)),
-        as_of: Some(t0 + Duration::days(320)),
+        as_of: Some(as_of()),
         partner_id: Some(OUR_PARTNER.into()),
         principals,
         environments,

@@ -2,6 +2,7 @@
 //! concurrency limit, bearer token for the request's audience, retry with
 //! Retry-After, JSON decode with JSON-path errors, one pager, request counts.
 
+pub mod body;
 pub mod budget;
 pub mod limit;
 pub mod retry;
@@ -31,8 +32,14 @@ pub struct HttpConfig {
     pub retry: RetryPolicy,
     /// Per attempt, headers and body included.
     pub timeout: Duration,
+    /// The longest silence while a response arrives: a stalled body is cut
+    /// and retried.
+    pub read_timeout: Duration,
     /// Client-side caps, by budget name (see `Ctx::budget`).
     pub caps: Vec<(&'static str, Cap)>,
+    /// A response body larger than this is refused (a gap, never an
+    /// out-of-memory kill).
+    pub max_body: u64,
 }
 
 impl Default for HttpConfig {
@@ -42,7 +49,9 @@ impl Default for HttpConfig {
             per_host: HashMap::new(),
             retry: RetryPolicy::default(),
             timeout: Duration::from_secs(100),
+            read_timeout: Duration::from_secs(30),
             caps: Vec::new(),
+            max_body: 256 << 20,
         }
     }
 }
@@ -110,6 +119,8 @@ pub enum HttpError {
         path: String,
         detail: String,
     },
+    #[error("{url}: the response is larger than the {} MB allowed ([http] max_body_mb)", .limit / (1 << 20))]
+    TooLarge { url: String, limit: u64 },
     #[error("{url}: the next link repeats a page already read; paging stopped")]
     RepeatedNextLink { url: String },
     #[error("{0}")]
@@ -221,6 +232,7 @@ impl HttpClient {
         let client = reqwest::Client::builder()
             .user_agent(concat!("pal-audit/", env!("CARGO_PKG_VERSION")))
             .timeout(config.timeout)
+            .read_timeout(config.read_timeout)
             .connect_timeout(Duration::from_secs(10))
             .gzip(true)
             .build()
@@ -287,13 +299,27 @@ impl HttpClient {
     }
 
     /// GET `url` and decode it as `T`.
-    pub async fn get_json<T: DeserializeOwned>(
+    pub async fn get_json<T: DeserializeOwned + Send + 'static>(
         &self,
         ctx: &Ctx,
         url: &str,
     ) -> Result<T, HttpError> {
-        let (target, body) = self.send(ctx, Method::GET, url, None, true).await?;
-        decode(&target, &body)
+        let cap = self.config.max_body;
+        let (_, value) = self
+            .send_with(
+                ctx,
+                Method::GET,
+                url,
+                None,
+                true,
+                async |resp: reqwest::Response, target: &Target| {
+                    body::decode_body::<T>(resp, target, cap, false)
+                        .await
+                        .map(|(v, _)| v)
+                },
+            )
+            .await?;
+        Ok(value)
     }
 
     /// Sends `method` with a JSON body and decodes the answer (an empty
@@ -335,7 +361,7 @@ impl HttpClient {
     /// Every item of a paged list, following next links until there is none.
     /// A next link that repeats one already read stops with an error rather
     /// than looping.
-    pub async fn get_all<P: Paged>(
+    pub async fn get_all<P: Paged + Send + 'static>(
         &self,
         ctx: &Ctx,
         first: &str,
@@ -371,6 +397,30 @@ impl HttpClient {
         body: Option<&[u8]>,
         idempotent: bool,
     ) -> Result<(Target, bytes::Bytes), HttpError> {
+        let cap = self.config.max_body;
+        self.send_with(
+            ctx,
+            method,
+            url,
+            body,
+            idempotent,
+            async |resp: reqwest::Response, target: &Target| body::buffer(resp, target, cap).await,
+        )
+        .await
+    }
+
+    /// The pipeline, with `read` taking the body of a 2xx answer (buffered,
+    /// or decoded as it arrives). A body cut short is retried like a broken
+    /// connection.
+    async fn send_with<R>(
+        &self,
+        ctx: &Ctx,
+        method: Method,
+        url: &str,
+        body: Option<&[u8]>,
+        idempotent: bool,
+        read: impl AsyncFn(reqwest::Response, &Target) -> Result<R, body::BodyFault>,
+    ) -> Result<(Target, R), HttpError> {
         let target = self.base.target(url).map_err(HttpError::BadUrl)?;
         let shown = rewrite::display(&target.real);
         let host = self.host(&target.real_host);
@@ -412,6 +462,18 @@ impl HttpClient {
                 tracing::debug!(source = ctx.source, %method, url = %shown, attempt, "request");
                 match req.send().await {
                     Err(e) => Attempt::Failed(describe_reqwest(e)),
+                    Ok(resp) if resp.status().is_success() => {
+                        let status = resp.status();
+                        match read(resp, &target).await {
+                            Ok(out) => {
+                                host.succeeded();
+                                tracing::debug!(url = %shown, status = status.as_u16(), "response");
+                                return Ok((target, out));
+                            }
+                            Err(body::BodyFault::Cut(detail)) => Attempt::Failed(detail),
+                            Err(body::BodyFault::Fatal(e)) => return Err(e),
+                        }
+                    }
                     Ok(resp) => {
                         let status = resp.status();
                         let retry_after = resp
@@ -419,33 +481,25 @@ impl HttpClient {
                             .get(RETRY_AFTER)
                             .and_then(|v| v.to_str().ok())
                             .and_then(|v| retry::parse_retry_after(v, SystemTime::now()));
-                        match resp.bytes().await {
-                            Ok(body) => Attempt::Response {
-                                status,
-                                retry_after,
-                                body,
-                            },
-                            Err(e) => Attempt::Failed(format!(
-                                "the response body was cut short ({})",
-                                describe_reqwest(e)
-                            )),
+                        // Error bodies are small; one cut short is still an answer.
+                        let body = body::buffer(resp, &target, 1 << 20)
+                            .await
+                            .unwrap_or_default();
+                        Attempt::Response {
+                            status,
+                            retry_after,
+                            body,
                         }
                     }
                 }
             };
             // The host's own word on its load sets how much goes in flight.
-            if let Attempt::Response { status, .. } = &outcome {
-                if *status == StatusCode::TOO_MANY_REQUESTS {
-                    host.throttled();
-                } else if status.is_success() {
-                    host.succeeded();
-                }
+            if let Attempt::Response { status, .. } = &outcome
+                && *status == StatusCode::TOO_MANY_REQUESTS
+            {
+                host.throttled();
             }
             let (error, retry_after) = match outcome {
-                Attempt::Response { status, body, .. } if status.is_success() => {
-                    tracing::debug!(url = %shown, status = status.as_u16(), bytes = body.len(), "response");
-                    return Ok((target, body));
-                }
                 Attempt::Response { status, .. }
                     if status == StatusCode::UNAUTHORIZED && !renewed_token =>
                 {
@@ -726,6 +780,98 @@ mod tests {
             .unwrap_err();
         assert!(err.is_denied());
         assert_eq!(http.requests("test", None), 1);
+    }
+
+    /// A page of `n` items, each about 100 bytes.
+    fn big_page(n: usize) -> String {
+        let items: Vec<String> = (0..n)
+            .map(|i| format!(r#"{{"name":"item-{i:08}","pad":"{}"}}"#, "x".repeat(70)))
+            .collect();
+        format!(r#"{{"value":[{}]}}"#, items.join(","))
+    }
+
+    #[derive(Debug, Deserialize)]
+    struct Named {
+        name: String,
+    }
+
+    #[tokio::test]
+    async fn large_pages_are_decoded_as_they_arrive() {
+        let page = big_page(30_000);
+        assert!(page.len() > 2 * body::STREAM_ABOVE);
+        let (base, _task) = serve(move |_, _| json_response(200, &page)).await;
+        let http = client(&base);
+        let items = http
+            .get_all::<ValuePage<Named>>(&Ctx::new("test", "aud"), "https://api.example.test/x")
+            .await
+            .unwrap();
+        assert_eq!(items.len(), 30_000);
+        assert_eq!(items[29_999].name, "item-00029999");
+    }
+
+    #[tokio::test]
+    async fn a_large_page_with_bad_json_names_the_path() {
+        let page = big_page(30_000).replace(r#""name":"item-00020000""#, r#""name":20000"#);
+        let (base, _task) = serve(move |_, _| json_response(200, &page)).await;
+        let http = client(&base);
+        let err = http
+            .get_json::<ValuePage<Named>>(&Ctx::new("test", "aud"), "https://api.example.test/x")
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("$.value[20000].name"), "{err}");
+        assert_eq!(http.requests("test", None), 1, "bad JSON is not retried");
+    }
+
+    #[tokio::test]
+    async fn a_body_over_the_cap_is_refused_not_read() {
+        let page = big_page(30_000);
+        let (base, _task) = serve(move |_, _| json_response(200, &page)).await;
+        let tokens = Arc::new(Tokens::new(crate::auth::Credential::Static(
+            crate::auth::Secret::new("t"),
+        )));
+        let config = HttpConfig {
+            max_body: 1 << 20,
+            ..HttpConfig::default()
+        };
+        let http = HttpClient::new(ApiBase::parse(&base).unwrap(), tokens, config).unwrap();
+        let err = http
+            .get_json::<ValuePage<Named>>(&Ctx::new("test", "aud"), "https://api.example.test/x")
+            .await
+            .unwrap_err();
+        assert!(matches!(err, HttpError::TooLarge { .. }), "{err}");
+        assert!(err.to_string().contains("larger than the 1 MB"), "{err}");
+        assert_eq!(http.requests("test", None), 1);
+    }
+
+    #[tokio::test]
+    async fn a_large_body_cut_short_is_retried() {
+        let page = big_page(30_000);
+        let (base, _task) = serve(move |_, n| {
+            if n == 1 {
+                let half = page.as_bytes()[..page.len() * 2 / 3].to_vec();
+                let chunks: Vec<Result<Vec<u8>, std::io::Error>> = vec![
+                    Ok(half),
+                    Err(std::io::Error::new(
+                        std::io::ErrorKind::ConnectionReset,
+                        "cut",
+                    )),
+                ];
+                axum::response::Response::builder()
+                    .status(200)
+                    .body(axum::body::Body::from_stream(futures::stream::iter(chunks)))
+                    .unwrap()
+            } else {
+                json_response(200, &page)
+            }
+        })
+        .await;
+        let http = client(&base);
+        let items = http
+            .get_all::<ValuePage<Named>>(&Ctx::new("test", "aud"), "https://api.example.test/x")
+            .await
+            .unwrap();
+        assert_eq!(items.len(), 30_000);
+        assert_eq!(http.requests("test", None), 2);
     }
 
     #[test]

@@ -41,6 +41,10 @@ pub struct Report {
     pub findings: Vec<Finding>,
     pub coverage: Vec<Coverage>,
     pub summary: Summary,
+    /// A delta audit (`--since`): what was reused from the previous audit
+    /// rather than read again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delta: Option<crate::cache::Reuse>,
 }
 
 /// `--products` and `--environment`, as the audit read them.
@@ -115,6 +119,7 @@ impl Report {
             links: attribution.links,
             findings: attribution.findings,
             coverage,
+            delta: inventory.reuse.clone(),
         }
     }
 

@@ -5,6 +5,7 @@ use futures::StreamExt;
 use serde::Deserialize;
 
 use super::wire::opt_time;
+use crate::cache::{Cache, CachedRoles};
 use crate::http::{Ctx, HttpClient, HttpError, ValuePage};
 use crate::inventory::{
     Environment, Fact, Principal, PrincipalId, PrincipalType, Resource, ResourceId, ResourceKind,
@@ -85,6 +86,10 @@ pub struct FlowsRead {
     pub principals: Vec<Principal>,
     /// Flows whose owners could not be read, with the error.
     pub permission_failures: Vec<String>,
+    /// Owners read (or reused) by flow, for the next delta audit.
+    pub cache: Vec<(ResourceId, CachedRoles)>,
+    /// Flows whose owners came from the previous audit's cache.
+    pub reused: usize,
 }
 
 fn flows_url(env: &Environment) -> String {
@@ -124,12 +129,15 @@ impl WireCreator {
 /// to raise `linked-owner-not-creator`). A failed list is an error; a failed
 /// owners read leaves that flow's owners unknown. `read_owners` false skips
 /// every owners call (`--no-flow-owners`); flows whose creator is in `ours`
-/// (linked to our partner) skip theirs: the creator alone credits them.
+/// (linked to our partner) skip theirs: the creator alone credits them. With
+/// `previous`, a flow whose `lastModifiedTime` has not moved since takes its
+/// owners from the cache.
 pub async fn read_environment(
     http: &HttpClient,
     env: &Environment,
     read_owners: bool,
     ours: &std::collections::BTreeSet<PrincipalId>,
+    previous: Option<&Cache>,
 ) -> Result<FlowsRead, HttpError> {
     let ctx = Ctx::new(SOURCE, AUDIENCE).env(&env.id);
     let flows = http
@@ -177,7 +185,18 @@ pub async fn read_environment(
                     "the creator is linked to our partner, so owners change nothing".into(),
                 );
             }
-            _ => wanted.push((index, flow)),
+            _ => match previous.and_then(|c| {
+                c.roles_if_unchanged(&out.resources[index].id, flow.properties.last_modified_time)
+            }) {
+                Some(cached) => {
+                    out.resources[index].roles = Fact::Known(cached.roles.clone());
+                    out.principals.extend(cached.principals.iter().cloned());
+                    out.cache
+                        .push((out.resources[index].id.clone(), cached.clone()));
+                    out.reused += 1;
+                }
+                None => wanted.push((index, flow)),
+            },
         }
     }
     let reads = futures::stream::iter(wanted)
@@ -187,6 +206,7 @@ pub async fn read_environment(
                 let url = permissions_url(env, &flow.name);
                 (
                     index,
+                    flow.properties.last_modified_time,
                     http.get_all::<ValuePage<WirePermission>>(&ctx, &url).await,
                 )
             }
@@ -194,11 +214,12 @@ pub async fn read_environment(
         .buffer_unordered(16)
         .collect::<Vec<_>>()
         .await;
-    for (index, result) in reads {
+    for (index, modified, result) in reads {
         let resource = &mut out.resources[index];
         match result {
             Ok(permissions) => {
                 let mut roles = Vec::new();
+                let mut principals = Vec::new();
                 for p in permissions {
                     let props = p.properties;
                     // Connection delegations are not people or apps.
@@ -223,13 +244,24 @@ pub async fn read_environment(
                         .as_deref()
                         .map_or(PrincipalType::Unknown, PrincipalType::from_api);
                     let id = PrincipalId::new(id);
-                    out.principals.push(Principal::new(id.clone(), kind));
+                    principals.push(Principal::new(id.clone(), kind));
                     roles.push(RoleAssignment {
                         principal: id,
                         principal_type: kind,
                         role,
                     });
                 }
+                if let Some(modified) = modified {
+                    out.cache.push((
+                        resource.id.clone(),
+                        CachedRoles {
+                            modified,
+                            roles: roles.clone(),
+                            principals: principals.clone(),
+                        },
+                    ));
+                }
+                out.principals.extend(principals);
                 resource.roles = Fact::Known(roles);
             }
             Err(e) => {

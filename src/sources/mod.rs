@@ -18,6 +18,7 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 
 use crate::auth::{AuthError, Secret};
+use crate::cache::Cache;
 use crate::http::{HttpClient, HttpError};
 use crate::inventory::{
     Activity, Coverage, CoverageStatus, Environment, Fact, Inventory, Principal, PrincipalId,
@@ -63,6 +64,16 @@ pub struct Plan {
     /// Object ids linked to our partner, known before collection: the owners
     /// of flows they created need not be read.
     pub ours: BTreeSet<PrincipalId>,
+    /// A delta audit (`--since`): what the previous audit read. Unchanged
+    /// apps, flows and workspaces are taken from it.
+    pub previous: Option<std::sync::Arc<Cache>>,
+}
+
+/// What a collection gives: the inventory, and what the next delta audit
+/// may reuse of it.
+pub struct Collected {
+    pub inventory: Inventory,
+    pub cache: Cache,
 }
 
 impl Default for Plan {
@@ -79,6 +90,7 @@ impl Default for Plan {
             ci_activity: None,
             flow_owners: true,
             ours: BTreeSet::new(),
+            previous: None,
         }
     }
 }
@@ -90,10 +102,16 @@ pub async fn collect(
     plan: &Plan,
     links: &[Link],
     progress: &dyn Progress,
-) -> Result<Inventory, AuthError> {
+) -> Result<Collected, AuthError> {
     let mut inv = Inventory {
         tenant_id: plan.tenant_id.clone(),
         ..Inventory::default()
+    };
+    let mut next = Cache::new(None, Utc::now());
+    let previous = plan.previous.as_deref();
+    let mut reuse = crate::cache::Reuse {
+        since: previous.and_then(|p| p.report_generated_at),
+        ..Default::default()
     };
     let wants = |p: Product| plan.products.contains(&p);
     let platform = wants(Product::PowerApps) || wants(Product::PowerAutomate);
@@ -120,7 +138,7 @@ pub async fn collect(
             return None;
         }
         progress.begin("Power BI");
-        let read = powerbi::read(http, plan.activity_days, plan.now).await;
+        let read = powerbi::read(http, plan.activity_days, plan.now, previous).await;
         progress.finish(
             "Power BI",
             &read.as_ref().map_or_else(
@@ -153,7 +171,7 @@ pub async fn collect(
     };
     let platform_read = async {
         if platform {
-            read_platform(http, plan, &mut inv, progress).await;
+            read_platform(http, plan, &mut inv, &mut next, &mut reuse, progress).await;
         }
     };
     let ((), power_bi, ci) = tokio::join!(platform_read, power_bi, ci);
@@ -167,6 +185,14 @@ pub async fn collect(
                     plural(read.workspaces, "workspace"),
                     read.path
                 );
+                if previous.is_some() {
+                    detail.push_str(&format!(
+                        " ({} unchanged since the previous audit, reused from its cache)",
+                        plural(read.reused, "workspace")
+                    ));
+                }
+                reuse.workspaces += read.reused as u64;
+                next.workspaces.extend(read.cache);
                 let status = match &read.activity_gap {
                     None => {
                         detail.push_str(&format!(
@@ -220,7 +246,14 @@ pub async fn collect(
     read_graph(http, &mut inv, links, &placeholders).await;
     progress.finish("Graph", &plural(inv.principals.len(), "principal"));
     resolve_placeholders(&mut inv);
-    Ok(inv)
+    next.tenant_id = inv.tenant_id.clone();
+    if previous.is_some() {
+        inv.reuse = Some(reuse);
+    }
+    Ok(Collected {
+        inventory: inv,
+        cache: next,
+    })
 }
 
 async fn read_environments(
@@ -278,8 +311,11 @@ async fn read_platform(
     http: &HttpClient,
     plan: &Plan,
     inv: &mut Inventory,
+    next: &mut Cache,
+    reuse: &mut crate::cache::Reuse,
     progress: &dyn Progress,
 ) {
+    let previous = plan.previous.as_deref();
     let apps_wanted = plan.products.contains(&Product::PowerApps);
     let flows_wanted = plan.products.contains(&Product::PowerAutomate);
     let per_env = futures::stream::iter(inv.environments.iter())
@@ -287,14 +323,17 @@ async fn read_platform(
             progress.begin(&env.display_name);
             let apps = async {
                 if apps_wanted {
-                    Some(powerapps::read_environment(http, env).await)
+                    Some(powerapps::read_environment(http, env, previous).await)
                 } else {
                     None
                 }
             };
             let flows = async {
                 if flows_wanted {
-                    Some(flow::read_environment(http, env, plan.flow_owners, &plan.ours).await)
+                    Some(
+                        flow::read_environment(http, env, plan.flow_owners, &plan.ours, previous)
+                            .await,
+                    )
                 } else {
                     None
                 }
@@ -342,12 +381,20 @@ async fn read_platform(
         if let Some(apps) = apps {
             let cov = match apps {
                 Ok(read) => {
-                    let detail = format!(
+                    let mut detail = format!(
                         "{}, {} skipped; permissions read for {} (the others are shared with nobody)",
                         plural(read.resources.len(), "canvas app"),
                         plural(read.component_libraries, "component library"),
                         plural(read.permission_reads, "app")
                     );
+                    if read.reused > 0 {
+                        detail.push_str(&format!(
+                            "; reused for {} unchanged since the previous audit",
+                            plural(read.reused, "app")
+                        ));
+                    }
+                    reuse.app_permissions += read.reused as u64;
+                    next.roles.extend(read.cache);
                     let cov = partial_if(detail, &read.permission_failures, "permissions");
                     inv.resources.extend(read.resources);
                     read.principals
@@ -363,7 +410,15 @@ async fn read_platform(
         if let Some(flows) = flows {
             let cov = match flows {
                 Ok(read) => {
-                    let detail = if plan.flow_owners {
+                    reuse.flow_owners += read.reused as u64;
+                    next.roles.extend(read.cache);
+                    let detail = if plan.flow_owners && read.reused > 0 {
+                        format!(
+                            "{}; owners read for each (reused for {} unchanged since the previous audit)",
+                            plural(read.resources.len(), "cloud flow"),
+                            read.reused
+                        )
+                    } else if plan.flow_owners {
                         format!(
                             "{}; owners read for each",
                             plural(read.resources.len(), "cloud flow")

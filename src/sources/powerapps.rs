@@ -5,6 +5,7 @@ use futures::StreamExt;
 use serde::Deserialize;
 
 use super::wire::{WirePrincipal, opt_time};
+use crate::cache::{Cache, CachedRoles};
 use crate::http::{Ctx, HttpClient, HttpError, ValuePage};
 use crate::inventory::{
     Environment, Fact, Principal, Resource, ResourceId, ResourceKind, Role, RoleAssignment, Stamp,
@@ -77,6 +78,10 @@ pub struct AppsRead {
     pub permission_reads: usize,
     /// Apps whose role assignments could not be read, with the error.
     pub permission_failures: Vec<String>,
+    /// Permissions read (or reused) by app, for the next delta audit.
+    pub cache: Vec<(ResourceId, CachedRoles)>,
+    /// Apps whose permissions came from the previous audit's cache.
+    pub reused: usize,
 }
 
 fn apps_url(env: &Environment) -> String {
@@ -93,7 +98,13 @@ fn permissions_url(env: &Environment, app: &str) -> String {
 /// Reads the canvas apps of one environment. A failed list is an error (the
 /// caller records a coverage gap); a failed permissions read leaves that
 /// app's roles unknown and the rest goes on.
-pub async fn read_environment(http: &HttpClient, env: &Environment) -> Result<AppsRead, HttpError> {
+/// With `previous`, an app whose `lastModifiedTime` has not moved since
+/// takes its permissions from the cache instead.
+pub async fn read_environment(
+    http: &HttpClient,
+    env: &Environment,
+    previous: Option<&Cache>,
+) -> Result<AppsRead, HttpError> {
     let ctx = Ctx::new(SOURCE, AUDIENCE).env(&env.id);
     let apps = http
         .get_all::<ValuePage<WireApp>>(&ctx, &apps_url(env))
@@ -139,31 +150,46 @@ pub async fn read_environment(http: &HttpClient, env: &Environment) -> Result<Ap
             env,
             roles.clone().unwrap_or(Fact::Unknown(String::new())),
         );
+        let mut resource = resource;
         if roles.is_none() {
-            pending.push((out.resources.len(), app.name.clone(), owner));
+            match previous.and_then(|c| c.roles_if_unchanged(&resource.id, p.last_modified_time)) {
+                Some(cached) => {
+                    resource.roles = Fact::Known(cached.roles.clone());
+                    out.principals.extend(cached.principals.iter().cloned());
+                    out.cache.push((resource.id.clone(), cached.clone()));
+                    out.reused += 1;
+                }
+                None => pending.push((
+                    out.resources.len(),
+                    app.name.clone(),
+                    owner,
+                    p.last_modified_time,
+                )),
+            }
         }
         out.resources.push(resource);
     }
     out.permission_reads = pending.len();
     let reads = futures::stream::iter(pending)
-        .map(|(index, app, owner)| {
+        .map(|(index, app, owner, modified)| {
             let ctx = ctx.clone();
             async move {
                 let url = permissions_url(env, &app);
                 let result = http
                     .get_all::<ValuePage<WireRoleAssignment>>(&ctx, &url)
                     .await;
-                (index, owner, result)
+                (index, owner, modified, result)
             }
         })
         .buffer_unordered(16)
         .collect::<Vec<_>>()
         .await;
-    for (index, owner, result) in reads {
+    for (index, owner, modified, result) in reads {
         let resource = &mut out.resources[index];
         match result {
             Ok(assignments) => {
                 let mut roles = Vec::new();
+                let mut principals = Vec::new();
                 for a in &assignments {
                     let Some(role) = a.properties.role_name.as_deref().and_then(Role::from_api)
                     else {
@@ -177,7 +203,7 @@ pub async fn read_environment(http: &HttpClient, env: &Environment) -> Result<Ap
                         principal_type: p.principal_type,
                         role,
                     });
-                    out.principals.push(p);
+                    principals.push(p);
                 }
                 // The list's owner counts even if the permissions omit it.
                 if let Some(o) = owner
@@ -191,6 +217,17 @@ pub async fn read_environment(http: &HttpClient, env: &Environment) -> Result<Ap
                         role: Role::Owner,
                     });
                 }
+                if let Some(modified) = modified {
+                    out.cache.push((
+                        resource.id.clone(),
+                        CachedRoles {
+                            modified,
+                            roles: roles.clone(),
+                            principals: principals.clone(),
+                        },
+                    ));
+                }
+                out.principals.extend(principals);
                 resource.roles = Fact::Known(roles);
             }
             Err(e) => {

@@ -10,6 +10,7 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use super::wire::opt_time;
+use crate::cache::{Cache, CachedWorkspace};
 use crate::http::{Cap, ContinuationPage, Ctx, HttpClient, HttpError, ValuePage};
 use crate::inventory::{
     EnvironmentId, Fact, Principal, PrincipalId, PrincipalType, Resource, ResourceId, ResourceKind,
@@ -161,6 +162,10 @@ pub struct PowerBiRead {
     pub workspaces: usize,
     /// Activity could not be read: why (the datasets are still audited).
     pub activity_gap: Option<String>,
+    /// Each scanned (or reused) workspace's datasets, for the next delta audit.
+    pub cache: Vec<(String, CachedWorkspace)>,
+    /// Workspaces taken from the previous audit's cache, not scanned again.
+    pub reused: usize,
 }
 
 fn ctx() -> Ctx {
@@ -169,13 +174,30 @@ fn ctx() -> Ctx {
 
 /// Reads every dataset with its publisher, then `activity_days` UTC days of
 /// activity events. A refused scanner falls back to the admin groups list.
+/// With `previous` (a delta audit), only workspaces modified since the
+/// previous audit, or not in its cache, are scanned again.
 pub async fn read(
     http: &HttpClient,
     activity_days: u32,
     now: DateTime<Utc>,
+    previous: Option<&Cache>,
 ) -> Result<PowerBiRead, HttpError> {
-    let mut out = match scan(http).await {
-        Ok(workspaces) => into_read(workspaces, "scanner".into()),
+    let mut out = match scan(http, previous).await {
+        Ok(workspaces) => {
+            let reused = workspaces.iter().filter(|(_, _, r)| *r).count();
+            let mut out = PowerBiRead {
+                path: "scanner".into(),
+                workspaces: workspaces.len(),
+                reused,
+                ..Default::default()
+            };
+            for (id, ws, _) in workspaces {
+                out.resources.extend(ws.resources.iter().cloned());
+                out.principals.extend(ws.principals.iter().cloned());
+                out.cache.push((id, ws));
+            }
+            out
+        }
         Err(e) if e.is_denied() => {
             tracing::info!("Power BI scanner refused ({e}); falling back to admin/groups");
             let workspaces = groups(http).await?;
@@ -193,21 +215,61 @@ pub async fn read(
     Ok(out)
 }
 
-async fn scan(http: &HttpClient) -> Result<Vec<WireWorkspace>, HttpError> {
+/// Every workspace as (id, its datasets, reused from the cache or not).
+async fn scan(
+    http: &HttpClient,
+    previous: Option<&Cache>,
+) -> Result<Vec<(String, CachedWorkspace, bool)>, HttpError> {
     let url = format!("{BASE}/admin/workspaces/modified?excludePersonalWorkspaces=false");
     let ids: Vec<WireWorkspaceId> = http.get_json(&ctx().budget(MODIFIED), &url).await?;
-    let ids: Vec<String> = ids.into_iter().map(|w| w.id).collect();
+    let mut ids: Vec<String> = ids.into_iter().map(|w| w.id).collect();
+    let mut out = Vec::new();
+    // A delta audit: the same call with modifiedSince names what changed;
+    // the rest is taken from the cache (a workspace the cache lacks is new).
+    if let Some((cache, since)) = previous.and_then(|c| c.read_from.map(|t| (c, t)))
+        && !cache.workspaces.is_empty()
+    {
+        let url = format!(
+            "{BASE}/admin/workspaces/modified?excludePersonalWorkspaces=false&modifiedSince={}",
+            since.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        );
+        let changed: Vec<WireWorkspaceId> = http.get_json(&ctx().budget(MODIFIED), &url).await?;
+        let changed: std::collections::HashSet<String> = changed
+            .into_iter()
+            .map(|w| w.id.to_ascii_lowercase())
+            .collect();
+        ids.retain(|id| {
+            let key = id.to_ascii_lowercase();
+            match cache.workspaces.get(&key) {
+                Some(ws) if !changed.contains(&key) => {
+                    out.push((key, ws.clone(), true));
+                    false
+                }
+                _ => true,
+            }
+        });
+    }
     let batches: Vec<&[String]> = ids.chunks(SCAN_BATCH).collect();
     let results = futures::stream::iter(batches)
         .map(|batch| scan_batch(http, batch))
         .buffer_unordered(SCANS_IN_FLIGHT)
         .collect::<Vec<_>>()
         .await;
-    let mut workspaces = Vec::new();
     for r in results {
-        workspaces.extend(r?.workspaces);
+        for ws in r?.workspaces {
+            let id = ws.id.to_ascii_lowercase();
+            let read = into_read(vec![ws], String::new());
+            out.push((
+                id,
+                CachedWorkspace {
+                    resources: read.resources,
+                    principals: read.principals,
+                },
+                false,
+            ));
+        }
     }
-    Ok(workspaces)
+    Ok(out)
 }
 
 async fn scan_batch(http: &HttpClient, workspaces: &[String]) -> Result<WireScanResult, HttpError> {

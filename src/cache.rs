@@ -1,0 +1,213 @@
+//! The delta-audit cache: what an audit read that a later audit may reuse
+//! (the role assignments of apps and flows, keyed by `lastModifiedTime`, and
+//! each Power BI workspace's datasets), saved beside a report and read back
+//! by `audit --since REPORT --cache DIR`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::InputError;
+use crate::inventory::{Principal, Resource, ResourceId, RoleAssignment};
+use crate::report::Report;
+
+const VERSION: u32 = 1;
+const FILE: &str = "pal-audit-cache.json";
+
+/// The role assignments read for one app or flow, and the
+/// `lastModifiedTime` they were read at.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CachedRoles {
+    pub modified: DateTime<Utc>,
+    pub roles: Vec<RoleAssignment>,
+    pub principals: Vec<Principal>,
+}
+
+/// One Power BI workspace's datasets and the principals the scan named.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CachedWorkspace {
+    pub resources: Vec<Resource>,
+    pub principals: Vec<Principal>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Cache {
+    pub version: u32,
+    pub tenant_id: Option<String>,
+    /// When the audit that wrote it started reading: changes after this are
+    /// what a delta audit must see.
+    pub read_from: Option<DateTime<Utc>>,
+    /// `generated_at` of the report written with it, so `--since` can check
+    /// that the cache and the report belong together.
+    pub report_generated_at: Option<DateTime<Utc>>,
+    /// Apps and flows whose role assignments were read, by resource id.
+    pub roles: BTreeMap<ResourceId, CachedRoles>,
+    /// Power BI workspaces read through the scanner, by workspace id.
+    pub workspaces: BTreeMap<String, CachedWorkspace>,
+}
+
+/// What a delta audit reused instead of reading again.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reuse {
+    /// The previous audit's report time.
+    pub since: Option<DateTime<Utc>>,
+    /// Canvas apps whose permissions were not read again.
+    pub app_permissions: u64,
+    /// Flows whose owners were not read again.
+    pub flow_owners: u64,
+    /// Power BI workspaces not scanned again.
+    pub workspaces: u64,
+}
+
+impl Cache {
+    pub fn new(tenant_id: Option<String>, read_from: DateTime<Utc>) -> Self {
+        Self {
+            version: VERSION,
+            tenant_id,
+            read_from: Some(read_from),
+            ..Self::default()
+        }
+    }
+
+    pub fn path(dir: &Path) -> PathBuf {
+        dir.join(FILE)
+    }
+
+    /// The cache in `dir` that the audit which wrote `report` saved; an error
+    /// names the file and says why they do not belong together.
+    pub fn load_for(dir: &Path, report: &Report) -> Result<Self, InputError> {
+        let path = Self::path(dir);
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            InputError::new(
+                &name,
+                format!("cannot read ({e}); run a full audit with --cache first"),
+            )
+        })?;
+        let de = &mut serde_json::Deserializer::from_str(&text);
+        let cache: Cache = serde_path_to_error::deserialize(de).map_err(|e| {
+            let at = e.path().to_string();
+            let inner = e.into_inner();
+            if at == "." {
+                InputError::new(format!("{name}:{}", inner.line()), inner.to_string())
+            } else {
+                InputError::new(format!("{name}: $.{at}"), inner.to_string())
+            }
+        })?;
+        if cache.version != VERSION {
+            return Err(InputError::new(
+                format!("{name}: $.version"),
+                format!("version {} is not {VERSION}", cache.version),
+            ));
+        }
+        if cache.report_generated_at != Some(report.generated_at) {
+            return Err(InputError::new(
+                &name,
+                format!(
+                    "it was saved by the audit of {}, not by the one that wrote the report of {}",
+                    cache
+                        .report_generated_at
+                        .map_or_else(|| "an unknown time".into(), |t| t.to_rfc3339()),
+                    report.generated_at.to_rfc3339()
+                ),
+            ));
+        }
+        if cache
+            .tenant_id
+            .as_deref()
+            .is_some_and(|t| !t.eq_ignore_ascii_case(&report.tenant_id))
+        {
+            return Err(InputError::new(
+                format!("{name}: $.tenant_id"),
+                format!("the cache is of another tenant than {}", report.tenant_id),
+            ));
+        }
+        Ok(cache)
+    }
+
+    /// Writes the cache atomically, readable by its owner only (it holds UPNs).
+    pub fn save(&self, dir: &Path) -> Result<(), crate::error::Error> {
+        std::fs::create_dir_all(dir).map_err(|source| crate::error::Error::Output {
+            path: dir.display().to_string(),
+            source,
+        })?;
+        let text = serde_json::to_string(self).expect("the cache always serializes");
+        crate::report::write_atomic(&Self::path(dir), &text)
+    }
+
+    /// The roles read for `id` if its `lastModifiedTime` has not moved.
+    pub fn roles_if_unchanged(
+        &self,
+        id: &ResourceId,
+        modified: Option<DateTime<Utc>>,
+    ) -> Option<&CachedRoles> {
+        let modified = modified?;
+        self.roles.get(id).filter(|c| c.modified == modified)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::{PrincipalId, PrincipalType, Role};
+
+    #[test]
+    fn roles_are_reused_only_when_the_modified_time_is_the_same() {
+        let mut c = Cache::new(None, Utc::now());
+        let t: DateTime<Utc> = "2026-11-01T00:00:00Z".parse().unwrap();
+        let id = ResourceId::new("app-1");
+        c.roles.insert(
+            id.clone(),
+            CachedRoles {
+                modified: t,
+                roles: vec![RoleAssignment {
+                    principal: PrincipalId::new("p"),
+                    principal_type: PrincipalType::User,
+                    role: Role::Owner,
+                }],
+                principals: vec![],
+            },
+        );
+        assert!(c.roles_if_unchanged(&id, Some(t)).is_some());
+        assert!(
+            c.roles_if_unchanged(&id, Some(t + chrono::Duration::seconds(1)))
+                .is_none()
+        );
+        assert!(c.roles_if_unchanged(&id, None).is_none());
+        assert!(
+            c.roles_if_unchanged(&ResourceId::new("other"), Some(t))
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn a_cache_from_another_audit_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = Cache::new(Some("t1".into()), Utc::now());
+        c.report_generated_at = Some("2026-11-01T00:00:00Z".parse().unwrap());
+        c.save(dir.path()).unwrap();
+        let mut report = Report::new(
+            &crate::inventory::Inventory::default(),
+            crate::attribution::Attribution {
+                links: vec![],
+                findings: vec![],
+            },
+            crate::links::PartnerId::parse("1").unwrap(),
+            crate::report::Scope::default(),
+            Utc::now(),
+        );
+        report.tenant_id = "t1".into();
+        report.generated_at = "2026-11-02T00:00:00Z".parse().unwrap();
+        let err = Cache::load_for(dir.path(), &report)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("pal-audit-cache.json"), "{err}");
+        assert!(err.contains("not by the one that wrote"), "{err}");
+        report.generated_at = "2026-11-01T00:00:00Z".parse().unwrap();
+        assert!(Cache::load_for(dir.path(), &report).is_ok());
+        report.tenant_id = "t2".into();
+        assert!(Cache::load_for(dir.path(), &report).is_err());
+    }
+}
