@@ -229,6 +229,10 @@ pub struct AuditArgs {
     /// modified since are scanned; the report's `delta` says what was reused.
     #[arg(long, value_name = "REPORT", requires = "cache")]
     pub since: Option<PathBuf>,
+    /// Stop reading after DURATION (like 90s, 45m, 6h) and report what was
+    /// read, with the rest as gaps (exit 4) [default: 6h].
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub timeout: Option<std::time::Duration>,
     #[command(flatten)]
     pub inputs: InputArgs,
     #[command(flatten)]
@@ -474,4 +478,23 @@ fn positive(s: &str) -> Result<f64, String> {
         Ok(n) if n.is_finite() && n > 0.0 => Ok(n),
         _ => Err(format!("{s:?} is not a number above zero")),
     }
+}
+
+/// `90s`, `45m`, `6h` (a bare number is seconds).
+pub fn duration(s: &str) -> Result<std::time::Duration, String> {
+    let t = s.trim();
+    let (digits, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration like 90s, 45m or 6h"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n.saturating_mul(60),
+        "h" => n.saturating_mul(3600),
+        _ => return Err(format!("{s:?} is not a duration like 90s, 45m or 6h")),
+    };
+    if secs == 0 {
+        return Err("the timeout must be above zero".into());
+    }
+    Ok(std::time::Duration::from_secs(secs))
 }

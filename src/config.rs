@@ -72,6 +72,9 @@ pub const TEMPLATE: &str = r#"# pal-audit.toml: read from the current folder, or
 # budget_percent = 100           # share of Power BI's tenant-wide hourly caps to use
 "#;
 
+/// How long an audit may read before it reports what it has.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(6 * 3600);
+
 /// `pal-audit.toml`. Every key is optional; unknown keys are errors (a typo
 /// must not silently change an audit).
 #[derive(Debug, Default, Deserialize)]
@@ -205,6 +208,8 @@ pub struct AuditConfig {
     pub cache: Option<PathBuf>,
     /// `--since`: the previous audit's report (a delta audit).
     pub since: Option<PathBuf>,
+    /// `--timeout`: the audit stops reading after this.
+    pub timeout: Duration,
     pub conn: Connection,
     pub as_of: Option<DateTime<Utc>>,
     pub attestation_max_age: chrono::Duration,
@@ -357,6 +362,7 @@ impl AuditConfig {
             flow_owners: !args.no_flow_owners,
             cache: args.cache,
             since: args.since,
+            timeout: args.timeout.unwrap_or(DEFAULT_TIMEOUT),
             conn: Connection::resolve(args.conn, &file)?,
             links: or_file(args.inputs.links, &file.links),
             attestations: or_file(args.inputs.attestations, &file.attestations),

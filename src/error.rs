@@ -17,6 +17,8 @@ pub mod code {
     pub const AUTH: u8 = 3;
     /// Audit incomplete: some source could not be read.
     pub const INCOMPLETE: u8 = 4;
+    /// Interrupted (Ctrl-C): the report of what was read was still written.
+    pub const INTERRUPTED: u8 = 130;
 }
 
 /// A bad input file: names the file and the line or JSON path.

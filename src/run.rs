@@ -242,6 +242,28 @@ impl sources::Progress for Bars {
     }
 }
 
+/// Stops `http` on the first Ctrl-C (a second one ends the process at once)
+/// or when `timeout` has passed.
+async fn stop_on_signal_or_timeout(http: Arc<HttpClient>, timeout: std::time::Duration) {
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => {
+            if r.is_err() {
+                // No signal handling here: only the timeout can stop the audit.
+                tokio::time::sleep(timeout).await;
+                http.stop(format!("the --timeout of {} s passed", timeout.as_secs()));
+                return;
+            }
+            eprintln!("interrupted: writing the report of what was read (Ctrl-C again to quit at once)");
+            http.stop(report::INTERRUPTED_REASON);
+            let _ = tokio::signal::ctrl_c().await;
+            std::process::exit(i32::from(crate::error::code::INTERRUPTED));
+        }
+        () = tokio::time::sleep(timeout) => {
+            http.stop(format!("the --timeout of {} s passed", timeout.as_secs()));
+        }
+    }
+}
+
 /// `PAL_AUDIT_CI_KEY`, the Customer Insights API key.
 fn ci_key() -> Option<Secret> {
     std::env::var("PAL_AUDIT_CI_KEY")
@@ -275,7 +297,12 @@ async fn audit(cfg: AuditConfig, quiet: bool, color: bool) -> Result<u8, Error> 
     let ci_key = ci_key();
     let credential = Credential::from_env(cfg.conn.auth, cfg.conn.tenant.as_deref())?;
     let report = collect_and_attribute(&cfg, &links, credential, &ci_key, &ci_activity).await?;
-    emit(&report, &cfg.output, quiet, color)
+    let code = emit(&report, &cfg.output, quiet, color)?;
+    Ok(if report.interrupted() {
+        crate::error::code::INTERRUPTED
+    } else {
+        code
+    })
 }
 
 async fn collect_and_attribute(
@@ -294,8 +321,12 @@ async fn collect_and_attribute(
         _ => None,
     };
     let tokens = Arc::new(Tokens::new(credential));
-    let http = HttpClient::new(cfg.conn.api_base.clone(), tokens, cfg.conn.http.clone())
-        .map_err(Error::Usage)?;
+    let http = Arc::new(
+        HttpClient::new(cfg.conn.api_base.clone(), tokens, cfg.conn.http.clone())
+            .map_err(Error::Usage)?,
+    );
+    // Ctrl-C or the --timeout stop every call; what was read is reported.
+    let watcher = tokio::spawn(stop_on_signal_or_timeout(http.clone(), cfg.timeout));
     let plan = Plan {
         environments: cfg.environments.clone(),
         products: cfg.products.clone(),
@@ -333,6 +364,17 @@ async fn collect_and_attribute(
         inventory,
         mut cache,
     } = sources::collect(&http, &plan, links, progress).await?;
+    watcher.abort();
+    let mut inventory = inventory;
+    if let Some(reason) = http.stopped() {
+        inventory.coverage.push(crate::inventory::Coverage {
+            source: report::STOPPED_SOURCE.into(),
+            environment_id: None,
+            status: crate::inventory::CoverageStatus::Failed,
+            detail: format!("the audit was stopped: {reason}; what was not read by then is a gap"),
+            requests: 0,
+        });
+    }
     if let Some(t) = &inventory.tenant_id {
         links::check_tenant(links, t)?;
     }
@@ -640,6 +682,7 @@ async fn demo(
         flow_owners: true,
         cache: None,
         since: None,
+        timeout: config::DEFAULT_TIMEOUT,
         conn: config::Connection {
             tenant: None,
             auth: crate::auth::AuthKind::StaticToken,

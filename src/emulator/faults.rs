@@ -7,11 +7,19 @@
 //! - `500`, `502`, `503`, `504`: that status; `401`, `403`, `404` too (with
 //!   `@MATCH`, to refuse one API: `403@/admin/workspaces/getInfo*all`);
 //! - `cut`: a 200 whose body stops half way (the connection is dropped);
+//! - `slow:MS`: a 200 whose second half arrives MS milliseconds after the first;
+//! - `malformed`: a 200 whose body is not JSON;
+//! - `repeat-next`: a page whose next link is the page itself;
+//! - `scan:STATUS`: Power BI's scanStatus answers STATUS (`Running`, `Failed`);
 //! - `403-env:ENV`: 403 for every request naming environment ENV.
 //!
+//! Inside a Graph `$batch`, status faults apply to each inner request, so
+//! `404@ID*all` makes one principal unknown.
+//!
 //! `@MATCH` limits a fault to requests whose `host/path` contains MATCH (any
-//! case); `*COUNT` to the first COUNT of them (`*all` for every one). The
-//! default count is 1, and `all` for `403-env`.
+//! case); `*COUNT` to the first COUNT of them (`*all` for every one,
+//! `*first` for the first try of each distinct request: its retry succeeds).
+//! The default count is 1, and `all` for `403-env`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -20,6 +28,10 @@ pub enum FaultKind {
     Throttle { seconds: u64, as_date: bool },
     Status(u16),
     Cut,
+    Slow(u64),
+    Malformed,
+    RepeatNext,
+    ScanStatus(String),
     ForbiddenEnvironment(String),
 }
 
@@ -30,6 +42,8 @@ pub struct Fault {
     /// `None`: every matching request.
     limit: Option<u64>,
     used: AtomicU64,
+    /// `*first`: the requests already faulted once.
+    first_only: Option<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
 
 #[derive(Debug, Default)]
@@ -70,6 +84,18 @@ impl Faults {
                     FaultKind::Status(kind.parse().expect("digits"))
                 }
                 "cut" => FaultKind::Cut,
+                "slow" => FaultKind::Slow(
+                    arg.ok_or_else(|| format!("--faults {item:?}: slow needs :MILLISECONDS"))?
+                        .parse()
+                        .map_err(|_| format!("--faults {item:?}: not whole milliseconds"))?,
+                ),
+                "malformed" => FaultKind::Malformed,
+                "repeat-next" => FaultKind::RepeatNext,
+                "scan" => FaultKind::ScanStatus(
+                    arg.filter(|a| !a.is_empty())
+                        .ok_or_else(|| format!("--faults {item:?}: scan needs :STATUS"))?
+                        .to_string(),
+                ),
                 "403-env" => FaultKind::ForbiddenEnvironment(
                     arg.filter(|a| !a.is_empty())
                         .ok_or_else(|| format!("--faults {item:?}: 403-env needs :ENVIRONMENT"))?
@@ -77,14 +103,15 @@ impl Faults {
                 ),
                 other => {
                     return Err(format!(
-                        "--faults {item:?}: {other:?} is not one of 429, 429-date, 401, 403, 404, 500, 502, 503, 504, cut, 403-env"
+                        "--faults {item:?}: {other:?} is not one of 429, 429-date, 401, 403, 404, 500, 502, 503, 504, cut, slow, malformed, repeat-next, scan, 403-env"
                     ));
                 }
             };
+            let first_only = (count == Some("first")).then(std::sync::Mutex::default);
             let limit = match count {
                 None if matches!(kind, FaultKind::ForbiddenEnvironment(_)) => None,
                 None => Some(1),
-                Some("all") => None,
+                Some("all" | "first") => None,
                 Some(c) => Some(c.parse().map_err(|_| {
                     format!("--faults {item:?}: count {c:?} is not a number or all")
                 })?),
@@ -94,6 +121,7 @@ impl Faults {
                 matcher,
                 limit,
                 used: AtomicU64::new(0),
+                first_only,
             });
         }
         Ok(Self(faults))
@@ -101,6 +129,12 @@ impl Faults {
 
     /// The fault to inject for a request to `host/path`, if any. Counts it.
     pub fn pick(&self, host_path: &str) -> Option<FaultKind> {
+        self.pick_request(host_path, host_path)
+    }
+
+    /// `pick`, where `request` names the request for `*first` (its path and
+    /// query, and for a `$batch` each inner URL).
+    pub fn pick_request(&self, host_path: &str, request: &str) -> Option<FaultKind> {
         let lower = host_path.to_ascii_lowercase();
         for f in &self.0 {
             let applies = match &f.kind {
@@ -108,9 +142,16 @@ impl Faults {
                     lower.contains(&format!("/environments/{env}/"))
                         || lower.ends_with(&format!("/environments/{env}"))
                 }
+                FaultKind::ScanStatus(_) => lower.contains("/admin/workspaces/scanstatus/"),
                 _ => true,
             } && f.matcher.as_deref().is_none_or(|m| lower.contains(m));
             if !applies {
+                continue;
+            }
+            if let Some(seen) = &f.first_only {
+                if seen.lock().expect("fault set").insert(request.to_string()) {
+                    return Some(f.kind.clone());
+                }
                 continue;
             }
             let n = f.used.fetch_add(1, Ordering::SeqCst);
@@ -149,6 +190,25 @@ mod tests {
             f.pick(sales),
             Some(FaultKind::ForbiddenEnvironment("sales".into()))
         );
+        let first = Faults::parse("503*first").unwrap();
+        assert_eq!(
+            first.pick_request("h/a", "GET h/a?x"),
+            Some(FaultKind::Status(503))
+        );
+        assert_eq!(
+            first.pick_request("h/a", "GET h/a?x"),
+            None,
+            "the retry passes"
+        );
+        assert_eq!(
+            first.pick_request("h/a", "GET h/a?y"),
+            Some(FaultKind::Status(503))
+        );
+        assert_eq!(
+            Faults::parse("slow:250,scan:Running").unwrap().pick("h/a"),
+            Some(FaultKind::Slow(250))
+        );
+        assert!(Faults::parse("slow").is_err());
         assert!(Faults::parse("418").is_err());
         assert!(Faults::parse("403-env").is_err());
         assert!(Faults::parse("503*x").is_err());

@@ -17,6 +17,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
 use serde_json::json;
 use tokio::sync::oneshot;
 
@@ -225,7 +226,19 @@ async fn handle(
         }
         return r;
     }
-    let fault = st.options.faults.pick(&format!("{host}{path}"));
+    let fault = st.options.faults.pick_request(
+        &format!("{host}{path}"),
+        &format!(
+            "{method} {host}{path}?{} {:x}",
+            uri.query().unwrap_or(""),
+            {
+                use std::hash::{Hash, Hasher};
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                body.hash(&mut h);
+                h.finish()
+            }
+        ),
+    );
     match &fault {
         Some(FaultKind::Throttle { seconds, as_date }) => {
             let value = if *as_date {
@@ -256,7 +269,7 @@ async fn handle(
                 "The caller does not have permission to read this environment.",
             );
         }
-        Some(FaultKind::Cut) | None => {}
+        _ => {}
     }
     let query: Vec<(String, String)> = uri
         .query()
@@ -276,8 +289,49 @@ async fn handle(
         body: &body,
         page_size: st.options.page_size,
     };
-    let (status, body) = routes::route(&st, &req, &segments);
+    let (status, mut body) = routes::route(&st, &req, &segments);
+    match &fault {
+        Some(FaultKind::RepeatNext) if body.get("value").is_some() => {
+            // The page names itself as the next one, in the real URL form.
+            let q = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
+            let key = if body.get("nextLink").is_some()
+                || !(host.contains("graph") || host.contains("dynamics"))
+            {
+                "nextLink"
+            } else {
+                "@odata.nextLink"
+            };
+            body[key] = json!(format!("https://{host}{path}{q}"));
+        }
+        Some(FaultKind::ScanStatus(s)) if body.get("status").is_some() => {
+            body["status"] = json!(s);
+        }
+        Some(FaultKind::Malformed) => {
+            return (
+                status,
+                [(header::CONTENT_TYPE, "application/json")],
+                "{\"value\": [tru",
+            )
+                .into_response();
+        }
+        _ => {}
+    }
     let text = body.to_string();
+    if let Some(FaultKind::Slow(ms)) = fault {
+        let (first, second) = text.as_bytes().split_at(text.len() / 2);
+        let (first, second) = (first.to_vec(), second.to_vec());
+        let stream = futures::stream::once(async move { Ok::<_, std::io::Error>(first) }).chain(
+            futures::stream::once(async move {
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                Ok(second)
+            }),
+        );
+        return Response::builder()
+            .status(status)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from_stream(stream))
+            .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
+    }
     if fault == Some(FaultKind::Cut) {
         // Headers and half the body, then the connection drops.
         let half = text.as_bytes()[..text.len() / 2].to_vec();

@@ -442,7 +442,17 @@ fn graph_batch(st: &Shared, req: &Req) -> Answer {
                 body: &[],
                 page_size: req.page_size,
             };
-            let (status, body) = route(st, &sub, &segments);
+            let (status, body) = match st
+                .options
+                .faults
+                .pick(&format!("graph.microsoft.com{full}"))
+            {
+                Some(super::FaultKind::Status(s)) => (
+                    StatusCode::from_u16(s).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                    json!({"error": {"code": "Request_ResourceNotFound", "message": "injected fault"}}),
+                ),
+                _ => route(st, &sub, &segments),
+            };
             json!({"id": id, "status": status.as_u16(), "headers": {"Content-Type": "application/json"}, "body": body})
         })
         .collect();

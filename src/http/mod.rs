@@ -125,6 +125,9 @@ pub enum HttpError {
     RepeatedNextLink { url: String },
     #[error("{0}")]
     BadUrl(String),
+    /// The audit was stopped (Ctrl-C, `--timeout`) before this call ended.
+    #[error("not read: {0}")]
+    Stopped(String),
     /// The service answered, but said the work failed (a scan that failed).
     #[error("{0}")]
     Service(String),
@@ -224,6 +227,8 @@ pub struct HttpClient {
     hosts: Mutex<HashMap<String, Arc<limit::HostLimit>>>,
     counts: Mutex<BTreeMap<(&'static str, Option<EnvironmentId>), u64>>,
     budgets: Budgets,
+    /// Set once to stop every call (why, for the gaps it leaves).
+    stop: tokio::sync::watch::Sender<Option<String>>,
 }
 
 impl HttpClient {
@@ -245,7 +250,40 @@ impl HttpClient {
             config,
             hosts: Mutex::new(HashMap::new()),
             counts: Mutex::new(BTreeMap::new()),
+            stop: tokio::sync::watch::Sender::new(None),
         })
+    }
+
+    /// Stops the audit: calls in flight end now and new ones are not sent;
+    /// each fails with `HttpError::Stopped(reason)`, which the sources record
+    /// as gaps. The first reason given wins.
+    pub fn stop(&self, reason: impl Into<String>) {
+        let reason = reason.into();
+        self.stop.send_if_modified(|r| {
+            if r.is_none() {
+                *r = Some(reason);
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    /// Why the audit was stopped, if it was.
+    pub fn stopped(&self) -> Option<String> {
+        self.stop.borrow().clone()
+    }
+
+    async fn wait_for_stop(&self) -> String {
+        let mut rx = self.stop.subscribe();
+        loop {
+            if let Some(r) = rx.borrow_and_update().clone() {
+                return r;
+            }
+            if rx.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
     }
 
     fn host(&self, host: &str) -> Arc<limit::HostLimit> {
@@ -413,6 +451,24 @@ impl HttpClient {
     /// or decoded as it arrives). A body cut short is retried like a broken
     /// connection.
     async fn send_with<R>(
+        &self,
+        ctx: &Ctx,
+        method: Method,
+        url: &str,
+        body: Option<&[u8]>,
+        idempotent: bool,
+        read: impl AsyncFn(reqwest::Response, &Target) -> Result<R, body::BodyFault>,
+    ) -> Result<(Target, R), HttpError> {
+        // A stop drops the call wherever it is: waiting for a slot, a budget,
+        // a retry, or in flight (reqwest cancels a dropped request).
+        tokio::select! {
+            biased;
+            reason = self.wait_for_stop() => Err(HttpError::Stopped(reason)),
+            r = self.attempts(ctx, method, url, body, idempotent, read) => r,
+        }
+    }
+
+    async fn attempts<R>(
         &self,
         ctx: &Ctx,
         method: Method,

@@ -27,6 +27,11 @@ pub use table::{TableOptions, render_table};
 
 pub const SCHEMA: &str = "pal-audit/report/v1";
 
+/// The coverage row of an audit stopped before it had read everything.
+pub const STOPPED_SOURCE: &str = "audit";
+/// Its reason when Ctrl-C stopped it.
+pub const INTERRUPTED_REASON: &str = "interrupted (Ctrl-C)";
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     pub schema: String,
@@ -121,6 +126,13 @@ impl Report {
             coverage,
             delta: inventory.reuse.clone(),
         }
+    }
+
+    /// Ctrl-C stopped the audit that wrote this report.
+    pub fn interrupted(&self) -> bool {
+        self.coverage
+            .iter()
+            .any(|c| c.source == STOPPED_SOURCE && c.detail.contains(INTERRUPTED_REASON))
     }
 
     /// The exit code of a finished audit: findings at or above `--fail-on`
