@@ -233,6 +233,11 @@ pub struct AuditArgs {
     /// read, with the rest as gaps (exit 4) [default: 6h].
     #[arg(long, value_name = "DURATION", value_parser = duration)]
     pub timeout: Option<std::time::Duration>,
+    /// Save every response read to DIR (one JSON file each, never a token or
+    /// key; with --redact, addresses and names pseudonymized alike in every
+    /// file), for `pal-audit emulate --replay DIR`.
+    #[arg(long, value_name = "DIR")]
+    pub record: Option<PathBuf>,
     #[command(flatten)]
     pub inputs: InputArgs,
     #[command(flatten)]
@@ -438,10 +443,14 @@ pub struct EmulateArgs {
     #[arg(
         long,
         value_name = "DIR",
-        required_unless_present = "synthetic",
-        conflicts_with = "synthetic"
+        required_unless_present_any = ["synthetic", "replay"],
+        conflicts_with_all = ["synthetic", "replay"]
     )]
     pub tenant: Option<PathBuf>,
+    /// Serve the responses `audit --record DIR` saved instead, in the order
+    /// recorded (a request the recording lacks gets 404 NotRecorded).
+    #[arg(long, value_name = "DIR", conflicts_with = "synthetic")]
+    pub replay: Option<PathBuf>,
     /// A generated tenant instead, deterministic for its seed:
     /// envs=N,apps=N,shared=0.2,flows=N,workspaces=N,datasets=N,instances=N,seed=N.
     #[arg(long, value_name = "SPEC")]

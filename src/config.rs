@@ -210,6 +210,8 @@ pub struct AuditConfig {
     pub since: Option<PathBuf>,
     /// `--timeout`: the audit stops reading after this.
     pub timeout: Duration,
+    /// `--record`: where to save every response read.
+    pub record: Option<PathBuf>,
     pub conn: Connection,
     pub as_of: Option<DateTime<Utc>>,
     pub attestation_max_age: chrono::Duration,
@@ -363,6 +365,7 @@ impl AuditConfig {
             cache: args.cache,
             since: args.since,
             timeout: args.timeout.unwrap_or(DEFAULT_TIMEOUT),
+            record: args.record,
             conn: Connection::resolve(args.conn, &file)?,
             links: or_file(args.inputs.links, &file.links),
             attestations: or_file(args.inputs.attestations, &file.attestations),

@@ -321,10 +321,12 @@ async fn collect_and_attribute(
         _ => None,
     };
     let tokens = Arc::new(Tokens::new(credential));
-    let http = Arc::new(
-        HttpClient::new(cfg.conn.api_base.clone(), tokens, cfg.conn.http.clone())
-            .map_err(Error::Usage)?,
-    );
+    let mut http = HttpClient::new(cfg.conn.api_base.clone(), tokens, cfg.conn.http.clone())
+        .map_err(Error::Usage)?;
+    if cfg.record.is_some() {
+        http = http.record();
+    }
+    let http = Arc::new(http);
     // Ctrl-C or the --timeout stop every call; what was read is reported.
     let watcher = tokio::spawn(stop_on_signal_or_timeout(http.clone(), cfg.timeout));
     let plan = Plan {
@@ -365,6 +367,10 @@ async fn collect_and_attribute(
         mut cache,
     } = sources::collect(&http, &plan, links, progress).await?;
     watcher.abort();
+    if let (Some(dir), Some(rec)) = (&cfg.record, http.recorder()) {
+        let n = rec.save(dir, cfg.output.redact)?;
+        tracing::info!("recorded {n} responses in {}", dir.display());
+    }
     let mut inventory = inventory;
     if let Some(reason) = http.stopped() {
         inventory.coverage.push(crate::inventory::Coverage {
@@ -683,6 +689,7 @@ async fn demo(
         cache: None,
         since: None,
         timeout: config::DEFAULT_TIMEOUT,
+        record: None,
         conn: config::Connection {
             tenant: None,
             auth: crate::auth::AuthKind::StaticToken,
@@ -710,6 +717,20 @@ async fn demo(
 
 /// `pal-audit emulate`: serves until Ctrl-C.
 async fn emulate(args: EmulateArgs, quiet: bool) -> Result<u8, Error> {
+    if let Some(dir) = &args.replay {
+        let (server, n) = emulator::replay::start(dir, args.port).await?;
+        if !quiet {
+            eprintln!(
+                "pal-audit replaying {n} recorded responses from {} at {} (Ctrl-C to stop)",
+                dir.display(),
+                server.base_url()
+            );
+        }
+        println!("{}", server.base_url());
+        let _ = tokio::signal::ctrl_c().await;
+        server.stop().await;
+        return Ok(code::OK);
+    }
     let (model, shown) = match (&args.tenant, &args.synthetic) {
         (_, Some(spec)) => {
             let spec = emulator::synthetic::Spec::parse(spec).map_err(Error::Usage)?;

@@ -5,6 +5,7 @@
 mod caps;
 pub mod faults;
 pub mod model;
+pub mod replay;
 mod routes;
 pub mod synthetic;
 

@@ -5,6 +5,7 @@
 pub mod body;
 pub mod budget;
 pub mod limit;
+pub mod record;
 pub mod retry;
 pub mod rewrite;
 
@@ -229,6 +230,8 @@ pub struct HttpClient {
     budgets: Budgets,
     /// Set once to stop every call (why, for the gaps it leaves).
     stop: tokio::sync::watch::Sender<Option<String>>,
+    /// `--record`: every response read.
+    recorder: Option<Arc<record::Recorder>>,
 }
 
 impl HttpClient {
@@ -251,7 +254,19 @@ impl HttpClient {
             hosts: Mutex::new(HashMap::new()),
             counts: Mutex::new(BTreeMap::new()),
             stop: tokio::sync::watch::Sender::new(None),
+            recorder: None,
         })
+    }
+
+    /// Keeps every response read from now on (`audit --record`).
+    pub fn record(mut self) -> Self {
+        self.recorder = Some(Arc::default());
+        self
+    }
+
+    /// The responses kept, if recording.
+    pub fn recorder(&self) -> Option<&record::Recorder> {
+        self.recorder.as_deref()
     }
 
     /// Stops the audit: calls in flight end now and new ones are not sent;
@@ -343,6 +358,7 @@ impl HttpClient {
         url: &str,
     ) -> Result<T, HttpError> {
         let cap = self.config.max_body;
+        let keep = self.recorder.is_some();
         let (_, value) = self
             .send_with(
                 ctx,
@@ -351,9 +367,7 @@ impl HttpClient {
                 None,
                 true,
                 async |resp: reqwest::Response, target: &Target| {
-                    body::decode_body::<T>(resp, target, cap, false)
-                        .await
-                        .map(|(v, _)| v)
+                    body::decode_body::<T>(resp, target, cap, keep).await
                 },
             )
             .await?;
@@ -442,7 +456,11 @@ impl HttpClient {
             url,
             body,
             idempotent,
-            async |resp: reqwest::Response, target: &Target| body::buffer(resp, target, cap).await,
+            async |resp: reqwest::Response, target: &Target| {
+                body::buffer(resp, target, cap)
+                    .await
+                    .map(|b| (b.clone(), Some(b)))
+            },
         )
         .await
     }
@@ -450,6 +468,7 @@ impl HttpClient {
     /// The pipeline, with `read` taking the body of a 2xx answer (buffered,
     /// or decoded as it arrives). A body cut short is retried like a broken
     /// connection.
+    /// `read` gives the value and, when recording, the raw body.
     async fn send_with<R>(
         &self,
         ctx: &Ctx,
@@ -457,7 +476,10 @@ impl HttpClient {
         url: &str,
         body: Option<&[u8]>,
         idempotent: bool,
-        read: impl AsyncFn(reqwest::Response, &Target) -> Result<R, body::BodyFault>,
+        read: impl AsyncFn(
+            reqwest::Response,
+            &Target,
+        ) -> Result<(R, Option<bytes::Bytes>), body::BodyFault>,
     ) -> Result<(Target, R), HttpError> {
         // A stop drops the call wherever it is: waiting for a slot, a budget,
         // a retry, or in flight (reqwest cancels a dropped request).
@@ -475,7 +497,10 @@ impl HttpClient {
         url: &str,
         body: Option<&[u8]>,
         idempotent: bool,
-        read: impl AsyncFn(reqwest::Response, &Target) -> Result<R, body::BodyFault>,
+        read: impl AsyncFn(
+            reqwest::Response,
+            &Target,
+        ) -> Result<(R, Option<bytes::Bytes>), body::BodyFault>,
     ) -> Result<(Target, R), HttpError> {
         let target = self.base.target(url).map_err(HttpError::BadUrl)?;
         let shown = rewrite::display(&target.real);
@@ -521,7 +546,19 @@ impl HttpClient {
                     Ok(resp) if resp.status().is_success() => {
                         let status = resp.status();
                         match read(resp, &target).await {
-                            Ok(out) => {
+                            Ok((out, raw)) => {
+                                if let (Some(r), Some(raw)) = (&self.recorder, raw) {
+                                    r.record(
+                                        &record::Request {
+                                            method: method.as_str(),
+                                            url: &target.real,
+                                            body,
+                                        },
+                                        status.as_u16(),
+                                        None,
+                                        &raw,
+                                    );
+                                }
                                 host.succeeded();
                                 tracing::debug!(url = %shown, status = status.as_u16(), "response");
                                 return Ok((target, out));
@@ -532,15 +569,31 @@ impl HttpClient {
                     }
                     Ok(resp) => {
                         let status = resp.status();
-                        let retry_after = resp
+                        let retry_after_text = resp
                             .headers()
                             .get(RETRY_AFTER)
                             .and_then(|v| v.to_str().ok())
+                            .map(str::to_string);
+                        let retry_after = retry_after_text
+                            .as_deref()
                             .and_then(|v| retry::parse_retry_after(v, SystemTime::now()));
                         // Error bodies are small; one cut short is still an answer.
-                        let body = body::buffer(resp, &target, 1 << 20)
+                        let answer = body::buffer(resp, &target, 1 << 20)
                             .await
                             .unwrap_or_default();
+                        if let Some(r) = &self.recorder {
+                            r.record(
+                                &record::Request {
+                                    method: method.as_str(),
+                                    url: &target.real,
+                                    body,
+                                },
+                                status.as_u16(),
+                                retry_after_text.as_deref(),
+                                &answer,
+                            );
+                        }
+                        let body = answer;
                         Attempt::Response {
                             status,
                             retry_after,

@@ -22,7 +22,7 @@ use crate::links::PartnerId;
 pub use csv::render_csv;
 pub use html::render_html;
 pub use markdown::render_markdown;
-pub use redact::{pseudonym, redact};
+pub use redact::{addresses, pseudonym, redact};
 pub use table::{TableOptions, render_table};
 
 pub const SCHEMA: &str = "pal-audit/report/v1";

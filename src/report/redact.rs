@@ -16,7 +16,7 @@ pub fn pseudonym(name: &str) -> String {
 }
 
 /// Every address-like token (`local@domain.tld`) in a text.
-fn addresses(text: &str) -> Vec<String> {
+pub fn addresses(text: &str) -> Vec<String> {
     let ok = |c: char| c.is_ascii_alphanumeric() || "._%+-#".contains(c);
     let mut out = Vec::new();
     for (i, _) in text.match_indices('@') {

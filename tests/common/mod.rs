@@ -65,6 +65,20 @@ impl Emulator {
         }
     }
 
+    /// Serves a recording (`emulate --replay`).
+    pub fn replay(dir: &std::path::Path) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (server, _) = runtime.block_on(emulator::replay::start(dir, 0)).unwrap();
+        Self {
+            server: Some(server),
+            runtime,
+        }
+    }
+
     pub fn base(&self) -> String {
         self.server.as_ref().unwrap().base_url()
     }
