@@ -208,10 +208,20 @@ impl<'a> AttributionGraph<'a> {
 
     fn compute_effective_link(&self, id: &PrincipalId) -> Option<EffectiveLink<'a>> {
         let links: Vec<&Link> = self.links_of(id).collect();
+        // Ties are broken by fields, never by input order, so the same links
+        // in another order give the same verdicts: the lower partner ID,
+        // then the link's kind and where it came from.
+        let tie = |a: &Link, b: &Link| {
+            b.partner_id
+                .cmp(&a.partner_id)
+                .then_with(|| b.kind.cmp(&a.kind))
+                .then_with(|| b.origin.cmp(&a.origin))
+        };
         let newest = links.iter().copied().max_by(|a, b| {
             link_time(a)
                 .cmp(&link_time(b))
                 .then_with(|| source_rank(a).cmp(&source_rank(b)))
+                .then_with(|| tie(a, b))
         })?;
         let link = links
             .iter()
@@ -221,6 +231,7 @@ impl<'a> AttributionGraph<'a> {
                 source_rank(a)
                     .cmp(&source_rank(b))
                     .then_with(|| link_time(a).cmp(&link_time(b)))
+                    .then_with(|| tie(a, b))
             })
             .unwrap_or(newest);
         let partners: BTreeSet<&PartnerId> = links.iter().map(|l| &l.partner_id).collect();
@@ -298,12 +309,24 @@ impl<'a> AttributionGraph<'a> {
                 linked_at: l.linked_at,
             })
             .collect();
+        // Every field orders, so the links' input order never shows.
         rows.sort_by(|a, b| {
-            (&a.principal_id, &a.partner_id, a.source).cmp(&(
-                &b.principal_id,
-                &b.partner_id,
-                b.source,
-            ))
+            (
+                &a.principal_id,
+                &a.partner_id,
+                a.source,
+                a.principal_kind,
+                a.linked_at,
+                &a.principal_name,
+            )
+                .cmp(&(
+                    &b.principal_id,
+                    &b.partner_id,
+                    b.source,
+                    b.principal_kind,
+                    b.linked_at,
+                    &b.principal_name,
+                ))
         });
         rows.dedup();
         rows

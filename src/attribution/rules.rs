@@ -748,12 +748,15 @@ fn groups_block_uncredited(g: &AttributionGraph, groups: &[PrincipalId], f: &mut
     for group in groups {
         match g.members_of(group) {
             Some(Fact::Known(members)) => {
+                // Sorted: Graph's member order must not show in the reason.
                 let linked: Vec<String> = members
                     .iter()
                     .filter_map(|m| {
                         g.effective_link(m)
                             .map(|e| format!("{} (partner {})", g.name_of(m), e.link.partner_id))
                     })
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
                     .collect();
                 if !linked.is_empty() {
                     blocked = true;
