@@ -123,6 +123,22 @@ pub struct FileHttp {
     pub budget_percent: Option<u32>,
 }
 
+/// Parses a config file's text; errors name `name` and the line.
+pub fn parse_file(name: &str, text: &str) -> Result<FileConfig, InputError> {
+    toml::from_str(text).map_err(|e| {
+        let at = e
+            .span()
+            .map(|s| {
+                format!(
+                    "{name}:{}",
+                    text[..s.start.min(text.len())].matches('\n').count() + 1
+                )
+            })
+            .unwrap_or_else(|| name.to_string());
+        InputError::new(at, e.message().to_string())
+    })
+}
+
 /// Reads the config file: `--config` (must exist) or `./pal-audit.toml` (if it
 /// exists). Relative paths inside are made relative to the file's folder.
 pub fn load_file(explicit: Option<&Path>) -> Result<FileConfig, Error> {
@@ -134,18 +150,7 @@ pub fn load_file(explicit: Option<&Path>) -> Result<FileConfig, Error> {
     let name = path.display().to_string();
     let text = std::fs::read_to_string(&path)
         .map_err(|e| InputError::new(&name, format!("cannot read: {e}")))?;
-    let mut cfg: FileConfig = toml::from_str(&text).map_err(|e| {
-        let at = e
-            .span()
-            .map(|s| {
-                format!(
-                    "{name}:{}",
-                    text[..s.start.min(text.len())].matches('\n').count() + 1
-                )
-            })
-            .unwrap_or_else(|| name.clone());
-        InputError::new(at, e.message().to_string())
-    })?;
+    let mut cfg = parse_file(&name, &text)?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let rebase = |p: &mut PathBuf| {
         if p.is_relative() {

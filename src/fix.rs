@@ -65,7 +65,12 @@ pub fn read_report(path: &Path) -> Result<Report, InputError> {
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path)
         .map_err(|e| InputError::new(&name, format!("cannot read: {e}")))?;
-    let de = &mut serde_json::Deserializer::from_str(&text);
+    parse_report(&name, &text)
+}
+
+/// Parses a report's text; errors name `name` and the line or JSON path.
+pub fn parse_report(name: &str, text: &str) -> Result<Report, InputError> {
+    let de = &mut serde_json::Deserializer::from_str(text);
     let report: Report = serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
