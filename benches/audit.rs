@@ -281,6 +281,8 @@ async fn run_audit(
         ci_key: Some(Secret::new("bench")),
         environment_concurrency: 16,
         previous,
+        // As `--cache` does: the delta audit below reuses it.
+        keep_cache: true,
         ..Plan::default()
     };
     let started = Instant::now();

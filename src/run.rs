@@ -354,6 +354,7 @@ async fn collect_and_attribute(
             })
             .collect(),
         previous,
+        keep_cache: cfg.cache.is_some(),
     };
     let bars;
     let progress: &dyn sources::Progress = if progress_wanted() {

@@ -191,12 +191,33 @@ pub struct Attribution {
 /// Applies the rules to every resource of the inventory.
 pub fn attribute(inventory: &Inventory, links: &[Link], options: &Options) -> Attribution {
     let graph = AttributionGraph::build(inventory, links);
-    let mut findings: Vec<Finding> = inventory
-        .resources
-        .iter()
-        .enumerate()
-        .map(|(i, _)| rules::finding(&graph, i, options))
-        .collect();
+    let n = inventory.resources.len();
+    // Each finding depends on the graph alone: a large tenant is split across
+    // the cores (a small one is not worth the threads).
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(8);
+    let mut findings: Vec<Finding> = if threads < 2 || n < 4096 {
+        (0..n).map(|i| rules::finding(&graph, i, options)).collect()
+    } else {
+        let chunk = n.div_ceil(threads);
+        let graph = &graph;
+        std::thread::scope(|s| {
+            let parts: Vec<_> = (0..threads)
+                .map(|t| {
+                    s.spawn(move || {
+                        (t * chunk..((t + 1) * chunk).min(n))
+                            .map(|i| rules::finding(graph, i, options))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            parts
+                .into_iter()
+                .flat_map(|p| p.join().expect("an attribution thread"))
+                .collect()
+        })
+    };
     sort_findings(&mut findings);
     Attribution {
         links: graph.link_rows(),

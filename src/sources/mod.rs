@@ -67,6 +67,9 @@ pub struct Plan {
     /// A delta audit (`--since`): what the previous audit read. Unchanged
     /// apps, flows and workspaces are taken from it.
     pub previous: Option<std::sync::Arc<Cache>>,
+    /// Keep what a later delta audit may reuse (`--cache`); off, the
+    /// collection holds no second copy of it.
+    pub keep_cache: bool,
 }
 
 /// What a collection gives: the inventory, and what the next delta audit
@@ -91,6 +94,7 @@ impl Default for Plan {
             flow_owners: true,
             ours: BTreeSet::new(),
             previous: None,
+            keep_cache: false,
         }
     }
 }
@@ -192,7 +196,9 @@ pub async fn collect(
                     ));
                 }
                 reuse.workspaces += read.reused as u64;
-                next.workspaces.extend(read.cache);
+                if plan.keep_cache {
+                    next.workspaces.extend(read.cache);
+                }
                 let status = match &read.activity_gap {
                     None => {
                         detail.push_str(&format!(
@@ -394,7 +400,9 @@ async fn read_platform(
                         ));
                     }
                     reuse.app_permissions += read.reused as u64;
-                    next.roles.extend(read.cache);
+                    if plan.keep_cache {
+                        next.roles.extend(read.cache);
+                    }
                     let cov = partial_if(detail, &read.permission_failures, "permissions");
                     inv.resources.extend(read.resources);
                     read.principals
@@ -411,7 +419,9 @@ async fn read_platform(
             let cov = match flows {
                 Ok(read) => {
                     reuse.flow_owners += read.reused as u64;
-                    next.roles.extend(read.cache);
+                    if plan.keep_cache {
+                        next.roles.extend(read.cache);
+                    }
                     let detail = if plan.flow_owners && read.reused > 0 {
                         format!(
                             "{}; owners read for each (reused for {} unchanged since the previous audit)",

@@ -809,3 +809,32 @@ fn disabled_or_deleted_attributed_users_are_orphaned() {
     assert!(f.flags.contains(&Flag::OrphanedOwner));
     assert!(f.reasons.iter().any(|r| r.contains("deleted")));
 }
+
+#[test]
+fn a_large_tenant_split_across_threads_gives_the_sequential_findings() {
+    let mut w = World::new().link(1, OURS).link(2, OTHER);
+    for i in 0..6000u32 {
+        let owner = (i % 5 + 1) as u8;
+        let mut a = app(
+            owner,
+            vec![role(((i + 1) % 5 + 1) as u8, Role::CoOwner)],
+            vec![],
+        );
+        a.id = ResourceId::new(format!("app-{i}"));
+        a.name = format!("App {}", 6000 - i);
+        w = w.resource(a);
+    }
+    let opts = Options {
+        partner_id: PartnerId::parse(OURS).unwrap(),
+        now: now(),
+        attestation_max_age: Duration::days(30),
+    };
+    let parallel = attribute(&w.inv, &w.links, &opts).findings;
+    let graph = crate::attribution::graph::AttributionGraph::build(&w.inv, &w.links);
+    let mut sequential: Vec<Finding> = (0..w.inv.resources.len())
+        .map(|i| super::finding(&graph, i, &opts))
+        .collect();
+    crate::attribution::sort_findings(&mut sequential);
+    assert_eq!(parallel.len(), 6000);
+    assert_eq!(parallel, sequential);
+}
