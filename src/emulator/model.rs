@@ -46,6 +46,21 @@ pub struct TenantModel {
     /// PAL links as ManagementPartner holds them, one per principal.
     #[serde(default)]
     pub partner_links: Vec<ModelPartnerLink>,
+    /// Positions by id, built on the first lookup, so a large tenant's
+    /// per-item answers are not linear scans (the emulator must not be the
+    /// bottleneck of a benchmark).
+    #[serde(skip)]
+    pub index: std::sync::OnceLock<ModelIndex>,
+}
+
+/// Positions of principals, apps and flows by lower-cased id (and
+/// environment). A stale position (the lists changed after it was built) is
+/// caught by checking the id, and the lookup falls back to a scan.
+#[derive(Clone, Debug, Default)]
+pub struct ModelIndex {
+    principals: std::collections::HashMap<String, usize>,
+    apps: std::collections::HashMap<(String, String), usize>,
+    flows: std::collections::HashMap<(String, String), usize>,
 }
 
 #[derive(Clone, Debug, Deserialize, serde::Serialize)]
@@ -399,10 +414,69 @@ impl TenantModel {
         Ok(())
     }
 
+    fn index(&self) -> &ModelIndex {
+        self.index.get_or_init(|| {
+            let key = |s: &str| s.to_ascii_lowercase();
+            ModelIndex {
+                principals: self
+                    .principals
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| (key(&p.id), i))
+                    .collect(),
+                apps: self
+                    .apps
+                    .iter()
+                    .enumerate()
+                    .map(|(i, a)| ((key(&a.environment), key(&a.id)), i))
+                    .collect(),
+                flows: self
+                    .flows
+                    .iter()
+                    .enumerate()
+                    .map(|(i, f)| ((key(&f.environment), key(&f.id)), i))
+                    .collect(),
+            }
+        })
+    }
+
     pub fn principal(&self, id: &str) -> Option<&ModelPrincipal> {
-        self.principals
-            .iter()
-            .find(|p| p.id.eq_ignore_ascii_case(id))
+        let hit = self
+            .index()
+            .principals
+            .get(&id.to_ascii_lowercase())
+            .and_then(|i| self.principals.get(*i))
+            .filter(|p| p.id.eq_ignore_ascii_case(id));
+        hit.or_else(|| {
+            self.principals
+                .iter()
+                .find(|p| p.id.eq_ignore_ascii_case(id))
+        })
+    }
+
+    /// The canvas app `id` of environment `env`.
+    pub fn app(&self, env: &str, id: &str) -> Option<&ModelApp> {
+        let eq =
+            |a: &ModelApp| a.id.eq_ignore_ascii_case(id) && a.environment.eq_ignore_ascii_case(env);
+        self.index()
+            .apps
+            .get(&(env.to_ascii_lowercase(), id.to_ascii_lowercase()))
+            .and_then(|i| self.apps.get(*i))
+            .filter(|a| eq(a))
+            .or_else(|| self.apps.iter().find(|a| eq(a)))
+    }
+
+    /// The cloud flow `id` of environment `env`.
+    pub fn flow(&self, env: &str, id: &str) -> Option<&ModelFlow> {
+        let eq = |f: &ModelFlow| {
+            f.id.eq_ignore_ascii_case(id) && f.environment.eq_ignore_ascii_case(env)
+        };
+        self.index()
+            .flows
+            .get(&(env.to_ascii_lowercase(), id.to_ascii_lowercase()))
+            .and_then(|i| self.flows.get(*i))
+            .filter(|f| eq(f))
+            .or_else(|| self.flows.iter().find(|f| eq(f)))
     }
 
     /// Every user and service principal in a group, through nested groups.

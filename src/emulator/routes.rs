@@ -189,11 +189,7 @@ pub fn route(st: &Shared, req: &Req, seg: &[String]) -> Answer {
             if let Some(e) = req.needs_api_version() {
                 return e;
             }
-            match m
-                .apps
-                .iter()
-                .find(|a| eq(&a.id, id) && eq(&a.environment, env))
-            {
+            match m.app(env, id) {
                 Some(a) => (StatusCode::OK, app(m, a)),
                 None => not_found("app"),
             }
@@ -233,11 +229,7 @@ pub fn route(st: &Shared, req: &Req, seg: &[String]) -> Answer {
             if let Some(e) = req.needs_api_version() {
                 return e;
             }
-            match m
-                .apps
-                .iter()
-                .find(|a| eq(&a.id, id) && eq(&a.environment, env))
-            {
+            match m.app(env, id) {
                 Some(a) => (StatusCode::OK, req.page(app_permissions(m, a), "nextLink")),
                 None => not_found("app"),
             }
@@ -286,11 +278,7 @@ pub fn route(st: &Shared, req: &Req, seg: &[String]) -> Answer {
             if let Some(e) = req.needs_api_version() {
                 return e;
             }
-            match m
-                .flows
-                .iter()
-                .find(|f| eq(&f.id, id) && eq(&f.environment, env))
-            {
+            match m.flow(env, id) {
                 Some(f) => (StatusCode::OK, req.page(flow_permissions(m, f), "nextLink")),
                 None => not_found("flow"),
             }

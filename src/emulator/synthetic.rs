@@ -397,6 +397,7 @@ pub fn generate(spec: &Spec) -> TenantModel {
         powerbi_activity: Vec::new(),
         instances,
         partner_links,
+        index: std::sync::OnceLock::new(),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Microsoft Graph (graph.microsoft.com): users by id or UPN, service
 //! principals by application id, and groups' transitive members.
 
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
@@ -137,6 +138,9 @@ pub enum Lookup<T> {
     Failed(String),
 }
 
+/// `$batch` requests in flight at once (the host limit still applies).
+const BATCHES_IN_FLIGHT: usize = 8;
+
 /// GETs many Graph URLs (relative to `/v1.0`) in `$batch` requests of 20,
 /// retrying sub-requests Graph throttles. Answers come back in input order.
 async fn batch_get(http: &HttpClient, urls: &[String]) -> Vec<Lookup<serde_json::Value>> {
@@ -146,21 +150,31 @@ async fn batch_get(http: &HttpClient, urls: &[String]) -> Vec<Lookup<serde_json:
     for round in 1..=BATCH_ROUNDS {
         let mut retry = Vec::new();
         let mut wait = std::time::Duration::ZERO;
-        for chunk in pending.chunks(BATCH) {
-            let body = BatchRequest {
-                requests: chunk
-                    .iter()
-                    .map(|i| BatchItem {
-                        id: i.to_string(),
-                        method: "GET",
-                        url: urls[*i].clone(),
-                    })
-                    .collect(),
-            };
-            // A batch of GETs is safe to send again.
-            let answer: Result<BatchResponse, HttpError> = http
-                .post_json(&ctx(), &format!("{BASE}/$batch"), &body, true)
+        // Batches go out together, within Graph's host limit; their answers
+        // are merged in chunk order.
+        let answers: Vec<(&[usize], Result<BatchResponse, HttpError>)> =
+            futures::stream::iter(pending.chunks(BATCH))
+                .map(|chunk| async move {
+                    let body = BatchRequest {
+                        requests: chunk
+                            .iter()
+                            .map(|i| BatchItem {
+                                id: i.to_string(),
+                                method: "GET",
+                                url: urls[*i].clone(),
+                            })
+                            .collect(),
+                    };
+                    // A batch of GETs is safe to send again.
+                    let answer = http
+                        .post_json(&ctx(), &format!("{BASE}/$batch"), &body, true)
+                        .await;
+                    (chunk, answer)
+                })
+                .buffered(BATCHES_IN_FLIGHT)
+                .collect()
                 .await;
+        for (chunk, answer) in answers {
             let answer = match answer {
                 Ok(a) => a,
                 Err(e) => {
