@@ -87,15 +87,8 @@ impl Cache {
             )
         })?;
         let de = &mut serde_json::Deserializer::from_str(&text);
-        let cache: Cache = serde_path_to_error::deserialize(de).map_err(|e| {
-            let at = e.path().to_string();
-            let inner = e.into_inner();
-            if at == "." {
-                InputError::new(format!("{name}:{}", inner.line()), inner.to_string())
-            } else {
-                InputError::new(format!("{name}: $.{at}"), inner.to_string())
-            }
-        })?;
+        let cache: Cache =
+            serde_path_to_error::deserialize(de).map_err(|e| InputError::json(&name, e))?;
         if cache.version != VERSION {
             return Err(InputError::new(
                 format!("{name}: $.version"),

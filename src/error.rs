@@ -37,6 +37,18 @@ impl InputError {
             message: message.into(),
         }
     }
+
+    /// A JSON file `name` that did not decode: at its JSON path, or at its
+    /// line when the text itself is not JSON.
+    pub fn json(name: &str, e: serde_path_to_error::Error<serde_json::Error>) -> Self {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." {
+            Self::new(format!("{name}:{}", inner.line()), inner.to_string())
+        } else {
+            Self::new(format!("{name}: $.{path}"), inner.to_string())
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

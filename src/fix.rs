@@ -71,15 +71,8 @@ pub fn read_report(path: &Path) -> Result<Report, InputError> {
 /// Parses a report's text; errors name `name` and the line or JSON path.
 pub fn parse_report(name: &str, text: &str) -> Result<Report, InputError> {
     let de = &mut serde_json::Deserializer::from_str(text);
-    let report: Report = serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        if path == "." {
-            InputError::new(format!("{name}:{}", inner.line()), inner.to_string())
-        } else {
-            InputError::new(format!("{name}: $.{path}"), inner.to_string())
-        }
-    })?;
+    let report: Report =
+        serde_path_to_error::deserialize(de).map_err(|e| InputError::json(name, e))?;
     if report.schema != crate::report::SCHEMA {
         return Err(InputError::new(
             format!("{name}: $.schema"),

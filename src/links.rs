@@ -276,16 +276,8 @@ struct AttestationFile {
 /// Parses one attestation. `name` is used in error messages.
 pub fn parse_attestation(name: &str, text: &str) -> Result<Link, InputError> {
     let de = &mut serde_json::Deserializer::from_str(text);
-    let file: AttestationFile = serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        let where_ = if path == "." {
-            format!("{name}:{}", inner.line())
-        } else {
-            format!("{name}: $.{path}")
-        };
-        InputError::new(where_, inner.to_string())
-    })?;
+    let file: AttestationFile =
+        serde_path_to_error::deserialize(de).map_err(|e| InputError::json(name, e))?;
     if file.schema != ATTESTATION_SCHEMA {
         return Err(InputError::new(
             format!("{name}: $.schema"),

@@ -98,12 +98,6 @@ impl Drop for Running {
 
 /// Starts serving `model` on 127.0.0.1:`port` (0 for a free port).
 pub async fn start(model: TenantModel, options: Options, port: u16) -> Result<Running, Error> {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-        .await
-        .map_err(|e| Error::Emulator(format!("cannot listen on 127.0.0.1:{port}: {e}")))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| Error::Emulator(e.to_string()))?;
     let shared = Arc::new(Shared {
         model: std::sync::RwLock::new(model),
         caps: caps::Caps::new(options.time_scale),
@@ -111,7 +105,17 @@ pub async fn start(model: TenantModel, options: Options, port: u16) -> Result<Ru
         inflight: std::sync::Mutex::default(),
         scans: std::sync::Mutex::default(),
     });
-    let app = Router::new().fallback(handle).with_state(shared);
+    serve(Router::new().fallback(handle).with_state(shared), port).await
+}
+
+/// Serves `app` on 127.0.0.1:`port` until stopped.
+async fn serve(app: Router, port: u16) -> Result<Running, Error> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .map_err(|e| Error::Emulator(format!("cannot listen on 127.0.0.1:{port}: {e}")))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Error::Emulator(e.to_string()))?;
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app)

@@ -11,7 +11,6 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use tokio::sync::oneshot;
 
 use super::Running;
 use crate::error::Error;
@@ -35,29 +34,8 @@ pub async fn start(dir: &Path, port: u16) -> Result<(Running, usize), Error> {
                 .collect(),
         ),
     });
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-        .await
-        .map_err(|e| Error::Emulator(format!("cannot listen on 127.0.0.1:{port}: {e}")))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| Error::Emulator(e.to_string()))?;
-    let app = Router::new().fallback(handle).with_state(replay);
-    let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await;
-    });
-    Ok((
-        Running {
-            addr,
-            shutdown: Some(tx),
-            task: Some(task),
-        },
-        count,
-    ))
+    let server = super::serve(Router::new().fallback(handle).with_state(replay), port).await?;
+    Ok((server, count))
 }
 
 async fn handle(

@@ -466,9 +466,8 @@ impl HttpClient {
     }
 
     /// The pipeline, with `read` taking the body of a 2xx answer (buffered,
-    /// or decoded as it arrives). A body cut short is retried like a broken
-    /// connection.
-    /// `read` gives the value and, when recording, the raw body.
+    /// or decoded as it arrives) and giving the value and, when recording,
+    /// the raw body. A body cut short is retried like a broken connection.
     async fn send_with<R>(
         &self,
         ctx: &Ctx,

@@ -162,12 +162,7 @@ pub fn load(dir: &Path) -> Result<(Manifest, BTreeMap<String, Vec<Exchange>>), I
     };
     let decode = |path: &Path| {
         let name = path.display().to_string();
-        move |e: serde_path_to_error::Error<serde_json::Error>| {
-            InputError::new(
-                format!("{name}: $.{}", e.path()),
-                e.into_inner().to_string(),
-            )
-        }
+        move |e| InputError::json(&name, e)
     };
     let mpath = dir.join(MANIFEST);
     let v = read_json(&mpath)?;
