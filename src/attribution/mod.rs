@@ -212,10 +212,12 @@ pub fn attribute(inventory: &Inventory, links: &[Link], options: &Options) -> At
                     })
                 })
                 .collect();
-            parts
-                .into_iter()
-                .flat_map(|p| p.join().expect("an attribution thread"))
-                .collect()
+            // Sized once: the parts are moved in, never regrown.
+            let mut all = Vec::with_capacity(n);
+            for p in parts {
+                all.extend(p.join().expect("an attribution thread"));
+            }
+            all
         })
     };
     sort_findings(&mut findings);
