@@ -116,10 +116,17 @@ pub enum Command {
         "Faults (comma-separated KIND[:ARG][@MATCH][*COUNT]):\n",
         "  429[:SECS]       429 with Retry-After in seconds (default 1)\n",
         "  429-date[:SECS]  429 with Retry-After as an HTTP date\n",
+        "  401|403|404      that status (with @MATCH: refuse one API)\n",
         "  500|502|503|504  that status\n",
         "  cut              a 200 whose body stops half way\n",
+        "  slow:MS          a 200 whose second half comes MS milliseconds later\n",
+        "  malformed        a 200 whose body is not JSON\n",
+        "  repeat-next      a page whose next link is the page itself\n",
+        "  scan:STATUS      Power BI scanStatus answers STATUS (Running, Failed)\n",
         "  403-env:ENV      403 for every request naming environment ENV (always)\n",
-        "  @MATCH limits a fault to URLs containing MATCH; *COUNT to the first COUNT (default 1; *all)."
+        "  @MATCH limits a fault to URLs containing MATCH; *COUNT to the first COUNT (default 1;\n",
+        "  *all for every one; *first for the first try of each request).\n\n",
+        "Replay a recording of `audit --record DIR`:\n  pal-audit emulate --replay DIR --port 8080"
     ))]
     Emulate(EmulateArgs),
 }
