@@ -307,7 +307,8 @@ pub struct ConnArgs {
     /// How to sign in [default: azure-cli].
     #[arg(long, value_enum, env = "PAL_AUDIT_AUTH", hide_env_values = true)]
     pub auth: Option<AuthKind>,
-    /// Send every request to URL/HOST/PATH instead of https://HOST/PATH (the emulator or a stand-in).
+    /// Send every request to URL/HOST/PATH instead of https://HOST/PATH (the emulator, a
+    /// replay or a local stand-in; loopback addresses only).
     #[arg(
         long,
         value_name = "URL",

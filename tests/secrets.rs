@@ -102,6 +102,22 @@ fn a_client_secret_that_fails_to_sign_in_is_never_shown() {
 }
 
 #[test]
+fn tokens_only_go_to_loopback() {
+    // No credential may be sent to an --api-base elsewhere, whatever the sign-in.
+    for auth in ["azure-cli", "client-secret", "static-token"] {
+        let out = bin()
+            .env("PAL_AUDIT_TOKEN", TOKEN)
+            .args(["audit", "--auth", auth, "--partner-id", PARTNER])
+            .args(["--api-base", "https://stand-in.example.com"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{auth}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("loopback"), "{auth}: {err}");
+    }
+}
+
+#[test]
 fn a_static_token_only_goes_to_loopback() {
     let out = bin()
         .env("PAL_AUDIT_TOKEN", TOKEN)

@@ -43,14 +43,16 @@ impl ApiBase {
         let u = Url::parse(s).map_err(|e| format!("--api-base {s:?} is not a URL: {e}"))?;
         let host = u.host_str().unwrap_or_default().to_string();
         match u.scheme() {
-            "https" => {}
-            "http" if is_loopback_host(&host) => {}
-            "http" => {
-                return Err(format!(
-                    "--api-base {s:?}: plain http is accepted only for loopback addresses (127.0.0.1, ::1, localhost)"
-                ));
-            }
+            "https" | "http" => {}
             other => return Err(format!("--api-base {s:?}: scheme {other:?} is not http(s)")),
+        }
+        // Every call, with its bearer token, goes to the base: only a server on
+        // this machine may receive them (the emulator, a replay, a stand-in
+        // behind a local tunnel).
+        if !is_loopback_host(&host) {
+            return Err(format!(
+                "--api-base {s:?}: only loopback addresses are accepted (127.0.0.1, ::1, localhost), so tokens never leave this machine"
+            ));
         }
         if u.query().is_some() || u.fragment().is_some() {
             return Err(format!(
@@ -184,24 +186,29 @@ mod tests {
         let again = b.target(t.url.as_str()).unwrap();
         assert_eq!(again, t);
         // Graph-style paths and a base with a path of its own.
-        let b = ApiBase::parse("https://stand-in.example/tenant1").unwrap();
+        let b = ApiBase::parse("https://127.0.0.1:8443/tenant1").unwrap();
         let t = b
             .target("https://graph.microsoft.com/v1.0/servicePrincipals(appId='abc')?$select=id")
             .unwrap();
         assert_eq!(
             t.url.as_str(),
-            "https://stand-in.example/tenant1/graph.microsoft.com/v1.0/servicePrincipals(appId='abc')?$select=id"
+            "https://127.0.0.1:8443/tenant1/graph.microsoft.com/v1.0/servicePrincipals(appId='abc')?$select=id"
         );
     }
 
     #[test]
-    fn plain_http_only_for_loopback() {
+    fn only_loopback_bases() {
         assert!(ApiBase::parse("http://127.0.0.1:1").unwrap().is_loopback());
         assert!(ApiBase::parse("http://[::1]:1").unwrap().is_loopback());
         assert!(ApiBase::parse("http://localhost:1").unwrap().is_loopback());
         assert!(ApiBase::parse("http://10.0.0.1:1").is_err());
         assert!(ApiBase::parse("http://example.com").is_err());
-        assert!(!ApiBase::parse("https://example.com").unwrap().is_loopback());
+        assert!(ApiBase::parse("https://example.com").is_err());
+        assert!(
+            ApiBase::parse("https://127.0.0.1:8443")
+                .unwrap()
+                .is_loopback()
+        );
         assert!(ApiBase::parse("ftp://127.0.0.1").is_err());
         let b = ApiBase::parse("http://127.0.0.1:1").unwrap();
         assert!(b.target("http://api.powerapps.com/x").is_err());
