@@ -25,6 +25,28 @@ pub struct CachedRoles {
     pub principals: Vec<Principal>,
 }
 
+impl CachedRoles {
+    /// The cache entry for roles just read, if the item had a
+    /// `lastModifiedTime` to key them by.
+    pub fn read(
+        id: &ResourceId,
+        modified: Option<DateTime<Utc>>,
+        roles: &[RoleAssignment],
+        principals: &[Principal],
+    ) -> Option<(ResourceId, Self)> {
+        modified.map(|modified| {
+            (
+                id.clone(),
+                Self {
+                    modified,
+                    roles: roles.to_vec(),
+                    principals: principals.to_vec(),
+                },
+            )
+        })
+    }
+}
+
 /// One Power BI workspace's datasets and the principals the scan named.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct CachedWorkspace {

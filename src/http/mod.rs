@@ -482,180 +482,168 @@ impl HttpClient {
     ) -> Result<(Target, R), HttpError> {
         // A stop drops the call wherever it is: waiting for a slot, a budget,
         // a retry, or in flight (reqwest cancels a dropped request).
+        let attempts = async {
+            let target = self.base.target(url).map_err(HttpError::BadUrl)?;
+            let shown = rewrite::display(&target.real);
+            let host = self.host(&target.real_host);
+            let policy = self.config.retry;
+            let started = Instant::now();
+            let mut renewed_token = false;
+            let mut attempt: u32 = 0;
+            loop {
+                attempt += 1;
+                let outcome = {
+                    // The budget first: waiting for a per-minute cap must not
+                    // hold one of the host's slots.
+                    for b in &ctx.budgets {
+                        self.budgets.take(b).await.map_err(HttpError::Budget)?;
+                    }
+                    let _slot = host.acquire().await;
+                    let token = self.tokens.token(&ctx.audience).await?;
+                    let mut auth = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
+                        .map_err(|_| AuthError::Token {
+                            audience: ctx.audience.to_string(),
+                            detail: "the token is not a valid header value".into(),
+                        })?;
+                    // Keeps the value out of any Debug output of the request.
+                    auth.set_sensitive(true);
+                    let mut req = self
+                        .client
+                        .request(method.clone(), target.url.clone())
+                        .header(AUTHORIZATION, auth)
+                        .header(ACCEPT, "application/json");
+                    for (name, value) in &ctx.headers {
+                        req = req.header(name, value.clone());
+                    }
+                    if let Some(b) = body {
+                        req = req
+                            .header(CONTENT_TYPE, "application/json")
+                            .body(b.to_vec());
+                    }
+                    self.count(ctx);
+                    tracing::debug!(source = ctx.source, %method, url = %shown, attempt, "request");
+                    match req.send().await {
+                        Err(e) => Attempt::Failed(describe_reqwest(e)),
+                        Ok(resp) if resp.status().is_success() => {
+                            let status = resp.status();
+                            match read(resp, &target).await {
+                                Ok((out, raw)) => {
+                                    if let (Some(r), Some(raw)) = (&self.recorder, raw) {
+                                        r.record(
+                                            &record::Request {
+                                                method: method.as_str(),
+                                                url: &target.real,
+                                                body,
+                                            },
+                                            status.as_u16(),
+                                            None,
+                                            &raw,
+                                        );
+                                    }
+                                    host.succeeded();
+                                    tracing::debug!(url = %shown, status = status.as_u16(), "response");
+                                    return Ok((target, out));
+                                }
+                                Err(body::BodyFault::Cut(detail)) => Attempt::Failed(detail),
+                                Err(body::BodyFault::Fatal(e)) => return Err(e),
+                            }
+                        }
+                        Ok(resp) => {
+                            let status = resp.status();
+                            let retry_after_text = resp
+                                .headers()
+                                .get(RETRY_AFTER)
+                                .and_then(|v| v.to_str().ok())
+                                .map(str::to_string);
+                            let retry_after = retry_after_text
+                                .as_deref()
+                                .and_then(|v| retry::parse_retry_after(v, SystemTime::now()));
+                            // Error bodies are small; one cut short is still an answer.
+                            let answer = body::buffer(resp, &target, 1 << 20)
+                                .await
+                                .unwrap_or_default();
+                            if let Some(r) = &self.recorder {
+                                r.record(
+                                    &record::Request {
+                                        method: method.as_str(),
+                                        url: &target.real,
+                                        body,
+                                    },
+                                    status.as_u16(),
+                                    retry_after_text.as_deref(),
+                                    &answer,
+                                );
+                            }
+                            let body = answer;
+                            Attempt::Response {
+                                status,
+                                retry_after,
+                                body,
+                            }
+                        }
+                    }
+                };
+                // The host's own word on its load sets how much goes in flight.
+                if let Attempt::Response { status, .. } = &outcome
+                    && *status == StatusCode::TOO_MANY_REQUESTS
+                {
+                    host.throttled();
+                }
+                let (error, retry_after) = match outcome {
+                    Attempt::Response { status, .. }
+                        if status == StatusCode::UNAUTHORIZED && !renewed_token =>
+                    {
+                        // A token can be revoked or expire early: fetch a new one once.
+                        tracing::debug!(url = %shown, "401: fetching a new token");
+                        self.tokens.invalidate(&ctx.audience).await;
+                        renewed_token = true;
+                        continue;
+                    }
+                    Attempt::Response {
+                        status,
+                        retry_after,
+                        body,
+                    } => {
+                        let error = HttpError::Status {
+                            method: method.clone(),
+                            url: shown.clone(),
+                            status: status.as_u16(),
+                            detail: error_detail(&body),
+                        };
+                        if !(idempotent && retry::is_retryable_status(status.as_u16())) {
+                            return Err(error);
+                        }
+                        (error, retry_after)
+                    }
+                    Attempt::Failed(detail) => {
+                        let error = HttpError::Transport {
+                            method: method.clone(),
+                            url: shown.clone(),
+                            detail,
+                        };
+                        if !idempotent {
+                            return Err(error);
+                        }
+                        (error, None)
+                    }
+                };
+                if attempt >= policy.max_attempts {
+                    tracing::warn!(url = %shown, attempt, "giving up: {error}");
+                    return Err(error);
+                }
+                let wait = policy.wait(attempt, retry_after);
+                if started.elapsed() + wait > policy.max_elapsed {
+                    tracing::warn!(url = %shown, ?wait, "giving up, the wait would pass the time allowed per request: {error}");
+                    return Err(error);
+                }
+                tracing::info!(url = %shown, attempt, ?wait, "retrying after: {error}");
+                tokio::time::sleep(wait).await;
+            }
+        };
         tokio::select! {
             biased;
             reason = self.wait_for_stop() => Err(HttpError::Stopped(reason)),
-            r = self.attempts(ctx, method, url, body, idempotent, read) => r,
-        }
-    }
-
-    async fn attempts<R>(
-        &self,
-        ctx: &Ctx,
-        method: Method,
-        url: &str,
-        body: Option<&[u8]>,
-        idempotent: bool,
-        read: impl AsyncFn(
-            reqwest::Response,
-            &Target,
-        ) -> Result<(R, Option<bytes::Bytes>), body::BodyFault>,
-    ) -> Result<(Target, R), HttpError> {
-        let target = self.base.target(url).map_err(HttpError::BadUrl)?;
-        let shown = rewrite::display(&target.real);
-        let host = self.host(&target.real_host);
-        let policy = self.config.retry;
-        let started = Instant::now();
-        let mut renewed_token = false;
-        let mut attempt: u32 = 0;
-        loop {
-            attempt += 1;
-            let outcome = {
-                // The budget first: waiting for a per-minute cap must not
-                // hold one of the host's slots.
-                for b in &ctx.budgets {
-                    self.budgets.take(b).await.map_err(HttpError::Budget)?;
-                }
-                let _slot = host.acquire().await;
-                let token = self.tokens.token(&ctx.audience).await?;
-                let mut auth = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
-                    .map_err(|_| AuthError::Token {
-                        audience: ctx.audience.to_string(),
-                        detail: "the token is not a valid header value".into(),
-                    })?;
-                // Keeps the value out of any Debug output of the request.
-                auth.set_sensitive(true);
-                let mut req = self
-                    .client
-                    .request(method.clone(), target.url.clone())
-                    .header(AUTHORIZATION, auth)
-                    .header(ACCEPT, "application/json");
-                for (name, value) in &ctx.headers {
-                    req = req.header(name, value.clone());
-                }
-                if let Some(b) = body {
-                    req = req
-                        .header(CONTENT_TYPE, "application/json")
-                        .body(b.to_vec());
-                }
-                self.count(ctx);
-                tracing::debug!(source = ctx.source, %method, url = %shown, attempt, "request");
-                match req.send().await {
-                    Err(e) => Attempt::Failed(describe_reqwest(e)),
-                    Ok(resp) if resp.status().is_success() => {
-                        let status = resp.status();
-                        match read(resp, &target).await {
-                            Ok((out, raw)) => {
-                                if let (Some(r), Some(raw)) = (&self.recorder, raw) {
-                                    r.record(
-                                        &record::Request {
-                                            method: method.as_str(),
-                                            url: &target.real,
-                                            body,
-                                        },
-                                        status.as_u16(),
-                                        None,
-                                        &raw,
-                                    );
-                                }
-                                host.succeeded();
-                                tracing::debug!(url = %shown, status = status.as_u16(), "response");
-                                return Ok((target, out));
-                            }
-                            Err(body::BodyFault::Cut(detail)) => Attempt::Failed(detail),
-                            Err(body::BodyFault::Fatal(e)) => return Err(e),
-                        }
-                    }
-                    Ok(resp) => {
-                        let status = resp.status();
-                        let retry_after_text = resp
-                            .headers()
-                            .get(RETRY_AFTER)
-                            .and_then(|v| v.to_str().ok())
-                            .map(str::to_string);
-                        let retry_after = retry_after_text
-                            .as_deref()
-                            .and_then(|v| retry::parse_retry_after(v, SystemTime::now()));
-                        // Error bodies are small; one cut short is still an answer.
-                        let answer = body::buffer(resp, &target, 1 << 20)
-                            .await
-                            .unwrap_or_default();
-                        if let Some(r) = &self.recorder {
-                            r.record(
-                                &record::Request {
-                                    method: method.as_str(),
-                                    url: &target.real,
-                                    body,
-                                },
-                                status.as_u16(),
-                                retry_after_text.as_deref(),
-                                &answer,
-                            );
-                        }
-                        let body = answer;
-                        Attempt::Response {
-                            status,
-                            retry_after,
-                            body,
-                        }
-                    }
-                }
-            };
-            // The host's own word on its load sets how much goes in flight.
-            if let Attempt::Response { status, .. } = &outcome
-                && *status == StatusCode::TOO_MANY_REQUESTS
-            {
-                host.throttled();
-            }
-            let (error, retry_after) = match outcome {
-                Attempt::Response { status, .. }
-                    if status == StatusCode::UNAUTHORIZED && !renewed_token =>
-                {
-                    // A token can be revoked or expire early: fetch a new one once.
-                    tracing::debug!(url = %shown, "401: fetching a new token");
-                    self.tokens.invalidate(&ctx.audience).await;
-                    renewed_token = true;
-                    continue;
-                }
-                Attempt::Response {
-                    status,
-                    retry_after,
-                    body,
-                } => {
-                    let error = HttpError::Status {
-                        method: method.clone(),
-                        url: shown.clone(),
-                        status: status.as_u16(),
-                        detail: error_detail(&body),
-                    };
-                    if !(idempotent && retry::is_retryable_status(status.as_u16())) {
-                        return Err(error);
-                    }
-                    (error, retry_after)
-                }
-                Attempt::Failed(detail) => {
-                    let error = HttpError::Transport {
-                        method: method.clone(),
-                        url: shown.clone(),
-                        detail,
-                    };
-                    if !idempotent {
-                        return Err(error);
-                    }
-                    (error, None)
-                }
-            };
-            if attempt >= policy.max_attempts {
-                tracing::warn!(url = %shown, attempt, "giving up: {error}");
-                return Err(error);
-            }
-            let wait = policy.wait(attempt, retry_after);
-            if started.elapsed() + wait > policy.max_elapsed {
-                tracing::warn!(url = %shown, ?wait, "giving up, the wait would pass the time allowed per request: {error}");
-                return Err(error);
-            }
-            tracing::info!(url = %shown, attempt, ?wait, "retrying after: {error}");
-            tokio::time::sleep(wait).await;
+            r = attempts => r,
         }
     }
 }

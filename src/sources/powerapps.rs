@@ -217,16 +217,12 @@ pub async fn read_environment(
                         role: Role::Owner,
                     });
                 }
-                if let Some(modified) = modified {
-                    out.cache.push((
-                        resource.id.clone(),
-                        CachedRoles {
-                            modified,
-                            roles: roles.clone(),
-                            principals: principals.clone(),
-                        },
-                    ));
-                }
+                out.cache.extend(CachedRoles::read(
+                    &resource.id,
+                    modified,
+                    &roles,
+                    &principals,
+                ));
                 out.principals.extend(principals);
                 resource.roles = Fact::Known(roles);
             }
