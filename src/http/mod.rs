@@ -264,6 +264,26 @@ impl HttpClient {
         self
     }
 
+    /// Records one response when recording (`--record`).
+    fn keep(
+        &self,
+        method: &Method,
+        target: &Target,
+        body: Option<&[u8]>,
+        status: StatusCode,
+        retry_after: Option<&str>,
+        raw: &[u8],
+    ) {
+        if let Some(r) = &self.recorder {
+            let req = record::Request {
+                method: method.as_str(),
+                url: &target.real,
+                body,
+            };
+            r.record(&req, status.as_u16(), retry_after, raw);
+        }
+    }
+
     /// The responses kept, if recording.
     pub fn recorder(&self) -> Option<&record::Recorder> {
         self.recorder.as_deref()
@@ -528,17 +548,8 @@ impl HttpClient {
                             let status = resp.status();
                             match read(resp, &target).await {
                                 Ok((out, raw)) => {
-                                    if let (Some(r), Some(raw)) = (&self.recorder, raw) {
-                                        r.record(
-                                            &record::Request {
-                                                method: method.as_str(),
-                                                url: &target.real,
-                                                body,
-                                            },
-                                            status.as_u16(),
-                                            None,
-                                            &raw,
-                                        );
+                                    if let Some(raw) = raw {
+                                        self.keep(&method, &target, body, status, None, &raw);
                                     }
                                     host.succeeded();
                                     tracing::debug!(url = %shown, status = status.as_u16(), "response");
@@ -562,18 +573,14 @@ impl HttpClient {
                             let answer = body::buffer(resp, &target, 1 << 20)
                                 .await
                                 .unwrap_or_default();
-                            if let Some(r) = &self.recorder {
-                                r.record(
-                                    &record::Request {
-                                        method: method.as_str(),
-                                        url: &target.real,
-                                        body,
-                                    },
-                                    status.as_u16(),
-                                    retry_after_text.as_deref(),
-                                    &answer,
-                                );
-                            }
+                            self.keep(
+                                &method,
+                                &target,
+                                body,
+                                status,
+                                retry_after_text.as_deref(),
+                                &answer,
+                            );
                             let body = answer;
                             Attempt::Response {
                                 status,
