@@ -3,6 +3,7 @@
 //! Power Apps, Power Automate and Graph, with real paging and injected faults.
 
 mod caps;
+mod clock;
 pub mod faults;
 pub mod model;
 pub mod replay;
@@ -61,6 +62,8 @@ struct Shared {
     inflight: std::sync::Mutex<std::collections::HashMap<String, usize>>,
     /// Power BI's hourly caps.
     caps: caps::Caps,
+    /// Ends each request's latency on time.
+    clock: clock::Clock,
     /// Power BI scans started: id -> (workspace ids, status polls so far).
     scans: std::sync::Mutex<std::collections::HashMap<String, (Vec<String>, u32)>>,
 }
@@ -101,6 +104,7 @@ pub async fn start(model: TenantModel, options: Options, port: u16) -> Result<Ru
     let shared = Arc::new(Shared {
         model: std::sync::RwLock::new(model),
         caps: caps::Caps::new(options.time_scale),
+        clock: clock::Clock::new(),
         options,
         inflight: std::sync::Mutex::default(),
         scans: std::sync::Mutex::default(),
@@ -170,8 +174,44 @@ async fn handle(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
+    let arrived = std::time::Instant::now();
+    let raw = uri.path().trim_start_matches('/');
+    let (host, rest) = raw.split_once('/').unwrap_or((raw, ""));
+    let host = host.to_ascii_lowercase();
+    let limit = if host.contains(".crm") && host.contains(".dynamics.com") {
+        Some(
+            st.options
+                .host_limit
+                .map_or(DATAVERSE_CONCURRENCY, |l| l.min(DATAVERSE_CONCURRENCY)),
+        )
+    } else {
+        st.options.host_limit
+    };
+    // A request is in flight from its arrival to its answer, latency
+    // included, as the services count it.
+    let slot = {
+        let mut inflight = st.inflight.lock().expect("inflight");
+        let n = inflight.entry(host.clone()).or_insert(0);
+        limit.is_none_or(|l| *n < l).then(|| {
+            *n += 1;
+            InFlight {
+                shared: &st,
+                host: host.clone(),
+            }
+        })
+    };
     if !st.options.latency.is_zero() {
-        tokio::time::sleep(st.options.latency).await;
+        st.clock.sleep_until(arrived + st.options.latency).await;
+    }
+    if slot.is_none() {
+        let mut r = error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "TooManyRequests",
+            "too many requests in flight",
+        );
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return r;
     }
     // Like the real services: no bearer token, no answer.
     let authorized = headers
@@ -186,38 +226,6 @@ async fn handle(
             "a bearer token is required",
         );
     }
-    let raw = uri.path().trim_start_matches('/');
-    let (host, rest) = raw.split_once('/').unwrap_or((raw, ""));
-    let host = host.to_ascii_lowercase();
-    let limit = if host.contains(".crm") && host.contains(".dynamics.com") {
-        Some(
-            st.options
-                .host_limit
-                .map_or(DATAVERSE_CONCURRENCY, |l| l.min(DATAVERSE_CONCURRENCY)),
-        )
-    } else {
-        st.options.host_limit
-    };
-    let _slot = {
-        let mut inflight = st.inflight.lock().expect("inflight");
-        let n = inflight.entry(host.clone()).or_insert(0);
-        if limit.is_some_and(|l| *n >= l) {
-            drop(inflight);
-            let mut r = error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "TooManyRequests",
-                "too many requests in flight",
-            );
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            return r;
-        }
-        *n += 1;
-        InFlight {
-            shared: &st,
-            host: host.clone(),
-        }
-    };
     let path = format!("/{rest}");
     if let Err(wait) = st.caps.take(&host, &path, std::time::Instant::now()) {
         let mut r = error(
@@ -354,4 +362,46 @@ async fn handle(
             .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
     }
     (status, [(header::CONTENT_TYPE, "application/json")], text).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A request holds its host's slot for its whole latency, as the
+    /// services count it: three at once against a limit of two get one 429.
+    #[tokio::test]
+    async fn latency_counts_as_in_flight() {
+        let options = Options {
+            latency: Duration::from_millis(300),
+            host_limit: Some(2),
+            ..Options::default()
+        };
+        let model = TenantModel::parse("t.toml", "tenant_id = \"t\"\n").unwrap();
+        let server = start(model, options, 0).await.unwrap();
+        let url = format!(
+            "{}/api.bap.microsoft.com/providers/Microsoft.BusinessAppPlatform/scopes/admin/environments?api-version=2021-04-01",
+            server.base_url()
+        );
+        let client = reqwest::Client::new();
+        let started = std::time::Instant::now();
+        let calls = (0..3).map(|_| client.get(&url).bearer_auth("t").send());
+        let statuses: Vec<u16> = futures::future::join_all(calls)
+            .await
+            .into_iter()
+            .map(|r| r.unwrap().status().as_u16())
+            .collect();
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 429).count(),
+            1,
+            "{statuses:?}"
+        );
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 200).count(),
+            2,
+            "{statuses:?}"
+        );
+        assert!(started.elapsed() >= Duration::from_millis(300));
+        server.stop().await;
+    }
 }
