@@ -417,6 +417,16 @@ fn main() {
     let peak_rss = peak_rss_mb();
     let emulator_rss = child.peak_rss_mb();
     drop(child);
+    if args.iter().any(|a| a == "--no-delta") {
+        // For profiling the full audit alone (heaptrack, perf).
+        println!(
+            "{}",
+            serde_json::json!({"size": size, "wall_s": full.wall_s, "collect_s": full.collect_s,
+                "attribution_s": full.attribution_s, "requests": full.requests,
+                "findings": full.findings, "peak_rss_mb": peak_rss})
+        );
+        return;
+    }
 
     // The model again, in this process, for the minimum and the delta audit.
     let mut model = synthetic::generate(&spec);

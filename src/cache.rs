@@ -148,8 +148,9 @@ impl Cache {
             path: dir.display().to_string(),
             source,
         })?;
-        let text = serde_json::to_string(self).expect("the cache always serializes");
-        crate::report::write_atomic(&Self::path(dir), &text)
+        crate::report::write_atomic_with(&Self::path(dir), |w| {
+            serde_json::to_writer(w, self).map_err(std::io::Error::from)
+        })
     }
 
     /// The roles read for `id` if its `lastModifiedTime` has not moved.

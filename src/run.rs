@@ -420,22 +420,22 @@ fn emit(report: &Report, out: &OutputConfig, quiet: bool, color: bool) -> Result
     } else {
         report
     };
-    let text = match out.format {
-        Format::Json => report::render_json(report),
-        Format::Csv => report::render_csv(report),
-        Format::Markdown => report::render_markdown(report),
-        Format::Html => report::render_html(report),
-        Format::Table => report::render_table(
-            report,
-            TableOptions {
-                color: color && out.output.is_none(),
-                width: None,
-            },
-        ),
+    // JSON and CSV are written as they are made: a large tenant's report is
+    // hundreds of megabytes of text, never held whole.
+    let table = TableOptions {
+        color: color && out.output.is_none(),
+        width: None,
+    };
+    let write = |w: &mut dyn std::io::Write| match out.format {
+        Format::Json => report::write_json(report, w),
+        Format::Csv => report::write_csv(report, w),
+        Format::Markdown => w.write_all(report::render_markdown(report).as_bytes()),
+        Format::Html => w.write_all(report::render_html(report).as_bytes()),
+        Format::Table => w.write_all(report::render_table(report, table).as_bytes()),
     };
     match &out.output {
         Some(path) => {
-            report::write_atomic(path, &text)?;
+            report::write_atomic_with(path, write)?;
             if !quiet {
                 let s = &report.summary.by_verdict;
                 let n = |v| s.get(&v).copied().unwrap_or(0);
@@ -457,9 +457,9 @@ fn emit(report: &Report, out: &OutputConfig, quiet: bool, color: bool) -> Result
         }
         None => {
             use std::io::Write;
-            let mut stdout = std::io::stdout().lock();
+            let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
             // A closed pipe (`| head`) is not an error worth a message.
-            let _ = stdout.write_all(text.as_bytes());
+            let _ = write(&mut stdout);
             let _ = stdout.flush();
         }
     }

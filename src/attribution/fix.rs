@@ -31,8 +31,8 @@ pub fn fix_for(
         }
     }
     let ours = g.our_identities(&opts.partner_id);
-    let (who, kind) = match ours.first() {
-        Some((id, eff)) => (format!("{} ({id})", g.name_of(id)), eff.kind),
+    let (id, kind) = match ours.first() {
+        Some((id, eff)) => (id, eff.kind),
         None => {
             return Some(format!(
                 "No identity is linked to partner {p}: link a dedicated service account first (run `pal-audit attest --link {p}` as it, or `az managementpartner create --partner-id {p}`), then re-run the audit.",
@@ -40,15 +40,12 @@ pub fn fix_for(
             ));
         }
     };
-    let id = ours
-        .first()
-        .map(|(id, _)| id.to_string())
-        .unwrap_or_default();
+    // Written straight into the fix's text: "name (object id)".
+    let who = format_args!("{} ({id})", g.name_of(id));
     // URLs and cmdlets take the environment name as the API spells it.
     let env = g
-        .inventory
         .environment(&res.environment)
-        .map_or_else(|| res.environment.to_string(), |e| e.name.clone());
+        .map_or(res.environment.as_str(), |e| e.name.as_str());
     let text = match res.kind {
         ResourceKind::CanvasApp if f.flags.contains(&Flag::GroupCoOwner) => format!(
             "Add {who} as a direct co-owner (CanEdit) of the app, not only through a group: share the app with it as co-owner in Power Apps, or `Set-AdminPowerAppRoleAssignment -EnvironmentName {env} -AppName {app} -PrincipalType User -PrincipalObjectId {id} -RoleName CanEdit`.",

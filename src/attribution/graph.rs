@@ -8,7 +8,8 @@ use petgraph::graph::{DiGraph, NodeIndex};
 
 use super::LinkRow;
 use crate::inventory::{
-    Activity, Fact, Inventory, Principal, PrincipalId, PrincipalType, Resource, ResourceId, Role,
+    Activity, Environment, EnvironmentId, Fact, Inventory, Principal, PrincipalId, PrincipalType,
+    Resource, ResourceId, Role,
 };
 use crate::links::{Link, LinkKind, LinkSource, PartnerId, PrincipalRef};
 
@@ -59,6 +60,8 @@ pub struct AttributionGraph<'a> {
     links_by_principal: HashMap<PrincipalId, Vec<usize>>,
     /// The effective link of every linked principal, computed once.
     effective: HashMap<PrincipalId, EffectiveLink<'a>>,
+    /// Environments by id: every finding names its environment.
+    environments: HashMap<&'a EnvironmentId, &'a Environment>,
     /// `our_identities`, computed once: every finding's fix asks for it.
     ours: std::sync::OnceLock<Vec<(PrincipalId, EffectiveLink<'a>)>>,
 }
@@ -76,6 +79,13 @@ impl<'a> AttributionGraph<'a> {
             activity: HashMap::new(),
             links_by_principal: HashMap::new(),
             effective: HashMap::new(),
+            // Reversed, so the first of a repeated id is the one kept.
+            environments: inventory
+                .environments
+                .iter()
+                .rev()
+                .map(|e| (&e.id, e))
+                .collect(),
             ours: std::sync::OnceLock::new(),
         };
         for (i, a) in inventory.activity.iter().enumerate() {
@@ -159,33 +169,38 @@ impl<'a> AttributionGraph<'a> {
         &self.inventory.resources[index]
     }
 
+    /// An environment of the inventory (the first, should an id repeat).
+    pub fn environment(&self, id: &EnvironmentId) -> Option<&'a Environment> {
+        self.environments.get(id).copied()
+    }
+
     pub fn principal(&self, id: &PrincipalId) -> Option<&'a Principal> {
         self.inventory.principals.get(id)
     }
 
     /// A name for people to read: UPN, display name, or the object id.
-    pub fn name_of(&self, id: &PrincipalId) -> String {
-        self.principal(id)
-            .and_then(Principal::name)
-            .map(str::to_string)
-            .or_else(|| self.link_name(id))
-            .unwrap_or_else(|| id.to_string())
+    /// Borrowed from the inventory or the links: rules name principals in
+    /// almost every finding.
+    pub fn name_of<'b>(&self, id: &'b PrincipalId) -> &'b str
+    where
+        'a: 'b,
+    {
+        self.display_name_of(id).unwrap_or(id.as_str())
     }
 
     /// The name a link gives its principal, when the inventory has none.
-    fn link_name(&self, id: &PrincipalId) -> Option<String> {
+    fn link_name(&self, id: &PrincipalId) -> Option<&'a str> {
         self.links_of(id)
             .find_map(|l| match (&l.principal_name, &l.principal) {
-                (Some(n), _) => Some(n.clone()),
-                (None, PrincipalRef::Upn(u)) => Some(u.clone()),
+                (Some(n), _) => Some(n.as_str()),
+                (None, PrincipalRef::Upn(u)) => Some(u.as_str()),
                 _ => None,
             })
     }
 
-    pub fn display_name_of(&self, id: &PrincipalId) -> Option<String> {
+    pub fn display_name_of(&self, id: &PrincipalId) -> Option<&'a str> {
         self.principal(id)
             .and_then(Principal::name)
-            .map(str::to_string)
             .or_else(|| self.link_name(id))
     }
 

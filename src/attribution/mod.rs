@@ -197,17 +197,24 @@ pub fn attribute(inventory: &Inventory, links: &[Link], options: &Options) -> At
     let threads = std::thread::available_parallelism()
         .map_or(1, std::num::NonZeroUsize::get)
         .min(8);
-    let mut findings: Vec<Finding> = if threads < 2 || n < 4096 {
-        (0..n).map(|i| rules::finding(&graph, i, options)).collect()
+    // Findings are made in the report's order, so a million of them are
+    // never moved by a sort.
+    let order = report_order(inventory);
+    let findings: Vec<Finding> = if threads < 2 || n < 4096 {
+        order
+            .iter()
+            .map(|&i| rules::finding(&graph, i, options))
+            .collect()
     } else {
         let chunk = n.div_ceil(threads);
         let graph = &graph;
         std::thread::scope(|s| {
-            let parts: Vec<_> = (0..threads)
-                .map(|t| {
+            let parts: Vec<_> = order
+                .chunks(chunk)
+                .map(|part| {
                     s.spawn(move || {
-                        (t * chunk..((t + 1) * chunk).min(n))
-                            .map(|i| rules::finding(graph, i, options))
+                        part.iter()
+                            .map(|&i| rules::finding(graph, i, options))
                             .collect::<Vec<_>>()
                     })
                 })
@@ -220,11 +227,73 @@ pub fn attribute(inventory: &Inventory, links: &[Link], options: &Options) -> At
             all
         })
     };
-    sort_findings(&mut findings);
     Attribution {
         links: graph.link_rows(),
         findings,
     }
+}
+
+/// The inventory's resource indices in `sort_findings`'s order. The keys are
+/// small and borrow nothing: environments by rank, the first 16 bytes of the
+/// lower-cased name inline, the rest compared only when those are equal, so
+/// a million keys sort without chasing a pointer per comparison. Equal keys
+/// keep the inventory's order, as the stable sort does.
+fn report_order(inventory: &Inventory) -> Vec<usize> {
+    let resources = &inventory.resources;
+    let mut env_rank: std::collections::HashMap<&str, u32> = resources
+        .iter()
+        .map(|r| (r.environment.as_str(), 0))
+        .collect();
+    let mut envs: Vec<&str> = env_rank.keys().copied().collect();
+    envs.sort_unstable();
+    for (rank, e) in envs.iter().enumerate() {
+        env_rank.insert(e, rank as u32);
+    }
+    // Names that are not ASCII are lower-cased once; ASCII ones fold as read.
+    let folded: Vec<Option<String>> = resources
+        .iter()
+        .map(|r| (!r.name.is_ascii()).then(|| r.name.to_lowercase()))
+        .collect();
+    let name = |i: usize| folded[i].as_deref().unwrap_or(&resources[i].name);
+    let mut keys: Vec<(u8, u32, u128, u32)> = resources
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let mut head = [0u8; 16];
+            for (slot, b) in head.iter_mut().zip(name(i).bytes()) {
+                *slot = b.to_ascii_lowercase();
+            }
+            (
+                r.kind.product() as u8,
+                env_rank[r.environment.as_str()],
+                u128::from_be_bytes(head),
+                i as u32,
+            )
+        })
+        .collect();
+    keys.sort_unstable_by(|a, b| {
+        (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)).then_with(|| {
+            let (x, y) = (a.3 as usize, b.3 as usize);
+            fold_cmp(name(x), name(y))
+                .then_with(|| resources[x].id.cmp(&resources[y].id))
+                .then(x.cmp(&y))
+        })
+    });
+    keys.into_iter().map(|k| k.3 as usize).collect()
+}
+
+/// Compares two names as their `to_lowercase()` would compare, for names
+/// that are ASCII or already lower-cased (which have no ASCII capitals left
+/// to fold).
+fn fold_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    for (x, y) in a.iter().zip(b) {
+        match x.to_ascii_lowercase().cmp(&y.to_ascii_lowercase()) {
+            std::cmp::Ordering::Equal => {}
+            unequal => return unequal,
+        }
+    }
+    a.len().cmp(&b.len())
 }
 
 /// The documented order: product, environment, resource name, resource id.

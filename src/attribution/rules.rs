@@ -36,9 +36,10 @@ fn blank(g: &AttributionGraph, res: &Resource) -> Finding {
         resource_name: res.name.clone(),
         environment_id: res.environment.clone(),
         environment_name: res.environment_name.clone().unwrap_or_else(|| {
-            g.inventory
-                .environment(&res.environment)
-                .map_or_else(|| res.environment.to_string(), |e| e.display_name.clone())
+            g.environment(&res.environment).map_or_else(
+                || res.environment.as_str().to_owned(),
+                |e| e.display_name.clone(),
+            )
         }),
         solution: res.solution.clone(),
         verdict: Verdict::Unknown,
@@ -797,7 +798,7 @@ fn attributed_rows(
             let eff = g.effective_link(p);
             Attributed {
                 principal_id: p.clone(),
-                principal_name: g.display_name_of(p),
+                principal_name: g.display_name_of(p).map(str::to_string),
                 role: *role,
                 partner_id: eff.as_ref().map(|e| e.link.partner_id.clone()),
                 link_source: eff.as_ref().map(|e| e.link.source),

@@ -31,10 +31,19 @@ fn cell(s: &str) -> String {
 
 /// UTF-8 with a byte-order mark and CRLF line ends, as Excel expects.
 pub fn render_csv(report: &Report) -> String {
+    let mut bytes = Vec::new();
+    write_csv(report, &mut bytes).expect("writing to memory");
+    String::from_utf8(bytes).expect("UTF-8 in, UTF-8 out")
+}
+
+/// Writes the CSV as it goes: a large tenant's report is never held whole.
+pub fn write_csv(report: &Report, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    // A byte-order mark, so spreadsheet programs read the file as UTF-8.
+    out.write_all("\u{feff}".as_bytes())?;
     let mut w = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
-        .from_writer(Vec::new());
-    w.write_record(HEADER).expect("writing to memory");
+        .from_writer(out);
+    w.write_record(HEADER)?;
     for f in &report.findings {
         let decided = f
             .decided_by
@@ -69,14 +78,9 @@ pub fn render_csv(report: &Report) -> String {
             f.fix.clone().unwrap_or_default(),
             report.tenant_id.clone(),
         ];
-        w.write_record(row.iter().map(|c| cell(c)))
-            .expect("writing to memory");
+        w.write_record(row.iter().map(|c| cell(c)))?;
     }
-    let bytes = w.into_inner().expect("writing to memory");
-    format!(
-        "\u{feff}{}",
-        String::from_utf8(bytes).expect("UTF-8 in, UTF-8 out")
-    )
+    w.flush()
 }
 
 #[cfg(test)]

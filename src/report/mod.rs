@@ -19,7 +19,7 @@ use crate::error::{Error, code};
 use crate::inventory::{Coverage, CoverageStatus, Inventory, Product};
 use crate::links::PartnerId;
 
-pub use csv::render_csv;
+pub use csv::{render_csv, write_csv};
 pub use html::render_html;
 pub use markdown::render_markdown;
 pub use redact::{addresses, pseudonym, redact};
@@ -199,15 +199,31 @@ impl FailOn {
 }
 
 pub fn render_json(report: &Report) -> String {
-    let mut s = serde_json::to_string_pretty(report).expect("a report always serializes");
-    s.push('\n');
-    s
+    let mut bytes = Vec::new();
+    write_json(report, &mut bytes).expect("writing to memory");
+    String::from_utf8(bytes).expect("serde_json writes UTF-8")
+}
+
+/// Writes the JSON report as it goes: a large tenant's report is never held
+/// whole in memory.
+pub fn write_json(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, report)?;
+    out.write_all(b"\n")
 }
 
 /// Writes `contents` to `path` atomically (a temporary file in the same
 /// folder, renamed into place), readable by its owner only: reports hold UPNs,
 /// and an interrupted run must never leave half a report.
 pub fn write_atomic(path: &Path, contents: &str) -> Result<(), Error> {
+    write_atomic_with(path, |w| w.write_all(contents.as_bytes()))
+}
+
+/// `write_atomic` for contents written as they are made (a large report is
+/// streamed to disk, never held whole).
+pub fn write_atomic_with(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), Error> {
     let err = |source| Error::Output {
         path: path.display().to_string(),
         source,
@@ -220,7 +236,11 @@ pub fn write_atomic(path: &Path, contents: &str) -> Result<(), Error> {
         .prefix(".pal-audit-")
         .tempfile_in(dir)
         .map_err(err)?;
-    tmp.write_all(contents.as_bytes()).map_err(err)?;
+    {
+        let mut w = std::io::BufWriter::new(tmp.as_file_mut());
+        write(&mut w).map_err(err)?;
+        w.flush().map_err(err)?;
+    }
     tmp.as_file().sync_all().map_err(err)?;
     // tempfile creates the file with mode 0600 on Unix already.
     tmp.persist(path).map_err(|e| err(e.error))?;

@@ -838,3 +838,64 @@ fn a_large_tenant_split_across_threads_gives_the_sequential_findings() {
     assert_eq!(parallel.len(), 6000);
     assert_eq!(parallel, sequential);
 }
+
+#[test]
+fn findings_come_in_the_documented_order_whatever_the_names() {
+    // Capitals, accents, a Greek final sigma, names alike in their first 16
+    // bytes, a name repeated with other ids, an id repeated in another
+    // environment, and both products: the order made from the inventory is
+    // the order `sort_findings` gives.
+    let names = [
+        "Zeta",
+        "zeta",
+        "Ärger",
+        "ärger",
+        "arger",
+        "ΟΔΟΣ",
+        "οδος",
+        "Expense report approvals (EMEA)",
+        "expense report approvals (APAC)",
+        "Expense Report Approvals",
+        "",
+        "a\u{0}b",
+        "a",
+        "Émile",
+        "emile",
+    ];
+    let mut w = World::new().link(1, OURS);
+    for (i, name) in names.iter().enumerate() {
+        for (j, env) in ["env", "Env-2", "env-10"].iter().enumerate() {
+            let mut r = if (i + j) % 2 == 0 {
+                app(1, vec![], vec![])
+            } else {
+                flow(Some(1), vec![])
+            };
+            r.id = ResourceId::new(format!("r-{}", (i * 7 + j) % 5));
+            r.name = (*name).to_string();
+            r.environment = EnvironmentId::new(env);
+            w = w.resource(r);
+        }
+    }
+    let opts = Options {
+        partner_id: PartnerId::parse(OURS).unwrap(),
+        now: now(),
+        attestation_max_age: Duration::days(30),
+    };
+    let made = attribute(&w.inv, &w.links, &opts).findings;
+    let mut sorted = made.clone();
+    sorted.reverse();
+    crate::attribution::sort_findings(&mut sorted);
+    let key = |f: &Finding| {
+        (
+            f.product,
+            f.environment_id.clone(),
+            f.resource_name.to_lowercase(),
+            f.resource_id.clone(),
+        )
+    };
+    assert_eq!(
+        made.iter().map(key).collect::<Vec<_>>(),
+        sorted.iter().map(key).collect::<Vec<_>>()
+    );
+    assert_eq!(made.len(), names.len() * 3);
+}
