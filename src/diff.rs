@@ -119,7 +119,7 @@ pub fn diff(old: &Report, new: &Report) -> Diff {
             kind: any.kind,
             resource_id: any.resource_id.clone(),
             resource_name: any.resource_name.clone(),
-            environment_name: any.environment_name.clone(),
+            environment_name: any.environment_name.to_string(),
             old_verdict: o.map(|f| f.verdict),
             new_verdict: n.map(|f| f.verdict),
             old_attributed: o.map(attributed).unwrap_or_default(),

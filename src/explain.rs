@@ -182,8 +182,9 @@ pub fn dot(report: &Report, findings: &[&Finding]) -> String {
                 &mut g,
                 format!("p:{}", a.principal_id),
                 a.principal_name
-                    .clone()
-                    .unwrap_or_else(|| a.principal_id.to_string()),
+                    .as_deref()
+                    .unwrap_or(a.principal_id.as_str())
+                    .to_string(),
             );
             shapes.insert(p, "ellipse");
             g.update_edge(p, r, a.role.words().to_string());

@@ -4,6 +4,7 @@
 mod fix;
 pub mod graph;
 mod rules;
+pub mod text;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -12,6 +13,7 @@ use crate::inventory::{EnvironmentId, Inventory, PrincipalId, Product, ResourceI
 use crate::links::{Link, LinkKind, LinkSource, PartnerId};
 
 pub use graph::AttributionGraph;
+pub use text::Text;
 
 /// What attribution needs besides the data.
 #[derive(Clone, Debug)]
@@ -127,7 +129,7 @@ impl Flag {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Attributed {
     pub principal_id: PrincipalId,
-    pub principal_name: Option<String>,
+    pub principal_name: Option<Text>,
     pub role: AttributedRole,
     pub partner_id: Option<PartnerId>,
     pub link_source: Option<LinkSource>,
@@ -157,15 +159,15 @@ pub struct Finding {
     pub resource_id: ResourceId,
     pub resource_name: String,
     pub environment_id: EnvironmentId,
-    pub environment_name: String,
+    pub environment_name: Text,
     pub solution: Option<String>,
     pub verdict: Verdict,
     pub credited_partner_id: Option<PartnerId>,
     pub attributed: Vec<Attributed>,
     pub decided_by: Option<DecidedBy>,
-    pub reasons: Vec<String>,
+    pub reasons: Vec<Text>,
     pub flags: Vec<Flag>,
-    pub fix: Option<String>,
+    pub fix: Option<Text>,
 }
 
 /// A link as the report lists it, resolved to an object id where possible.
@@ -201,10 +203,12 @@ pub fn attribute(inventory: &Inventory, links: &[Link], options: &Options) -> At
     // never moved by a sort.
     let order = report_order(inventory);
     let findings: Vec<Finding> = if threads < 2 || n < 4096 {
-        order
-            .iter()
-            .map(|&i| rules::finding(&graph, i, options))
-            .collect()
+        text::scope(|| {
+            order
+                .iter()
+                .map(|&i| rules::finding(&graph, i, options))
+                .collect()
+        })
     } else {
         let chunk = n.div_ceil(threads);
         let graph = &graph;
@@ -213,9 +217,11 @@ pub fn attribute(inventory: &Inventory, links: &[Link], options: &Options) -> At
                 .chunks(chunk)
                 .map(|part| {
                     s.spawn(move || {
-                        part.iter()
-                            .map(|&i| rules::finding(graph, i, options))
-                            .collect::<Vec<_>>()
+                        text::scope(|| {
+                            part.iter()
+                                .map(|&i| rules::finding(graph, i, options))
+                                .collect::<Vec<_>>()
+                        })
                     })
                 })
                 .collect();

@@ -10,6 +10,13 @@ use super::{Attributed, AttributedRole, DecidedBy, Finding, Flag, Options, Verdi
 use crate::inventory::{Fact, PrincipalId, PrincipalType, Resource, ResourceKind, Role};
 use crate::links::{LinkKind, LinkSource, PartnerId};
 
+/// A reason's text, shared with the findings that give the same one.
+macro_rules! text {
+    ($($arg:tt)*) => {
+        super::text::shared(format_args!($($arg)*))
+    };
+}
+
 /// The finding for resource `index` of the inventory.
 pub fn finding(g: &AttributionGraph, index: usize, opts: &Options) -> Finding {
     let res = g.resource(index);
@@ -35,12 +42,13 @@ fn blank(g: &AttributionGraph, res: &Resource) -> Finding {
         resource_id: res.id.clone(),
         resource_name: res.name.clone(),
         environment_id: res.environment.clone(),
-        environment_name: res.environment_name.clone().unwrap_or_else(|| {
-            g.environment(&res.environment).map_or_else(
-                || res.environment.as_str().to_owned(),
-                |e| e.display_name.clone(),
-            )
-        }),
+        environment_name: text!(
+            "{}",
+            res.environment_name.as_deref().unwrap_or_else(|| {
+                g.environment(&res.environment)
+                    .map_or(res.environment.as_str(), |e| e.display_name.as_str())
+            })
+        ),
         solution: res.solution.clone(),
         verdict: Verdict::Unknown,
         credited_partner_id: None,
@@ -58,7 +66,7 @@ fn canvas_app(g: &AttributionGraph, res: &Resource, opts: &Options, f: &mut Find
     let roles = match &res.roles {
         Fact::Known(roles) => roles,
         Fact::Unknown(why) => {
-            f.reasons.push(format!(
+            f.reasons.push(text!(
                 "the app's owner and co-owners could not be read ({why})"
             ));
             return;
@@ -88,13 +96,12 @@ fn canvas_app(g: &AttributionGraph, res: &Resource, opts: &Options, f: &mut Find
             Role::CoOwner if r.principal_type == PrincipalType::Group => {
                 groups.push(r.principal.clone());
             }
-            _ if r.principal_type == PrincipalType::Tenant => f.reasons.push(
+            _ if r.principal_type == PrincipalType::Tenant => f.reasons.push(text!(
                 "the app is shared with the whole organization; a tenant-wide share never attributes"
-                    .to_string(),
-            ),
+            )),
             Role::Viewer => {
                 if let Some(eff) = g.effective_link(&r.principal) {
-                    f.reasons.push(format!(
+                    f.reasons.push(text!(
                         "{} is linked to partner {} but can only view the app; viewers are not attributed users",
                         g.name_of(&r.principal),
                         eff.link.partner_id
@@ -108,8 +115,9 @@ fn canvas_app(g: &AttributionGraph, res: &Resource, opts: &Options, f: &mut Find
     // whatever order the API listed them in.
     attributed.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
     if attributed.is_empty() {
-        f.reasons
-            .push("the app's owner was not reported, so its attributed users are unknown".into());
+        f.reasons.push(text!(
+            "the app's owner was not reported, so its attributed users are unknown"
+        ));
         return;
     }
     f.attributed = attributed_rows(g, &attributed);
@@ -157,7 +165,7 @@ fn apply_decision(
                 return;
             }
             f.verdict = Verdict::Uncredited;
-            f.reasons.push(format!(
+            f.reasons.push(text!(
                 "no attributed user is linked to a partner ({})",
                 names(g, attributed)
             ));
@@ -170,7 +178,7 @@ fn apply_decision(
         } => {
             credit(g, f, &partner, &principal, by, opts);
             if let Some(s) = latest {
-                f.reasons.push(format!(
+                f.reasons.push(text!(
                     "several partners: {} {} {what} at {}, later than any other partner's attributed user, so partner {partner} is the latest ({})",
                     g.name_of(&principal),
                     if by == DecidedBy::ResourceStamps {
@@ -191,7 +199,7 @@ fn apply_decision(
             partners,
             no_activity,
         } => {
-            f.reasons.push(format!(
+            f.reasons.push(text!(
                 "several partners, activity undecided: attributed users are linked to partners {}, and {}",
                 partners.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(" and "),
                 if no_activity {
@@ -224,7 +232,7 @@ fn single(
     match g.effective_link(principal) {
         None => {
             f.verdict = Verdict::Uncredited;
-            f.reasons.push(format!(
+            f.reasons.push(text!(
                 "the {} {} is not linked to a partner; {why_only}",
                 role.words(),
                 g.name_of(principal)
@@ -244,7 +252,7 @@ fn cloud_flow(g: &AttributionGraph, res: &Resource, opts: &Options, f: &mut Find
         Fact::Known(c) => c.clone(),
         Fact::Unknown(why) => {
             f.reasons
-                .push(format!("the flow's creator could not be read ({why})"));
+                .push(text!("the flow's creator could not be read ({why})"));
             return;
         }
     };
@@ -267,7 +275,7 @@ fn cloud_flow(g: &AttributionGraph, res: &Resource, opts: &Options, f: &mut Find
             for owner in owners {
                 if let Some(eff) = g.effective_link(owner) {
                     f.flags.push(Flag::LinkedOwnerNotCreator);
-                    f.reasons.push(format!(
+                    f.reasons.push(text!(
                         "{} is linked to partner {} and owns the flow but did not create it; owners earn no credit and the creator cannot change",
                         g.name_of(owner),
                         eff.link.partner_id
@@ -275,7 +283,7 @@ fn cloud_flow(g: &AttributionGraph, res: &Resource, opts: &Options, f: &mut Find
                 }
             }
         }
-        Fact::Unknown(why) => f.reasons.push(format!(
+        Fact::Unknown(why) => f.reasons.push(text!(
             "the flow's owners were not read ({why}), so linked owners who are not the creator were not checked"
         )),
     }
@@ -288,7 +296,7 @@ fn model_driven_app(g: &AttributionGraph, res: &Resource, opts: &Options, f: &mu
     let (principal, role) = match managed_solution(g, res) {
         Some(sol) => match &sol.imports {
             Fact::Unknown(why) => {
-                f.reasons.push(format!(
+                f.reasons.push(text!(
                     "the app is in managed solution {}, whose import history could not be read ({why})",
                     sol.unique_name
                 ));
@@ -303,7 +311,7 @@ fn model_driven_app(g: &AttributionGraph, res: &Resource, opts: &Options, f: &mu
                     (Some(p), _) => (p.clone(), AttributedRole::Importer),
                     (None, Fact::Known(p)) => (p.clone(), AttributedRole::Importer),
                     (None, Fact::Unknown(why)) => {
-                        f.reasons.push(format!(
+                        f.reasons.push(text!(
                             "the app is in managed solution {}, and who imported it last is unknown ({why})",
                             sol.unique_name
                         ));
@@ -313,7 +321,7 @@ fn model_driven_app(g: &AttributionGraph, res: &Resource, opts: &Options, f: &mu
             }
             Fact::Known(_) => match &res.creator {
                 Fact::Known(c) => {
-                    f.reasons.push(format!(
+                    f.reasons.push(text!(
                         "managed solution {} has no successful import on record, so the app's creator counts",
                         sol.unique_name
                     ));
@@ -321,7 +329,7 @@ fn model_driven_app(g: &AttributionGraph, res: &Resource, opts: &Options, f: &mu
                 }
                 Fact::Unknown(why) => {
                     f.reasons
-                        .push(format!("the app's creator could not be read ({why})"));
+                        .push(text!("the app's creator could not be read ({why})"));
                     return;
                 }
             },
@@ -330,7 +338,7 @@ fn model_driven_app(g: &AttributionGraph, res: &Resource, opts: &Options, f: &mu
             Fact::Known(c) => (c.clone(), AttributedRole::Creator),
             Fact::Unknown(why) => {
                 f.reasons
-                    .push(format!("the app's creator could not be read ({why})"));
+                    .push(text!("the app's creator could not be read ({why})"));
                 return;
             }
         },
@@ -353,7 +361,7 @@ fn dataset(g: &AttributionGraph, res: &Resource, opts: &Options, f: &mut Finding
         Fact::Known(p) => p.clone(),
         Fact::Unknown(why) => {
             f.reasons
-                .push(format!("the dataset's publisher could not be read ({why})"));
+                .push(text!("the dataset's publisher could not be read ({why})"));
             return;
         }
     };
@@ -385,7 +393,7 @@ fn dataset(g: &AttributionGraph, res: &Resource, opts: &Options, f: &mut Finding
             continue;
         }
         f.flags.push(Flag::OtherPartnerActivity);
-        f.reasons.push(format!(
+        f.reasons.push(text!(
             "{} (partner {}) shows a later {} on the dataset at {}; the publisher still decides, until it republishes or takes over",
             g.name_of(&a.principal),
             eff.link.partner_id,
@@ -408,7 +416,7 @@ fn instance(g: &AttributionGraph, res: &Resource, opts: &Options, f: &mut Findin
     let roles = match &res.roles {
         Fact::Known(r) => r,
         Fact::Unknown(why) => {
-            f.reasons.push(format!(
+            f.reasons.push(text!(
                 "the instance's role holders could not be read ({why})"
             ));
             return;
@@ -417,7 +425,7 @@ fn instance(g: &AttributionGraph, res: &Resource, opts: &Options, f: &mut Findin
     let mut holders: Vec<PrincipalId> = Vec::new();
     for r in roles {
         if matches!(r.principal_type, PrincipalType::Group) {
-            f.reasons.push(format!(
+            f.reasons.push(text!(
                 "group {} holds a role; a group is not an active user",
                 g.name_of(&r.principal)
             ));
@@ -429,10 +437,9 @@ fn instance(g: &AttributionGraph, res: &Resource, opts: &Options, f: &mut Findin
     let events = events(g, res);
     let attributed: Vec<(PrincipalId, AttributedRole)> = if events.is_empty() {
         if !holders.is_empty() {
-            f.reasons.push(
+            f.reasons.push(text!(
                 "no activity data covers this instance, so every role holder counts as active"
-                    .into(),
-            );
+            ));
         }
         holders
             .into_iter()
@@ -444,7 +451,7 @@ fn instance(g: &AttributionGraph, res: &Resource, opts: &Options, f: &mut Findin
             .filter(|h| events.iter().any(|e| &e.principal == *h))
             .map(|p| (p.clone(), AttributedRole::ActiveUser))
             .collect();
-        f.reasons.push(format!(
+        f.reasons.push(text!(
             "{} of {} role holders were active on the instance in the activity window",
             active.len(),
             holders.len()
@@ -454,7 +461,7 @@ fn instance(g: &AttributionGraph, res: &Resource, opts: &Options, f: &mut Findin
     if attributed.is_empty() {
         f.verdict = Verdict::Uncredited;
         f.reasons
-            .push("the instance has no active user to attribute".into());
+            .push(text!("the instance has no active user to attribute"));
         return;
     }
     f.attributed = attributed_rows(g, &attributed);
@@ -488,7 +495,7 @@ fn solution_flags(g: &AttributionGraph, res: &Resource, f: &mut Finding) {
         Fact::Known(i) if !i.is_empty() => i,
         Fact::Known(_) => return,
         Fact::Unknown(why) => {
-            f.reasons.push(format!(
+            f.reasons.push(text!(
                 "the import history of managed solution {} could not be read ({why})",
                 sol.unique_name
             ));
@@ -499,20 +506,20 @@ fn solution_flags(g: &AttributionGraph, res: &Resource, f: &mut Finding) {
     match &latest.importer {
         Fact::Known(p) if g.effective_link(p).is_none() => {
             f.flags.push(Flag::ImportedByUnlinkedAccount);
-            f.reasons.push(format!(
+            f.reasons.push(text!(
                 "managed solution {} was last imported at {} by {}, who is not linked to a partner",
                 sol.unique_name,
                 latest.at.to_rfc3339(),
                 g.name_of(p)
             ));
         }
-        Fact::Known(p) => f.reasons.push(format!(
+        Fact::Known(p) => f.reasons.push(text!(
             "managed solution {} was last imported at {} by {}",
             sol.unique_name,
             latest.at.to_rfc3339(),
             g.name_of(p)
         )),
-        Fact::Unknown(why) => f.reasons.push(format!(
+        Fact::Unknown(why) => f.reasons.push(text!(
             "who last imported managed solution {} is unknown ({why})",
             sol.unique_name
         )),
@@ -527,7 +534,7 @@ fn solution_flags(g: &AttributionGraph, res: &Resource, f: &mut Finding) {
             && res.roles.known().is_some()
         {
             f.flags.push(Flag::OwnerChangedSinceImport);
-            f.reasons.push(format!(
+            f.reasons.push(text!(
                 "the last linked importer {} is no longer among the attributed users: the owner changed after the import",
                 g.name_of(importer)
             ));
@@ -668,7 +675,7 @@ fn credit(
         LinkSource::Attested => "attested",
         LinkSource::Declared => "declared",
     };
-    f.reasons.push(format!(
+    f.reasons.push(text!(
         "{} ({role}) is linked to {} partner {partner} ({source} in {})",
         g.name_of(principal),
         if ours { "our" } else { "another" },
@@ -681,7 +688,7 @@ fn credit(
     }
     if eff.kind == LinkKind::User {
         f.flags.push(Flag::UserAccountLink);
-        f.reasons.push(format!(
+        f.reasons.push(text!(
             "credit rests on a person's account ({}); a dedicated service account or service principal survives people leaving",
             g.name_of(principal)
         ));
@@ -694,7 +701,7 @@ fn credit(
         && opts.now - at > opts.attestation_max_age
     {
         f.flags.push(Flag::StaleAttestation);
-        f.reasons.push(format!(
+        f.reasons.push(text!(
             "the attestation was made {} days ago, more than the {} days allowed; run `pal-audit attest` again as {}",
             (opts.now - at).num_days(),
             opts.attestation_max_age.num_days(),
@@ -712,7 +719,7 @@ fn conflicting(
         if g.effective_link(p).is_some_and(|e| e.conflicting) {
             let partners: BTreeSet<&str> = g.links_of(p).map(|l| l.partner_id.as_str()).collect();
             f.flags.push(Flag::ConflictingLinks);
-            f.reasons.push(format!(
+            f.reasons.push(text!(
                 "{} has links to several partner IDs ({}); the newest link counts",
                 g.name_of(p),
                 partners.into_iter().collect::<Vec<_>>().join(", ")
@@ -734,7 +741,7 @@ fn orphans(g: &AttributionGraph, attributed: &[(PrincipalId, AttributedRole)], f
             continue;
         };
         f.flags.push(Flag::OrphanedOwner);
-        f.reasons.push(format!(
+        f.reasons.push(text!(
             "the attributed user {} is {state}: its usage, and the credit, will fade",
             g.name_of(p)
         ));
@@ -762,7 +769,7 @@ fn groups_block_uncredited(g: &AttributionGraph, groups: &[PrincipalId], f: &mut
                 if !linked.is_empty() {
                     blocked = true;
                     f.flags.push(Flag::GroupCoOwner);
-                    f.reasons.push(format!(
+                    f.reasons.push(text!(
                         "co-owner group {} contains linked principals {}; a group is not an attributed user, so only a direct co-owner would count",
                         g.name_of(group),
                         linked.join(", ")
@@ -771,14 +778,14 @@ fn groups_block_uncredited(g: &AttributionGraph, groups: &[PrincipalId], f: &mut
             }
             Some(Fact::Unknown(why)) => {
                 blocked = true;
-                f.reasons.push(format!(
+                f.reasons.push(text!(
                     "co-owner group {} could not be expanded ({why}); a linked member would count only as a direct co-owner",
                     g.name_of(group)
                 ));
             }
             None => {
                 blocked = true;
-                f.reasons.push(format!(
+                f.reasons.push(text!(
                     "co-owner group {} was not expanded; a linked member would count only as a direct co-owner",
                     g.name_of(group)
                 ));
@@ -798,7 +805,7 @@ fn attributed_rows(
             let eff = g.effective_link(p);
             Attributed {
                 principal_id: p.clone(),
-                principal_name: g.display_name_of(p).map(str::to_string),
+                principal_name: g.display_name_of(p).map(|n| text!("{n}")),
                 role: *role,
                 partner_id: eff.as_ref().map(|e| e.link.partner_id.clone()),
                 link_source: eff.as_ref().map(|e| e.link.source),

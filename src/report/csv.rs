@@ -54,7 +54,7 @@ pub fn write_csv(report: &Report, out: &mut dyn std::io::Write) -> std::io::Resu
             f.product.as_str().to_string(),
             f.kind.as_str().to_string(),
             f.environment_id.to_string(),
-            f.environment_name.clone(),
+            f.environment_name.to_string(),
             f.resource_id.to_string(),
             f.resource_name.clone(),
             f.solution.clone().unwrap_or_default(),
@@ -75,7 +75,7 @@ pub fn write_csv(report: &Report, out: &mut dyn std::io::Write) -> std::io::Resu
                 .collect::<Vec<_>>()
                 .join(" "),
             f.reasons.join(" | "),
-            f.fix.clone().unwrap_or_default(),
+            f.fix.as_deref().unwrap_or_default().to_string(),
             report.tenant_id.clone(),
         ];
         w.write_record(row.iter().map(|c| cell(c)))?;

@@ -197,7 +197,7 @@ pub fn render_html(report: &Report) -> String {
     let mut by_env: BTreeMap<String, BTreeMap<Verdict, u64>> = BTreeMap::new();
     for f in &report.findings {
         *by_env
-            .entry(f.environment_name.clone())
+            .entry(f.environment_name.to_string())
             .or_default()
             .entry(f.verdict)
             .or_default() += 1;

@@ -51,7 +51,7 @@ pub fn redact(report: &mut Report) {
     }
     for f in &report.findings {
         for a in &f.attributed {
-            names.extend(a.principal_name.clone());
+            names.extend(a.principal_name.as_deref().map(str::to_string));
         }
         for r in f.reasons.iter().chain(f.fix.iter()) {
             names.extend(addresses(r));
@@ -80,10 +80,10 @@ pub fn redact(report: &mut Report) {
     }
     for f in &mut report.findings {
         for a in &mut f.attributed {
-            a.principal_name = a.principal_name.as_deref().map(pseudonym);
+            a.principal_name = a.principal_name.as_deref().map(|n| pseudonym(n).into());
         }
-        f.reasons = f.reasons.iter().map(|r| scrub(r)).collect();
-        f.fix = f.fix.as_deref().map(scrub);
+        f.reasons = f.reasons.iter().map(|r| scrub(r).into()).collect();
+        f.fix = f.fix.as_deref().map(|r| scrub(r).into());
     }
     for c in &mut report.coverage {
         c.detail = scrub(&c.detail);

@@ -704,7 +704,7 @@ fn a_canvas_app_whose_owner_changed_after_the_import_is_flagged() {
 fn dataset_publisher_decides() {
     let f = World::new().link(1, OURS).resource(dataset(Some(1))).one();
     assert_eq!(f.verdict, Verdict::Credited);
-    assert_eq!(f.environment_name, "Workspace");
+    assert_eq!(&*f.environment_name, "Workspace");
     assert_eq!(
         World::new().resource(dataset(Some(1))).one().verdict,
         Verdict::Uncredited
