@@ -1,37 +1,18 @@
 //! The attribution graph: partners, principals (users, service principals,
-//! groups) and resources, joined by link, role, creator and membership edges.
-//! Rules read relationships from here; `explain` will draw it.
+//! groups) and resources, joined by link, role, creator and membership
+//! relations, kept as the indexes the rules ask of it: links by principal,
+//! each linked principal's effective link, audit events by resource,
+//! environments by id. Role, creator and membership relations are read from
+//! the inventory itself, which holds them per resource and per group.
 
 use std::collections::{BTreeSet, HashMap};
-
-use petgraph::graph::{DiGraph, NodeIndex};
 
 use super::LinkRow;
 use crate::inventory::{
     Activity, Environment, EnvironmentId, Fact, Inventory, Principal, PrincipalId, PrincipalType,
-    Resource, ResourceId, Role,
+    Resource, ResourceId,
 };
 use crate::links::{Link, LinkKind, LinkSource, PartnerId, PrincipalRef};
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Node {
-    Partner(PartnerId),
-    Principal(PrincipalId),
-    /// Index into `Inventory::resources`.
-    Resource(usize),
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Edge {
-    /// principal -> partner; index into the links slice.
-    Link(usize),
-    /// principal -> resource.
-    Role(Role),
-    /// principal -> resource.
-    Creator,
-    /// member -> group (transitive membership, as Graph reports it).
-    MemberOf,
-}
 
 /// The link that decides for one principal, and what else is known of its links.
 #[derive(Clone, Debug)]
@@ -47,10 +28,6 @@ pub struct EffectiveLink<'a> {
 pub struct AttributionGraph<'a> {
     pub inventory: &'a Inventory,
     pub links: &'a [Link],
-    graph: DiGraph<Node, Edge>,
-    principals: HashMap<PrincipalId, NodeIndex>,
-    partners: HashMap<PartnerId, NodeIndex>,
-    resources: Vec<NodeIndex>,
     /// For each link, the object id it resolved to.
     resolved: Vec<Option<PrincipalId>>,
     /// Audit events by resource, so no rule scans them all.
@@ -71,10 +48,6 @@ impl<'a> AttributionGraph<'a> {
         let mut g = Self {
             inventory,
             links,
-            graph: DiGraph::new(),
-            principals: HashMap::new(),
-            partners: HashMap::new(),
-            resources: Vec::with_capacity(inventory.resources.len()),
             resolved: Vec::with_capacity(links.len()),
             activity: HashMap::new(),
             links_by_principal: HashMap::new(),
@@ -91,35 +64,9 @@ impl<'a> AttributionGraph<'a> {
         for (i, a) in inventory.activity.iter().enumerate() {
             g.activity.entry(a.resource.clone()).or_default().push(i);
         }
-        for (i, res) in inventory.resources.iter().enumerate() {
-            let node = g.graph.add_node(Node::Resource(i));
-            g.resources.push(node);
-            if let Fact::Known(creator) = &res.creator {
-                let p = g.principal_node(creator);
-                g.graph.add_edge(p, node, Edge::Creator);
-            }
-            if let Fact::Known(roles) = &res.roles {
-                for r in roles {
-                    let p = g.principal_node(&r.principal);
-                    g.graph.add_edge(p, node, Edge::Role(r.role));
-                }
-            }
-        }
-        for (group, members) in &inventory.group_members {
-            if let Fact::Known(members) = members {
-                let gn = g.principal_node(group);
-                for m in members {
-                    let mn = g.principal_node(m);
-                    g.graph.add_edge(mn, gn, Edge::MemberOf);
-                }
-            }
-        }
         for (i, link) in links.iter().enumerate() {
             let id = resolve(inventory, &link.principal);
             if let (Some(id), true) = (&id, link.active) {
-                let p = g.principal_node(id);
-                let partner = g.partner_node(&link.partner_id);
-                g.graph.add_edge(p, partner, Edge::Link(i));
                 g.links_by_principal.entry(id.clone()).or_default().push(i);
             }
             g.resolved.push(id);
@@ -133,24 +80,6 @@ impl<'a> AttributionGraph<'a> {
         g
     }
 
-    fn principal_node(&mut self, id: &PrincipalId) -> NodeIndex {
-        if let Some(n) = self.principals.get(id) {
-            return *n;
-        }
-        let n = self.graph.add_node(Node::Principal(id.clone()));
-        self.principals.insert(id.clone(), n);
-        n
-    }
-
-    fn partner_node(&mut self, id: &PartnerId) -> NodeIndex {
-        if let Some(n) = self.partners.get(id) {
-            return *n;
-        }
-        let n = self.graph.add_node(Node::Partner(id.clone()));
-        self.partners.insert(id.clone(), n);
-        n
-    }
-
     /// The audit events recorded on a resource.
     pub fn activity_of(&self, id: &ResourceId) -> impl Iterator<Item = &'a Activity> + '_ {
         let all = &self.inventory.activity;
@@ -159,10 +88,6 @@ impl<'a> AttributionGraph<'a> {
             .into_iter()
             .flatten()
             .map(move |i| &all[*i])
-    }
-
-    pub fn graph(&self) -> &DiGraph<Node, Edge> {
-        &self.graph
     }
 
     pub fn resource(&self, index: usize) -> &'a Resource {
@@ -275,12 +200,10 @@ impl<'a> AttributionGraph<'a> {
 
     fn rank_identities(&self, partner: &PartnerId) -> Vec<(PrincipalId, EffectiveLink<'a>)> {
         let mut ours: Vec<(PrincipalId, EffectiveLink<'a>)> = self
-            .principals
-            .keys()
-            .filter_map(|id| {
-                let eff = self.effective_link(id)?;
-                (&eff.link.partner_id == partner).then(|| (id.clone(), eff))
-            })
+            .effective
+            .iter()
+            .filter(|(_, eff)| &eff.link.partner_id == partner)
+            .map(|(id, eff)| (id.clone(), eff.clone()))
             .collect();
         ours.sort_by_key(|(id, e)| {
             (
