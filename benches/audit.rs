@@ -1,11 +1,13 @@
-//! The audit benchmark: a synthetic tenant on the in-process emulator, with
-//! latency and per-host limits, audited end to end. Prints one JSON object:
-//! requests against the minimum, wall time against the bound, memory, the
-//! attribution stage on its own, and the PowerShell-loop baseline.
+//! The audit benchmark: a synthetic tenant served by the emulator (in its own
+//! process for the full audit, so memory is the audit's alone), with latency
+//! and per-host limits, audited end to end, then audited again as a delta.
+//! Prints one JSON object: requests against the minimum, wall time against
+//! the bound, memory, the attribution stage on its own, the PowerShell-loop
+//! baseline and the delta audit's numbers.
 //!
-//! `cargo bench --bench audit -- [--size small|medium|large] [--json]`, or
-//! `cargo bench --bench audit -- --attribution 1000000` for attribution alone
-//! (docs/performance.md explains every number).
+//! `cargo bench --bench audit -- [--size small|medium|large] [--json] [--no-delta]`,
+//! or `cargo bench --bench audit -- --attribution 1000000` for attribution
+//! alone (docs/performance.md explains every number).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
