@@ -17,13 +17,15 @@ macro_rules! id_newtype {
         /// Stored lower-case: the APIs return the same id in several casings
         /// (`Default-<tenant>` and `default-<tenant>`), and ids compare
         /// case-insensitively.
+        /// Shared, not copied, when cloned: every finding and role names ids
+        /// the inventory already holds.
         #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         #[serde(from = "String", into = "String")]
-        pub struct $name(String);
+        pub struct $name(std::sync::Arc<str>);
 
         impl $name {
             pub fn new(id: impl AsRef<str>) -> Self {
-                Self(id.as_ref().trim().to_ascii_lowercase())
+                Self(id.as_ref().trim().to_ascii_lowercase().into())
             }
             pub fn as_str(&self) -> &str {
                 &self.0
@@ -41,7 +43,7 @@ macro_rules! id_newtype {
         }
         impl From<$name> for String {
             fn from(id: $name) -> String {
-                id.0
+                id.0.to_string()
             }
         }
         impl fmt::Display for $name {

@@ -13,21 +13,51 @@ use crate::inventory::PrincipalId;
 pub const ATTESTATION_SCHEMA: &str = "pal-audit/attestation/v1";
 
 /// A Microsoft Cloud Partner Program (associated partner) id: digits only.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+///
+/// Held inline (at most 20 digits): every finding names a partner or two, and
+/// a copy costs no allocation.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct PartnerId(String);
+pub struct PartnerId {
+    len: u8,
+    digits: [u8; PartnerId::MAX],
+}
 
 impl PartnerId {
+    const MAX: usize = 20;
+
     pub fn parse(s: &str) -> Result<Self, String> {
         let t = s.trim();
-        if !t.is_empty() && t.len() <= 20 && t.bytes().all(|b| b.is_ascii_digit()) {
-            Ok(Self(t.to_string()))
+        if !t.is_empty() && t.len() <= Self::MAX && t.bytes().all(|b| b.is_ascii_digit()) {
+            let mut digits = [0; Self::MAX];
+            digits[..t.len()].copy_from_slice(t.as_bytes());
+            Ok(Self {
+                len: t.len() as u8,
+                digits,
+            })
         } else {
             Err(format!("{s:?} is not a partner ID (digits)"))
         }
     }
     pub fn as_str(&self) -> &str {
-        &self.0
+        std::str::from_utf8(&self.digits[..usize::from(self.len)]).expect("ASCII digits")
+    }
+}
+
+// Ordered as the digits read, like the string it is.
+impl Ord for PartnerId {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+impl PartialOrd for PartnerId {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl fmt::Debug for PartnerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("PartnerId").field(&self.as_str()).finish()
     }
 }
 
@@ -39,12 +69,12 @@ impl TryFrom<String> for PartnerId {
 }
 impl From<PartnerId> for String {
     fn from(p: PartnerId) -> String {
-        p.0
+        p.as_str().to_string()
     }
 }
 impl fmt::Display for PartnerId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
