@@ -219,7 +219,7 @@ fn attribution_only(n: usize) -> serde_json::Value {
             } else {
                 ResourceKind::CanvasApp
             },
-            name: format!("Resource {i}"),
+            name: format!("Resource {i}").into(),
             environment: EnvironmentId::new(format!("env{}", i % 200)),
             environment_name: None,
             solution: None,

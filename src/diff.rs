@@ -118,7 +118,7 @@ pub fn diff(old: &Report, new: &Report) -> Diff {
             change,
             kind: any.kind,
             resource_id: any.resource_id.clone(),
-            resource_name: any.resource_name.clone(),
+            resource_name: any.resource_name.to_string(),
             environment_name: any.environment_name.to_string(),
             old_verdict: o.map(|f| f.verdict),
             new_verdict: n.map(|f| f.verdict),

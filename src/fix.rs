@@ -660,12 +660,12 @@ mod tests {
         assert!(
             p.steps
                 .iter()
-                .any(|s| s.finding.resource_name == "Safety Checklist")
+                .any(|s| &*s.finding.resource_name == "Safety Checklist")
         );
         assert!(
             p.manual
                 .iter()
-                .any(|m| m.finding.resource_name == "Shift Swap")
+                .any(|m| &*m.finding.resource_name == "Shift Swap")
         );
     }
 

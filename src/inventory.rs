@@ -348,7 +348,7 @@ pub struct Stamp {
 pub struct Resource {
     pub id: ResourceId,
     pub kind: ResourceKind,
-    pub name: String,
+    pub name: std::sync::Arc<str>,
     /// The Power Platform environment; for a dataset its workspace, for a
     /// Customer Insights instance its Dataverse environment where known.
     pub environment: EnvironmentId,

@@ -613,7 +613,7 @@ async fn fix_command(
         };
         all_good &= !matches!(outcome, fix::Outcome::Failed(_)) && now == "credited";
         t.add_row(vec![
-            step.finding.resource_name.clone(),
+            step.finding.resource_name.to_string(),
             step.finding.kind.as_str().to_string(),
             step_text,
             step.finding.verdict.as_str().to_string(),

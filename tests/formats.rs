@@ -134,20 +134,20 @@ fn diff_reports_changes_and_gates_on_lost_credit() {
     let lost = new
         .findings
         .iter_mut()
-        .find(|f| f.resource_name == "Expense Tracker")
+        .find(|f| &*f.resource_name == "Expense Tracker")
         .unwrap();
     lost.verdict = pal_audit::attribution::Verdict::Uncredited;
     lost.credited_partner_id = None;
     let gained = new
         .findings
         .iter_mut()
-        .find(|f| f.resource_name == "Visitor Badges")
+        .find(|f| &*f.resource_name == "Visitor Badges")
         .unwrap();
     gained.verdict = pal_audit::attribution::Verdict::Credited;
     let gone = new
         .findings
         .iter()
-        .position(|f| f.resource_name == "Shift Swap")
+        .position(|f| &*f.resource_name == "Shift Swap")
         .unwrap();
     let mut appeared = new.findings.remove(gone);
     appeared.resource_id = "a0000000-0000-4000-8000-000000000099".into();

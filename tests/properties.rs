@@ -156,7 +156,7 @@ fn build(w: &World) -> (Inventory, Vec<Link>) {
         inv.resources.push(Resource {
             id: ResourceId::new(format!("r{i}")),
             kind: kind_of(r.kind),
-            name: format!("Resource {i}"),
+            name: format!("Resource {i}").into(),
             environment: EnvironmentId::new("env"),
             environment_name: None,
             solution: None,

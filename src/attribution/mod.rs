@@ -157,7 +157,7 @@ pub struct Finding {
     pub product: Product,
     pub kind: ResourceKind,
     pub resource_id: ResourceId,
-    pub resource_name: String,
+    pub resource_name: Text,
     pub environment_id: EnvironmentId,
     pub environment_name: Text,
     pub solution: Option<String>,

@@ -56,7 +56,7 @@ pub fn write_csv(report: &Report, out: &mut dyn std::io::Write) -> std::io::Resu
             f.environment_id.to_string(),
             f.environment_name.to_string(),
             f.resource_id.to_string(),
-            f.resource_name.clone(),
+            f.resource_name.to_string(),
             f.solution.clone().unwrap_or_default(),
             f.verdict.as_str().to_string(),
             f.credited_partner_id

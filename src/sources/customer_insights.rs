@@ -212,7 +212,7 @@ pub async fn read(
         out.resources.push(Resource {
             id: ResourceId::new(&instance.instance_id),
             kind: ResourceKind::Instance,
-            name,
+            name: name.into(),
             environment,
             environment_name,
             solution: None,

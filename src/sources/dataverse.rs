@@ -280,7 +280,8 @@ pub async fn read_environment(
                 .name
                 .clone()
                 .or_else(|| a.uniquename.clone())
-                .unwrap_or_else(|| a.appmoduleid.clone()),
+                .unwrap_or_else(|| a.appmoduleid.clone())
+                .into(),
             environment: env.id.clone(),
             environment_name: None,
             solution: None,

@@ -157,7 +157,8 @@ pub async fn read_environment(
                 .properties
                 .display_name
                 .clone()
-                .unwrap_or_else(|| flow.name.clone()),
+                .unwrap_or_else(|| flow.name.clone())
+                .into(),
             environment: env.id.clone(),
             environment_name: None,
             solution: None,

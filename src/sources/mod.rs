@@ -569,7 +569,7 @@ fn merge_dataverse(
             inv.resources.push(Resource {
                 id: ResourceId::new(&f.workflowid),
                 kind: ResourceKind::CloudFlow,
-                name: f.name.clone(),
+                name: f.name.as_str().into(),
                 environment: env.id.clone(),
                 environment_name: None,
                 solution: solution_of

@@ -269,7 +269,11 @@ fn to_resource(app: &WireApp, env: &Environment, roles: Fact<Vec<RoleAssignment>
     Resource {
         id: ResourceId::new(&app.name),
         kind: ResourceKind::CanvasApp,
-        name: p.display_name.clone().unwrap_or_else(|| app.name.clone()),
+        name: p
+            .display_name
+            .clone()
+            .unwrap_or_else(|| app.name.clone())
+            .into(),
         environment: env.id.clone(),
         environment_name: None,
         solution: None,

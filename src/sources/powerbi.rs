@@ -422,7 +422,7 @@ fn into_read(workspaces: Vec<WireWorkspace>, path: String) -> PowerBiRead {
             out.resources.push(Resource {
                 id: ResourceId::new(&ds.id),
                 kind: ResourceKind::Dataset,
-                name: ds.name.clone().unwrap_or_else(|| ds.id.clone()),
+                name: ds.name.clone().unwrap_or_else(|| ds.id.clone()).into(),
                 environment: ws_id.clone(),
                 environment_name: Some(ws_name.clone()),
                 solution: None,

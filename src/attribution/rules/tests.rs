@@ -536,7 +536,7 @@ fn findings_come_in_the_documented_order() {
         .resource(b)
         .resource(a)
         .findings();
-    let names: Vec<&str> = f.iter().map(|f| f.resource_name.as_str()).collect();
+    let names: Vec<&str> = f.iter().map(|f| &*f.resource_name).collect();
     assert_eq!(names, ["Alpha", "beta", "Flow"]);
 }
 
@@ -821,7 +821,7 @@ fn a_large_tenant_split_across_threads_gives_the_sequential_findings() {
             vec![],
         );
         a.id = ResourceId::new(format!("app-{i}"));
-        a.name = format!("App {}", 6000 - i);
+        a.name = format!("App {}", 6000 - i).into();
         w = w.resource(a);
     }
     let opts = Options {
@@ -871,7 +871,7 @@ fn findings_come_in_the_documented_order_whatever_the_names() {
                 flow(Some(1), vec![])
             };
             r.id = ResourceId::new(format!("r-{}", (i * 7 + j) % 5));
-            r.name = (*name).to_string();
+            r.name = (*name).into();
             r.environment = EnvironmentId::new(env);
             w = w.resource(r);
         }
