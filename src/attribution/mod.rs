@@ -239,7 +239,8 @@ pub fn attribute(inventory: &Inventory, links: &[Link], options: &Options) -> At
     }
 }
 
-/// The inventory's resource indices in `sort_findings`'s order. The keys are
+/// The inventory's resource indices in the report's order: product,
+/// environment, resource name (as `to_lowercase` compares it), resource id. The keys are
 /// small and borrow nothing: environments by rank, the first 16 bytes of the
 /// lower-cased name inline, the rest compared only when those are equal, so
 /// a million keys sort without chasing a pointer per comparison. Equal keys
@@ -300,18 +301,4 @@ fn fold_cmp(a: &str, b: &str) -> std::cmp::Ordering {
         }
     }
     a.len().cmp(&b.len())
-}
-
-/// The documented order: product, environment, resource name, resource id.
-pub fn sort_findings(findings: &mut [Finding]) {
-    // Cached keys: lower-casing names in every comparison costs millions of
-    // allocations on a large tenant.
-    findings.sort_by_cached_key(|f| {
-        (
-            f.product,
-            f.environment_id.clone(),
-            f.resource_name.to_lowercase(),
-            f.resource_id.clone(),
-        )
-    });
 }

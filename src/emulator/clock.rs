@@ -9,7 +9,6 @@
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
-use std::sync::Mutex;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::Instant;
 
@@ -39,7 +38,7 @@ impl Ord for Wake {
 }
 
 pub struct Clock {
-    tx: Mutex<mpsc::Sender<Wake>>,
+    tx: mpsc::Sender<Wake>,
 }
 
 impl Clock {
@@ -51,7 +50,7 @@ impl Clock {
             .name("emulator-clock".into())
             .spawn(move || run(&rx))
             .expect("the emulator's clock thread starts");
-        Self { tx: Mutex::new(tx) }
+        Self { tx }
     }
 
     /// Returns at `at`, not before.
@@ -60,7 +59,7 @@ impl Clock {
             return;
         }
         let (tx, rx) = oneshot::channel();
-        let sent = self.tx.lock().expect("clock").send(Wake { at, tx });
+        let sent = self.tx.send(Wake { at, tx });
         if sent.is_ok() {
             let _ = rx.await;
         } else {

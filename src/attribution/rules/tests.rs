@@ -88,12 +88,7 @@ impl World {
     }
 
     fn findings(&self) -> Vec<Finding> {
-        let opts = Options {
-            partner_id: PartnerId::parse(OURS).unwrap(),
-            now: now(),
-            attestation_max_age: Duration::days(30),
-        };
-        attribute(&self.inv, &self.links, &opts).findings
+        attribute(&self.inv, &self.links, &opts()).findings
     }
 
     fn one(&self) -> Finding {
@@ -101,6 +96,28 @@ impl World {
         assert_eq!(f.len(), 1);
         f.remove(0)
     }
+}
+
+/// Our partner, judged at `now()`.
+fn opts() -> Options {
+    Options {
+        partner_id: PartnerId::parse(OURS).unwrap(),
+        now: now(),
+        attestation_max_age: Duration::days(30),
+    }
+}
+
+/// The documented order, as a plain sort: what attribution's own ordering
+/// is checked against.
+fn sort_findings(findings: &mut [Finding]) {
+    findings.sort_by_cached_key(|f| {
+        (
+            f.product,
+            f.environment_id.clone(),
+            f.resource_name.to_lowercase(),
+            f.resource_id.clone(),
+        )
+    });
 }
 
 fn role(n: u8, role: Role) -> RoleAssignment {
@@ -824,17 +841,13 @@ fn a_large_tenant_split_across_threads_gives_the_sequential_findings() {
         a.name = format!("App {}", 6000 - i).into();
         w = w.resource(a);
     }
-    let opts = Options {
-        partner_id: PartnerId::parse(OURS).unwrap(),
-        now: now(),
-        attestation_max_age: Duration::days(30),
-    };
+    let opts = opts();
     let parallel = attribute(&w.inv, &w.links, &opts).findings;
     let graph = crate::attribution::graph::AttributionGraph::build(&w.inv, &w.links);
     let mut sequential: Vec<Finding> = (0..w.inv.resources.len())
         .map(|i| super::finding(&graph, i, &opts))
         .collect();
-    crate::attribution::sort_findings(&mut sequential);
+    sort_findings(&mut sequential);
     assert_eq!(parallel.len(), 6000);
     assert_eq!(parallel, sequential);
 }
@@ -876,15 +889,10 @@ fn findings_come_in_the_documented_order_whatever_the_names() {
             w = w.resource(r);
         }
     }
-    let opts = Options {
-        partner_id: PartnerId::parse(OURS).unwrap(),
-        now: now(),
-        attestation_max_age: Duration::days(30),
-    };
-    let made = attribute(&w.inv, &w.links, &opts).findings;
+    let made = w.findings();
     let mut sorted = made.clone();
     sorted.reverse();
-    crate::attribution::sort_findings(&mut sorted);
+    sort_findings(&mut sorted);
     let key = |f: &Finding| {
         (
             f.product,
