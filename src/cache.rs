@@ -10,19 +10,20 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::InputError;
-use crate::inventory::{Principal, Resource, ResourceId, RoleAssignment};
+use crate::inventory::{Principal, PrincipalId, Resource, ResourceId, RoleAssignment};
 use crate::report::Report;
 
-const VERSION: u32 = 1;
+/// 2: the principals named by cached roles are kept once for the whole cache.
+const VERSION: u32 = 2;
 const FILE: &str = "pal-audit-cache.json";
 
 /// The role assignments read for one app or flow, and the
-/// `lastModifiedTime` they were read at.
+/// `lastModifiedTime` they were read at. The principals they name are in
+/// `Cache::principals`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CachedRoles {
     pub modified: DateTime<Utc>,
     pub roles: Vec<RoleAssignment>,
-    pub principals: Vec<Principal>,
 }
 
 impl CachedRoles {
@@ -32,7 +33,6 @@ impl CachedRoles {
         id: &ResourceId,
         modified: Option<DateTime<Utc>>,
         roles: &[RoleAssignment],
-        principals: &[Principal],
     ) -> Option<(ResourceId, Self)> {
         modified.map(|modified| {
             (
@@ -40,7 +40,6 @@ impl CachedRoles {
                 Self {
                     modified,
                     roles: roles.to_vec(),
-                    principals: principals.to_vec(),
                 },
             )
         })
@@ -68,6 +67,10 @@ pub struct Cache {
     pub roles: BTreeMap<ResourceId, CachedRoles>,
     /// Power BI workspaces read through the scanner, by workspace id.
     pub workspaces: BTreeMap<String, CachedWorkspace>,
+    /// What the app and flow reads said of the principals they named, once
+    /// per principal (a service account owns thousands of them).
+    #[serde(default)]
+    pub principals: BTreeMap<PrincipalId, Principal>,
 }
 
 /// What a delta audit reused instead of reading again.
@@ -97,9 +100,8 @@ impl Cache {
         dir.join(FILE)
     }
 
-    /// The cache in `dir` that the audit which wrote `report` saved; an error
-    /// names the file and says why they do not belong together.
-    pub fn load_for(dir: &Path, report: &Report) -> Result<Self, InputError> {
+    /// The cache saved in `dir`, whichever audit saved it.
+    pub fn load(dir: &Path) -> Result<Self, InputError> {
         let path = Self::path(dir);
         let name = path.display().to_string();
         let text = std::fs::read_to_string(&path).map_err(|e| {
@@ -114,9 +116,20 @@ impl Cache {
         if cache.version != VERSION {
             return Err(InputError::new(
                 format!("{name}: $.version"),
-                format!("version {} is not {VERSION}", cache.version),
+                format!(
+                    "version {} is not {VERSION}; run a full audit with --cache to write a new one",
+                    cache.version
+                ),
             ));
         }
+        Ok(cache)
+    }
+
+    /// The cache in `dir` that the audit which wrote `report` saved; an error
+    /// names the file and says why they do not belong together.
+    pub fn load_for(dir: &Path, report: &Report) -> Result<Self, InputError> {
+        let cache = Self::load(dir)?;
+        let name = Self::path(dir).display().to_string();
         if cache.report_generated_at != Some(report.generated_at) {
             return Err(InputError::new(
                 &name,
@@ -153,6 +166,28 @@ impl Cache {
         })
     }
 
+    /// Keeps what a read said of `principal`, merged with what earlier
+    /// reads said.
+    pub fn add_principal(&mut self, principal: &Principal) {
+        match self.principals.get_mut(&principal.id) {
+            Some(known) => known.merge(principal),
+            None => {
+                self.principals
+                    .insert(principal.id.clone(), principal.clone());
+            }
+        }
+    }
+
+    /// The principals `roles` name, as the audit that cached them knew them.
+    pub fn principals_of<'a>(
+        &'a self,
+        roles: &'a [RoleAssignment],
+    ) -> impl Iterator<Item = Principal> + 'a {
+        roles
+            .iter()
+            .filter_map(|r| self.principals.get(&r.principal).cloned())
+    }
+
     /// The roles read for `id` if its `lastModifiedTime` has not moved.
     pub fn roles_if_unchanged(
         &self,
@@ -167,7 +202,7 @@ impl Cache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inventory::{PrincipalId, PrincipalType, Role};
+    use crate::inventory::{PrincipalType, Role};
 
     #[test]
     fn roles_are_reused_only_when_the_modified_time_is_the_same() {
@@ -183,7 +218,6 @@ mod tests {
                     principal_type: PrincipalType::User,
                     role: Role::Owner,
                 }],
-                principals: vec![],
             },
         );
         assert!(c.roles_if_unchanged(&id, Some(t)).is_some());
@@ -196,6 +230,41 @@ mod tests {
             c.roles_if_unchanged(&ResourceId::new("other"), Some(t))
                 .is_none()
         );
+    }
+
+    #[test]
+    fn principals_are_kept_once_and_given_back_for_the_roles_that_name_them() {
+        let mut c = Cache::new(None, Utc::now());
+        let mut named = Principal::new(PrincipalId::new("p"), PrincipalType::User);
+        named.display_name = Some("Pat".into());
+        c.add_principal(&Principal::new(
+            PrincipalId::new("p"),
+            PrincipalType::Unknown,
+        ));
+        c.add_principal(&named);
+        c.add_principal(&Principal::new(PrincipalId::new("q"), PrincipalType::User));
+        assert_eq!(c.principals.len(), 2);
+        let roles = [RoleAssignment {
+            principal: PrincipalId::new("p"),
+            principal_type: PrincipalType::User,
+            role: Role::Owner,
+        }];
+        let given: Vec<Principal> = c.principals_of(&roles).collect();
+        assert_eq!(given.len(), 1);
+        // Merged as the inventory merges: what a later read added is kept.
+        assert_eq!(given[0].display_name.as_deref(), Some("Pat"));
+        assert_eq!(given[0].principal_type, PrincipalType::User);
+    }
+
+    #[test]
+    fn a_cache_of_another_version_is_refused_with_what_to_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = Cache::new(None, Utc::now());
+        c.version = 1;
+        c.save(dir.path()).unwrap();
+        let err = Cache::load(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("$.version"), "{err}");
+        assert!(err.contains("run a full audit with --cache"), "{err}");
     }
 
     #[test]

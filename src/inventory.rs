@@ -443,6 +443,27 @@ impl Inventory {
             .or_insert(p);
     }
 
+    /// Adds resources, their principal ids made the inventory's own: a
+    /// service account named by the roles of thousands of resources is then
+    /// one allocation, not one per role (add the principals first).
+    pub fn add_resources(&mut self, resources: impl IntoIterator<Item = Resource>) {
+        for mut r in resources {
+            let own = |id: &mut PrincipalId| {
+                if let Some((known, _)) = self.principals.get_key_value(&*id) {
+                    *id = known.clone();
+                }
+            };
+            if let Fact::Known(c) = &mut r.creator {
+                own(c);
+            }
+            if let Fact::Known(roles) = &mut r.roles {
+                roles.iter_mut().for_each(|a| own(&mut a.principal));
+            }
+            r.stamps.iter_mut().for_each(|s| own(&mut s.principal));
+            self.resources.push(r);
+        }
+    }
+
     pub fn solution(&self, env: &EnvironmentId, unique_name: &str) -> Option<&Solution> {
         self.solutions
             .iter()
@@ -484,6 +505,51 @@ mod tests {
         );
         let p: PrincipalId = serde_json::from_str("\"AB-CD\"").unwrap();
         assert_eq!(p.as_str(), "ab-cd");
+    }
+
+    #[test]
+    fn added_resources_share_the_inventory_ids_of_their_principals() {
+        let mut inv = Inventory::default();
+        inv.add_principal(Principal::new(PrincipalId::new("P1"), PrincipalType::User));
+        // The same id read again for this resource: another allocation.
+        let creator = PrincipalId::new("p1");
+        let resource = Resource {
+            id: ResourceId::new("app"),
+            kind: ResourceKind::CanvasApp,
+            name: "App".into(),
+            environment: EnvironmentId::new("env"),
+            environment_name: None,
+            solution: None,
+            creator: Fact::Known(creator.clone()),
+            roles: Fact::Known(vec![
+                RoleAssignment {
+                    principal: creator.clone(),
+                    principal_type: PrincipalType::User,
+                    role: Role::Owner,
+                },
+                RoleAssignment {
+                    principal: PrincipalId::new("unknown-to-the-inventory"),
+                    principal_type: PrincipalType::User,
+                    role: Role::CoOwner,
+                },
+            ]),
+            stamps: vec![Stamp {
+                kind: StampKind::Modified,
+                principal: creator.clone(),
+                at: Utc::now(),
+            }],
+        };
+        inv.add_resources([resource]);
+        let own = inv.principals.keys().next().unwrap();
+        let r = &inv.resources[0];
+        let shares = |id: &PrincipalId| std::sync::Arc::ptr_eq(&id.0, &own.0);
+        assert!(shares(r.creator.known().unwrap()));
+        let roles = r.roles.known().unwrap();
+        assert!(shares(&roles[0].principal));
+        assert!(shares(&r.stamps[0].principal));
+        // An id the inventory does not know stays as read.
+        assert_eq!(roles[1].principal.as_str(), "unknown-to-the-inventory");
+        assert!(!std::sync::Arc::ptr_eq(&creator.0, &own.0));
     }
 
     #[test]

@@ -390,23 +390,26 @@ async fn collect_and_attribute(
         now: cfg.as_of.unwrap_or_else(Utc::now),
         attestation_max_age: cfg.attestation_max_age,
     };
+    // The cache is saved, and its memory freed, before attribution: both
+    // would otherwise peak together on a large tenant.
+    let generated_at = Utc::now();
+    if let Some(dir) = &cfg.cache {
+        cache.report_generated_at = Some(generated_at);
+        cache.save(dir)?;
+    }
+    drop(cache);
     let attribution = attribution::attribute(&inventory, links, &options);
     let scope = report::Scope {
         products: cfg.products.iter().copied().collect(),
         environments: cfg.environments.clone(),
     };
-    let report = Report::new(
+    Ok(Report::new(
         &inventory,
         attribution,
         cfg.partner_id.clone(),
         scope,
-        Utc::now(),
-    );
-    if let Some(dir) = &cfg.cache {
-        cache.report_generated_at = Some(report.generated_at);
-        cache.save(dir)?;
-    }
-    Ok(report)
+        generated_at,
+    ))
 }
 
 /// Renders the report to stdout or `--output`, and gives the exit code.

@@ -142,3 +142,60 @@ fn a_client_pushed_back_with_429_slows_down_and_finishes() {
     };
     assert_eq!(verdicts(&report), verdicts(&expected));
 }
+
+/// Collects the tenant `emu` serves through the library, as `audit` does.
+fn collect(emu: &Emulator) -> pal_audit::inventory::Inventory {
+    use pal_audit::auth::{Credential, Secret, Tokens};
+    use pal_audit::http::{ApiBase, HttpClient, HttpConfig};
+    use pal_audit::sources::{self, Plan, Silent};
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let tokens = std::sync::Arc::new(Tokens::new(Credential::Static(Secret::new(TOKEN))));
+    let http = HttpClient::new(
+        ApiBase::parse(&emu.base()).unwrap(),
+        tokens,
+        HttpConfig::default(),
+    )
+    .unwrap();
+    let plan = Plan {
+        ci_key: Some(Secret::new(CI_KEY)),
+        environment_concurrency: 8,
+        now: "2026-11-20T00:00:00Z".parse().unwrap(),
+        ..Plan::default()
+    };
+    runtime
+        .block_on(sources::collect(&http, &plan, &[], &Silent))
+        .unwrap()
+        .inventory
+}
+
+#[test]
+fn environments_ending_in_any_order_give_the_same_inventory_and_report() {
+    // Environments are read at once and each is merged once those before it
+    // are: the first environment, made slow, ends last, and neither the
+    // inventory (its order included) nor the report may notice.
+    let spec = Spec::parse(
+        "envs=5,apps=100,shared=0.3,flows=100,workspaces=2,datasets=6,instances=1,seed=5",
+    )
+    .unwrap();
+    let model = synthetic::generate(&spec);
+    let dir = tempfile::tempdir().unwrap();
+    let links = links_csv(&model, dir.path());
+    let first = model.environments[0].name.clone();
+    let calm = Emulator::serve(model.clone(), "", 50);
+    let slow = Emulator::serve(model, &format!("slow:150@{first}*all"), 50);
+    let (mut expected, mut got) = (collect(&calm), collect(&slow));
+    // Only the request counts may differ (none should), never the data.
+    assert_eq!(expected.coverage, got.coverage);
+    expected.coverage.clear();
+    got.coverage.clear();
+    assert!(expected == got, "the inventories differ");
+    let expected = run(&calm, &links, &[]);
+    let report = run(&slow, &links, &[]);
+    for part in ["links", "findings", "coverage", "summary"] {
+        assert_eq!(report[part], expected[part], "{part}");
+    }
+}

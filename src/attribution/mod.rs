@@ -7,13 +7,14 @@ mod rules;
 pub mod text;
 
 use chrono::{DateTime, Duration, Utc};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::inventory::{EnvironmentId, Inventory, PrincipalId, Product, ResourceId, ResourceKind};
 use crate::links::{Link, LinkKind, LinkSource, PartnerId};
 
 pub use graph::AttributionGraph;
-pub use text::Text;
+pub use text::{Fix, Text};
 
 /// What attribution needs besides the data.
 #[derive(Clone, Debug)]
@@ -167,7 +168,7 @@ pub struct Finding {
     pub decided_by: Option<DecidedBy>,
     pub reasons: Vec<Text>,
     pub flags: Vec<Flag>,
-    pub fix: Option<Text>,
+    pub fix: Option<Fix>,
 }
 
 /// A link as the report lists it, resolved to an object id where possible.
@@ -193,16 +194,11 @@ pub struct Attribution {
 /// Applies the rules to every resource of the inventory.
 pub fn attribute(inventory: &Inventory, links: &[Link], options: &Options) -> Attribution {
     let graph = AttributionGraph::build(inventory, links);
-    let n = inventory.resources.len();
-    // Each finding depends on the graph alone: a large tenant is split across
-    // the cores (a small one is not worth the threads).
-    let threads = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZeroUsize::get)
-        .min(8);
     // Findings are made in the report's order, so a million of them are
     // never moved by a sort.
     let order = report_order(inventory);
-    let findings: Vec<Finding> = if threads < 2 || n < 4096 {
+    let findings: Vec<Finding> = if order.len() < 4096 {
+        // A small tenant is not worth the threads.
         text::scope(|| {
             order
                 .iter()
@@ -210,28 +206,20 @@ pub fn attribute(inventory: &Inventory, links: &[Link], options: &Options) -> At
                 .collect()
         })
     } else {
-        let chunk = n.div_ceil(threads);
-        let graph = &graph;
-        std::thread::scope(|s| {
-            let parts: Vec<_> = order
-                .chunks(chunk)
-                .map(|part| {
-                    s.spawn(move || {
-                        text::scope(|| {
-                            part.iter()
-                                .map(|&i| rules::finding(graph, i, options))
-                                .collect::<Vec<_>>()
-                        })
-                    })
-                })
-                .collect();
-            // Sized once: the parts are moved in, never regrown.
-            let mut all = Vec::with_capacity(n);
-            for p in parts {
-                all.extend(p.join().expect("an attribution thread"));
-            }
-            all
-        })
+        // Each finding depends on the graph alone: a large tenant is split
+        // across the cores, each finding written straight into its place
+        // (no per-thread parts copied together after).
+        // Each of the pool's threads shares the texts it makes between all
+        // the findings it makes, and forgets them after.
+        let mut all = Vec::new();
+        rayon::broadcast(|_| text::forget());
+        order
+            .par_iter()
+            .with_min_len(1024)
+            .map(|&i| rules::finding(&graph, i, options))
+            .collect_into_vec(&mut all);
+        rayon::broadcast(|_| text::forget());
+        all
     };
     Attribution {
         links: graph.link_rows(),
@@ -278,7 +266,7 @@ fn report_order(inventory: &Inventory) -> Vec<usize> {
             )
         })
         .collect();
-    keys.sort_unstable_by(|a, b| {
+    keys.par_sort_unstable_by(|a, b| {
         (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)).then_with(|| {
             let (x, y) = (a.3 as usize, b.3 as usize);
             fold_cmp(name(x), name(y))

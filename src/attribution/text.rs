@@ -39,19 +39,105 @@ pub fn unique(args: fmt::Arguments<'_>) -> Text {
     Arc::from(fmt::format(args))
 }
 
+/// A finding's fix. Most fixes are one sentence shared by many findings; a
+/// canvas app's names the app (its id, twice), so its sentence is kept once
+/// with a mark where the id goes, and the id is put in when the fix is shown:
+/// a large tenant's canvas fixes are then no longer a text each.
+#[derive(Clone, Debug)]
+pub struct Fix {
+    text: Text,
+    app: Option<crate::inventory::ResourceId>,
+}
+
+/// Where a fix's app id goes. Never in a fix's own words; filled-in values
+/// that carry one lose it (`Fix::for_app`).
+const APP_MARK: char = '\u{0}';
+
+impl Fix {
+    /// A fix that names no resource.
+    pub fn new(text: Text) -> Self {
+        Fix { text, app: None }
+    }
+
+    /// A fix for app `app`: `args` formats the sentence with `APP` where the
+    /// app id goes, and its other values are cleaned of the mark.
+    pub fn for_app(app: &crate::inventory::ResourceId, args: fmt::Arguments<'_>) -> Self {
+        let text = shared(args);
+        Fix {
+            text,
+            app: Some(app.clone()),
+        }
+    }
+
+    /// A value written into a fix sentence, safe from the app mark.
+    pub fn value(v: &str) -> std::borrow::Cow<'_, str> {
+        if v.contains(APP_MARK) {
+            v.replace(APP_MARK, "\u{fffd}").into()
+        } else {
+            v.into()
+        }
+    }
+
+    /// The mark the sentence puts where the app id goes.
+    pub const APP: char = APP_MARK;
+}
+
+impl fmt::Display for Fix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Some(app) = &self.app else {
+            return f.write_str(&self.text);
+        };
+        for (i, part) in self.text.split(APP_MARK).enumerate() {
+            if i > 0 {
+                f.write_str(app.as_str())?;
+            }
+            f.write_str(part)?;
+        }
+        Ok(())
+    }
+}
+
+/// Two fixes are equal when they read the same.
+impl PartialEq for Fix {
+    fn eq(&self, other: &Self) -> bool {
+        (self.text == other.text && self.app == other.app) || self.to_string() == other.to_string()
+    }
+}
+
+impl From<String> for Fix {
+    fn from(s: String) -> Self {
+        Fix::new(s.into())
+    }
+}
+
+impl serde::Serialize for Fix {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Fix {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(Fix::from)
+    }
+}
+
 /// Runs `f` with a fresh set of shared texts, and forgets them after: a
 /// thread keeps no text alive beyond its attribution.
 pub fn scope<R>(f: impl FnOnce() -> R) -> R {
-    let clear = || {
-        SEEN.with_borrow_mut(|(seen, buf)| {
-            *seen = HashSet::new();
-            *buf = String::new();
-        });
-    };
-    clear();
+    forget();
     let out = f();
-    clear();
+    forget();
     out
+}
+
+/// Forgets the texts this thread made (they live on in the findings that
+/// hold them).
+pub fn forget() {
+    SEEN.with_borrow_mut(|(seen, buf)| {
+        *seen = HashSet::new();
+        *buf = String::new();
+    });
 }
 
 #[cfg(test)]
@@ -72,5 +158,38 @@ mod tests {
         assert!(!Arc::ptr_eq(&a, &c));
         // The scope forgot them: only the findings hold them now.
         assert_eq!(Arc::strong_count(&a), 2);
+    }
+
+    #[test]
+    fn an_app_fix_is_one_shared_sentence_with_each_app_id_put_in_when_shown() {
+        use crate::inventory::ResourceId;
+        let (a, b) = scope(|| {
+            let fix = |app: &str| {
+                let who = Fix::value("Svc\u{0}Account");
+                Fix::for_app(
+                    &ResourceId::new(app),
+                    format_args!(
+                        "Make {who} the owner of {m} (`-AppName {m}`).",
+                        m = Fix::APP
+                    ),
+                )
+            };
+            (fix("app-1"), fix("app-2"))
+        });
+        assert!(Arc::ptr_eq(&a.text, &b.text));
+        // A mark inside a value is not a place for the id.
+        assert_eq!(
+            a.to_string(),
+            "Make Svc\u{fffd}Account the owner of app-1 (`-AppName app-1`)."
+        );
+        assert_eq!(
+            serde_json::to_value(&b).unwrap(),
+            "Make Svc\u{fffd}Account the owner of app-2 (`-AppName app-2`)."
+        );
+        // Read back from a report, it is the same fix.
+        let read: Fix = serde_json::from_value(serde_json::to_value(&a).unwrap()).unwrap();
+        assert_eq!(read, a);
+        assert_ne!(read, b);
+        assert_eq!(Fix::new("plain".into()).to_string(), "plain");
     }
 }

@@ -75,7 +75,7 @@ pub fn write_csv(report: &Report, out: &mut dyn std::io::Write) -> std::io::Resu
                 .collect::<Vec<_>>()
                 .join(" "),
             f.reasons.join(" | "),
-            f.fix.as_deref().unwrap_or_default().to_string(),
+            f.fix.as_ref().map(ToString::to_string).unwrap_or_default(),
             report.tenant_id.clone(),
         ];
         w.write_record(row.iter().map(|c| cell(c)))?;

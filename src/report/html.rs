@@ -118,7 +118,11 @@ fn row(f: &Finding) -> String {
     }
     details.push_str("</ul>");
     if let Some(fix) = &f.fix {
-        let _ = write!(details, r#"<p class="fix"><b>Fix:</b> {}</p>"#, esc(fix));
+        let _ = write!(
+            details,
+            r#"<p class="fix"><b>Fix:</b> {}</p>"#,
+            esc(&fix.to_string())
+        );
     }
     details.push_str("</details>");
     format!(

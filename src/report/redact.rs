@@ -53,8 +53,11 @@ pub fn redact(report: &mut Report) {
         for a in &f.attributed {
             names.extend(a.principal_name.as_deref().map(str::to_string));
         }
-        for r in f.reasons.iter().chain(f.fix.iter()) {
+        for r in f.reasons.iter() {
             names.extend(addresses(r));
+        }
+        if let Some(fix) = &f.fix {
+            names.extend(addresses(&fix.to_string()));
         }
     }
     for c in &report.coverage {
@@ -83,7 +86,7 @@ pub fn redact(report: &mut Report) {
             a.principal_name = a.principal_name.as_deref().map(|n| pseudonym(n).into());
         }
         f.reasons = f.reasons.iter().map(|r| scrub(r).into()).collect();
-        f.fix = f.fix.as_deref().map(|r| scrub(r).into());
+        f.fix = f.fix.as_ref().map(|r| scrub(&r.to_string()).into());
     }
     for c in &mut report.coverage {
         c.detail = scrub(&c.detail);

@@ -188,10 +188,11 @@ pub async fn read_environment(
             }
             _ => match previous.and_then(|c| {
                 c.roles_if_unchanged(&out.resources[index].id, flow.properties.last_modified_time)
+                    .map(|r| (c, r))
             }) {
-                Some(cached) => {
+                Some((c, cached)) => {
                     out.resources[index].roles = Fact::Known(cached.roles.clone());
-                    out.principals.extend(cached.principals.iter().cloned());
+                    out.principals.extend(c.principals_of(&cached.roles));
                     out.cache
                         .push((out.resources[index].id.clone(), cached.clone()));
                     out.reused += 1;
@@ -252,12 +253,8 @@ pub async fn read_environment(
                         role,
                     });
                 }
-                out.cache.extend(CachedRoles::read(
-                    &resource.id,
-                    modified,
-                    &roles,
-                    &principals,
-                ));
+                out.cache
+                    .extend(CachedRoles::read(&resource.id, modified, &roles));
                 out.principals.extend(principals);
                 resource.roles = Fact::Known(roles);
             }

@@ -213,10 +213,10 @@ pub async fn collect(
                         CoverageStatus::Partial
                     }
                 };
-                inv.resources.extend(read.resources);
                 read.principals
                     .into_iter()
                     .for_each(|p| inv.add_principal(p));
+                inv.add_resources(read.resources);
                 events.extend(
                     read.events.into_iter().map(|(ds, upn, at, what)| {
                         (ds, PrincipalId::upn_placeholder(&upn), at, what)
@@ -252,6 +252,9 @@ pub async fn collect(
     read_graph(http, &mut inv, links, &placeholders).await;
     progress.finish("Graph", &plural(inv.principals.len(), "principal"));
     resolve_placeholders(&mut inv);
+    // Grown by doubling while environments were merged: up to twice the room.
+    inv.resources.shrink_to_fit();
+    give_back_freed_memory();
     next.tenant_id = inv.tenant_id.clone();
     if previous.is_some() {
         inv.reuse = Some(reuse);
@@ -260,6 +263,20 @@ pub async fn collect(
         inventory: inv,
         cache: next,
     })
+}
+
+/// Gives the memory freed since the collection began back to the system.
+/// glibc keeps what each thread freed resident in that thread's arena, and
+/// attribution's threads allocate in arenas of their own: without this, a
+/// large tenant's peak held the reading's buffers and the findings at once
+/// (`peak_rss_mb` in docs/performance.md).
+fn give_back_freed_memory() {
+    // SAFETY: malloc_trim only walks glibc's own free lists; it has no
+    // precondition and is safe to call from any thread at any time.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 async fn read_environments(
@@ -324,8 +341,9 @@ async fn read_platform(
     let previous = plan.previous.as_deref();
     let apps_wanted = plan.products.contains(&Product::PowerApps);
     let flows_wanted = plan.products.contains(&Product::PowerAutomate);
-    let per_env = futures::stream::iter(inv.environments.iter())
-        .map(|env| async move {
+    let environments = inv.environments.clone();
+    let mut per_env = futures::stream::iter(environments.iter().enumerate())
+        .map(|(index, env)| async move {
             progress.begin(&env.display_name);
             let apps = async {
                 if apps_wanted {
@@ -378,89 +396,123 @@ async fn read_platform(
             .flatten()
             .collect();
             progress.finish(&env.display_name, &summary.join(", "));
-            (env.clone(), apps, flows, dv)
+            (index, EnvironmentRead { apps, flows, dv })
         })
-        .buffer_unordered(plan.environment_concurrency.max(1))
-        .collect::<Vec<_>>()
-        .await;
-    for (env, apps, flows, dv) in per_env {
-        if let Some(apps) = apps {
-            let cov = match apps {
-                Ok(read) => {
-                    let mut detail = format!(
-                        "{}, {} skipped; permissions read for {} (the others are shared with nobody)",
-                        plural(read.resources.len(), "canvas app"),
-                        plural(read.component_libraries, "component library"),
-                        plural(read.permission_reads, "app")
-                    );
-                    if read.reused > 0 {
-                        detail.push_str(&format!(
-                            "; reused for {} unchanged since the previous audit",
-                            plural(read.reused, "app")
-                        ));
-                    }
-                    reuse.app_permissions += read.reused as u64;
-                    if plan.keep_cache {
-                        next.roles.extend(read.cache);
-                    }
-                    let cov = partial_if(detail, &read.permission_failures, "permissions");
-                    inv.resources.extend(read.resources);
-                    read.principals
-                        .into_iter()
-                        .for_each(|p| inv.add_principal(p));
-                    cov
+        .buffer_unordered(plan.environment_concurrency.max(1));
+    // Each environment is merged as soon as those before it are: the
+    // inventory comes out the same whatever order the reads end in, and a
+    // read is dropped once merged (every Dataverse environment lists the
+    // tenant's users: held until the last environment ended, a large
+    // tenant's copies were a third of the audit's memory).
+    let mut ended: BTreeMap<usize, EnvironmentRead> = BTreeMap::new();
+    let mut merged = 0;
+    while let Some((index, read)) = per_env.next().await {
+        ended.insert(index, read);
+        while let Some(read) = ended.remove(&merged) {
+            merge_environment(http, plan, inv, next, reuse, &environments[merged], read);
+            merged += 1;
+        }
+    }
+}
+
+/// What one environment's reads gave.
+struct EnvironmentRead {
+    apps: Option<Result<powerapps::AppsRead, HttpError>>,
+    flows: Option<Result<flow::FlowsRead, HttpError>>,
+    dv: Option<Result<dataverse::DataverseRead, HttpError>>,
+}
+
+/// Adds one environment's reads to the inventory, with their coverage.
+fn merge_environment(
+    http: &HttpClient,
+    plan: &Plan,
+    inv: &mut Inventory,
+    next: &mut Cache,
+    reuse: &mut crate::cache::Reuse,
+    env: &Environment,
+    read: EnvironmentRead,
+) {
+    let apps_wanted = plan.products.contains(&Product::PowerApps);
+    let flows_wanted = plan.products.contains(&Product::PowerAutomate);
+    let EnvironmentRead { apps, flows, dv } = read;
+    if let Some(apps) = apps {
+        let cov = match apps {
+            Ok(read) => {
+                let mut detail = format!(
+                    "{}, {} skipped; permissions read for {} (the others are shared with nobody)",
+                    plural(read.resources.len(), "canvas app"),
+                    plural(read.component_libraries, "component library"),
+                    plural(read.permission_reads, "app")
+                );
+                if read.reused > 0 {
+                    detail.push_str(&format!(
+                        "; reused for {} unchanged since the previous audit",
+                        plural(read.reused, "app")
+                    ));
                 }
-                Err(e) => failed("canvas apps could not be listed", &e),
-            };
-            inv.coverage
-                .push(with_env(cov, powerapps::SOURCE, &env, http));
-        }
-        if let Some(flows) = flows {
-            let cov = match flows {
-                Ok(read) => {
-                    reuse.flow_owners += read.reused as u64;
-                    if plan.keep_cache {
-                        next.roles.extend(read.cache);
-                    }
-                    let detail = if plan.flow_owners && read.reused > 0 {
-                        format!(
-                            "{}; owners read for each (reused for {} unchanged since the previous audit)",
-                            plural(read.resources.len(), "cloud flow"),
-                            read.reused
-                        )
-                    } else if plan.flow_owners {
-                        format!(
-                            "{}; owners read for each",
-                            plural(read.resources.len(), "cloud flow")
-                        )
-                    } else {
-                        format!(
-                            "{}; owners not read (--no-flow-owners): linked-owner-not-creator cannot be raised",
-                            plural(read.resources.len(), "cloud flow")
-                        )
-                    };
-                    let cov = partial_if(detail, &read.permission_failures, "owners");
-                    inv.resources.extend(read.resources);
-                    read.principals
-                        .into_iter()
-                        .for_each(|p| inv.add_principal(p));
-                    cov
+                reuse.app_permissions += read.reused as u64;
+                if plan.keep_cache {
+                    next.roles.extend(read.cache);
+                    read.principals.iter().for_each(|p| next.add_principal(p));
                 }
-                Err(e) => failed("cloud flows could not be listed", &e),
-            };
-            inv.coverage.push(with_env(cov, flow::SOURCE, &env, http));
-        }
-        if let Some(dv) = dv {
-            let cov = match dv {
-                Ok(read) => merge_dataverse(inv, &env, read, apps_wanted, flows_wanted),
-                Err(e) => failed(
-                    "Dataverse could not be read (model-driven apps, solution flows and solution imports of this environment are missing)",
-                    &e,
-                ),
-            };
-            inv.coverage
-                .push(with_env(cov, dataverse::SOURCE, &env, http));
-        }
+                let cov = partial_if(detail, &read.permission_failures, "permissions");
+                read.principals
+                    .into_iter()
+                    .for_each(|p| inv.add_principal(p));
+                inv.add_resources(read.resources);
+                cov
+            }
+            Err(e) => failed("canvas apps could not be listed", &e),
+        };
+        inv.coverage
+            .push(with_env(cov, powerapps::SOURCE, env, http));
+    }
+    if let Some(flows) = flows {
+        let cov = match flows {
+            Ok(read) => {
+                reuse.flow_owners += read.reused as u64;
+                if plan.keep_cache {
+                    next.roles.extend(read.cache);
+                    read.principals.iter().for_each(|p| next.add_principal(p));
+                }
+                let detail = if plan.flow_owners && read.reused > 0 {
+                    format!(
+                        "{}; owners read for each (reused for {} unchanged since the previous audit)",
+                        plural(read.resources.len(), "cloud flow"),
+                        read.reused
+                    )
+                } else if plan.flow_owners {
+                    format!(
+                        "{}; owners read for each",
+                        plural(read.resources.len(), "cloud flow")
+                    )
+                } else {
+                    format!(
+                        "{}; owners not read (--no-flow-owners): linked-owner-not-creator cannot be raised",
+                        plural(read.resources.len(), "cloud flow")
+                    )
+                };
+                let cov = partial_if(detail, &read.permission_failures, "owners");
+                read.principals
+                    .into_iter()
+                    .for_each(|p| inv.add_principal(p));
+                inv.add_resources(read.resources);
+                cov
+            }
+            Err(e) => failed("cloud flows could not be listed", &e),
+        };
+        inv.coverage.push(with_env(cov, flow::SOURCE, env, http));
+    }
+    if let Some(dv) = dv {
+        let cov = match dv {
+            Ok(read) => merge_dataverse(inv, env, read, apps_wanted, flows_wanted),
+            Err(e) => failed(
+                "Dataverse could not be read (model-driven apps, solution flows and solution imports of this environment are missing)",
+                &e,
+            ),
+        };
+        inv.coverage
+            .push(with_env(cov, dataverse::SOURCE, env, http));
     }
 }
 
@@ -499,7 +551,7 @@ fn merge_dataverse(
             app.solution = solution_of
                 .get(&(dataverse::COMPONENT_APP_MODULE, app.id.to_string()))
                 .cloned();
-            inv.resources.push(app);
+            inv.add_resources([app]);
         }
     }
     let mut dataverse_only = 0;
@@ -566,7 +618,7 @@ fn merge_dataverse(
                 continue;
             }
             dataverse_only += 1;
-            inv.resources.push(Resource {
+            inv.add_resources([Resource {
                 id: ResourceId::new(&f.workflowid),
                 kind: ResourceKind::CloudFlow,
                 name: f.name.as_str().into(),
@@ -587,7 +639,7 @@ fn merge_dataverse(
                         .collect(),
                 ),
                 stamps: Vec::new(),
-            });
+            }]);
         }
     }
     let detail = format!(
@@ -641,7 +693,7 @@ fn merge_customer_insights(
                 None => detail.push_str("; no --ci-activity: every role holder counts as active"),
             }
             let cov = partial_if(detail, &read.failures, "parts");
-            inv.resources.extend(read.resources);
+            inv.add_resources(read.resources);
             inv.coverage
                 .push(global(customer_insights::SOURCE, cov.0, cov.1, http));
         }

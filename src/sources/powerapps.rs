@@ -152,10 +152,13 @@ pub async fn read_environment(
         );
         let mut resource = resource;
         if roles.is_none() {
-            match previous.and_then(|c| c.roles_if_unchanged(&resource.id, p.last_modified_time)) {
-                Some(cached) => {
+            match previous.and_then(|c| {
+                c.roles_if_unchanged(&resource.id, p.last_modified_time)
+                    .map(|r| (c, r))
+            }) {
+                Some((c, cached)) => {
                     resource.roles = Fact::Known(cached.roles.clone());
-                    out.principals.extend(cached.principals.iter().cloned());
+                    out.principals.extend(c.principals_of(&cached.roles));
                     out.cache.push((resource.id.clone(), cached.clone()));
                     out.reused += 1;
                 }
@@ -217,12 +220,8 @@ pub async fn read_environment(
                         role: Role::Owner,
                     });
                 }
-                out.cache.extend(CachedRoles::read(
-                    &resource.id,
-                    modified,
-                    &roles,
-                    &principals,
-                ));
+                out.cache
+                    .extend(CachedRoles::read(&resource.id, modified, &roles));
                 out.principals.extend(principals);
                 resource.roles = Fact::Known(roles);
             }
