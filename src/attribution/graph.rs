@@ -5,9 +5,11 @@
 //! environments by id. Role, creator and membership relations are read from
 //! the inventory itself, which holds them per resource and per group.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
-use super::LinkRow;
+use rustc_hash::FxHashMap as HashMap;
+
+use super::{LinkRow, Text};
 use crate::inventory::{
     Activity, Environment, EnvironmentId, Fact, Inventory, Principal, PrincipalId, PrincipalType,
     Resource, ResourceId,
@@ -39,6 +41,14 @@ pub struct AttributionGraph<'a> {
     effective: HashMap<PrincipalId, EffectiveLink<'a>>,
     /// Environments by id: every finding names its environment.
     environments: HashMap<&'a EnvironmentId, &'a Environment>,
+    /// Each environment's display name as a finding holds it, made once.
+    environment_names: HashMap<&'a EnvironmentId, Text>,
+    /// Principals by id, hashed: rules look principals up several times a
+    /// finding, and the inventory's ordered map compares ids all the way down.
+    principals: HashMap<&'a PrincipalId, &'a Principal>,
+    /// Each named principal's name for people, made once: the inventory's
+    /// UPN or display name, else what a link calls it.
+    names: HashMap<PrincipalId, Text>,
     /// `our_identities`, computed once: every finding's fix asks for it.
     ours: std::sync::OnceLock<Vec<(PrincipalId, EffectiveLink<'a>)>>,
 }
@@ -49,9 +59,17 @@ impl<'a> AttributionGraph<'a> {
             inventory,
             links,
             resolved: Vec::with_capacity(links.len()),
-            activity: HashMap::new(),
-            links_by_principal: HashMap::new(),
-            effective: HashMap::new(),
+            activity: HashMap::default(),
+            links_by_principal: HashMap::default(),
+            effective: HashMap::default(),
+            environment_names: inventory
+                .environments
+                .iter()
+                .rev()
+                .map(|e| (&e.id, Text::from(e.display_name.as_str())))
+                .collect(),
+            principals: inventory.principals.iter().collect(),
+            names: HashMap::default(),
             // Reversed, so the first of a repeated id is the one kept.
             environments: inventory
                 .environments
@@ -72,11 +90,25 @@ impl<'a> AttributionGraph<'a> {
             g.resolved.push(id);
         }
         let linked: Vec<PrincipalId> = g.links_by_principal.keys().cloned().collect();
-        for id in linked {
-            if let Some(e) = g.compute_effective_link(&id) {
-                g.effective.insert(id, e);
+        for id in &linked {
+            if let Some(e) = g.compute_effective_link(id) {
+                g.effective.insert(id.clone(), e);
             }
         }
+        let names: HashMap<PrincipalId, Text> = inventory
+            .principals
+            .keys()
+            .chain(&linked)
+            .filter_map(|id| {
+                let name = inventory
+                    .principals
+                    .get(id)
+                    .and_then(Principal::name)
+                    .or_else(|| g.link_name(id))?;
+                Some((id.clone(), Text::from(name)))
+            })
+            .collect();
+        g.names = names;
         g
     }
 
@@ -99,17 +131,18 @@ impl<'a> AttributionGraph<'a> {
         self.environments.get(id).copied()
     }
 
+    /// The display name of `environment()`, shared by its findings.
+    pub fn environment_name(&self, id: &EnvironmentId) -> Option<Text> {
+        self.environment_names.get(id).cloned()
+    }
+
     pub fn principal(&self, id: &PrincipalId) -> Option<&'a Principal> {
-        self.inventory.principals.get(id)
+        self.principals.get(id).copied()
     }
 
     /// A name for people to read: UPN, display name, or the object id.
-    /// Borrowed from the inventory or the links: rules name principals in
-    /// almost every finding.
-    pub fn name_of<'b>(&self, id: &'b PrincipalId) -> &'b str
-    where
-        'a: 'b,
-    {
+    /// Borrowed, never made: rules name principals in almost every finding.
+    pub fn name_of<'s>(&'s self, id: &'s PrincipalId) -> &'s str {
         self.display_name_of(id).unwrap_or(id.as_str())
     }
 
@@ -123,10 +156,13 @@ impl<'a> AttributionGraph<'a> {
             })
     }
 
-    pub fn display_name_of(&self, id: &PrincipalId) -> Option<&'a str> {
-        self.principal(id)
-            .and_then(Principal::name)
-            .or_else(|| self.link_name(id))
+    pub fn display_name_of(&self, id: &PrincipalId) -> Option<&str> {
+        self.names.get(id).map(|n| &**n)
+    }
+
+    /// The same name as a shared text, for a finding to hold.
+    pub fn display_name_text(&self, id: &PrincipalId) -> Option<Text> {
+        self.names.get(id).cloned()
     }
 
     /// Active links of a principal.

@@ -235,7 +235,7 @@ pub fn attribute(inventory: &Inventory, links: &[Link], options: &Options) -> At
 /// keep the inventory's order, as the stable sort does.
 fn report_order(inventory: &Inventory) -> Vec<usize> {
     let resources = &inventory.resources;
-    let mut env_rank: std::collections::HashMap<&str, u32> = resources
+    let mut env_rank: rustc_hash::FxHashMap<&str, u32> = resources
         .iter()
         .map(|r| (r.environment.as_str(), 0))
         .collect();

@@ -42,13 +42,12 @@ fn blank(g: &AttributionGraph, res: &Resource) -> Finding {
         resource_id: res.id.clone(),
         resource_name: res.name.clone(),
         environment_id: res.environment.clone(),
-        environment_name: text!(
-            "{}",
-            res.environment_name.as_deref().unwrap_or_else(|| {
-                g.environment(&res.environment)
-                    .map_or(res.environment.as_str(), |e| e.display_name.as_str())
-            })
-        ),
+        environment_name: match &res.environment_name {
+            Some(name) => text!("{name}"),
+            None => g
+                .environment_name(&res.environment)
+                .unwrap_or_else(|| text!("{}", res.environment)),
+        },
         solution: res.solution.clone(),
         verdict: Verdict::Unknown,
         credited_partner_id: None,
@@ -224,7 +223,7 @@ fn single(
     principal: &PrincipalId,
     role: AttributedRole,
     opts: &Options,
-    why_only: &str,
+    why_only: &'static str,
 ) {
     let attributed = vec![(principal.clone(), role)];
     f.attributed = attributed_rows(g, &attributed);
@@ -232,11 +231,14 @@ fn single(
     match g.effective_link(principal) {
         None => {
             f.verdict = Verdict::Uncredited;
-            f.reasons.push(text!(
-                "the {} {} is not linked to a partner; {why_only}",
-                role.words(),
-                g.name_of(principal)
-            ));
+            f.reasons
+                .push(super::text::about(why_only, principal, role as u16, || {
+                    text!(
+                        "the {} {} is not linked to a partner; {why_only}",
+                        role.words(),
+                        g.name_of(principal)
+                    )
+                }));
         }
         Some(eff) => {
             let partner = eff.link.partner_id.clone();
@@ -670,17 +672,24 @@ fn credit(
         .attributed
         .iter()
         .find(|a| &a.principal_id == principal)
-        .map_or("attributed user", |a| a.role.words());
+        .map(|a| a.role);
     let source = match eff.link.source {
         LinkSource::Attested => "attested",
         LinkSource::Declared => "declared",
     };
-    f.reasons.push(text!(
-        "{} ({role}) is linked to {} partner {partner} ({source} in {})",
-        g.name_of(principal),
-        if ours { "our" } else { "another" },
-        eff.link.origin
-    ));
+    // The sentence follows from the principal's link, its role and whether
+    // the partner is ours: the key holds the last two.
+    let variant = role.map_or(0, |r| r as u16 + 1) << 1 | u16::from(ours);
+    f.reasons
+        .push(super::text::about("credit", principal, variant, || {
+            text!(
+                "{} ({}) is linked to {} partner {partner} ({source} in {})",
+                g.name_of(principal),
+                role.map_or("attributed user", AttributedRole::words),
+                if ours { "our" } else { "another" },
+                eff.link.origin
+            )
+        }));
     // The link-quality flags speak of how safe *our* credit is; on another
     // partner's credit they would only be noise.
     if !ours {
@@ -805,7 +814,7 @@ fn attributed_rows(
             let eff = g.effective_link(p);
             Attributed {
                 principal_id: p.clone(),
-                principal_name: g.display_name_of(p).map(|n| text!("{n}")),
+                principal_name: g.display_name_text(p),
                 role: *role,
                 partner_id: eff.as_ref().map(|e| e.link.partner_id.clone()),
                 link_source: eff.as_ref().map(|e| e.link.source),

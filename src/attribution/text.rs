@@ -6,17 +6,25 @@
 //! copy used to be its own allocation; now equal texts made on one thread
 //! during one attribution are one `Arc<str>`.
 
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::cell::RefCell;
-use std::collections::HashSet;
+
+use crate::inventory::PrincipalId;
 use std::fmt::{self, Write};
 use std::sync::Arc;
 
 /// A finding's reason or fix.
 pub type Text = Arc<str>;
 
+/// `about`'s sentences: by call site and variant, then by principal (so a
+/// lookup borrows the id instead of cloning it into a key).
+type About = HashMap<(&'static str, u16), HashMap<PrincipalId, Text>>;
+
 thread_local! {
     /// The texts made so far, and a buffer to format the next one into.
     static SEEN: RefCell<(HashSet<Text>, String)> = RefCell::default();
+    /// Sentences about one principal, by where they are said and how.
+    static ABOUT: RefCell<About> = RefCell::default();
 }
 
 /// The text `args` formats to, shared with every equal text made on this
@@ -34,9 +42,28 @@ pub fn shared(args: fmt::Arguments<'_>) -> Text {
     })
 }
 
-/// A text no other finding says (it names the resource): not worth a lookup.
-pub fn unique(args: fmt::Arguments<'_>) -> Text {
-    Arc::from(fmt::format(args))
+/// What `site` says about `who` (`variant` tells its other inputs apart),
+/// made by `make` the first time on this thread inside the current scope:
+/// every finding of a principal with thousands of resources repeats the
+/// sentence, and formatting it each time was most of attribution's time.
+/// The caller keeps the key whole: the same key must always mean the same
+/// sentence.
+pub fn about(
+    site: &'static str,
+    who: &PrincipalId,
+    variant: u16,
+    make: impl FnOnce() -> Text,
+) -> Text {
+    let known = ABOUT.with_borrow(|m| m.get(&(site, variant))?.get(who).cloned());
+    known.unwrap_or_else(|| {
+        let t = make();
+        ABOUT.with_borrow_mut(|m| {
+            m.entry((site, variant))
+                .or_default()
+                .insert(who.clone(), t.clone())
+        });
+        t
+    })
 }
 
 /// A finding's fix. Most fixes are one sentence shared by many findings; a
@@ -135,9 +162,10 @@ pub fn scope<R>(f: impl FnOnce() -> R) -> R {
 /// hold them).
 pub fn forget() {
     SEEN.with_borrow_mut(|(seen, buf)| {
-        *seen = HashSet::new();
+        *seen = HashSet::default();
         *buf = String::new();
     });
+    ABOUT.with_borrow_mut(|m| *m = HashMap::default());
 }
 
 #[cfg(test)]
