@@ -189,6 +189,30 @@ mod tests {
     }
 
     #[test]
+    fn a_sentence_about_a_principal_is_made_once_per_key_and_scope() {
+        let who = PrincipalId::new("p1");
+        let other = PrincipalId::new("p2");
+        let made = std::cell::Cell::new(0);
+        let make = |s: &str| {
+            made.set(made.get() + 1);
+            Text::from(s)
+        };
+        let (a, b, c, d) = scope(|| {
+            (
+                about("credit", &who, 1, || make("one")),
+                about("credit", &who, 1, || make("never made")),
+                about("credit", &who, 2, || make("two")),
+                about("credit", &other, 1, || make("three")),
+            )
+        });
+        assert!(Arc::ptr_eq(&a, &b));
+        assert_eq!((&*c, &*d, made.get()), ("two", "three", 3));
+        // A new scope forgot them.
+        let e = scope(|| about("credit", &who, 1, || make("four")));
+        assert_eq!(&*e, "four");
+    }
+
+    #[test]
     fn an_app_fix_is_one_shared_sentence_with_each_app_id_put_in_when_shown() {
         use crate::inventory::ResourceId;
         let (a, b) = scope(|| {

@@ -138,8 +138,9 @@ pub enum Lookup<T> {
     Failed(String),
 }
 
-/// `$batch` requests in flight at once (the host limit still applies).
-const BATCHES_IN_FLIGHT: usize = 8;
+/// `$batch` requests, or group expansions, in flight at once (the host
+/// limit still applies).
+pub const BATCHES_IN_FLIGHT: usize = 8;
 
 /// GETs many Graph URLs (relative to `/v1.0`) in `$batch` requests of 20,
 /// retrying sub-requests Graph throttles. Answers come back in input order.

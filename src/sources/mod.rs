@@ -887,8 +887,14 @@ async fn read_graph(
     }
     let mut errors = Vec::new();
     let mut not_found = Vec::new();
-    for group in &groups {
-        match graph::transitive_members(http, group).await {
+    // Groups are expanded together, and merged in order.
+    let expanded: Vec<_> = futures::stream::iter(&groups)
+        .map(|group| graph::transitive_members(http, group))
+        .buffered(graph::BATCHES_IN_FLIGHT)
+        .collect()
+        .await;
+    for (group, expansion) in groups.iter().zip(expanded) {
+        match expansion {
             Ok(members) => {
                 let ids = members.iter().map(|m| m.id.clone()).collect();
                 members.into_iter().for_each(|m| inv.add_principal(m));
@@ -902,18 +908,20 @@ async fn read_graph(
         }
     }
     let upns: Vec<String> = upns.into_iter().collect();
-    for (upn, found) in upns.iter().zip(graph::users(http, &upns).await) {
+    let app_ids: Vec<String> = app_ids.into_iter().collect();
+    // Neither lookup depends on the other: they go out together.
+    let (users, apps) = tokio::join!(
+        graph::users(http, &upns),
+        graph::service_principals_by_app_id(http, &app_ids)
+    );
+    for (upn, found) in upns.iter().zip(users) {
         match found {
             graph::Lookup::Found(p) => inv.add_principal(p),
             graph::Lookup::NotFound => not_found.push(upn.clone()),
             graph::Lookup::Failed(e) => errors.push(format!("user {upn}: {e}")),
         }
     }
-    let app_ids: Vec<String> = app_ids.into_iter().collect();
-    for (app_id, found) in app_ids
-        .iter()
-        .zip(graph::service_principals_by_app_id(http, &app_ids).await)
-    {
+    for (app_id, found) in app_ids.iter().zip(apps) {
         match found {
             graph::Lookup::Found(p) => inv.add_principal(p),
             // Not an app id: the GUID is an object id that no resource names.
