@@ -246,12 +246,12 @@ fn report_order(inventory: &Inventory) -> Vec<usize> {
     }
     // Names that are not ASCII are lower-cased once; ASCII ones fold as read.
     let folded: Vec<Option<String>> = resources
-        .iter()
+        .par_iter()
         .map(|r| (!r.name.is_ascii()).then(|| r.name.to_lowercase()))
         .collect();
     let name = |i: usize| folded[i].as_deref().unwrap_or(&resources[i].name);
     let mut keys: Vec<(u8, u32, u128, u32)> = resources
-        .iter()
+        .par_iter()
         .enumerate()
         .map(|(i, r)| {
             let mut head = [0u8; 16];
