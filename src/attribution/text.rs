@@ -76,18 +76,15 @@ pub struct Fix {
     app: Option<crate::inventory::ResourceId>,
 }
 
-/// Where a fix's app id goes. Never in a fix's own words; filled-in values
-/// that carry one lose it (`Fix::for_app`).
-const APP_MARK: char = '\u{0}';
-
 impl Fix {
     /// A fix that names no resource.
     pub fn new(text: Text) -> Self {
         Fix { text, app: None }
     }
 
-    /// A fix for app `app`: `args` formats the sentence with `APP` where the
-    /// app id goes, and its other values are cleaned of the mark.
+    /// A fix for app `app`: `args` formats the sentence with `Fix::APP`
+    /// where the app id goes; every other value in it must go through
+    /// `Fix::value`.
     pub fn for_app(app: &crate::inventory::ResourceId, args: fmt::Arguments<'_>) -> Self {
         let text = shared(args);
         Fix {
@@ -98,15 +95,16 @@ impl Fix {
 
     /// A value written into a fix sentence, safe from the app mark.
     pub fn value(v: &str) -> std::borrow::Cow<'_, str> {
-        if v.contains(APP_MARK) {
-            v.replace(APP_MARK, "\u{fffd}").into()
+        if v.contains(Self::APP) {
+            v.replace(Self::APP, "\u{fffd}").into()
         } else {
             v.into()
         }
     }
 
-    /// The mark the sentence puts where the app id goes.
-    pub const APP: char = APP_MARK;
+    /// Where a fix's app id goes: never in a fix's own words, and taken out
+    /// of the values written into it (`Fix::value`).
+    pub const APP: char = '\u{0}';
 }
 
 impl fmt::Display for Fix {
@@ -114,7 +112,7 @@ impl fmt::Display for Fix {
         let Some(app) = &self.app else {
             return f.write_str(&self.text);
         };
-        for (i, part) in self.text.split(APP_MARK).enumerate() {
+        for (i, part) in self.text.split(Self::APP).enumerate() {
             if i > 0 {
                 f.write_str(app.as_str())?;
             }
