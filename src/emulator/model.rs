@@ -53,14 +53,49 @@ pub struct TenantModel {
     pub index: std::sync::OnceLock<ModelIndex>,
 }
 
+/// Each environment's positions in a list, in the list's order.
+fn positions_by_environment<'a>(
+    environments: impl Iterator<Item = &'a String>,
+) -> std::collections::HashMap<String, Vec<usize>> {
+    let mut out: std::collections::HashMap<String, Vec<usize>> = Default::default();
+    for (i, env) in environments.enumerate() {
+        out.entry(env.to_ascii_lowercase()).or_default().push(i);
+    }
+    out
+}
+
+/// The items of `list` in environment `env`: by the index while the list
+/// has the length it was indexed at, by a scan otherwise.
+fn in_environment<'a, T>(
+    list: &'a [T],
+    indexed_len: usize,
+    positions: &std::collections::HashMap<String, Vec<usize>>,
+    env: &str,
+    environment: impl Fn(&T) -> &String,
+) -> Vec<&'a T> {
+    let here = |t: &&T| environment(t).eq_ignore_ascii_case(env);
+    if list.len() != indexed_len {
+        return list.iter().filter(here).collect();
+    }
+    positions
+        .get(&env.to_ascii_lowercase())
+        .map(|p| p.iter().filter_map(|i| list.get(*i)).filter(here).collect())
+        .unwrap_or_default()
+}
+
 /// Positions of principals, apps and flows by lower-cased id (and
-/// environment). A stale position (the lists changed after it was built) is
-/// caught by checking the id, and the lookup falls back to a scan.
+/// environment), and of each environment's apps and flows. A stale position
+/// (the lists changed after it was built) is caught by checking the id, and
+/// a list whose length moved is scanned instead.
 #[derive(Clone, Debug, Default)]
 pub struct ModelIndex {
     principals: std::collections::HashMap<String, usize>,
     apps: std::collections::HashMap<(String, String), usize>,
     flows: std::collections::HashMap<(String, String), usize>,
+    apps_in: std::collections::HashMap<String, Vec<usize>>,
+    flows_in: std::collections::HashMap<String, Vec<usize>>,
+    /// The lengths of `apps` and `flows` when the index was built.
+    lengths: (usize, usize),
 }
 
 #[derive(Clone, Debug, Deserialize, serde::Serialize)]
@@ -436,7 +471,26 @@ impl TenantModel {
                     .enumerate()
                     .map(|(i, f)| ((key(&f.environment), key(&f.id)), i))
                     .collect(),
+                apps_in: positions_by_environment(self.apps.iter().map(|a| &a.environment)),
+                flows_in: positions_by_environment(self.flows.iter().map(|f| &f.environment)),
+                lengths: (self.apps.len(), self.flows.len()),
             }
+        })
+    }
+
+    /// The canvas apps of environment `env`, in the model's order.
+    pub fn apps_in<'a>(&'a self, env: &str) -> Vec<&'a ModelApp> {
+        let index = self.index();
+        in_environment(&self.apps, index.lengths.0, &index.apps_in, env, |a| {
+            &a.environment
+        })
+    }
+
+    /// The cloud flows of environment `env`, in the model's order.
+    pub fn flows_in<'a>(&'a self, env: &str) -> Vec<&'a ModelFlow> {
+        let index = self.index();
+        in_environment(&self.flows, index.lengths.1, &index.flows_in, env, |f| {
+            &f.environment
         })
     }
 
@@ -520,6 +574,35 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("t.toml:2:"), "{err}");
+    }
+
+    #[test]
+    fn an_environments_apps_come_in_the_models_order_even_after_the_list_grew() {
+        let app = |id: &str, env: &str| {
+            format!(
+                "[[apps]]\nid = \"{id}\"\nenvironment = \"{env}\"\nname = \"n\"\nowner = \"o\"\ncreated = \"2026-01-01T00:00:00Z\"\n"
+            )
+        };
+        let text = format!(
+            "tenant_id = \"t\"\n{}{}{}{}{}",
+            "[[environments]]\nname = \"e1\"\ndisplay_name = \"One\"\n",
+            "[[environments]]\nname = \"e2\"\ndisplay_name = \"Two\"\n",
+            app("a1", "E1"),
+            app("a2", "e2"),
+            app("a3", "e1")
+        );
+        let mut m = TenantModel::parse("t", &text).expect("a model");
+        let ids = |m: &TenantModel, env: &str| -> Vec<String> {
+            m.apps_in(env).iter().map(|a| a.id.clone()).collect()
+        };
+        assert_eq!(ids(&m, "e1"), ["a1", "a3"]);
+        assert_eq!(ids(&m, "E2"), ["a2"]);
+        assert!(ids(&m, "e3").is_empty());
+        // Indexed above; an app added since is still listed.
+        let mut extra = m.apps[0].clone();
+        extra.id = "a4".into();
+        m.apps.push(extra);
+        assert_eq!(ids(&m, "e1"), ["a1", "a3", "a4"]);
     }
 
     #[test]

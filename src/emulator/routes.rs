@@ -34,6 +34,13 @@ impl Req<'_> {
     /// One page of `items`, with a next link on the real host when more
     /// remain (`$skiptoken` carries the offset).
     fn page(&self, items: Vec<Value>, next_key: &str) -> Value {
+        self.page_with(items, |v| v, next_key)
+    }
+
+    /// One page of `items`, rendering only the page's own: a large list's
+    /// every item rendered for each of its pages made a list call cost the
+    /// emulator milliseconds.
+    fn page_with<T>(&self, items: Vec<T>, render: impl Fn(T) -> Value, next_key: &str) -> Value {
         let skip: usize = self
             .param("$skiptoken")
             .and_then(|s| s.parse().ok())
@@ -43,13 +50,16 @@ impl Req<'_> {
             .and_then(|s| s.parse().ok())
             .unwrap_or(usize::MAX);
         let size = self.page_size.min(top).max(1);
-        let end = (skip + size).min(items.len());
+        let total = items.len();
+        let end = skip.saturating_add(size).min(total);
         let page: Vec<Value> = items
-            .get(skip..end)
-            .map(<[Value]>::to_vec)
-            .unwrap_or_default();
+            .into_iter()
+            .skip(skip)
+            .take(end.saturating_sub(skip))
+            .map(render)
+            .collect();
         let mut body = json!({ "value": page });
-        if end < items.len() {
+        if end < total {
             let mut q = url::form_urlencoded::Serializer::new(String::new());
             for (k, v) in self.query.iter().filter(|(k, _)| k != "$skiptoken") {
                 q.append_pair(k, v);
@@ -88,11 +98,15 @@ fn eq(a: &str, b: &str) -> bool {
     a.eq_ignore_ascii_case(b)
 }
 
-fn host_of(url: &str) -> String {
-    url::Url::parse(url)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
-        .unwrap_or_default()
+/// Whether `url`'s host is `host`: read off the text, as every request asks
+/// it of every environment (a URL parse for each cost the emulator more than
+/// routing the request).
+fn url_host_is(url: &str, host: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let name = authority.split_once(':').map_or(authority, |(h, _)| h);
+    name.eq_ignore_ascii_case(host)
 }
 
 /// A path's segments, each percent-decoded.
@@ -115,11 +129,11 @@ pub fn route(st: &Shared, req: &Req, seg: &[String]) -> Answer {
     }
     let guard = st.model.read().expect("tenant model");
     let m = &*guard;
-    if let Some(env) = m
-        .environments
-        .iter()
-        .find(|e| e.dataverse_url.as_deref().map(host_of).as_deref() == Some(req.host))
-    {
+    if let Some(env) = m.environments.iter().find(|e| {
+        e.dataverse_url
+            .as_deref()
+            .is_some_and(|u| url_host_is(u, req.host))
+    }) {
         return dataverse(m, env, req, &s);
     }
     if *req.method == Method::POST {
@@ -165,13 +179,11 @@ pub fn route(st: &Shared, req: &Req, seg: &[String]) -> Answer {
             let Some(env) = m.environments.iter().find(|e| eq(&e.name, env)) else {
                 return not_found("environment");
             };
-            let items = m
-                .apps
-                .iter()
-                .filter(|a| eq(&a.environment, &env.name))
-                .map(|a| app(m, a))
-                .collect();
-            (StatusCode::OK, req.page(items, "nextLink"))
+            let items = m.apps_in(&env.name);
+            (
+                StatusCode::OK,
+                req.page_with(items, |a| app(m, a), "nextLink"),
+            )
         }
         (
             "api.powerapps.com",
@@ -253,13 +265,12 @@ pub fn route(st: &Shared, req: &Req, seg: &[String]) -> Answer {
             let Some(env) = m.environments.iter().find(|e| eq(&e.name, env)) else {
                 return not_found("environment");
             };
-            let items = m
-                .flows
-                .iter()
-                .filter(|f| eq(&f.environment, &env.name) && !f.dataverse_only)
-                .map(|f| flow(m, f))
-                .collect();
-            (StatusCode::OK, req.page(items, "nextLink"))
+            let mut items = m.flows_in(&env.name);
+            items.retain(|f| !f.dataverse_only);
+            (
+                StatusCode::OK,
+                req.page_with(items, |f| flow(m, f), "nextLink"),
+            )
         }
         (
             "api.flow.microsoft.com",
@@ -660,11 +671,15 @@ fn dataverse(m: &TenantModel, env: &ModelEnvironment, req: &Req, s: &[&str]) -> 
         );
     }
     let items: Vec<Value> = match (*set, rest) {
-        ("systemusers", []) => m
-            .principals
-            .iter()
-            .filter(|p| p.kind != ModelKind::Group)
-            .map(|p| {
+        ("systemusers", []) => {
+            // The tenant's every user, in each environment: rendered a page
+            // at a time.
+            let users = m
+                .principals
+                .iter()
+                .filter(|p| p.kind != ModelKind::Group)
+                .collect();
+            let render = |p: &ModelPrincipal| {
                 json!({
                     "systemuserid": systemuser_id(&p.id),
                     "fullname": p.name,
@@ -673,8 +688,12 @@ fn dataverse(m: &TenantModel, env: &ModelEnvironment, req: &Req, s: &[&str]) -> 
                     "applicationid": p.app_id,
                     "isdisabled": !p.enabled,
                 })
-            })
-            .collect(),
+            };
+            return (
+                StatusCode::OK,
+                req.page_with(users, render, "@odata.nextLink"),
+            );
+        }
         ("appmodules", unpublished) => {
             let drafts = matches!(unpublished, [f] if f.starts_with("Microsoft.Dynamics.CRM.RetrieveUnpublishedMultiple"));
             if !unpublished.is_empty() && !drafts {
@@ -1368,5 +1387,39 @@ fn write(st: &Shared, req: &Req, s: &[&str]) -> Option<Answer> {
             ok(json!({"principalId": principal, "roles": b["roles"], "instanceId": id}))
         }
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_urls_host_is_read_off_its_text() {
+        assert!(url_host_is(
+            "https://org1.api.crm.dynamics.com/",
+            "org1.api.crm.dynamics.com"
+        ));
+        assert!(url_host_is(
+            "https://ORG1.api.crm.dynamics.com",
+            "org1.api.crm.dynamics.com"
+        ));
+        assert!(url_host_is(
+            "https://org1.api.crm.dynamics.com:443/api?x=1",
+            "org1.api.crm.dynamics.com"
+        ));
+        assert!(url_host_is(
+            "https://u@org1.crm.dynamics.com/",
+            "org1.crm.dynamics.com"
+        ));
+        assert!(!url_host_is(
+            "https://org1.api.crm.dynamics.com/",
+            "org11.api.crm.dynamics.com"
+        ));
+        assert!(!url_host_is(
+            "https://org11.api.crm.dynamics.com/",
+            "org1.api.crm.dynamics.com"
+        ));
+        assert!(!url_host_is("https://org1.api.crm.dynamics.com/", ""));
     }
 }
