@@ -153,6 +153,17 @@ fn rss_of(status: &str) -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+/// CPU time the hypervisor gave to other machines so far, in seconds summed
+/// over the cores (the `steal` column of `/proc/stat`, in Linux's fixed 100
+/// ticks a second); `None` where there is no `/proc/stat`. A run that lost
+/// much of it is slow for reasons of no client's making.
+fn cpu_steal_s() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let ticks: f64 = line.split_whitespace().nth(8)?.parse().ok()?;
+    Some(ticks / 100.0)
+}
+
 /// Attribution alone over `n` resources built in memory (no HTTP): canvas
 /// apps with owners and co-owners, and flows, across a few thousand people,
 /// some linked to us, some to another partner.
@@ -233,11 +244,15 @@ fn attribution_only(n: usize) -> serde_json::Value {
         now,
         attestation_max_age: chrono::Duration::days(30),
     };
+    let steal_before = cpu_steal_s();
     let t = Instant::now();
     let a = attribution::attribute(&inv, &links, &options);
+    let elapsed = t.elapsed().as_secs_f64();
+    let steal = steal_before.zip(cpu_steal_s()).map(|(a, b)| b - a);
     serde_json::json!({
         "attribution_resources": n,
-        "attribution_s": t.elapsed().as_secs_f64(),
+        "attribution_s": elapsed,
+        "cpu_steal_s": steal,
         "findings": a.findings.len(),
         "peak_rss_mb": peak_rss_mb(),
     })
@@ -446,7 +461,13 @@ fn main() {
     let spec_text = spec;
     let spec = synthetic::Spec::parse(spec).expect("a valid spec");
     let latency = Duration::from_millis(latency_ms);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // The client on one thread, as `pal-audit audit` runs it; the delta
+    // audit's emulator serves from a pool of its own.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let server_runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("a runtime");
@@ -463,6 +484,7 @@ fn main() {
     let child = ChildEmulator::start(spec_text, latency_ms, &links_path);
     let links = pal_audit::links::load(&[links_path], &[]).expect("the emulator's links");
     let cache_dir = tmp.path().join("cache");
+    let steal_before = cpu_steal_s();
     let full = runtime.block_on(run_audit(
         &child.base,
         &links,
@@ -471,12 +493,15 @@ fn main() {
         None,
         &cache_dir,
     ));
+    let steal = steal_before.zip(cpu_steal_s()).map(|(a, b)| b - a);
     let peak_rss = peak_rss_mb();
     let emulator_rss = child.peak_rss_mb();
     // The model again, in this process, for the minimum, the baseline's
     // sample and the delta audit.
     let mut model = synthetic::generate(&spec);
+    let steal_before = cpu_steal_s();
     let sequential_s = runtime.block_on(sequential_request_s(&child.base, &model));
+    let baseline_steal = steal_before.zip(cpu_steal_s()).map(|(a, b)| b - a);
     drop(child);
     if args.iter().any(|a| a == "--no-delta") {
         // For profiling the full audit alone (heaptrack, perf).
@@ -484,7 +509,7 @@ fn main() {
             "{}",
             serde_json::json!({"size": size, "wall_s": full.wall_s, "collect_s": full.collect_s,
                 "attribution_s": full.attribution_s, "requests": full.requests,
-                "findings": full.findings, "peak_rss_mb": peak_rss})
+                "findings": full.findings, "peak_rss_mb": peak_rss, "cpu_steal_s": steal})
         );
         return;
     }
@@ -492,8 +517,8 @@ fn main() {
     let (min_by_host, chain) = minimum(&model);
     let min_requests: u64 = min_by_host.values().sum();
     let changed = touch_one_percent(&mut model);
-    let delta = runtime.block_on(async {
-        let server = emulator::start(
+    let server = server_runtime
+        .block_on(emulator::start(
             model.clone(),
             emulator::Options {
                 page_size: PAGE,
@@ -502,23 +527,19 @@ fn main() {
                 ..Default::default()
             },
             0,
-        )
-        .await
+        ))
         .expect("the emulator starts");
-        let previous =
-            Arc::new(pal_audit::cache::Cache::load(&cache_dir).expect("the full audit's cache"));
-        let run = run_audit(
-            &server.base_url(),
-            &links,
-            &partner,
-            &options,
-            Some(previous),
-            &tmp.path().join("delta-cache"),
-        )
-        .await;
-        server.stop().await;
-        run
-    });
+    let previous =
+        Arc::new(pal_audit::cache::Cache::load(&cache_dir).expect("the full audit's cache"));
+    let delta = runtime.block_on(run_audit(
+        &server.base_url(),
+        &links,
+        &partner,
+        &options,
+        Some(previous),
+        &tmp.path().join("delta-cache"),
+    ));
+    server_runtime.block_on(server.stop());
     let result = (
         full.collect_s,
         full.wall_s,
@@ -570,8 +591,10 @@ fn main() {
         "delta_wall_s": delta.wall_s,
         "delta_same_verdicts": delta.verdicts == full.verdicts,
         "delta_requests_by_source": delta.by_source,
+        "cpu_steal_s": steal,
         "baseline_requests": baseline_requests,
         "baseline_request_s": sequential_s,
+        "baseline_cpu_steal_s": baseline_steal,
         "baseline_wall_s": baseline_wall_s,
         "baseline_is_estimate": true,
         "baseline_speedup": baseline_wall_s / wall.as_secs_f64().max(1e-9),

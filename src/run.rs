@@ -40,10 +40,19 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode, Error> 
     };
     init_tracing(cli.verbose, cli.quiet);
     QUIET.store(cli.quiet, std::sync::atomic::Ordering::Relaxed);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
+    // The client's work is waiting on the network: one thread does it, and
+    // an answer is read by the thread that sent its request. On a pool, each
+    // answer woke another thread (the medium benchmark: eight times the
+    // context switches, a fifth more CPU, and 2% more time). Attribution has
+    // rayon's threads, large pages a blocking thread; the emulator serves
+    // from a pool.
+    let runtime = match cli.command {
+        Command::Emulate(_) => tokio::runtime::Builder::new_multi_thread(),
+        _ => tokio::runtime::Builder::new_current_thread(),
+    }
+    .enable_all()
+    .build()
+    .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
     let color = match cli.color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
