@@ -164,6 +164,13 @@ fn cpu_steal_s() -> Option<f64> {
     Some(ticks / 100.0)
 }
 
+/// `f`'s result, and the CPU stolen while it ran (see `cpu_steal_s`).
+fn stolen_during<T>(f: impl FnOnce() -> T) -> (T, Option<f64>) {
+    let before = cpu_steal_s();
+    let out = f();
+    (out, before.zip(cpu_steal_s()).map(|(a, b)| b - a))
+}
+
 /// Attribution alone over `n` resources built in memory (no HTTP): canvas
 /// apps with owners and co-owners, and flows, across a few thousand people,
 /// some linked to us, some to another partner.
@@ -244,11 +251,9 @@ fn attribution_only(n: usize) -> serde_json::Value {
         now,
         attestation_max_age: chrono::Duration::days(30),
     };
-    let steal_before = cpu_steal_s();
     let t = Instant::now();
-    let a = attribution::attribute(&inv, &links, &options);
+    let (a, steal) = stolen_during(|| attribution::attribute(&inv, &links, &options));
     let elapsed = t.elapsed().as_secs_f64();
-    let steal = steal_before.zip(cpu_steal_s()).map(|(a, b)| b - a);
     serde_json::json!({
         "attribution_resources": n,
         "attribution_s": elapsed,
@@ -484,24 +489,23 @@ fn main() {
     let child = ChildEmulator::start(spec_text, latency_ms, &links_path);
     let links = pal_audit::links::load(&[links_path], &[]).expect("the emulator's links");
     let cache_dir = tmp.path().join("cache");
-    let steal_before = cpu_steal_s();
-    let full = runtime.block_on(run_audit(
-        &child.base,
-        &links,
-        &partner,
-        &options,
-        None,
-        &cache_dir,
-    ));
-    let steal = steal_before.zip(cpu_steal_s()).map(|(a, b)| b - a);
+    let (full, steal) = stolen_during(|| {
+        runtime.block_on(run_audit(
+            &child.base,
+            &links,
+            &partner,
+            &options,
+            None,
+            &cache_dir,
+        ))
+    });
     let peak_rss = peak_rss_mb();
     let emulator_rss = child.peak_rss_mb();
     // The model again, in this process, for the minimum, the baseline's
     // sample and the delta audit.
     let mut model = synthetic::generate(&spec);
-    let steal_before = cpu_steal_s();
-    let sequential_s = runtime.block_on(sequential_request_s(&child.base, &model));
-    let baseline_steal = steal_before.zip(cpu_steal_s()).map(|(a, b)| b - a);
+    let (sequential_s, baseline_steal) =
+        stolen_during(|| runtime.block_on(sequential_request_s(&child.base, &model)));
     drop(child);
     if args.iter().any(|a| a == "--no-delta") {
         // For profiling the full audit alone (heaptrack, perf).
