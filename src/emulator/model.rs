@@ -449,6 +449,11 @@ impl TenantModel {
         Ok(())
     }
 
+    /// Builds the positions by id now instead of on the first lookup.
+    pub fn build_index(&self) {
+        self.index();
+    }
+
     fn index(&self) -> &ModelIndex {
         self.index.get_or_init(|| {
             let key = |s: &str| s.to_ascii_lowercase();

@@ -5,6 +5,7 @@
 pub mod bap;
 pub mod customer_insights;
 pub mod dataverse;
+pub mod directory;
 pub mod flow;
 pub mod graph;
 pub mod management_partner;
@@ -21,10 +22,10 @@ use crate::auth::{AuthError, Secret};
 use crate::cache::Cache;
 use crate::http::{HttpClient, HttpError};
 use crate::inventory::{
-    Activity, Coverage, CoverageStatus, Environment, Fact, Inventory, Principal, PrincipalId,
-    PrincipalType, Product, Resource, ResourceId, ResourceKind, Role, RoleAssignment,
+    Activity, Coverage, CoverageStatus, Environment, Fact, Inventory, PrincipalId, PrincipalType,
+    Product, Resource, ResourceId, ResourceKind, Role, RoleAssignment,
 };
-use crate::links::{Link, LinkKind, PrincipalRef, is_guid};
+use crate::links::{Link, is_guid};
 use customer_insights::CiEvent;
 
 /// Told when each part of the collection starts and ends, so a terminal can
@@ -173,12 +174,17 @@ pub async fn collect(
         );
         Some(read)
     };
+    // Graph starts on each environment's groups and account status while
+    // the others are read; the rest of Graph waits for every source.
+    let (feed, needs) = directory::feed();
     let platform_read = async {
+        let feed = feed;
         if platform {
-            read_platform(http, plan, &mut inv, &mut next, &mut reuse, progress).await;
+            read_platform(http, plan, &mut inv, &mut next, &mut reuse, progress, &feed).await;
         }
     };
-    let ((), power_bi, ci) = tokio::join!(platform_read, power_bi, ci);
+    let early = directory::read_early(http, needs);
+    let ((), power_bi, ci, early) = tokio::join!(platform_read, power_bi, ci, early);
     let mut events: Vec<(ResourceId, PrincipalId, DateTime<Utc>, String)> = Vec::new();
     if let Some(read) = power_bi {
         match read {
@@ -249,9 +255,8 @@ pub async fn collect(
 
     let placeholders = placeholder_upns(&inv);
     progress.begin("Graph");
-    read_graph(http, &mut inv, links, &placeholders).await;
+    directory::read_graph(http, &mut inv, links, &placeholders, early).await;
     progress.finish("Graph", &plural(inv.principals.len(), "principal"));
-    resolve_placeholders(&mut inv);
     // Grown by doubling while environments were merged: up to twice the room.
     inv.resources.shrink_to_fit();
     give_back_freed_memory();
@@ -337,6 +342,7 @@ async fn read_platform(
     next: &mut Cache,
     reuse: &mut crate::cache::Reuse,
     progress: &dyn Progress,
+    feed: &directory::Feed,
 ) {
     let previous = plan.previous.as_deref();
     let apps_wanted = plan.products.contains(&Product::PowerApps);
@@ -409,7 +415,9 @@ async fn read_platform(
     while let Some((index, read)) = per_env.next().await {
         ended.insert(index, read);
         while let Some(read) = ended.remove(&merged) {
+            let from = inv.resources.len();
             merge_environment(http, plan, inv, next, reuse, &environments[merged], read);
+            feed.merged(&inv.resources[from..], inv);
             merged += 1;
         }
     }
@@ -842,183 +850,6 @@ fn with_env(
         detail,
         requests: http.requests(source, Some(&env.id)),
     }
-}
-
-/// Graph: expands co-owner groups, resolves links the inventory cannot
-/// resolve by itself (a UPN no resource names, a service principal's app id),
-/// and reads whether each attributed principal still exists and is enabled.
-async fn read_graph(
-    http: &HttpClient,
-    inv: &mut Inventory,
-    links: &[Link],
-    extra_upns: &BTreeSet<String>,
-) {
-    let groups: BTreeSet<PrincipalId> = inv
-        .resources
-        .iter()
-        .filter_map(|r| r.roles.known())
-        .flatten()
-        .filter(|r| r.principal_type == PrincipalType::Group)
-        .map(|r| r.principal.clone())
-        .collect();
-    let mut upns: BTreeSet<String> = extra_upns
-        .iter()
-        .filter(|u| inv.principal_by_upn(u).is_none())
-        .cloned()
-        .collect();
-    let mut app_ids = BTreeSet::new();
-    for link in links.iter().filter(|l| l.active) {
-        match &link.principal {
-            PrincipalRef::Upn(u) if inv.principal_by_upn(u).is_none() => {
-                upns.insert(u.clone());
-            }
-            PrincipalRef::Id(id)
-                if link.kind == LinkKind::ServicePrincipal
-                    && !inv.principals.contains_key(id)
-                    && inv.principal_by_app_id(id.as_str()).is_none() =>
-            {
-                app_ids.insert(id.to_string());
-            }
-            _ => {}
-        }
-    }
-    if groups.is_empty() && upns.is_empty() && app_ids.is_empty() && inv.resources.is_empty() {
-        return;
-    }
-    let mut errors = Vec::new();
-    let mut not_found = Vec::new();
-    // Groups are expanded together, and merged in order.
-    let expanded: Vec<_> = futures::stream::iter(&groups)
-        .map(|group| graph::transitive_members(http, group))
-        .buffered(graph::BATCHES_IN_FLIGHT)
-        .collect()
-        .await;
-    for (group, expansion) in groups.iter().zip(expanded) {
-        match expansion {
-            Ok(members) => {
-                let ids = members.iter().map(|m| m.id.clone()).collect();
-                members.into_iter().for_each(|m| inv.add_principal(m));
-                inv.group_members.insert(group.clone(), Fact::Known(ids));
-            }
-            Err(e) => {
-                errors.push(format!("members of group {group}: {e}"));
-                inv.group_members
-                    .insert(group.clone(), Fact::Unknown(e.to_string()));
-            }
-        }
-    }
-    let upns: Vec<String> = upns.into_iter().collect();
-    let app_ids: Vec<String> = app_ids.into_iter().collect();
-    // Neither lookup depends on the other: they go out together.
-    let (users, apps) = tokio::join!(
-        graph::users(http, &upns),
-        graph::service_principals_by_app_id(http, &app_ids)
-    );
-    for (upn, found) in upns.iter().zip(users) {
-        match found {
-            graph::Lookup::Found(p) => inv.add_principal(p),
-            graph::Lookup::NotFound => not_found.push(upn.clone()),
-            graph::Lookup::Failed(e) => errors.push(format!("user {upn}: {e}")),
-        }
-    }
-    for (app_id, found) in app_ids.iter().zip(apps) {
-        match found {
-            graph::Lookup::Found(p) => inv.add_principal(p),
-            // Not an app id: the GUID is an object id that no resource names.
-            graph::Lookup::NotFound => {}
-            graph::Lookup::Failed(e) => errors.push(format!("service principal {app_id}: {e}")),
-        }
-    }
-    let status_errors = read_account_status(http, inv).await;
-    let mut detail = format!(
-        "{} expanded, {} and {} looked up",
-        plural(groups.len(), "group"),
-        plural(upns.len(), "UPN"),
-        plural(app_ids.len(), "application id")
-    );
-    if !not_found.is_empty() {
-        detail.push_str(&format!(
-            "; not found in the tenant (links and publishers naming them resolve to nothing): {}",
-            not_found.join(", ")
-        ));
-    }
-    if status_errors > 0 {
-        // Only `orphaned-owner` depends on it: a flag is missing, no verdict.
-        detail.push_str(&format!(
-            "; account status of {} could not be read (orphaned-owner not checked for them)",
-            plural(status_errors, "principal")
-        ));
-    }
-    let status = if errors.is_empty() {
-        CoverageStatus::Complete
-    } else {
-        detail.push_str(&format!("; could not be read: {}", errors.join("; ")));
-        CoverageStatus::Partial
-    };
-    inv.coverage.push(Coverage {
-        source: graph::SOURCE.into(),
-        environment_id: None,
-        status,
-        detail,
-        requests: http.requests(graph::SOURCE, None),
-    });
-}
-
-/// Looks up every principal that can be an attributed user (owners,
-/// co-owners, creators, role holders) and whose account status is not known:
-/// users first, then service principals; in neither means deleted. Returns
-/// how many could not be read.
-async fn read_account_status(http: &HttpClient, inv: &mut Inventory) -> usize {
-    let ids: BTreeSet<PrincipalId> = inv
-        .resources
-        .iter()
-        .flat_map(|r| {
-            let roles = r
-                .roles
-                .known()
-                .into_iter()
-                .flatten()
-                .filter(|a| !matches!(a.role, Role::Viewer))
-                .filter(|a| {
-                    !matches!(
-                        a.principal_type,
-                        PrincipalType::Group | PrincipalType::Tenant
-                    )
-                })
-                .map(|a| a.principal.clone());
-            r.creator.known().cloned().into_iter().chain(roles)
-        })
-        .filter(|id| {
-            inv.principals
-                .get(id)
-                .is_none_or(|p| p.enabled.is_none() && !p.deleted)
-        })
-        .collect();
-    let ids: Vec<String> = ids.into_iter().map(|i| i.to_string()).collect();
-    let mut failed = 0;
-    let mut not_users = Vec::new();
-    for (id, found) in ids.iter().zip(graph::users(http, &ids).await) {
-        match found {
-            graph::Lookup::Found(p) => inv.add_principal(p),
-            graph::Lookup::NotFound => not_users.push(id.clone()),
-            graph::Lookup::Failed(_) => failed += 1,
-        }
-    }
-    for (id, found) in not_users
-        .iter()
-        .zip(graph::service_principals(http, &not_users).await)
-    {
-        match found {
-            graph::Lookup::Found(p) => inv.add_principal(p),
-            graph::Lookup::NotFound => {
-                let mut p = Principal::new(PrincipalId::new(id), PrincipalType::Unknown);
-                p.deleted = true;
-                inv.add_principal(p);
-            }
-            graph::Lookup::Failed(_) => failed += 1,
-        }
-    }
-    failed
 }
 
 /// "1 app", "2 apps", "3 component libraries".
