@@ -158,7 +158,7 @@ async fn run(http: &HttpClient, job: Job) -> Done {
 pub async fn read_early(http: &HttpClient, needs: Needs) -> Early {
     let Needs(mut rx) = needs;
     let mut early = Early::default();
-    let mut seen: HashSet<PrincipalId> = HashSet::new();
+    let (mut groups_seen, mut ids_seen) = (HashSet::new(), HashSet::new());
     let mut users: Vec<PrincipalId> = Vec::new();
     let mut ready: VecDeque<Job> = VecDeque::new();
     let mut running = FuturesUnordered::new();
@@ -177,8 +177,10 @@ pub async fn read_early(http: &HttpClient, needs: Needs) -> Early {
                 Some(needs) => {
                     for need in needs {
                         match need {
-                            Need::Group(g) if seen.insert(g.clone()) => ready.push_back(Job::Group(g)),
-                            Need::Status(id) if seen.insert(id.clone()) => users.push(id),
+                            Need::Group(g) if groups_seen.insert(g.clone()) => {
+                                ready.push_back(Job::Group(g));
+                            }
+                            Need::Status(id) if ids_seen.insert(id.clone()) => users.push(id),
                             _ => {}
                         }
                     }
