@@ -133,8 +133,11 @@ enum Done {
     ServicePrincipals(Vec<PrincipalId>, Vec<Lookup<Principal>>),
 }
 
+fn keys(ids: &[PrincipalId]) -> Vec<String> {
+    ids.iter().map(|i| i.to_string()).collect()
+}
+
 async fn run(http: &HttpClient, job: Job) -> Done {
-    let keys = |ids: &[PrincipalId]| ids.iter().map(|i| i.to_string()).collect::<Vec<_>>();
     match job {
         Job::Group(g) => {
             let members = graph::transitive_members(http, &g).await;
@@ -194,22 +197,14 @@ pub async fn read_early(http: &HttpClient, needs: Needs) -> Early {
             Some(done) = running.next(), if !running.is_empty() => match done {
                 Done::Group(g, members) => early.groups.push((g, members)),
                 Done::Users(ids, answers) => {
-                    for (id, answer) in ids.into_iter().zip(answers) {
-                        match answer {
-                            Lookup::Found(p) => early.status.push((id, Status::Found(p))),
-                            Lookup::NotFound => early.not_users.push(id),
-                            Lookup::Failed(_) => early.status.push((id, Status::Failed)),
-                        }
-                    }
+                    users_answered(ids, answers, &mut early.status, &mut early.not_users);
                     while early.not_users.len() >= BATCH {
                         let chunk = early.not_users.drain(..BATCH).collect();
                         ready.push_back(Job::ServicePrincipals(chunk));
                     }
                 }
                 Done::ServicePrincipals(ids, answers) => {
-                    for (id, answer) in ids.into_iter().zip(answers) {
-                        early.status.push((id, service_principal_status(answer)));
-                    }
+                    service_principals_answered(ids, answers, &mut early.status);
                 }
             },
         }
@@ -217,11 +212,36 @@ pub async fn read_early(http: &HttpClient, needs: Needs) -> Early {
     early
 }
 
-fn service_principal_status(answer: Lookup<Principal>) -> Status {
-    match answer {
-        Lookup::Found(p) => Status::Found(p),
-        Lookup::NotFound => Status::Deleted,
-        Lookup::Failed(_) => Status::Failed,
+/// Users found, or whose lookup failed, have a status; those not found are
+/// looked up next as service principals.
+fn users_answered(
+    ids: Vec<PrincipalId>,
+    answers: Vec<Lookup<Principal>>,
+    status: &mut Vec<(PrincipalId, Status)>,
+    not_users: &mut Vec<PrincipalId>,
+) {
+    for (id, answer) in ids.into_iter().zip(answers) {
+        match answer {
+            Lookup::Found(p) => status.push((id, Status::Found(p))),
+            Lookup::NotFound => not_users.push(id),
+            Lookup::Failed(_) => status.push((id, Status::Failed)),
+        }
+    }
+}
+
+/// Not a user and not a service principal either: deleted.
+fn service_principals_answered(
+    ids: Vec<PrincipalId>,
+    answers: Vec<Lookup<Principal>>,
+    status: &mut Vec<(PrincipalId, Status)>,
+) {
+    for (id, answer) in ids.into_iter().zip(answers) {
+        let s = match answer {
+            Lookup::Found(p) => Status::Found(p),
+            Lookup::NotFound => Status::Deleted,
+            Lookup::Failed(_) => Status::Failed,
+        };
+        status.push((id, s));
     }
 }
 
@@ -393,29 +413,20 @@ async fn read_account_status(
     sent: &HashSet<PrincipalId>,
     mut not_users: Vec<PrincipalId>,
 ) -> usize {
-    let ids: BTreeSet<PrincipalId> = inv
+    let ids: Vec<PrincipalId> = inv
         .resources
         .iter()
         .flat_map(status_candidates)
         .filter(|id| !sent.contains(*id) && status_unknown(inv, id))
         .cloned()
-        .collect();
-    let keys: Vec<String> = ids.iter().map(|i| i.to_string()).collect();
-    let mut status = Vec::new();
-    for (id, found) in ids.into_iter().zip(graph::users(http, &keys).await) {
-        match found {
-            Lookup::Found(p) => status.push((id, Status::Found(p))),
-            Lookup::NotFound => not_users.push(id),
-            Lookup::Failed(_) => status.push((id, Status::Failed)),
-        }
-    }
-    let keys: Vec<String> = not_users.iter().map(|i| i.to_string()).collect();
-    for (id, found) in not_users
+        .collect::<BTreeSet<_>>()
         .into_iter()
-        .zip(graph::service_principals(http, &keys).await)
-    {
-        status.push((id, service_principal_status(found)));
-    }
+        .collect();
+    let mut status = Vec::new();
+    let answers = graph::users(http, &keys(&ids)).await;
+    users_answered(ids, answers, &mut status, &mut not_users);
+    let answers = graph::service_principals(http, &keys(&not_users)).await;
+    service_principals_answered(not_users, answers, &mut status);
     add_status(inv, status)
 }
 
