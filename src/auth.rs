@@ -16,8 +16,13 @@ use serde::{Deserialize, Serialize};
 pub struct Secret(String);
 
 impl Secret {
+    /// The value is remembered as a secret for the whole process, so that
+    /// a server echoing it back cannot get it into any output
+    /// (`http::scrub`).
     pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
+        let value = value.into();
+        crate::http::scrub::register(&value);
+        Self(value)
     }
     /// The value, for the one place that must send it.
     pub fn expose(&self) -> &str {
@@ -131,7 +136,9 @@ impl Credential {
                 ClientSecretCredential::new(
                     &tenant_for(K)?,
                     env(K, "AZURE_CLIENT_ID")?,
-                    azure_core::credentials::Secret::new(env(K, "AZURE_CLIENT_SECRET")?),
+                    azure_core::credentials::Secret::new(
+                        Secret::new(env(K, "AZURE_CLIENT_SECRET")?).0,
+                    ),
                     None,
                 )
                 .map_err(setup(K))?
@@ -146,7 +153,7 @@ impl Credential {
                 let options = ClientCertificateCredentialOptions {
                     password: std::env::var("AZURE_CLIENT_CERTIFICATE_PASSWORD")
                         .ok()
-                        .map(azure_core::credentials::Secret::new),
+                        .map(|p| azure_core::credentials::Secret::new(Secret::new(p).0)),
                     ..Default::default()
                 };
                 ClientCertificateCredential::new(

@@ -6,7 +6,8 @@ fn main() -> ExitCode {
     match pal_audit::run(std::env::args_os()) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            // An error can quote what a server sent: never a secret.
+            eprintln!("error: {}", pal_audit::http::scrub::text(&e.to_string()));
             e.into()
         }
     }

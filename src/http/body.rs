@@ -9,7 +9,7 @@ use bytes::Bytes;
 use serde::de::DeserializeOwned;
 
 use super::rewrite::{self, Target};
-use super::{HttpError, decode};
+use super::{HttpError, decode, scrub};
 
 /// Bodies above this many bytes are decoded while they arrive.
 pub const STREAM_ABOVE: usize = 1 << 20;
@@ -53,7 +53,11 @@ pub async fn buffer(
         }
         buf.extend_from_slice(&chunk);
     }
-    Ok(Bytes::from(buf))
+    // A server that echoes a secret keeps it: nothing after this sees it.
+    Ok(match scrub::bytes(&buf) {
+        std::borrow::Cow::Borrowed(_) => Bytes::from(buf),
+        std::borrow::Cow::Owned(clean) => Bytes::from(clean),
+    })
 }
 
 /// Decodes the body as `T`: from one buffer when it is small, else while it
@@ -72,6 +76,7 @@ pub async fn decode_body<T: DeserializeOwned + Send + 'static>(
     loop {
         match resp.chunk().await.map_err(cut)? {
             None => {
+                let head = scrub::bytes(&head).into_owned();
                 let value = decode(target, &head).map_err(BodyFault::Fatal)?;
                 return Ok((value, keep.then(|| Bytes::from(head))));
             }
@@ -106,10 +111,13 @@ pub async fn decode_body<T: DeserializeOwned + Send + 'static>(
         Ok(value)
     });
     let mut total = head.len() as u64;
-    let mut kept = if keep { head.clone() } else { Vec::new() };
+    // Chunks are scrubbed as they pass, a secret cut between two included.
+    let mut scrubber = scrub::Stream::default();
+    let first = scrubber.push(&head);
+    let mut kept = if keep { first.clone() } else { Vec::new() };
     let mut fault = None;
     // The decoder may stop early (bad JSON); then sending fails and reading ends.
-    if tx.send(Ok(Bytes::from(head))).await.is_ok() {
+    if tx.send(Ok(Bytes::from(first))).await.is_ok() {
         loop {
             match resp.chunk().await {
                 Ok(Some(chunk)) => {
@@ -119,14 +127,22 @@ pub async fn decode_body<T: DeserializeOwned + Send + 'static>(
                         let _ = tx.send(Err("the body passed the size cap".into())).await;
                         break;
                     }
+                    let clean = scrubber.push(&chunk);
                     if keep {
-                        kept.extend_from_slice(&chunk);
+                        kept.extend_from_slice(&clean);
                     }
-                    if tx.send(Ok(chunk)).await.is_err() {
+                    if tx.send(Ok(Bytes::from(clean))).await.is_err() {
                         break;
                     }
                 }
-                Ok(None) => break,
+                Ok(None) => {
+                    let rest = std::mem::take(&mut scrubber).finish();
+                    if keep {
+                        kept.extend_from_slice(&rest);
+                    }
+                    let _ = tx.send(Ok(Bytes::from(rest))).await;
+                    break;
+                }
                 Err(e) => {
                     fault = Some(cut(e));
                     let _ = tx.send(Err("cut".into())).await;

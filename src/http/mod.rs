@@ -4,10 +4,12 @@
 
 pub mod body;
 pub mod budget;
+pub mod hosts;
 pub mod limit;
 pub mod record;
 pub mod retry;
 pub mod rewrite;
+pub mod scrub;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -124,6 +126,12 @@ pub enum HttpError {
     TooLarge { url: String, limit: u64 },
     #[error("{url}: the next link repeats a page already read; paging stopped")]
     RepeatedNextLink { url: String },
+    /// A URL from an answer names a host that is not one of the API's own:
+    /// refused before any token is attached.
+    #[error(
+        "{url}: not a host of this API; refused without sending (a token for {audience} goes only to that API's hosts)"
+    )]
+    ForeignHost { url: String, audience: String },
     #[error("{0}")]
     BadUrl(String),
     /// The audit was stopped (Ctrl-C, `--timeout`) before this call ended.
@@ -162,12 +170,85 @@ pub trait Paged: DeserializeOwned {
 
 /// `{"value": [...], "nextLink"|"@odata.nextLink": url}`: the BAP, Power Apps,
 /// Flow, Graph and Dataverse page.
-#[derive(Debug, Deserialize)]
+///
+/// A page must carry its list: `{}`, `[]`, a body without `value` or an
+/// `{"error": ...}` answered with 200 fail to decode (a gap for that read),
+/// never "no items" (attribution would take an app whose co-owners vanished
+/// for an app without co-owners).
+#[derive(Debug)]
 pub struct ValuePage<T> {
-    #[serde(default = "Vec::new")]
     pub value: Vec<T>,
-    #[serde(default, rename = "nextLink", alias = "@odata.nextLink")]
     pub next_link: Option<String>,
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for ValuePage<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Raw<T> {
+            #[serde(default = "Option::default")]
+            value: Option<Vec<T>>,
+            #[serde(default, rename = "nextLink", alias = "@odata.nextLink")]
+            next_link: Option<String>,
+            #[serde(default)]
+            error: Option<ErrorObject>,
+        }
+        let raw: Raw<T> = map_only(d, "a list page ({\"value\": [...]})")?;
+        if let Some(e) = raw.error {
+            return Err(serde::de::Error::custom(e.answered_as_list()));
+        }
+        Ok(Self {
+            value: raw
+                .value
+                .ok_or_else(|| serde::de::Error::missing_field("value"))?,
+            next_link: raw.next_link,
+        })
+    }
+}
+
+/// `{"code", "message"}` of an error object sent where a list was expected.
+#[derive(Debug, Deserialize)]
+struct ErrorObject {
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+impl ErrorObject {
+    fn answered_as_list(&self) -> String {
+        let said: Vec<&str> = [self.code.as_deref(), self.message.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect();
+        format!(
+            "the service answered with an error object instead of the list ({})",
+            if said.is_empty() {
+                "no code".to_string()
+            } else {
+                said.join(": ")
+            }
+        )
+    }
+}
+
+/// Deserializes `R` from a JSON object only: serde's derived structs also
+/// accept an array (`[]` would decode as a page with every field defaulted).
+fn map_only<'de, D, R>(d: D, expected: &'static str) -> Result<R, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    R: Deserialize<'de>,
+{
+    struct Visit<R>(&'static str, std::marker::PhantomData<R>);
+    impl<'de, R: Deserialize<'de>> serde::de::Visitor<'de> for Visit<R> {
+        type Value = R;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<R, A::Error> {
+            R::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+        }
+    }
+    d.deserialize_map(Visit(expected, std::marker::PhantomData))
 }
 
 impl<T: DeserializeOwned> Paged for ValuePage<T> {
@@ -180,15 +261,40 @@ impl<T: DeserializeOwned> Paged for ValuePage<T> {
 /// Power BI's activity events page: `continuationUri` when the service sends
 /// one, else the next URL built from `continuationToken`; done when both are
 /// null (`lastResultSet` is unreliable and ignored).
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// Like `ValuePage`, the page must carry its list.
+#[derive(Debug)]
 pub struct ContinuationPage<T> {
-    #[serde(default = "Vec::new")]
     pub activity_event_entities: Vec<T>,
-    #[serde(default)]
     pub continuation_uri: Option<String>,
-    #[serde(default)]
     pub continuation_token: Option<String>,
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for ContinuationPage<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Raw<T> {
+            #[serde(default = "Option::default")]
+            activity_event_entities: Option<Vec<T>>,
+            #[serde(default)]
+            continuation_uri: Option<String>,
+            #[serde(default)]
+            continuation_token: Option<String>,
+            #[serde(default)]
+            error: Option<ErrorObject>,
+        }
+        let raw: Raw<T> = map_only(d, "an activity events page")?;
+        if let Some(e) = raw.error {
+            return Err(serde::de::Error::custom(e.answered_as_list()));
+        }
+        Ok(Self {
+            activity_event_entities: raw
+                .activity_event_entities
+                .ok_or_else(|| serde::de::Error::missing_field("activityEventEntities"))?,
+            continuation_uri: raw.continuation_uri,
+            continuation_token: raw.continuation_token,
+        })
+    }
 }
 
 impl<T: DeserializeOwned> Paged for ContinuationPage<T> {
@@ -237,12 +343,20 @@ pub struct HttpClient {
 impl HttpClient {
     pub fn new(base: ApiBase, tokens: Arc<Tokens>, config: HttpConfig) -> Result<Self, String> {
         // Certificate checks stay on: there is deliberately no way to turn them off.
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .user_agent(concat!("pal-audit/", env!("CARGO_PKG_VERSION")))
             .timeout(config.timeout)
             .read_timeout(config.read_timeout)
             .connect_timeout(Duration::from_secs(10))
-            .gzip(true)
+            .redirect(same_host_redirects(base.clone()))
+            .gzip(true);
+        if base.is_set() {
+            // Every call goes to loopback with a token: a proxy from the
+            // environment (HTTP_PROXY, ALL_PROXY) would receive them all.
+            // The real hosts keep the environment's proxy settings.
+            builder = builder.no_proxy();
+        }
+        let client = builder
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         Ok(Self {
@@ -505,6 +619,12 @@ impl HttpClient {
         let attempts = async {
             let target = self.base.target(url).map_err(HttpError::BadUrl)?;
             let shown = rewrite::display(&target.real);
+            if !hosts::may_receive(&ctx.audience, &target.real) {
+                return Err(HttpError::ForeignHost {
+                    url: shown,
+                    audience: ctx.audience.to_string(),
+                });
+            }
             let host = self.host(&target.real_host);
             let policy = self.config.retry;
             let started = Instant::now();
@@ -581,7 +701,14 @@ impl HttpClient {
                                 retry_after_text.as_deref(),
                                 &answer,
                             );
-                            let body = answer;
+                            let body = if status.is_redirection() {
+                                // Not followed: `same_host_redirects` stopped it.
+                                bytes::Bytes::from_static(
+                                    br#"{"error":{"code":"Redirect","message":"a redirect off the request's host is not followed"}}"#,
+                                )
+                            } else {
+                                answer
+                            };
                             Attempt::Response {
                                 status,
                                 retry_after,
@@ -653,6 +780,28 @@ impl HttpClient {
             r = attempts => r,
         }
     }
+}
+
+/// Follows a redirect only to the host it was sent to (the same origin and,
+/// behind `--api-base`, the same Microsoft host): a redirect elsewhere would
+/// take the request's headers (a Customer Insights key among them) to a host
+/// nobody chose. One not followed comes back as the 3xx answer: a gap.
+fn same_host_redirects(base: ApiBase) -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(move |attempt| {
+        let Some(prev) = attempt.previous().last() else {
+            return attempt.stop();
+        };
+        let next = attempt.url();
+        let same_origin = next.scheme() == prev.scheme()
+            && next.host_str() == prev.host_str()
+            && next.port_or_known_default() == prev.port_or_known_default();
+        let real = |u: &url::Url| base.target(u.as_str()).ok().map(|t| t.real_host);
+        if same_origin && attempt.previous().len() < 5 && real(next) == real(prev) {
+            attempt.follow()
+        } else {
+            attempt.stop()
+        }
+    })
 }
 
 /// Decodes a body as `T`; the error names the URL and the JSON path.
@@ -827,14 +976,14 @@ mod tests {
             let next = if path.ends_with("/p1") { "p2" } else { "p1" };
             json_response(
                 200,
-                &format!(r#"{{"value":[1],"nextLink":"https://api.example.test/{next}"}}"#),
+                &format!(r#"{{"value":[1],"nextLink":"https://graph.microsoft.com/{next}"}}"#),
             )
         })
         .await;
         let http = client(&base);
-        let ctx = Ctx::new("test", "aud");
+        let ctx = Ctx::new("test", "https://graph.microsoft.com");
         let err = http
-            .get_all::<ValuePage<u8>>(&ctx, "https://api.example.test/p1")
+            .get_all::<ValuePage<u8>>(&ctx, "https://graph.microsoft.com/p1")
             .await
             .unwrap_err();
         assert!(matches!(err, HttpError::RepeatedNextLink { .. }), "{err}");
@@ -850,9 +999,9 @@ mod tests {
         })
         .await;
         let http = client(&base);
-        let ctx = Ctx::new("test", "aud");
+        let ctx = Ctx::new("test", "https://graph.microsoft.com");
         let items = http
-            .get_all::<ValuePage<u8>>(&ctx, "https://api.example.test/x")
+            .get_all::<ValuePage<u8>>(&ctx, "https://graph.microsoft.com/x")
             .await
             .unwrap();
         assert_eq!(items, vec![7]);
@@ -865,7 +1014,10 @@ mod tests {
             serve(|_, _| json_response(429, r#"{"error":{"code":"TooMany"}}"#)).await;
         let http = client(&base);
         let err = http
-            .get_json::<serde_json::Value>(&Ctx::new("test", "aud"), "https://api.example.test/x")
+            .get_json::<serde_json::Value>(
+                &Ctx::new("test", "https://graph.microsoft.com"),
+                "https://graph.microsoft.com/x",
+            )
             .await
             .unwrap_err();
         assert_eq!(err.status(), Some(429));
@@ -878,7 +1030,10 @@ mod tests {
         let (base, _task) = serve(|_, _| json_response(403, "{}")).await;
         let http = client(&base);
         let err = http
-            .get_json::<serde_json::Value>(&Ctx::new("test", "aud"), "https://api.example.test/x")
+            .get_json::<serde_json::Value>(
+                &Ctx::new("test", "https://graph.microsoft.com"),
+                "https://graph.microsoft.com/x",
+            )
             .await
             .unwrap_err();
         assert!(err.is_denied());
@@ -905,7 +1060,10 @@ mod tests {
         let (base, _task) = serve(move |_, _| json_response(200, &page)).await;
         let http = client(&base);
         let items = http
-            .get_all::<ValuePage<Named>>(&Ctx::new("test", "aud"), "https://api.example.test/x")
+            .get_all::<ValuePage<Named>>(
+                &Ctx::new("test", "https://graph.microsoft.com"),
+                "https://graph.microsoft.com/x",
+            )
             .await
             .unwrap();
         assert_eq!(items.len(), 30_000);
@@ -918,7 +1076,10 @@ mod tests {
         let (base, _task) = serve(move |_, _| json_response(200, &page)).await;
         let http = client(&base);
         let err = http
-            .get_json::<ValuePage<Named>>(&Ctx::new("test", "aud"), "https://api.example.test/x")
+            .get_json::<ValuePage<Named>>(
+                &Ctx::new("test", "https://graph.microsoft.com"),
+                "https://graph.microsoft.com/x",
+            )
             .await
             .unwrap_err();
         assert!(err.to_string().contains("$.value[20000].name"), "{err}");
@@ -938,7 +1099,10 @@ mod tests {
         };
         let http = HttpClient::new(ApiBase::parse(&base).unwrap(), tokens, config).unwrap();
         let err = http
-            .get_json::<ValuePage<Named>>(&Ctx::new("test", "aud"), "https://api.example.test/x")
+            .get_json::<ValuePage<Named>>(
+                &Ctx::new("test", "https://graph.microsoft.com"),
+                "https://graph.microsoft.com/x",
+            )
             .await
             .unwrap_err();
         assert!(matches!(err, HttpError::TooLarge { .. }), "{err}");
@@ -970,11 +1134,194 @@ mod tests {
         .await;
         let http = client(&base);
         let items = http
-            .get_all::<ValuePage<Named>>(&Ctx::new("test", "aud"), "https://api.example.test/x")
+            .get_all::<ValuePage<Named>>(
+                &Ctx::new("test", "https://graph.microsoft.com"),
+                "https://graph.microsoft.com/x",
+            )
             .await
             .unwrap();
         assert_eq!(items.len(), 30_000);
         assert_eq!(http.requests("test", None), 2);
+    }
+
+    const GRAPH: &str = "https://graph.microsoft.com";
+
+    #[tokio::test]
+    async fn a_token_never_goes_to_a_host_of_another_api() {
+        // The next link names a host that is not Graph's: refused before it
+        // is sent, so the server sees the first page only.
+        let (base, _task) = serve(|_, _| {
+            json_response(
+                200,
+                r#"{"value":[1],"@odata.nextLink":"https://attacker.example/steal"}"#,
+            )
+        })
+        .await;
+        let http = client(&base);
+        let ctx = Ctx::new("test", GRAPH);
+        let err = http
+            .get_all::<ValuePage<u8>>(&ctx, "https://graph.microsoft.com/v1.0/x")
+            .await
+            .unwrap_err();
+        assert!(matches!(err, HttpError::ForeignHost { .. }), "{err}");
+        assert!(err.to_string().contains("attacker.example"), "{err}");
+        assert_eq!(http.requests("test", None), 1);
+        // A Graph URL with the Power BI audience is refused just the same.
+        let err = http
+            .get_json::<serde_json::Value>(
+                &Ctx::new("test", "https://analysis.windows.net/powerbi/api"),
+                "https://graph.microsoft.com/v1.0/x",
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, HttpError::ForeignHost { .. }), "{err}");
+        assert_eq!(http.requests("test", None), 1);
+    }
+
+    #[tokio::test]
+    async fn a_redirect_off_the_host_is_a_gap_not_an_answer() {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        // What the redirect points at: it must never be reached.
+        let reached = Arc::new(AtomicU32::new(0));
+        let seen = reached.clone();
+        let (other, _other_task) = serve(move |_, _| {
+            seen.fetch_add(1, Ordering::SeqCst);
+            json_response(200, r#"{"value":[]}"#)
+        })
+        .await;
+        let to_other = format!("{other}/graph.microsoft.com/v1.0/other");
+        let (base, _task) = serve(move |path, _| {
+            if path.ends_with("/same") {
+                // The same host and API: followed.
+                return axum::response::Response::builder()
+                    .status(302)
+                    .header("location", "/graph.microsoft.com/v1.0/x")
+                    .body(axum::body::Body::empty())
+                    .unwrap();
+            }
+            if path.ends_with("/x") {
+                return json_response(200, r#"{"value":[5]}"#);
+            }
+            if path.ends_with("/api") {
+                // Same server, another Microsoft host behind --api-base.
+                return axum::response::Response::builder()
+                    .status(307)
+                    .header("location", "/api.powerbi.com/v1.0/x")
+                    .body(axum::body::Body::empty())
+                    .unwrap();
+            }
+            axum::response::Response::builder()
+                .status(302)
+                .header("location", to_other.clone())
+                .body(axum::body::Body::empty())
+                .unwrap()
+        })
+        .await;
+        let http = client(&base);
+        let ctx = Ctx::new("test", GRAPH);
+        let items = http
+            .get_all::<ValuePage<u8>>(&ctx, "https://graph.microsoft.com/v1.0/same")
+            .await
+            .unwrap();
+        assert_eq!(items, vec![5]);
+        for path in ["elsewhere", "api"] {
+            let err = http
+                .get_all::<ValuePage<u8>>(&ctx, &format!("https://graph.microsoft.com/v1.0/{path}"))
+                .await
+                .unwrap_err();
+            assert!(matches!(err.status(), Some(302 | 307)), "{err}");
+            assert!(err.to_string().contains("redirect"), "{err}");
+        }
+        assert_eq!(reached.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn a_200_that_is_not_a_list_is_not_an_empty_list() {
+        for body in [
+            "{}",
+            "[]",
+            "[[1]]",
+            "null",
+            r#"{"error":{"code":"InternalError","message":"try later"}}"#,
+            r#"{"items":[1]}"#,
+            r#"{"value":null}"#,
+        ] {
+            let (base, _task) = serve(move |_, _| json_response(200, body)).await;
+            let http = client(&base);
+            let err = http
+                .get_all::<ValuePage<u8>>(
+                    &Ctx::new("test", GRAPH),
+                    "https://graph.microsoft.com/v1.0/x",
+                )
+                .await
+                .unwrap_err();
+            assert!(matches!(err, HttpError::Decode { .. }), "{body}: {err}");
+            if body.contains("InternalError") {
+                assert!(
+                    err.to_string().contains("InternalError: try later"),
+                    "{err}"
+                );
+            }
+        }
+        // The documented empty list is one.
+        let (base, _task) = serve(|_, _| json_response(200, r#"{"value":[]}"#)).await;
+        let items = client(&base)
+            .get_all::<ValuePage<u8>>(
+                &Ctx::new("test", GRAPH),
+                "https://graph.microsoft.com/v1.0/x",
+            )
+            .await
+            .unwrap();
+        assert!(items.is_empty());
+        let page: Result<ContinuationPage<u8>, _> =
+            serde_json::from_str(r#"{"continuationUri":null}"#);
+        assert!(page.is_err());
+        let page: ContinuationPage<u8> =
+            serde_json::from_str(r#"{"activityEventEntities":[],"continuationUri":null}"#).unwrap();
+        assert!(page.activity_event_entities.is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_echoed_secret_never_reaches_a_decoded_value_or_an_error() {
+        let secret = "echoed-bearer-token-0123456789abcdef";
+        let _ = crate::auth::Secret::new(secret);
+        let (base, _task) = serve(move |path, _| {
+            if path.ends_with("/err") {
+                json_response(
+                    400,
+                    &format!(r#"{{"error":{{"code":"Bad","message":"token {secret} refused"}}}}"#),
+                )
+            } else {
+                json_response(200, &format!(r#"{{"value":["{secret}"]}}"#))
+            }
+        })
+        .await;
+        let http = client(&base);
+        let ctx = Ctx::new("test", GRAPH);
+        let items = http
+            .get_all::<ValuePage<String>>(&ctx, "https://graph.microsoft.com/v1.0/x")
+            .await
+            .unwrap();
+        assert_eq!(items, vec![scrub::MARK.to_string()]);
+        let err = http
+            .get_json::<serde_json::Value>(&ctx, "https://graph.microsoft.com/v1.0/err")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains(secret), "{err}");
+        assert!(err.contains(scrub::MARK), "{err}");
+        // A large page, decoded as it arrives, is scrubbed too.
+        let big = format!(
+            r#"{{"value":[{}"{secret}"]}}"#,
+            format!(r#""{}","#, "x".repeat(100)).repeat(30_000)
+        );
+        assert!(big.len() > body::STREAM_ABOVE);
+        let (base, _task) = serve(move |_, _| json_response(200, &big)).await;
+        let items = client(&base)
+            .get_all::<ValuePage<String>>(&ctx, "https://graph.microsoft.com/v1.0/x")
+            .await
+            .unwrap();
+        assert_eq!(items.last().map(String::as_str), Some(scrub::MARK));
     }
 
     #[test]

@@ -116,7 +116,6 @@ struct BatchItem {
 
 #[derive(Debug, Deserialize)]
 struct BatchResponse {
-    #[serde(default)]
     responses: Vec<BatchItemResponse>,
 }
 

@@ -79,9 +79,9 @@ pub struct WireScan {
     pub status: Option<String>,
 }
 
+/// `workspaces` is required: a scan result without it is no answer.
 #[derive(Debug, Default, Deserialize)]
 pub struct WireScanResult {
-    #[serde(default)]
     pub workspaces: Vec<WireWorkspace>,
 }
 
