@@ -69,6 +69,7 @@ pub const TEMPLATE: &str = r#"# pal-audit.toml: read from the current folder, or
 # timeout_s = 100                # per attempt, headers and body
 # read_timeout_s = 30            # longest silence while a body arrives
 # max_body_mb = 256              # refuse (as a gap) any larger response
+# max_pages = 20000              # pages of one list at most; past it, a gap
 # budget_percent = 100           # share of Power BI's tenant-wide hourly caps to use
 "#;
 
@@ -118,6 +119,7 @@ pub struct FileHttp {
     pub timeout_s: Option<u64>,
     pub read_timeout_s: Option<u64>,
     pub max_body_mb: Option<u64>,
+    pub max_pages: Option<usize>,
     /// Share (1-100) of each published tenant-wide cap (Power BI's hourly
     /// limits) this audit may use: other admin tools share the same hour.
     pub budget_percent: Option<u32>,
@@ -280,6 +282,9 @@ impl Connection {
             max_body: h
                 .max_body_mb
                 .map_or(HttpConfig::default().max_body, |mb| mb.max(1) << 20),
+            max_pages: h
+                .max_pages
+                .map_or(HttpConfig::default().max_pages, |n| n.max(1)),
             caps: {
                 let pct = h.budget_percent.unwrap_or(100).clamp(1, 100);
                 crate::sources::powerbi::CAPS

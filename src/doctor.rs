@@ -88,7 +88,7 @@ pub async fn run(
     let mut envs: Vec<Environment> = Vec::new();
     if platform || wants(Product::CustomerInsights) {
         let detail = match bap::list_environments(http).await {
-            Ok((e, _)) => {
+            Ok((e, _, _)) => {
                 let d = format!("{} environments", e.len());
                 envs = e;
                 Ok(d)

@@ -202,17 +202,20 @@ pub fn plan(report: &Report, identity: Identity) -> Plan {
             });
             continue;
         }
+        // Ids come from a report file: encoded, they stay one URL segment
+        // and cannot break out of the scripts' quotes.
+        let seg = |id: &dyn std::fmt::Display| crate::http::seg(&id.to_string());
         let action = match f.kind {
             ResourceKind::CanvasApp => Some(Action::CanvasOwner {
-                environment: f.environment_id.to_string(),
-                app: f.resource_id.to_string(),
+                environment: seg(&f.environment_id),
+                app: seg(&f.resource_id),
             }),
             ResourceKind::Dataset => Some(Action::TakeOver {
-                workspace: f.environment_id.to_string(),
-                dataset: f.resource_id.to_string(),
+                workspace: seg(&f.environment_id),
+                dataset: seg(&f.resource_id),
             }),
             ResourceKind::Instance => Some(Action::InstanceRole {
-                instance: f.resource_id.to_string(),
+                instance: seg(&f.resource_id),
             }),
             ResourceKind::CloudFlow => {
                 manual.push(Manual {

@@ -336,3 +336,116 @@ fn ctrl_c_writes_the_report_of_what_was_read_and_exits_130() {
             .any(|f| f["kind"] == "canvas-app")
     );
 }
+
+/// Coverage details of the rows that are not complete, by source.
+fn gaps(report: &Value) -> BTreeMap<String, String> {
+    report["coverage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] != "complete")
+        .map(|c| {
+            (
+                c["source"].as_str().unwrap().to_string(),
+                c["detail"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_200_that_is_not_a_list_is_a_gap_never_an_empty_list() {
+    for shape in ["object", "array", "error", "other"] {
+        let r = gap(&format!("not-a-list:{shape}@/apps*1"), 2, "power-apps");
+        let detail = &gaps(&r.report)["power-apps"];
+        assert!(detail.contains("decode"), "{shape}: {detail}");
+    }
+    // A BAP error body with 200: no environment is taken as "none".
+    let r = gap("not-a-list:error@api.bap.microsoft.com*all", 2, "bap");
+    assert!(gaps(&r.report)["bap"].contains("InternalServerError"));
+}
+
+#[test]
+fn a_redirect_off_the_host_is_a_gap_and_is_never_followed() {
+    let r = gap("redirect@/v2/flows*all", 2, "power-automate");
+    assert!(gaps(&r.report)["power-automate"].contains("redirect"));
+    // Another server on this machine: nothing reaches it.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let to = format!("http://{}/steal", listener.local_addr().unwrap());
+    gap(&format!("redirect:{to}@/v2/flows*all"), 2, "power-automate");
+    assert!(
+        listener.accept().is_err(),
+        "the redirect reached another server"
+    );
+}
+
+#[test]
+fn a_next_link_to_a_foreign_host_is_refused_before_sending() {
+    let r = gap("foreign-next@/apps*1", 2, "power-apps");
+    let detail = &gaps(&r.report)["power-apps"];
+    assert!(detail.contains("not a host of this API"), "{detail}");
+    assert!(detail.contains("attacker.example"), "{detail}");
+}
+
+#[test]
+fn a_foreign_instance_api_url_gets_no_dataverse_token() {
+    let r = gap(
+        "foreign-dataverse@api.bap.microsoft.com*all",
+        2,
+        "dataverse",
+    );
+    let detail = &gaps(&r.report)["dataverse"];
+    assert!(detail.contains("not a host of this API"), "{detail}");
+}
+
+#[test]
+fn an_item_listed_twice_alike_is_one_finding() {
+    let r = run("duplicate@/v2/flows*all", 2, &[]);
+    assert_eq!(r.report["complete"], true, "{}", r.stderr);
+    assert_eq!(r.code, Some(0));
+    assert_eq!(verdicts(&r.report), expected_readable());
+    let ids: Vec<&str> = r.report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["resource_id"].as_str().unwrap())
+        .collect();
+    let unique: std::collections::BTreeSet<&&str> = ids.iter().collect();
+    assert_eq!(ids.len(), unique.len(), "a resource has two findings");
+}
+
+#[test]
+fn an_item_listed_twice_differently_is_a_gap() {
+    let r = gap("duplicate-changed@/v2/flows*1", 2, "power-automate");
+    assert!(gaps(&r.report)["power-automate"].contains("listed twice"));
+}
+
+#[test]
+fn a_page_served_again_under_another_link_is_a_gap() {
+    let r = gap("replay-page@/v2/flows*1", 2, "power-automate");
+    assert!(gaps(&r.report)["power-automate"].contains("again"));
+}
+
+#[test]
+fn paging_has_a_ceiling() {
+    let emu = Emulator::start("", 1);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("pal-audit.toml");
+    std::fs::write(&config, "[http]\nmax_pages = 2\n").unwrap();
+    let mut args = vec![
+        "--format",
+        "json",
+        "--fail-on",
+        "none",
+        "--config",
+        config.to_str().unwrap(),
+    ];
+    args.extend_from_slice(READABLE);
+    let out = audit(&emu, &args);
+    assert_eq!(out.status.code(), Some(4));
+    let report = json(&out);
+    let all = gaps(&report).into_values().collect::<Vec<_>>().join(" | ");
+    assert!(all.contains("more than 2 pages"), "{all}");
+    no_credit_without_evidence("max_pages", &report);
+}

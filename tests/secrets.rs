@@ -152,3 +152,123 @@ fn debug_of_the_types_that_hold_secrets_prints_none() {
         assert_clean("a Debug", &text);
     }
 }
+
+/// A listener on loopback that stands for a proxy: it counts connections
+/// and answers none of them.
+fn proxy_recorder() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let hits = std::sync::Arc::new(AtomicUsize::new(0));
+    let counted = hits.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            counted.fetch_add(1, Ordering::SeqCst);
+            drop(conn);
+        }
+    });
+    (url, hits)
+}
+
+#[test]
+fn with_api_base_no_proxy_receives_anything() {
+    use std::sync::atomic::Ordering;
+    let emu = Emulator::start("", 50);
+    let (proxy, hits) = proxy_recorder();
+    let base = emu.base();
+    let mut cmd = bin();
+    for var in [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+    ] {
+        cmd.env(var, &proxy);
+    }
+    let out = cmd
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy")
+        .env("PAL_AUDIT_TOKEN", TOKEN)
+        .env("PAL_AUDIT_CI_KEY", CI_KEY)
+        .args([
+            "audit",
+            "--auth",
+            "static-token",
+            "--api-base",
+            &base,
+            "--partner-id",
+            PARTNER,
+            "--links",
+            "fixtures/contoso/links.csv",
+            "--format",
+            "json",
+            "--fail-on",
+            "none",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        0,
+        "requests went to the proxy: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(!report["findings"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn a_secret_a_server_echoes_reaches_no_output() {
+    // Every list's first item is named after the token and the key the
+    // request carried; every other answer quotes them in an error.
+    let emu = Emulator::start(
+        "echo-secrets@/apps*2,echo-secrets@api.ci.ai.dynamics.com*all",
+        50,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("rec");
+    let base = emu.base();
+    let out = bin()
+        .env("PAL_AUDIT_TOKEN", TOKEN)
+        .env("PAL_AUDIT_CI_KEY", CI_KEY)
+        .env("RUST_LOG", "trace")
+        .args([
+            "-vvv",
+            "audit",
+            "--auth",
+            "static-token",
+            "--api-base",
+            &base,
+            "--partner-id",
+            PARTNER,
+            "--links",
+            "fixtures/contoso/links.csv",
+            "--format",
+            "json",
+            "--fail-on",
+            "none",
+            "--record",
+        ])
+        .arg(&rec)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_clean("stdout", &stdout);
+    assert_clean("stderr", &stderr);
+    for entry in std::fs::read_dir(&rec).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap_or_default();
+        assert_clean("the recording", &text);
+    }
+    // The echo was there, and what stood for the secret is said.
+    assert!(
+        stdout.contains("you sent Bearer [secret removed]"),
+        "the echoed name is not in the report"
+    );
+    assert!(
+        stdout.contains("[secret removed]") && stdout.contains("EchoedSecret"),
+        "the echoed error is not in the report"
+    );
+}

@@ -11,7 +11,23 @@
 //! - `malformed`: a 200 whose body is not JSON;
 //! - `repeat-next`: a page whose next link is the page itself;
 //! - `scan:STATUS`: Power BI's scanStatus answers STATUS (`Running`, `Failed`);
-//! - `403-env:ENV`: 403 for every request naming environment ENV.
+//! - `403-env:ENV`: 403 for every request naming environment ENV;
+//! - `not-a-list[:SHAPE]`: a list request answered 200 with a body that is
+//!   not a list: SHAPE `object` (`{}`, the default), `array` (`[]`), `error`
+//!   (`{"error": ...}`) or `other` (`{"items": [...]}`);
+//! - `redirect[:URL]`: a 302 to URL, by default to another Microsoft host on
+//!   the emulator itself (`/attacker.example/steal`);
+//! - `foreign-next`: a list page whose next link names a host that is not
+//!   the API's (`https://attacker.example/...`);
+//! - `foreign-dataverse`: the environments list gives every Dataverse
+//!   environment `https://attacker.example` as its `instanceApiUrl` and
+//!   `instanceUrl`;
+//! - `replay-page`: a page whose next link is the page itself under another
+//!   URL (an extra query parameter): its items come back a second time;
+//! - `echo-secrets`: a list page whose first item's name, and an error
+//!   answer's message, quote the request's bearer token and API key;
+//! - `duplicate`: a list page whose first item is listed twice;
+//!   `duplicate-changed`: twice, the second time with another name.
 //!
 //! Inside a Graph `$batch`, status faults apply to each inner request, so
 //! `404@ID*all` makes one principal unknown.
@@ -33,6 +49,13 @@ pub enum FaultKind {
     RepeatNext,
     ScanStatus(String),
     ForbiddenEnvironment(String),
+    NotAList(String),
+    Redirect(String),
+    ForeignNext,
+    ReplayPage,
+    EchoSecrets,
+    ForeignDataverse,
+    Duplicate { changed: bool },
 }
 
 #[derive(Debug)]
@@ -101,9 +124,27 @@ impl Faults {
                         .ok_or_else(|| format!("--faults {item:?}: 403-env needs :ENVIRONMENT"))?
                         .to_ascii_lowercase(),
                 ),
+                "not-a-list" => {
+                    let shape = arg.unwrap_or("object");
+                    if !matches!(shape, "object" | "array" | "error" | "other") {
+                        return Err(format!(
+                            "--faults {item:?}: not-a-list takes object, array, error or other"
+                        ));
+                    }
+                    FaultKind::NotAList(shape.to_string())
+                }
+                "redirect" => {
+                    FaultKind::Redirect(arg.unwrap_or("/attacker.example/steal").to_string())
+                }
+                "foreign-next" => FaultKind::ForeignNext,
+                "replay-page" => FaultKind::ReplayPage,
+                "echo-secrets" => FaultKind::EchoSecrets,
+                "foreign-dataverse" => FaultKind::ForeignDataverse,
+                "duplicate" => FaultKind::Duplicate { changed: false },
+                "duplicate-changed" => FaultKind::Duplicate { changed: true },
                 other => {
                     return Err(format!(
-                        "--faults {item:?}: {other:?} is not one of 429, 429-date, 401, 403, 404, 500, 502, 503, 504, cut, slow, malformed, repeat-next, scan, 403-env"
+                        "--faults {item:?}: {other:?} is not one of 429, 429-date, 401, 403, 404, 500, 502, 503, 504, cut, slow, malformed, repeat-next, scan, 403-env, not-a-list, redirect, foreign-next, replay-page, echo-secrets, foreign-dataverse, duplicate, duplicate-changed"
                     ));
                 }
             };

@@ -306,6 +306,13 @@ fn answer(
                 "The caller does not have permission to read this environment.",
             );
         }
+        Some(FaultKind::Redirect(to)) => {
+            return Response::builder()
+                .status(StatusCode::FOUND)
+                .header(header::LOCATION, to.as_str())
+                .body(Body::empty())
+                .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
+        }
         _ => {}
     }
     let query: Vec<(String, String)> = uri
@@ -342,6 +349,85 @@ fn answer(
         }
         Some(FaultKind::ScanStatus(s)) if body.get("status").is_some() => {
             body["status"] = json!(s);
+        }
+        Some(FaultKind::NotAList(shape)) if body.get("value").is_some() => {
+            body = match shape.as_str() {
+                "array" => json!([]),
+                "error" => {
+                    json!({"error": {"code": "InternalServerError", "message": "answered with 200"}})
+                }
+                "other" => json!({"items": body["value"].clone()}),
+                _ => json!({}),
+            };
+        }
+        Some(FaultKind::ReplayPage) if body.get("value").is_some() => {
+            let q = uri.query().map(|q| format!("?{q}&")).unwrap_or("?".into());
+            let key = if host.contains("graph") || host.contains("dynamics") {
+                "@odata.nextLink"
+            } else {
+                "nextLink"
+            };
+            body[key] = json!(format!("https://{host}{path}{q}replayed=1"));
+        }
+        Some(FaultKind::EchoSecrets) => {
+            let said: Vec<&str> = [header::AUTHORIZATION.as_str(), "ocp-apim-subscription-key"]
+                .into_iter()
+                .filter_map(|h| headers.get(h).and_then(|v| v.to_str().ok()))
+                .collect();
+            let echo = format!("you sent {}", said.join(" and "));
+            match body.get_mut("value").and_then(|v| v.as_array_mut()) {
+                Some(items) if !items.is_empty() => {
+                    let first = &mut items[0];
+                    match first.get_mut("properties") {
+                        Some(props) => props["displayName"] = json!(echo),
+                        None => first["displayName"] = json!(echo),
+                    }
+                }
+                _ => {
+                    return error(StatusCode::BAD_REQUEST, "EchoedSecret", &echo);
+                }
+            }
+        }
+        Some(FaultKind::ForeignNext) if body.get("value").is_some() => {
+            let key = if host.contains("graph") || host.contains("dynamics") {
+                "@odata.nextLink"
+            } else {
+                "nextLink"
+            };
+            body[key] = json!(format!("https://attacker.example{path}"));
+        }
+        Some(FaultKind::ForeignDataverse) => {
+            if let Some(items) = body.get_mut("value").and_then(|v| v.as_array_mut()) {
+                for item in items {
+                    if let Some(meta) = item.pointer_mut("/properties/linkedEnvironmentMetadata")
+                        && meta.get("instanceApiUrl").is_some()
+                    {
+                        meta["instanceApiUrl"] = json!("https://attacker.example");
+                        meta["instanceUrl"] = json!("https://attacker.example/");
+                    }
+                }
+            }
+        }
+        Some(FaultKind::Duplicate { changed }) => {
+            if let Some(items) = body.get_mut("value").and_then(|v| v.as_array_mut())
+                && let Some(first) = items.first().cloned()
+            {
+                let mut again = first;
+                if *changed {
+                    for key in ["displayName", "name"] {
+                        if let Some(props) = again.get_mut("properties")
+                            && props.get(key).is_some()
+                        {
+                            props[key] = json!("Changed on the second listing");
+                            break;
+                        }
+                    }
+                    if again.get("properties").is_none() {
+                        again["displayName"] = json!("Changed on the second listing");
+                    }
+                }
+                items.push(again);
+            }
         }
         Some(FaultKind::Malformed) => {
             return (

@@ -43,6 +43,9 @@ pub struct HttpConfig {
     /// A response body larger than this is refused (a gap, never an
     /// out-of-memory kill).
     pub max_body: u64,
+    /// Pages read of one list at most: past it the list is a gap, not a
+    /// read that runs until the audit's timeout.
+    pub max_pages: usize,
 }
 
 impl Default for HttpConfig {
@@ -55,6 +58,7 @@ impl Default for HttpConfig {
             read_timeout: Duration::from_secs(30),
             caps: Vec::new(),
             max_body: 256 << 20,
+            max_pages: 20_000,
         }
     }
 }
@@ -126,6 +130,12 @@ pub enum HttpError {
     TooLarge { url: String, limit: u64 },
     #[error("{url}: the next link repeats a page already read; paging stopped")]
     RepeatedNextLink { url: String },
+    #[error("{url}: a page lists {key} again, already read on an earlier page; paging stopped")]
+    RepeatedItem { url: String, key: String },
+    #[error("{url}: {key} is listed twice with different contents; the list cannot be trusted")]
+    ContradictingDuplicate { url: String, key: String },
+    #[error("{url}: more than {limit} pages; paging stopped ([http] max_pages)")]
+    TooManyPages { url: String, limit: usize },
     /// A URL from an answer names a host that is not one of the API's own:
     /// refused before any token is attached.
     #[error(
@@ -159,6 +169,9 @@ impl HttpError {
         matches!(self.status(), Some(401 | 403))
     }
 }
+
+/// How a list's items are told apart (their id) and compared.
+type ItemIdentity<T> = (fn(&T) -> String, fn(&T, &T) -> bool);
 
 /// One page of a list: its items and the URL of the next page, if any.
 /// `current` is the URL this page came from, for APIs that answer with a bare
@@ -552,24 +565,91 @@ impl HttpClient {
         ctx: &Ctx,
         first: &str,
     ) -> Result<Vec<P::Item>, HttpError> {
-        let mut items = Vec::new();
+        self.get_all_keyed::<P>(ctx, first, None).await
+    }
+
+    /// `get_all` for a list of things with ids (environments, apps, flows):
+    /// an item listed twice on one page with the same contents is kept once,
+    /// with other contents it is an error; an item an earlier page listed
+    /// means the paging went round (a page served again under a changed next
+    /// link), and the list ends as an error. Never two findings for one id.
+    pub async fn get_all_by_id<P>(
+        &self,
+        ctx: &Ctx,
+        first: &str,
+        id: fn(&P::Item) -> String,
+    ) -> Result<Vec<P::Item>, HttpError>
+    where
+        P: Paged + Send + 'static,
+        P::Item: PartialEq,
+    {
+        self.get_all_keyed::<P>(ctx, first, Some((id, <P::Item as PartialEq>::eq)))
+            .await
+    }
+
+    async fn get_all_keyed<P>(
+        &self,
+        ctx: &Ctx,
+        first: &str,
+        id: Option<ItemIdentity<P::Item>>,
+    ) -> Result<Vec<P::Item>, HttpError>
+    where
+        P: Paged + Send + 'static,
+    {
+        let mut items: Vec<P::Item> = Vec::new();
         let mut seen = HashSet::new();
+        // Item id -> the page it was first listed on.
+        let mut listed: HashMap<String, usize> = HashMap::new();
         let mut url = first.to_string();
-        loop {
+        for page_number in 0.. {
             let target = self.base.target(&url).map_err(HttpError::BadUrl)?;
-            if !seen.insert(target.url.to_string()) {
-                return Err(HttpError::RepeatedNextLink {
-                    url: rewrite::display(&target.real),
+            let shown = || rewrite::display(&target.real);
+            if page_number >= self.config.max_pages.max(1) {
+                return Err(HttpError::TooManyPages {
+                    url: shown(),
+                    limit: self.config.max_pages,
                 });
             }
+            if !seen.insert(target.url.to_string()) {
+                return Err(HttpError::RepeatedNextLink { url: shown() });
+            }
             let page: P = self.get_json(ctx, &url).await?;
-            let (mut batch, next) = page.into_parts(&url);
-            items.append(&mut batch);
+            let (batch, next) = page.into_parts(&url);
+            match id {
+                None => items.extend(batch),
+                Some((id, same_item)) => {
+                    let page_start = items.len();
+                    for item in batch {
+                        let key = id(&item);
+                        match listed.get(&key) {
+                            None => {
+                                listed.insert(key, page_number);
+                                items.push(item);
+                            }
+                            Some(p) if *p != page_number => {
+                                return Err(HttpError::RepeatedItem { url: shown(), key });
+                            }
+                            Some(_) => {
+                                let same = items[page_start..]
+                                    .iter()
+                                    .any(|known| id(known) == key && same_item(known, &item));
+                                if !same {
+                                    return Err(HttpError::ContradictingDuplicate {
+                                        url: shown(),
+                                        key,
+                                    });
+                                }
+                            }
+                        }
+                    }
+                }
+            }
             match next {
                 Some(next) => url = next,
                 None => return Ok(items),
             }
         }
+        unreachable!("the page loop ends by returning")
     }
 
     /// Sends one request through the pipeline and returns the whole body of
@@ -802,6 +882,31 @@ fn same_host_redirects(base: ApiBase) -> reqwest::redirect::Policy {
             attempt.stop()
         }
     })
+}
+
+/// An id put into a URL path: percent-encoded, so an id like `../apps/X`
+/// stays one segment and cannot name another resource. Ids are also
+/// validated where they are read (`is_service_id`): the URL parser treats an
+/// encoded `..` as a real one.
+pub fn seg(id: &str) -> String {
+    const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(id, SEGMENT).to_string()
+}
+
+/// True for the ids the services give resources and environments: a GUID,
+/// or `Default-<GUID>` (the default environment). Anything else in an id
+/// field is refused as a gap: it is not what the service writes, and it
+/// would be put into URLs.
+pub fn is_service_id(id: &str) -> bool {
+    let id = id.trim();
+    let guid = id
+        .get(..8)
+        .filter(|head| head.eq_ignore_ascii_case("default-"))
+        .map_or(id, |_| &id[8..]);
+    crate::links::is_guid(guid)
 }
 
 /// Decodes a body as `T`; the error names the URL and the JSON path.

@@ -9,14 +9,14 @@ pub const SOURCE: &str = "bap";
 pub const AUDIENCE: &str = "https://service.powerapps.com/";
 const ENVIRONMENTS: &str = "https://api.bap.microsoft.com/providers/Microsoft.BusinessAppPlatform/scopes/admin/environments?api-version=2020-10-01";
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Deserialize)]
 pub struct WireEnvironment {
     pub name: String,
     #[serde(default)]
     pub properties: WireEnvironmentProperties,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WireEnvironmentProperties {
     #[serde(default)]
@@ -31,7 +31,7 @@ pub struct WireEnvironmentProperties {
     pub linked_environment_metadata: Option<WireLinkedMetadata>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WireLinkedMetadata {
     #[serde(default)]
@@ -63,20 +63,34 @@ impl From<WireEnvironment> for Environment {
     }
 }
 
-/// The environments, and the tenant id they name (`properties.tenantId`).
+/// The environments, the tenant id they name (`properties.tenantId`), and
+/// the names of environments left out because their id is not one BAP
+/// writes (a GUID or `Default-<GUID>`): it would go into every URL.
 pub async fn list_environments(
     http: &HttpClient,
-) -> Result<(Vec<Environment>, Option<String>), HttpError> {
+) -> Result<(Vec<Environment>, Option<String>, Vec<String>), HttpError> {
     let ctx = Ctx::new(SOURCE, AUDIENCE);
     let wire = http
-        .get_all::<ValuePage<WireEnvironment>>(&ctx, ENVIRONMENTS)
+        .get_all_by_id::<ValuePage<WireEnvironment>>(&ctx, ENVIRONMENTS, |e| {
+            e.name.to_ascii_lowercase()
+        })
         .await?;
     let tenant = wire
         .iter()
         .find_map(|w| w.properties.tenant_id.clone())
         .filter(|t| crate::links::is_guid(t))
         .map(|t| t.to_ascii_lowercase());
-    Ok((wire.into_iter().map(Environment::from).collect(), tenant))
+    let (valid, invalid): (Vec<WireEnvironment>, Vec<WireEnvironment>) = wire
+        .into_iter()
+        .partition(|w| crate::http::is_service_id(&w.name));
+    Ok((
+        valid.into_iter().map(Environment::from).collect(),
+        tenant,
+        invalid
+            .into_iter()
+            .map(|w| format!("{:?}", w.name))
+            .collect(),
+    ))
 }
 
 #[cfg(test)]

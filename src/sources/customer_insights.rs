@@ -24,7 +24,7 @@ const BASE: &str = "https://api.ci.ai.dynamics.com/v1";
 /// Where instances go that match no environment's Dataverse.
 pub const NO_ENVIRONMENT: &str = "customer-insights";
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WireInstance {
     pub instance_id: String,
@@ -120,9 +120,33 @@ pub async fn read(
 ) -> Result<CiRead, HttpError> {
     let ctx = keyed_ctx(key, audience)?;
     let list: InstanceList = http.get_json(&ctx, &format!("{BASE}/instances")).await?;
-    let instances = match list {
+    let listed = match list {
         InstanceList::Bare(v) | InstanceList::Wrapped { value: v } => v,
     };
+    // Ids go into URLs and name findings: a GUID each, listed once.
+    let mut refused = Vec::new();
+    let mut instances: Vec<WireInstance> = Vec::new();
+    for i in listed {
+        if !crate::links::is_guid(&i.instance_id) {
+            refused.push(format!(
+                "instance {:?} left out: its id is not a GUID",
+                i.instance_id
+            ));
+        } else if let Some(known) = instances
+            .iter()
+            .find(|k| k.instance_id.eq_ignore_ascii_case(&i.instance_id))
+        {
+            if known != &i {
+                refused.push(format!(
+                    "instance {} is listed twice with different contents",
+                    i.instance_id
+                ));
+                instances.retain(|k| !k.instance_id.eq_ignore_ascii_case(&i.instance_id));
+            }
+        } else {
+            instances.push(i);
+        }
+    }
     let reads = futures::stream::iter(instances)
         .map(|i| {
             let ctx = ctx.clone();
@@ -130,13 +154,16 @@ pub async fn read(
                 let meta = http
                     .get_json::<WireInstanceMetadata>(
                         &ctx,
-                        &format!("{BASE}/instances/{}", i.instance_id),
+                        &format!("{BASE}/instances/{}", crate::http::seg(&i.instance_id)),
                     )
                     .await;
                 let roles = http
                     .get_json::<AssignmentList>(
                         &ctx,
-                        &format!("{BASE}/instances/{}/rbac/assignments", i.instance_id),
+                        &format!(
+                            "{BASE}/instances/{}/rbac/assignments",
+                            crate::http::seg(&i.instance_id)
+                        ),
                     )
                     .await;
                 (i, meta, roles)
@@ -145,7 +172,10 @@ pub async fn read(
         .buffer_unordered(8)
         .collect::<Vec<_>>()
         .await;
-    let mut out = CiRead::default();
+    let mut out = CiRead {
+        failures: refused,
+        ..CiRead::default()
+    };
     for (instance, meta, roles) in reads {
         let name = meta
             .as_ref()

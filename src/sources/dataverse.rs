@@ -30,7 +30,7 @@ const SYSTEM_SOLUTIONS: &[&str] = &["Default", "Active", "Basic", "System"];
 /// much of it (the two tables are written by different steps of one import).
 const IMPORT_MATCH_SLACK: i64 = 5;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Deserialize)]
 pub struct WireSystemUser {
     pub systemuserid: String,
     #[serde(default)]
@@ -45,7 +45,7 @@ pub struct WireSystemUser {
     pub isdisabled: Option<bool>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Deserialize)]
 pub struct WireAppModule {
     pub appmoduleid: String,
     #[serde(default)]
@@ -56,7 +56,7 @@ pub struct WireAppModule {
     pub created_by: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Deserialize)]
 pub struct WireWorkflow {
     pub workflowid: String,
     #[serde(default)]
@@ -69,7 +69,7 @@ pub struct WireWorkflow {
     pub created_by: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Deserialize)]
 pub struct WireSolution {
     pub solutionid: String,
     pub uniquename: String,
@@ -80,21 +80,21 @@ pub struct WireSolution {
     pub version: Option<Value>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Deserialize)]
 pub struct WireComponent {
     pub objectid: String,
     #[serde(default)]
     pub componenttype: Option<Value>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Deserialize)]
 pub struct WireCanvasApp {
     pub canvasappid: String,
     #[serde(default)]
     pub name: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Deserialize)]
 pub struct WireHistory {
     #[serde(default)]
     pub msdyn_name: Option<String>,
@@ -112,7 +112,7 @@ pub struct WireHistory {
     pub msdyn_ismanaged: Option<Value>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Deserialize)]
 pub struct WireImportJob {
     #[serde(default)]
     pub solutionname: Option<String>,
@@ -247,7 +247,11 @@ pub async fn read_environment(
 
     let app_select = "$select=appmoduleid,uniquename,name,ismanaged,publishedon,createdon,modifiedon,_createdby_value,_modifiedby_value";
     let mut apps: Vec<WireAppModule> = http
-        .get_all::<ValuePage<_>>(&ctx, &get(&format!("appmodules?{app_select}")))
+        .get_all_by_id::<ValuePage<_>>(
+            &ctx,
+            &get(&format!("appmodules?{app_select}")),
+            |a: &WireAppModule| a.appmoduleid.to_ascii_lowercase(),
+        )
         .await?;
     // Drafts that were never published are apps too. Not every server
     // answers this function: a refusal is noted, not a gap.
@@ -292,9 +296,10 @@ pub async fn read_environment(
     }
 
     let workflows: Vec<WireWorkflow> = http
-        .get_all::<ValuePage<_>>(
+        .get_all_by_id::<ValuePage<_>>(
             &ctx,
             &get("workflows?$filter=category eq 5&$select=workflowid,workflowidunique,name,statecode,ismanaged,_ownerid_value,_createdby_value,_modifiedby_value,createdon,modifiedon"),
+            |w: &WireWorkflow| w.workflowid.to_ascii_lowercase(),
         )
         .await?;
     for w in workflows {

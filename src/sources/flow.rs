@@ -17,14 +17,14 @@ pub const AUDIENCE: &str = "https://service.flow.microsoft.com/";
 const BASE: &str =
     "https://api.flow.microsoft.com/providers/Microsoft.ProcessSimple/scopes/admin/environments";
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Deserialize)]
 pub struct WireFlow {
     pub name: String,
     #[serde(default)]
     pub properties: WireFlowProperties,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WireFlowProperties {
     #[serde(default)]
@@ -41,7 +41,7 @@ pub struct WireFlowProperties {
     pub creator: Option<WireCreator>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WireCreator {
     #[serde(default)]
@@ -54,13 +54,13 @@ pub struct WireCreator {
     pub user_type: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Deserialize)]
 pub struct WirePermission {
     #[serde(default)]
     pub properties: WirePermissionProperties,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WirePermissionProperties {
     #[serde(default)]
@@ -71,7 +71,7 @@ pub struct WirePermissionProperties {
     pub principal: Option<WireFlowPrincipal>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, PartialEq, Deserialize)]
 pub struct WireFlowPrincipal {
     #[serde(default)]
     pub id: Option<String>,
@@ -95,14 +95,15 @@ pub struct FlowsRead {
 fn flows_url(env: &Environment) -> String {
     format!(
         "{BASE}/{}/v2/flows?api-version=2016-11-01&$top=250",
-        env.name
+        crate::http::seg(&env.name)
     )
 }
 
 fn permissions_url(env: &Environment, flow: &str) -> String {
     format!(
-        "{BASE}/{}/flows/{flow}/permissions?api-version=2016-11-01",
-        env.name
+        "{BASE}/{}/flows/{}/permissions?api-version=2016-11-01",
+        crate::http::seg(&env.name),
+        crate::http::seg(flow)
     )
 }
 
@@ -141,9 +142,18 @@ pub async fn read_environment(
 ) -> Result<FlowsRead, HttpError> {
     let ctx = Ctx::new(SOURCE, AUDIENCE).env(&env.id);
     let flows = http
-        .get_all::<ValuePage<WireFlow>>(&ctx, &flows_url(env))
+        .get_all_by_id::<ValuePage<WireFlow>>(&ctx, &flows_url(env), |f| {
+            f.name.to_ascii_lowercase()
+        })
         .await?;
     let mut out = FlowsRead::default();
+    let (flows, invalid): (Vec<WireFlow>, Vec<WireFlow>) = flows
+        .into_iter()
+        .partition(|f| crate::http::is_service_id(&f.name));
+    for f in invalid {
+        out.permission_failures
+            .push(format!("flow {:?} left out: its id is not a GUID", f.name));
+    }
     for flow in &flows {
         let creator = flow
             .properties

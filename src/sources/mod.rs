@@ -289,7 +289,7 @@ async fn read_environments(
     plan: &Plan,
     inv: &mut Inventory,
 ) -> Result<(), HttpError> {
-    let (environments, bap_tenant) = match bap::list_environments(http).await {
+    let (environments, bap_tenant, invalid) = match bap::list_environments(http).await {
         Ok(read) => read,
         Err(e) => {
             if !matches!(e, HttpError::Auth(_)) {
@@ -326,6 +326,17 @@ async fn read_environments(
                 "{} listed; no environment matches {}",
                 plural(total, "environment"),
                 unmatched.join(", ")
+            ),
+        )
+    };
+    let (status, detail) = if invalid.is_empty() {
+        (status, detail)
+    } else {
+        (
+            CoverageStatus::Partial,
+            format!(
+                "{detail}; left out, their ids are not environment ids: {}",
+                invalid.join(", ")
             ),
         )
     };

@@ -17,7 +17,7 @@ pub const AUDIENCE: &str = "https://service.powerapps.com/";
 const BASE: &str =
     "https://api.powerapps.com/providers/Microsoft.PowerApps/scopes/admin/environments";
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WireApp {
     pub name: String,
@@ -29,7 +29,7 @@ pub struct WireApp {
     pub properties: WireAppProperties,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WireAppProperties {
     #[serde(default)]
@@ -54,13 +54,13 @@ pub struct WireAppProperties {
     pub shared_groups_count: Option<i64>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Deserialize)]
 pub struct WireRoleAssignment {
     #[serde(default)]
     pub properties: WireRoleProperties,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WireRoleProperties {
     #[serde(default)]
@@ -85,13 +85,17 @@ pub struct AppsRead {
 }
 
 fn apps_url(env: &Environment) -> String {
-    format!("{BASE}/{}/apps?api-version=2016-11-01&$top=250", env.name)
+    format!(
+        "{BASE}/{}/apps?api-version=2016-11-01&$top=250",
+        crate::http::seg(&env.name)
+    )
 }
 
 fn permissions_url(env: &Environment, app: &str) -> String {
     format!(
-        "{BASE}/{}/apps/{app}/permissions?api-version=2016-11-01",
-        env.name
+        "{BASE}/{}/apps/{}/permissions?api-version=2016-11-01",
+        crate::http::seg(&env.name),
+        crate::http::seg(app)
     )
 }
 
@@ -107,11 +111,16 @@ pub async fn read_environment(
 ) -> Result<AppsRead, HttpError> {
     let ctx = Ctx::new(SOURCE, AUDIENCE).env(&env.id);
     let apps = http
-        .get_all::<ValuePage<WireApp>>(&ctx, &apps_url(env))
+        .get_all_by_id::<ValuePage<WireApp>>(&ctx, &apps_url(env), |a| a.name.to_ascii_lowercase())
         .await?;
     let mut out = AppsRead::default();
     let mut pending = Vec::new();
     for app in apps {
+        if !crate::http::is_service_id(&app.name) {
+            out.permission_failures
+                .push(format!("app {:?} left out: its id is not a GUID", app.name));
+            continue;
+        }
         // Component libraries hold components for other apps; nobody runs
         // them, so they have no users to credit.
         if app.is_app_component_library == Some(true) {

@@ -302,11 +302,17 @@ async fn scan_batch(http: &HttpClient, workspaces: &[String]) -> Result<WireScan
         }
         tokio::time::sleep(wait).await;
         wait = (wait * 3 / 2).min(Duration::from_secs(15));
-        let url = format!("{BASE}/admin/workspaces/scanStatus/{}", scan.id);
+        let url = format!(
+            "{BASE}/admin/workspaces/scanStatus/{}",
+            crate::http::seg(&scan.id)
+        );
         let s: WireScan = http.get_json(&ctx().budget(SCAN_STATUS), &url).await?;
         status = s.status.unwrap_or_default();
     }
-    let url = format!("{BASE}/admin/workspaces/scanResult/{}", scan.id);
+    let url = format!(
+        "{BASE}/admin/workspaces/scanResult/{}",
+        crate::http::seg(&scan.id)
+    );
     http.get_json(&ctx().budget(SCAN_RESULT), &url).await
 }
 

@@ -29,7 +29,7 @@ pub fn opt_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>
 
 /// A principal object in the Power Apps admin API (`owner`, `createdBy`,
 /// `principal` of a role assignment).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WirePrincipal {
     #[serde(default)]
