@@ -414,6 +414,34 @@ pub struct Activity {
     pub action: String,
 }
 
+/// A fact no read gave because the read failed. Rules treat it as unknown,
+/// never as absent: a refused `solutioncomponents` read does not mean "in no
+/// solution", a link Graph could not resolve is not "no link".
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Unread {
+    pub fact: UnreadFact,
+    /// Every resource of this environment, when set.
+    #[serde(default)]
+    pub environment: Option<EnvironmentId>,
+    /// This resource only, when set.
+    #[serde(default)]
+    pub resource: Option<ResourceId>,
+    /// The failed read, for the finding's reasons.
+    pub why: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UnreadFact {
+    /// Which managed solution `name` holds (unknown: the components of one
+    /// of the environment's managed solutions were not read).
+    SolutionMembership { solution: Option<String> },
+    /// The resource's who-did-what-when stamps.
+    Stamps,
+    /// The object a link names by UPN (`upn: true`) or application id.
+    LinkPrincipal { reference: String, upn: bool },
+}
+
 /// Everything read from the tenant.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Inventory {
@@ -429,6 +457,9 @@ pub struct Inventory {
     #[serde(default)]
     pub activity: Vec<Activity>,
     pub coverage: Vec<Coverage>,
+    /// Facts that failed reads would have given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unread: Vec<Unread>,
     /// A delta audit: what was taken from the previous audit's cache.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reuse: Option<crate::cache::Reuse>,

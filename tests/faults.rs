@@ -449,3 +449,68 @@ fn paging_has_a_ceiling() {
     assert!(all.contains("more than 2 pages"), "{all}");
     no_credit_without_evidence("max_pages", &report);
 }
+
+#[test]
+fn refused_solution_components_never_credit_a_component() {
+    gap("403@solutioncomponents*all", 2, "dataverse");
+}
+
+#[test]
+fn graph_failing_leaves_links_unresolved_not_dropped() {
+    gap("500@graph.microsoft.com*all", 2, "graph");
+}
+
+#[test]
+fn power_apps_refused_and_graph_failing_never_move_credit() {
+    gap(
+        "403@api.powerapps.com*all,500@graph.microsoft.com*all",
+        2,
+        "power-apps",
+    );
+}
+
+#[test]
+fn account_status_unread_is_a_partial_graph_row() {
+    // Only the status lookups fail: the row cannot say complete.
+    let r = gap("403@graph.microsoft.com/v1.0/$batch*all", 2, "graph");
+    assert!(gaps(&r.report)["graph"].contains("could not"));
+}
+
+mod http_failures {
+    //! Credit needs evidence, with the failures injected at the HTTP level:
+    //! any mix of refused or failing reads gives no `credited` (nor
+    //! `credited-to-other`) that the fault-free run does not give.
+    use super::*;
+    use proptest::prelude::*;
+
+    const READS: &[&str] = &[
+        "403@/apps*all",
+        "403@/permissions*all",
+        "403@/v2/flows*all",
+        "403@solutioncomponents*all",
+        "403@msdyn_solutionhistories*all",
+        "403@importjobs*all",
+        "403@systemusers*all",
+        "403@/admin/activityevents*all",
+        "403@api.powerbi.com*all",
+        "403@api.ci.ai.dynamics.com/v1/instances/*all",
+        "500@graph.microsoft.com*all",
+        "403@/$batch*all",
+        "403@transitivemembers*all",
+        "not-a-list@/apps*all",
+        "not-a-list@.dynamics.com*all",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 8, ..ProptestConfig::default() })]
+        #[test]
+        fn failed_reads_never_create_credit(
+            faults in prop::sample::subsequence(READS.to_vec(), 1..4)
+        ) {
+            let spec = faults.join(",");
+            let r = run(&spec, 2, &[]);
+            prop_assert!(matches!(r.code, Some(0 | 4)), "{spec}: {:?}", r.code);
+            no_credit_without_evidence(&spec, &r.report);
+        }
+    }
+}

@@ -102,6 +102,7 @@ pub enum Flag {
     OtherPartnerActivity,
     ActivityUnknown,
     OrphanedOwner,
+    LinkUnresolved,
 }
 
 impl Flag {
@@ -118,6 +119,7 @@ impl Flag {
             Self::OtherPartnerActivity => "other-partner-activity",
             Self::ActivityUnknown => "activity-unknown",
             Self::OrphanedOwner => "orphaned-owner",
+            Self::LinkUnresolved => "link-unresolved",
         }
     }
 

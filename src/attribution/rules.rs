@@ -7,8 +7,10 @@ use chrono::{DateTime, Utc};
 
 use super::graph::{AttributionGraph, EffectiveLink};
 use super::{Attributed, AttributedRole, DecidedBy, Finding, Flag, Options, Verdict, fix};
-use crate::inventory::{Fact, PrincipalId, PrincipalType, Resource, ResourceKind, Role};
-use crate::links::{LinkKind, LinkSource, PartnerId};
+use crate::inventory::{
+    Fact, PrincipalId, PrincipalType, Resource, ResourceKind, Role, UnreadFact,
+};
+use crate::links::{LinkKind, LinkSource, PartnerId, PrincipalRef};
 
 /// A reason's text, shared with the findings that give the same one.
 macro_rules! text {
@@ -29,6 +31,9 @@ pub fn finding(g: &AttributionGraph, index: usize, opts: &Options) -> Finding {
         ResourceKind::Instance => instance(g, res, opts, &mut f),
     }
     solution_flags(g, res, &mut f);
+    if !g.inventory.unread.is_empty() {
+        unread(g, res, &mut f);
+    }
     f.flags.sort();
     f.flags.dedup();
     f.fix = fix::fix_for(g, res, &f, opts);
@@ -541,6 +546,122 @@ fn solution_flags(g: &AttributionGraph, res: &Resource, f: &mut Finding) {
                 g.name_of(importer)
             ));
         }
+    }
+}
+
+/// Facts a failed read would have given (attribution-rules.md, "credit
+/// needs evidence"): where one of them could change the verdict, the
+/// verdict is `unknown` and the reason names the failed read and what
+/// would settle it.
+fn unread(g: &AttributionGraph, res: &Resource, f: &mut Finding) {
+    let mut unsettled = false;
+    for u in &g.inventory.unread {
+        if u.environment
+            .as_ref()
+            .is_some_and(|e| e != &res.environment)
+            || u.resource.as_ref().is_some_and(|r| r != &res.id)
+        {
+            continue;
+        }
+        match &u.fact {
+            UnreadFact::SolutionMembership { solution } => {
+                let component = matches!(
+                    res.kind,
+                    ResourceKind::CanvasApp
+                        | ResourceKind::ModelDrivenApp
+                        | ResourceKind::CloudFlow
+                );
+                if !component || managed_solution(g, res).is_some() {
+                    continue;
+                }
+                unsettled = true;
+                f.reasons.push(text!(
+                    "whether {} is in {} could not be read ({}); the last linked importer of a managed solution would decide instead: settle it by letting the audit read the environment's Dataverse solutions",
+                    kind_words(res.kind),
+                    solution.as_deref().map_or_else(
+                        || "a managed solution".to_string(),
+                        |s| format!("managed solution {s}")
+                    ),
+                    u.why
+                ));
+            }
+            UnreadFact::Stamps => {
+                // Stamps decide only between several partners.
+                if f.decided_by != Some(DecidedBy::ResourceStamps)
+                    && !f.flags.contains(&Flag::ActivityUnknown)
+                {
+                    continue;
+                }
+                unsettled = f.decided_by == Some(DecidedBy::ResourceStamps) || unsettled;
+                f.reasons.push(text!(
+                    "the resource's created and updated stamps were not read ({}): the latest partner by activity cannot be told",
+                    u.why
+                ));
+            }
+            UnreadFact::LinkPrincipal { reference, upn } => {
+                let named = g.links.iter().any(|l| {
+                    l.active
+                        && match &l.principal {
+                            PrincipalRef::Upn(x) => *upn && x.eq_ignore_ascii_case(reference),
+                            PrincipalRef::Id(x) => {
+                                !*upn && x.as_str().eq_ignore_ascii_case(reference)
+                            }
+                        }
+                });
+                if !named {
+                    continue;
+                }
+                // Could the link be an attributed user's? Only if what would
+                // tell them apart (their UPN, their application id) is unknown.
+                let could_be: Vec<&Attributed> = f
+                    .attributed
+                    .iter()
+                    .filter(|a| {
+                        let p = g.principal(&a.principal_id);
+                        let kind = p.map_or(PrincipalType::Unknown, |p| p.principal_type);
+                        if *upn {
+                            kind != PrincipalType::ServicePrincipal
+                                && p.is_none_or(|p| p.upn.is_none())
+                        } else {
+                            kind != PrincipalType::User && p.is_none_or(|p| p.app_id.is_none())
+                        }
+                    })
+                    .collect();
+                if could_be.is_empty() {
+                    continue;
+                }
+                unsettled = true;
+                f.flags.push(Flag::LinkUnresolved);
+                f.reasons.push(text!(
+                    "the link of {reference} could not be resolved ({}); it could be the link of {}, which would change the verdict: settle it by letting Graph resolve it (User.Read.All, Application.Read.All) or by naming the object id in the links file",
+                    u.why,
+                    could_be
+                        .iter()
+                        .map(|a| a.describe())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+        }
+    }
+    if unsettled && f.verdict != Verdict::Unknown {
+        f.reasons.push(text!(
+            "so the verdict is unknown, not {}: a fact that could change it is missing",
+            f.verdict.as_str()
+        ));
+        f.verdict = Verdict::Unknown;
+        f.credited_partner_id = None;
+        f.decided_by = None;
+    }
+}
+
+fn kind_words(kind: ResourceKind) -> &'static str {
+    match kind {
+        ResourceKind::CanvasApp => "the canvas app",
+        ResourceKind::ModelDrivenApp => "the model-driven app",
+        ResourceKind::CloudFlow => "the flow",
+        ResourceKind::Dataset => "the dataset",
+        ResourceKind::Instance => "the instance",
     }
 }
 

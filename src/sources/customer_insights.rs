@@ -86,6 +86,9 @@ pub struct CiRead {
     pub resources: Vec<Resource>,
     /// Instances whose metadata or roles could not be read.
     pub failures: Vec<String>,
+    /// Instances whose stamps (`createdBy`, `updatedBy`) were not read: the
+    /// metadata read failed.
+    pub unread_stamps: Vec<(ResourceId, String)>,
 }
 
 /// A context that sends the API key (marked sensitive) with every request.
@@ -237,7 +240,13 @@ pub async fn read(
                     environment_name = None;
                 }
             }
-            Err(e) => out.failures.push(format!("metadata of {name}: {e}")),
+            Err(e) => {
+                out.failures.push(format!("metadata of {name}: {e}"));
+                out.unread_stamps.push((
+                    ResourceId::new(&instance.instance_id),
+                    format!("the instance's metadata could not be read: {e}"),
+                ));
+            }
         }
         out.resources.push(Resource {
             id: ResourceId::new(&instance.instance_id),

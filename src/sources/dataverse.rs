@@ -170,6 +170,9 @@ pub struct DataverseRead {
     pub principals: Vec<Principal>,
     /// Parts that could not be read (the rest was).
     pub partial: Vec<String>,
+    /// Managed solutions whose components could not be read, and why: any
+    /// component of the environment may be in one of them.
+    pub unread_components: Vec<(String, String)>,
 }
 
 fn ctx(env: &Environment, audience: &str) -> Ctx {
@@ -343,6 +346,18 @@ pub async fn read_environment(
         })
         .collect();
     for s in &deliverables {
+        if !crate::links::is_guid(&s.solutionid) {
+            let why = format!(
+                "solution {} left out: its id {:?} is not a GUID",
+                s.uniquename, s.solutionid
+            );
+            if boolean(&s.ismanaged).unwrap_or(true) {
+                out.unread_components
+                    .push((s.uniquename.clone(), why.clone()));
+            }
+            out.partial.push(why);
+            continue;
+        }
         let url = get(&format!(
             "solutioncomponents?$filter=_solutionid_value eq {}&$select=objectid,componenttype",
             s.solutionid
@@ -364,9 +379,15 @@ pub async fn read_environment(
                     }
                 }
             }
-            Err(e) => out
-                .partial
-                .push(format!("components of solution {}: {e}", s.uniquename)),
+            Err(e) => {
+                let why = format!("components of solution {}: {e}", s.uniquename);
+                // An unmanaged solution's components decide nothing.
+                if boolean(&s.ismanaged).unwrap_or(true) {
+                    out.unread_components
+                        .push((s.uniquename.clone(), why.clone()));
+                }
+                out.partial.push(why);
+            }
         }
     }
 

@@ -14,7 +14,7 @@ use super::plural;
 use crate::http::{HttpClient, HttpError};
 use crate::inventory::{
     Coverage, CoverageStatus, Fact, Inventory, Principal, PrincipalId, PrincipalType, Resource,
-    Role,
+    Role, Unread, UnreadFact,
 };
 use crate::links::{Link, LinkKind, PrincipalRef};
 
@@ -351,11 +351,25 @@ pub async fn read_graph(
         graph::users(http, &upns),
         graph::service_principals_by_app_id(http, &app_ids)
     );
+    // A lookup that failed leaves its link unresolved, never dropped: the
+    // rules hold any verdict it could change as unknown (link-unresolved).
+    let unresolved = |reference: &str, upn: bool, e: &dyn std::fmt::Display| Unread {
+        fact: UnreadFact::LinkPrincipal {
+            reference: reference.to_string(),
+            upn,
+        },
+        environment: None,
+        resource: None,
+        why: format!("Graph could not look it up: {e}"),
+    };
     for (upn, found) in upns.iter().zip(users) {
         match found {
             Lookup::Found(p) => inv.add_principal(p),
             Lookup::NotFound => not_found.push(upn.clone()),
-            Lookup::Failed(e) => errors.push(format!("user {upn}: {e}")),
+            Lookup::Failed(e) => {
+                errors.push(format!("user {upn}: {e}"));
+                inv.unread.push(unresolved(upn, true, &e));
+            }
         }
     }
     for (app_id, found) in app_ids.iter().zip(apps) {
@@ -363,7 +377,10 @@ pub async fn read_graph(
             Lookup::Found(p) => inv.add_principal(p),
             // Not an app id: the GUID is an object id that no resource names.
             Lookup::NotFound => {}
-            Lookup::Failed(e) => errors.push(format!("service principal {app_id}: {e}")),
+            Lookup::Failed(e) => {
+                errors.push(format!("service principal {app_id}: {e}"));
+                inv.unread.push(unresolved(app_id, false, &e));
+            }
         }
     }
     super::resolve_placeholders(inv);
@@ -387,10 +404,14 @@ pub async fn read_graph(
             plural(status_errors, "principal")
         ));
     }
-    let status = if errors.is_empty() {
+    // The row's status follows what was read: account status unread is
+    // data unread, even though only a flag depends on it.
+    let status = if errors.is_empty() && status_errors == 0 {
         CoverageStatus::Complete
     } else {
-        detail.push_str(&format!("; could not be read: {}", errors.join("; ")));
+        if !errors.is_empty() {
+            detail.push_str(&format!("; could not be read: {}", errors.join("; ")));
+        }
         CoverageStatus::Partial
     };
     inv.coverage.push(Coverage {

@@ -23,7 +23,7 @@ use crate::cache::Cache;
 use crate::http::{HttpClient, HttpError};
 use crate::inventory::{
     Activity, Coverage, CoverageStatus, Environment, Fact, Inventory, PrincipalId, PrincipalType,
-    Product, Resource, ResourceId, ResourceKind, Role, RoleAssignment,
+    Product, Resource, ResourceId, ResourceKind, Role, RoleAssignment, Unread, UnreadFact,
 };
 use crate::links::{Link, is_guid};
 use customer_insights::CiEvent;
@@ -524,11 +524,33 @@ fn merge_environment(
     }
     if let Some(dv) = dv {
         let cov = match dv {
-            Ok(read) => merge_dataverse(inv, env, read, apps_wanted, flows_wanted),
-            Err(e) => failed(
-                "Dataverse could not be read (model-driven apps, solution flows and solution imports of this environment are missing)",
-                &e,
-            ),
+            Ok(read) => {
+                for (solution, why) in &read.unread_components {
+                    inv.unread.push(Unread {
+                        fact: UnreadFact::SolutionMembership {
+                            solution: Some(solution.clone()),
+                        },
+                        environment: Some(env.id.clone()),
+                        resource: None,
+                        why: why.clone(),
+                    });
+                }
+                merge_dataverse(inv, env, read, apps_wanted, flows_wanted)
+            }
+            Err(e) => {
+                // The environment's canvas apps and flows are still listed:
+                // which managed solution holds them is what is missing.
+                inv.unread.push(Unread {
+                    fact: UnreadFact::SolutionMembership { solution: None },
+                    environment: Some(env.id.clone()),
+                    resource: None,
+                    why: format!("Dataverse could not be read: {e}"),
+                });
+                failed(
+                    "Dataverse could not be read (model-driven apps, solution flows and solution imports of this environment are missing)",
+                    &e,
+                )
+            }
         };
         inv.coverage
             .push(with_env(cov, dataverse::SOURCE, env, http));
@@ -712,6 +734,13 @@ fn merge_customer_insights(
                 None => detail.push_str("; no --ci-activity: every role holder counts as active"),
             }
             let cov = partial_if(detail, &read.failures, "parts");
+            inv.unread
+                .extend(read.unread_stamps.into_iter().map(|(id, why)| Unread {
+                    fact: UnreadFact::Stamps,
+                    environment: None,
+                    resource: Some(id),
+                    why,
+                }));
             inv.add_resources(read.resources);
             inv.coverage
                 .push(global(customer_insights::SOURCE, cov.0, cov.1, http));

@@ -923,3 +923,172 @@ fn findings_come_in_the_documented_order_whatever_the_names() {
     );
     assert_eq!(made.len(), names.len() * 3);
 }
+
+mod unread {
+    //! Facts a failed read would have given: never taken as absent.
+    use super::*;
+    use crate::inventory::{Unread, UnreadFact};
+
+    fn unread(fact: UnreadFact, environment: Option<&str>, resource: Option<&str>) -> Unread {
+        Unread {
+            fact,
+            environment: environment.map(EnvironmentId::new),
+            resource: resource.map(ResourceId::new),
+            why: "HTTP 403".into(),
+        }
+    }
+
+    #[test]
+    fn a_solution_membership_not_read_makes_a_model_driven_app_unknown() {
+        let mut w = World::new().link(1, OURS).resource(model_driven(1));
+        assert_eq!(w.one().verdict, Verdict::Credited);
+        w.inv.unread.push(unread(
+            UnreadFact::SolutionMembership {
+                solution: Some("ContosoCore".into()),
+            },
+            Some("env"),
+            None,
+        ));
+        let f = w.one();
+        assert_eq!(f.verdict, Verdict::Unknown);
+        assert_eq!(f.credited_partner_id, None);
+        assert!(
+            f.reasons
+                .iter()
+                .any(|r| r.contains("managed solution ContosoCore") && r.contains("HTTP 403")),
+            "{:?}",
+            f.reasons
+        );
+        // Another environment's gap says nothing of this one.
+        w.inv.unread[0].environment = Some(EnvironmentId::new("elsewhere"));
+        assert_eq!(w.one().verdict, Verdict::Credited);
+    }
+
+    #[test]
+    fn a_solution_membership_not_read_leaves_datasets_and_instances_alone() {
+        let mut w = World::new().link(1, OURS).resource(dataset(Some(1)));
+        w.inv.unread.push(unread(
+            UnreadFact::SolutionMembership { solution: None },
+            None,
+            None,
+        ));
+        assert_eq!(w.one().verdict, Verdict::Credited);
+    }
+
+    #[test]
+    fn an_unresolved_link_that_could_be_an_attributed_users_makes_it_unknown() {
+        // The co-owner is known only by id (Power Apps did not say its
+        // UPN), and Graph failed to resolve another partner's UPN link.
+        let mut w =
+            World::new()
+                .link(1, OURS)
+                .resource(app(1, vec![role(20, Role::CoOwner)], vec![]));
+        w.links.push(Link {
+            principal: PrincipalRef::Upn("rival@fabrikam.com".into()),
+            ..w.links[0].clone()
+        });
+        w.links[1].partner_id = PartnerId::parse(OTHER).unwrap();
+        assert_eq!(w.one().verdict, Verdict::Credited, "before the failure");
+        w.inv.unread.push(unread(
+            UnreadFact::LinkPrincipal {
+                reference: "rival@fabrikam.com".into(),
+                upn: true,
+            },
+            None,
+            None,
+        ));
+        let f = w.one();
+        assert_eq!(f.verdict, Verdict::Unknown);
+        assert!(f.flags.contains(&Flag::LinkUnresolved), "{:?}", f.flags);
+        assert!(
+            f.reasons.iter().any(|r| r.contains("rival@fabrikam.com")),
+            "{:?}",
+            f.reasons
+        );
+    }
+
+    #[test]
+    fn an_unresolved_link_that_cannot_be_an_attributed_users_changes_nothing() {
+        // Every attributed user's UPN is known: the link is someone else's.
+        let mut w =
+            World::new()
+                .link(1, OURS)
+                .resource(app(1, vec![role(2, Role::CoOwner)], vec![]));
+        w.links.push(Link {
+            principal: PrincipalRef::Upn("rival@fabrikam.com".into()),
+            ..w.links[0].clone()
+        });
+        w.inv.unread.push(unread(
+            UnreadFact::LinkPrincipal {
+                reference: "rival@fabrikam.com".into(),
+                upn: true,
+            },
+            None,
+            None,
+        ));
+        let f = w.one();
+        assert_eq!(f.verdict, Verdict::Credited);
+        assert!(!f.flags.contains(&Flag::LinkUnresolved));
+        // A lookup that failed for a UPN no link names changes nothing either.
+        w.inv.unread[0].fact = UnreadFact::LinkPrincipal {
+            reference: "nobody@fabrikam.com".into(),
+            upn: true,
+        };
+        w.inv.resources[0] = app(1, vec![role(20, Role::CoOwner)], vec![]);
+        assert_eq!(w.one().verdict, Verdict::Credited);
+    }
+
+    #[test]
+    fn an_uncredited_app_with_an_unresolved_link_is_unknown() {
+        let mut w = World::new().resource(app(20, vec![], vec![]));
+        w = w.link(1, OURS);
+        w.links[0].principal = PrincipalRef::Upn("consultant@partner.com".into());
+        assert_eq!(w.one().verdict, Verdict::Uncredited);
+        w.inv.unread.push(unread(
+            UnreadFact::LinkPrincipal {
+                reference: "consultant@partner.com".into(),
+                upn: true,
+            },
+            None,
+            None,
+        ));
+        assert_eq!(w.one().verdict, Verdict::Unknown);
+    }
+
+    #[test]
+    fn stamps_not_read_make_a_decision_by_stamps_unknown() {
+        let stamps = vec![
+            Stamp {
+                kind: StampKind::Modified,
+                principal: id(1),
+                at: at(10),
+            },
+            Stamp {
+                kind: StampKind::Created,
+                principal: id(2),
+                at: at(2),
+            },
+        ];
+        let mut w = World::new()
+            .link(1, OURS)
+            .link(2, OTHER)
+            .resource(instance(&[1, 2], stamps));
+        let f = w.one();
+        assert_eq!(f.verdict, Verdict::Credited);
+        assert_eq!(f.decided_by, Some(DecidedBy::ResourceStamps));
+        w.inv
+            .unread
+            .push(unread(UnreadFact::Stamps, None, Some("inst-1")));
+        let f = w.one();
+        assert_eq!(f.verdict, Verdict::Unknown);
+        assert_eq!(f.decided_by, None);
+        // One partner decides alone: stamps do not matter.
+        let mut w = World::new()
+            .link(1, OURS)
+            .resource(instance(&[1, 2], vec![]));
+        w.inv
+            .unread
+            .push(unread(UnreadFact::Stamps, None, Some("inst-1")));
+        assert_eq!(w.one().verdict, Verdict::Credited);
+    }
+}
