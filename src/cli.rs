@@ -124,6 +124,13 @@ pub enum Command {
         "  repeat-next      a page whose next link is the page itself\n",
         "  scan:STATUS      Power BI scanStatus answers STATUS (Running, Failed)\n",
         "  403-env:ENV      403 for every request naming environment ENV (always)\n",
+        "  not-a-list[:SHAPE]  a list answered 200 with object ({}), array ([]), error or other\n",
+        "  redirect[:URL]   302 to URL (default: another Microsoft host on the emulator)\n",
+        "  foreign-next     a page whose next link names https://attacker.example\n",
+        "  foreign-dataverse  environments whose instanceApiUrl is https://attacker.example\n",
+        "  replay-page      a page whose next link serves the same page again\n",
+        "  duplicate        a page listing its first item twice (duplicate-changed: differently)\n",
+        "  echo-secrets     the first item's name (or an error) quotes the token and API key\n",
         "  @MATCH limits a fault to URLs containing MATCH; *COUNT to the first COUNT (default 1;\n",
         "  *all for every one; *first for the first try of each request).\n\n",
         "Replay a recording of `audit --record DIR`:\n  pal-audit emulate --replay DIR --port 8080"
