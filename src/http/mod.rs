@@ -639,7 +639,7 @@ impl HttpClient {
                     return Err(error);
                 }
                 let wait = policy.wait(attempt, retry_after);
-                if started.elapsed() + wait > policy.max_elapsed {
+                if policy.would_pass(started.elapsed(), wait) {
                     tracing::warn!(url = %shown, ?wait, "giving up, the wait would pass the time allowed per request: {error}");
                     return Err(error);
                 }
