@@ -84,7 +84,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode, Error> 
                 let (http, tokens) = connect(&conn)?;
                 let checks =
                     doctor::run(&http, &tokens, &products, ci_key().as_ref(), &ci_audience).await;
-                print!("{}", doctor::render(&checks, 160));
+                print_text(&doctor::render(&checks, 160))?;
                 Ok::<u8, Error>(doctor::exit_code(&checks))
             })?
         }
@@ -112,14 +112,14 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode, Error> 
             };
             match args.format {
                 crate::cli::ExplainFormat::Dot => {
-                    print!("{}", crate::explain::dot(&report, &findings))
+                    print_text(&crate::explain::dot(&report, &findings))?
                 }
                 crate::cli::ExplainFormat::Text => {
                     let text: Vec<String> = findings
                         .iter()
                         .map(|f| crate::explain::explain(&report, f))
                         .collect();
-                    print!("{}", text.join("\n"));
+                    print_text(&text.join("\n"))?;
                 }
             }
             code::OK
@@ -128,14 +128,11 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode, Error> 
             let old = fix::read_report(&args.old)?;
             let new = fix::read_report(&args.new)?;
             let d = crate::diff::diff(&old, &new);
-            print!(
-                "{}",
-                match args.format {
-                    crate::cli::DiffFormat::Table => crate::diff::render_table(&d),
-                    crate::cli::DiffFormat::Json => crate::diff::render_json(&d),
-                    crate::cli::DiffFormat::Markdown => crate::diff::render_markdown(&d),
-                }
-            );
+            print_text(&match args.format {
+                crate::cli::DiffFormat::Table => crate::diff::render_table(&d),
+                crate::cli::DiffFormat::Json => crate::diff::render_json(&d),
+                crate::cli::DiffFormat::Markdown => crate::diff::render_markdown(&d),
+            })?;
             if d.lost_credit() {
                 code::FINDINGS
             } else {
@@ -158,12 +155,9 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode, Error> 
         }
         Command::Completions(args) => {
             use clap::CommandFactory;
-            clap_complete::generate(
-                args.shell,
-                &mut Cli::command(),
-                "pal-audit",
-                &mut std::io::stdout(),
-            );
+            let mut script = Vec::new();
+            clap_complete::generate(args.shell, &mut Cli::command(), "pal-audit", &mut script);
+            to_stdout(|w| w.write_all(&script))?;
             code::OK
         }
         Command::Fix(args) => {
@@ -210,6 +204,27 @@ fn init_tracing(verbose: u8, quiet: bool) {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .try_init();
+}
+
+/// Writes to stdout. A closed pipe (`| head`) ends the output quietly; any
+/// other failure (a full disk) is an error, exit 2: a truncated report must
+/// not pass for a whole one.
+fn to_stdout(
+    write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> Result<(), Error> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    match write(&mut out).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::Output {
+            path: "stdout".into(),
+            source: e,
+        }),
+        _ => Ok(()),
+    }
+}
+
+fn print_text(text: &str) -> Result<(), Error> {
+    to_stdout(|w| w.write_all(text.as_bytes()))
 }
 
 /// Progress bars only on a terminal, and never with `--quiet`.
@@ -467,13 +482,7 @@ fn emit(report: &Report, out: &OutputConfig, quiet: bool, color: bool) -> Result
                 );
             }
         }
-        None => {
-            use std::io::Write;
-            let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
-            // A closed pipe (`| head`) is not an error worth a message.
-            let _ = write(&mut stdout);
-            let _ = stdout.flush();
-        }
+        None => to_stdout(write)?,
     }
     Ok(report.exit_code(&out.fail_on))
 }
@@ -534,7 +543,7 @@ async fn fix_command(
                     );
                 }
             }
-            None => print!("{text}"),
+            None => print_text(&text)?,
         }
         return Ok(code::OK);
     }
@@ -543,30 +552,31 @@ async fn fix_command(
         .name
         .clone()
         .unwrap_or_else(|| plan.identity.id.to_string());
-    println!(
-        "Plan: make {who} the attributed user of {} resources:",
+    let mut shown = format!(
+        "Plan: make {who} the attributed user of {} resources:\n",
         plan.steps.len()
     );
     for s in &plan.steps {
-        println!(
-            "  - {} ({}, {}): {}",
+        shown.push_str(&format!(
+            "  - {} ({}, {}): {}\n",
             s.finding.resource_name,
             s.finding.kind.as_str(),
             s.finding.environment_name,
             action_words(&s.action)
-        );
+        ));
     }
     if !plan.manual.is_empty() {
-        println!("Not automatable ({}):", plan.manual.len());
+        shown.push_str(&format!("Not automatable ({}):\n", plan.manual.len()));
         for m in &plan.manual {
-            println!(
-                "  - {} ({}): {}",
+            shown.push_str(&format!(
+                "  - {} ({}): {}\n",
                 m.finding.resource_name,
                 m.finding.kind.as_str(),
                 m.what
-            );
+            ));
         }
     }
+    print_text(&shown)?;
     if plan.steps.is_empty() {
         return Ok(if plan.manual.is_empty() {
             code::OK
@@ -585,7 +595,7 @@ async fn fix_command(
         false
     };
     if !go {
-        println!("Dry run: nothing changed (add --yes to apply without asking).");
+        print_text("Dry run: nothing changed (add --yes to apply without asking).\n")?;
         return Ok(code::OK);
     }
     let conn = config::Connection::resolve(args.conn, &file)?;
@@ -632,7 +642,7 @@ async fn fix_command(
             now.to_string(),
         ]);
     }
-    println!("{t}");
+    print_text(&format!("{t}\n"))?;
     Ok(if all_good && plan.manual.is_empty() {
         code::OK
     } else {
@@ -739,7 +749,7 @@ async fn emulate(args: EmulateArgs, quiet: bool) -> Result<u8, Error> {
                 server.base_url()
             );
         }
-        println!("{}", server.base_url());
+        print_text(&format!("{}\n", server.base_url()))?;
         let _ = tokio::signal::ctrl_c().await;
         server.stop().await;
         return Ok(code::OK);
@@ -797,7 +807,7 @@ async fn emulate(args: EmulateArgs, quiet: bool) -> Result<u8, Error> {
         );
     }
     // The address on stdout alone, for scripts.
-    println!("{}", server.base_url());
+    print_text(&format!("{}\n", server.base_url()))?;
     let _ = tokio::signal::ctrl_c().await;
     server.stop().await;
     Ok(code::OK)
