@@ -174,6 +174,9 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode, Error> 
                 (None, false) => attest::Change::None,
             };
             let conn = config::Connection::resolve(args.conn, &file)?;
+            if let Some(path) = &args.out {
+                report::check_output(path)?;
+            }
             let opts = attest::Options {
                 change,
                 service_account: args.service_account,
@@ -223,7 +226,7 @@ fn to_stdout(
     }
 }
 
-fn print_text(text: &str) -> Result<(), Error> {
+pub(crate) fn print_text(text: &str) -> Result<(), Error> {
     to_stdout(|w| w.write_all(text.as_bytes()))
 }
 
@@ -305,6 +308,28 @@ fn connect(conn: &config::Connection) -> Result<(HttpClient, Arc<Tokens>), Error
     Ok((http, tokens))
 }
 
+/// The report's path, the cache folder and the recording folder can be
+/// written; a recording folder that is not empty needs `--force`.
+fn check_outputs(cfg: &AuditConfig) -> Result<(), Error> {
+    if let Some(path) = &cfg.output.output {
+        report::check_output(path)?;
+    }
+    if let Some(dir) = &cfg.cache {
+        report::check_output_dir(dir)?;
+    }
+    if let Some(dir) = &cfg.record {
+        let has_files = std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some());
+        if has_files && !cfg.record_force {
+            return Err(Error::Usage(format!(
+                "--record {}: the folder is not empty, and a replay would mix its old answers with this audit's; give an empty or new folder, or --force to replace the recording in it",
+                dir.display()
+            )));
+        }
+        report::check_output_dir(dir)?;
+    }
+    Ok(())
+}
+
 /// `pal-audit audit`.
 async fn audit(cfg: AuditConfig, quiet: bool, color: bool) -> Result<u8, Error> {
     // Every input is read and checked before the first call.
@@ -318,6 +343,8 @@ async fn audit(cfg: AuditConfig, quiet: bool, color: bool) -> Result<u8, Error> 
         );
     }
     let ci_activity = read_ci_activity(&cfg)?;
+    // So are the places it writes: a long audit must not end in "cannot write".
+    check_outputs(&cfg)?;
     let ci_key = ci_key();
     let credential = Credential::from_env(cfg.conn.auth, cfg.conn.tenant.as_deref())?;
     let report = collect_and_attribute(&cfg, &links, credential, &ci_key, &ci_activity).await?;
@@ -393,6 +420,9 @@ async fn collect_and_attribute(
     } = sources::collect(&http, &plan, links, progress).await?;
     watcher.abort();
     if let (Some(dir), Some(rec)) = (&cfg.record, http.recorder()) {
+        if cfg.record_force {
+            crate::http::record::remove_recording(dir)?;
+        }
         let n = rec.save(dir, cfg.output.redact)?;
         tracing::info!("recorded {n} responses in {}", dir.display());
     }
@@ -527,6 +557,9 @@ async fn fix_command(
     quiet: bool,
 ) -> Result<u8, Error> {
     let report = fix::read_report(&args.report)?;
+    if let Some(path) = args.out.as_deref().filter(|_| !args.apply) {
+        report::check_output(path)?;
+    }
     let identity = fix::identity(&report, args.as_principal.as_deref()).map_err(Error::Usage)?;
     let plan = fix::plan(&report, identity);
     if !args.apply {
@@ -683,6 +716,9 @@ async fn demo(
     // The demo shows; it fails only when asked to (`--fail-on`).
     let asked_to_fail = args.output.fail_on.is_some() || file.fail_on.is_some();
     let output = OutputConfig::resolve(args.output, &file, "none")?;
+    if let Some(path) = &output.output {
+        report::check_output(path)?;
+    }
     let (model, links) = contoso()?;
     let partner = model
         .partner_id
@@ -713,6 +749,7 @@ async fn demo(
         since: None,
         timeout: config::DEFAULT_TIMEOUT,
         record: None,
+        record_force: false,
         conn: config::Connection {
             tenant: None,
             auth: crate::auth::AuthKind::StaticToken,
