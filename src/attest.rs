@@ -162,16 +162,16 @@ fn describe(p: &mp::WirePartner) -> String {
 pub async fn run(http: &HttpClient, tokens: &Tokens, opts: &Options) -> Result<u8, Error> {
     let me = identity(http, tokens, opts.service_account).await?;
     let who = me.name.clone().unwrap_or_else(|| me.id.clone());
-    println!(
+    say(&format!(
         "identity: {who} ({}, object id {}, tenant {})",
         kind_words(me.kind),
         me.id,
         me.tenant
-    );
+    ))?;
     let mut current = mp::get(http).await.map_err(http_error)?;
     match &current {
-        Some(p) => println!("current link: {}", describe(p)),
-        None => println!("current link: none"),
+        Some(p) => say(&format!("current link: {}", describe(p)))?,
+        None => say("current link: none")?,
     }
     let active_id = current
         .as_ref()
@@ -180,7 +180,9 @@ pub async fn run(http: &HttpClient, tokens: &Tokens, opts: &Options) -> Result<u
     match &opts.change {
         Change::None => {}
         Change::Link(partner) if active_id.as_deref() == Some(partner.as_str()) => {
-            println!("already linked to partner {partner}: nothing to change");
+            say(&format!(
+                "already linked to partner {partner}: nothing to change"
+            ))?;
         }
         Change::Link(partner) => {
             let (question, moving) = match &active_id {
@@ -190,9 +192,9 @@ pub async fn run(http: &HttpClient, tokens: &Tokens, opts: &Options) -> Result<u
                 ),
                 None => (format!("link {who} to partner {partner}?"), false),
             };
-            println!("plan: {}", question.trim_end_matches('?'));
+            say(&format!("plan: {}", question.trim_end_matches('?')))?;
             if !confirm(&question, opts.yes)? {
-                println!("nothing changed");
+                say("nothing changed")?;
                 return Ok(code::FINDINGS);
             }
             let result = if moving {
@@ -201,7 +203,7 @@ pub async fn run(http: &HttpClient, tokens: &Tokens, opts: &Options) -> Result<u
                 mp::create(http, partner).await
             };
             match result {
-                Ok(_) => println!("linked to partner {partner}"),
+                Ok(_) => say(&format!("linked to partner {partner}"))?,
                 Err(e) if e.status() == Some(409) => {
                     eprintln!(
                         "error: the service answered 409 Conflict: this identity already has a link. Run `pal-audit attest` to see it, then `--link {partner}` again to move it."
@@ -218,17 +220,17 @@ pub async fn run(http: &HttpClient, tokens: &Tokens, opts: &Options) -> Result<u
         }
         Change::Unlink => {
             let Some(old) = active_id.clone() else {
-                println!("no active link to delete");
+                say("no active link to delete")?;
                 return Ok(code::FINDINGS);
             };
             let question = format!("delete the link of {who} to partner {old}?");
-            println!("plan: {}", question.trim_end_matches('?'));
+            say(&format!("plan: {}", question.trim_end_matches('?')))?;
             if !confirm(&question, opts.yes)? {
-                println!("nothing changed");
+                say("nothing changed")?;
                 return Ok(code::FINDINGS);
             }
             mp::delete(http, &old).await.map_err(http_error)?;
-            println!("link to partner {old} deleted");
+            say(&format!("link to partner {old} deleted"))?;
             current = mp::get(http).await.map_err(http_error)?;
             if current.is_none() {
                 // Attest the deletion, so audits stop counting a declared link.
@@ -305,6 +307,11 @@ fn kind_words(k: LinkKind) -> &'static str {
     }
 }
 
+/// One line on stdout; a failed write is an error (exit 2).
+fn say(line: &str) -> Result<(), Error> {
+    crate::run::print_text(&format!("{line}\n"))
+}
+
 /// `attestation-<name>.json` unless `--out` says otherwise.
 fn default_name(me: &Identity) -> PathBuf {
     let base = me.name.as_deref().unwrap_or(&me.id);
@@ -326,6 +333,6 @@ fn write(a: &Attestation, out: Option<&Path>, me: &Identity) -> Result<(), Error
     let mut text = serde_json::to_string_pretty(a).expect("an attestation serializes");
     text.push('\n');
     crate::report::write_atomic(&path, &text)?;
-    println!("attestation written to {}", path.display());
+    say(&format!("attestation written to {}", path.display()))?;
     Ok(())
 }

@@ -252,6 +252,10 @@ pub struct AuditArgs {
     /// file), for `pal-audit emulate --replay DIR`.
     #[arg(long, value_name = "DIR")]
     pub record: Option<PathBuf>,
+    /// With --record: write into a folder that is not empty (its earlier
+    /// recording is removed first, so no old answer mixes into the replay).
+    #[arg(long, requires = "record")]
+    pub force: bool,
     #[command(flatten)]
     pub inputs: InputArgs,
     #[command(flatten)]

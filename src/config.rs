@@ -219,6 +219,8 @@ pub struct AuditConfig {
     pub timeout: Duration,
     /// `--record`: where to save every response read.
     pub record: Option<PathBuf>,
+    /// `--force`: `--record` into a folder that is not empty.
+    pub record_force: bool,
     pub conn: Connection,
     pub as_of: Option<DateTime<Utc>>,
     pub attestation_max_age: chrono::Duration,
@@ -376,6 +378,7 @@ impl AuditConfig {
             since: args.since,
             timeout: args.timeout.unwrap_or(DEFAULT_TIMEOUT),
             record: args.record,
+            record_force: args.force,
             conn: Connection::resolve(args.conn, &file)?,
             links: or_file(args.inputs.links, &file.links),
             attestations: or_file(args.inputs.attestations, &file.attestations),

@@ -84,7 +84,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode, Error> 
                 let (http, tokens) = connect(&conn)?;
                 let checks =
                     doctor::run(&http, &tokens, &products, ci_key().as_ref(), &ci_audience).await;
-                print!("{}", doctor::render(&checks, 160));
+                print_text(&doctor::render(&checks, 160))?;
                 Ok::<u8, Error>(doctor::exit_code(&checks))
             })?
         }
@@ -112,14 +112,14 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode, Error> 
             };
             match args.format {
                 crate::cli::ExplainFormat::Dot => {
-                    print!("{}", crate::explain::dot(&report, &findings))
+                    print_text(&crate::explain::dot(&report, &findings))?
                 }
                 crate::cli::ExplainFormat::Text => {
                     let text: Vec<String> = findings
                         .iter()
                         .map(|f| crate::explain::explain(&report, f))
                         .collect();
-                    print!("{}", text.join("\n"));
+                    print_text(&text.join("\n"))?;
                 }
             }
             code::OK
@@ -128,14 +128,11 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode, Error> 
             let old = fix::read_report(&args.old)?;
             let new = fix::read_report(&args.new)?;
             let d = crate::diff::diff(&old, &new);
-            print!(
-                "{}",
-                match args.format {
-                    crate::cli::DiffFormat::Table => crate::diff::render_table(&d),
-                    crate::cli::DiffFormat::Json => crate::diff::render_json(&d),
-                    crate::cli::DiffFormat::Markdown => crate::diff::render_markdown(&d),
-                }
-            );
+            print_text(&match args.format {
+                crate::cli::DiffFormat::Table => crate::diff::render_table(&d),
+                crate::cli::DiffFormat::Json => crate::diff::render_json(&d),
+                crate::cli::DiffFormat::Markdown => crate::diff::render_markdown(&d),
+            })?;
             if d.lost_credit() {
                 code::FINDINGS
             } else {
@@ -158,12 +155,9 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode, Error> 
         }
         Command::Completions(args) => {
             use clap::CommandFactory;
-            clap_complete::generate(
-                args.shell,
-                &mut Cli::command(),
-                "pal-audit",
-                &mut std::io::stdout(),
-            );
+            let mut script = Vec::new();
+            clap_complete::generate(args.shell, &mut Cli::command(), "pal-audit", &mut script);
+            to_stdout(|w| w.write_all(&script))?;
             code::OK
         }
         Command::Fix(args) => {
@@ -180,6 +174,9 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode, Error> 
                 (None, false) => attest::Change::None,
             };
             let conn = config::Connection::resolve(args.conn, &file)?;
+            if let Some(path) = &args.out {
+                report::check_output(path)?;
+            }
             let opts = attest::Options {
                 change,
                 service_account: args.service_account,
@@ -224,6 +221,27 @@ impl std::io::Write for ScrubbedStderr {
     fn flush(&mut self) -> std::io::Result<()> {
         std::io::stderr().flush()
     }
+}
+
+/// Writes to stdout. A closed pipe (`| head`) ends the output quietly; any
+/// other failure (a full disk) is an error, exit 2: a truncated report must
+/// not pass for a whole one.
+fn to_stdout(
+    write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> Result<(), Error> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    match write(&mut out).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::Output {
+            path: "stdout".into(),
+            source: e,
+        }),
+        _ => Ok(()),
+    }
+}
+
+pub(crate) fn print_text(text: &str) -> Result<(), Error> {
+    to_stdout(|w| w.write_all(text.as_bytes()))
 }
 
 /// Progress bars only on a terminal, and never with `--quiet`.
@@ -304,6 +322,28 @@ fn connect(conn: &config::Connection) -> Result<(HttpClient, Arc<Tokens>), Error
     Ok((http, tokens))
 }
 
+/// The report's path, the cache folder and the recording folder can be
+/// written; a recording folder that is not empty needs `--force`.
+fn check_outputs(cfg: &AuditConfig) -> Result<(), Error> {
+    if let Some(path) = &cfg.output.output {
+        report::check_output(path)?;
+    }
+    if let Some(dir) = &cfg.cache {
+        report::check_output_dir(dir)?;
+    }
+    if let Some(dir) = &cfg.record {
+        let has_files = std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some());
+        if has_files && !cfg.record_force {
+            return Err(Error::Usage(format!(
+                "--record {}: the folder is not empty, and a replay would mix its old answers with this audit's; give an empty or new folder, or --force to replace the recording in it",
+                dir.display()
+            )));
+        }
+        report::check_output_dir(dir)?;
+    }
+    Ok(())
+}
+
 /// `pal-audit audit`.
 async fn audit(cfg: AuditConfig, quiet: bool, color: bool) -> Result<u8, Error> {
     // Every input is read and checked before the first call.
@@ -317,6 +357,8 @@ async fn audit(cfg: AuditConfig, quiet: bool, color: bool) -> Result<u8, Error> 
         );
     }
     let ci_activity = read_ci_activity(&cfg)?;
+    // So are the places it writes: a long audit must not end in "cannot write".
+    check_outputs(&cfg)?;
     let ci_key = ci_key();
     let credential = Credential::from_env(cfg.conn.auth, cfg.conn.tenant.as_deref())?;
     let report = collect_and_attribute(&cfg, &links, credential, &ci_key, &ci_activity).await?;
@@ -392,6 +434,9 @@ async fn collect_and_attribute(
     } = sources::collect(&http, &plan, links, progress).await?;
     watcher.abort();
     if let (Some(dir), Some(rec)) = (&cfg.record, http.recorder()) {
+        if cfg.record_force {
+            crate::http::record::remove_recording(dir)?;
+        }
         let n = rec.save(dir, cfg.output.redact)?;
         tracing::info!("recorded {n} responses in {}", dir.display());
     }
@@ -481,13 +526,7 @@ fn emit(report: &Report, out: &OutputConfig, quiet: bool, color: bool) -> Result
                 );
             }
         }
-        None => {
-            use std::io::Write;
-            let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
-            // A closed pipe (`| head`) is not an error worth a message.
-            let _ = write(&mut stdout);
-            let _ = stdout.flush();
-        }
+        None => to_stdout(write)?,
     }
     Ok(report.exit_code(&out.fail_on))
 }
@@ -532,6 +571,9 @@ async fn fix_command(
     quiet: bool,
 ) -> Result<u8, Error> {
     let report = fix::read_report(&args.report)?;
+    if let Some(path) = args.out.as_deref().filter(|_| !args.apply) {
+        report::check_output(path)?;
+    }
     let identity = fix::identity(&report, args.as_principal.as_deref()).map_err(Error::Usage)?;
     let plan = fix::plan(&report, identity);
     if !args.apply {
@@ -548,7 +590,7 @@ async fn fix_command(
                     );
                 }
             }
-            None => print!("{text}"),
+            None => print_text(&text)?,
         }
         return Ok(code::OK);
     }
@@ -557,30 +599,31 @@ async fn fix_command(
         .name
         .clone()
         .unwrap_or_else(|| plan.identity.id.to_string());
-    println!(
-        "Plan: make {who} the attributed user of {} resources:",
+    let mut shown = format!(
+        "Plan: make {who} the attributed user of {} resources:\n",
         plan.steps.len()
     );
     for s in &plan.steps {
-        println!(
-            "  - {} ({}, {}): {}",
+        shown.push_str(&format!(
+            "  - {} ({}, {}): {}\n",
             s.finding.resource_name,
             s.finding.kind.as_str(),
             s.finding.environment_name,
             action_words(&s.action)
-        );
+        ));
     }
     if !plan.manual.is_empty() {
-        println!("Not automatable ({}):", plan.manual.len());
+        shown.push_str(&format!("Not automatable ({}):\n", plan.manual.len()));
         for m in &plan.manual {
-            println!(
-                "  - {} ({}): {}",
+            shown.push_str(&format!(
+                "  - {} ({}): {}\n",
                 m.finding.resource_name,
                 m.finding.kind.as_str(),
                 m.what
-            );
+            ));
         }
     }
+    print_text(&shown)?;
     if plan.steps.is_empty() {
         return Ok(if plan.manual.is_empty() {
             code::OK
@@ -599,7 +642,7 @@ async fn fix_command(
         false
     };
     if !go {
-        println!("Dry run: nothing changed (add --yes to apply without asking).");
+        print_text("Dry run: nothing changed (add --yes to apply without asking).\n")?;
         return Ok(code::OK);
     }
     let conn = config::Connection::resolve(args.conn, &file)?;
@@ -646,7 +689,7 @@ async fn fix_command(
             now.to_string(),
         ]);
     }
-    println!("{t}");
+    print_text(&format!("{t}\n"))?;
     Ok(if all_good && plan.manual.is_empty() {
         code::OK
     } else {
@@ -687,6 +730,9 @@ async fn demo(
     // The demo shows; it fails only when asked to (`--fail-on`).
     let asked_to_fail = args.output.fail_on.is_some() || file.fail_on.is_some();
     let output = OutputConfig::resolve(args.output, &file, "none")?;
+    if let Some(path) = &output.output {
+        report::check_output(path)?;
+    }
     let (model, links) = contoso()?;
     let partner = model
         .partner_id
@@ -717,6 +763,7 @@ async fn demo(
         since: None,
         timeout: config::DEFAULT_TIMEOUT,
         record: None,
+        record_force: false,
         conn: config::Connection {
             tenant: None,
             auth: crate::auth::AuthKind::StaticToken,
@@ -753,7 +800,7 @@ async fn emulate(args: EmulateArgs, quiet: bool) -> Result<u8, Error> {
                 server.base_url()
             );
         }
-        println!("{}", server.base_url());
+        print_text(&format!("{}\n", server.base_url()))?;
         let _ = tokio::signal::ctrl_c().await;
         server.stop().await;
         return Ok(code::OK);
@@ -811,7 +858,7 @@ async fn emulate(args: EmulateArgs, quiet: bool) -> Result<u8, Error> {
         );
     }
     // The address on stdout alone, for scripts.
-    println!("{}", server.base_url());
+    print_text(&format!("{}\n", server.base_url()))?;
     let _ = tokio::signal::ctrl_c().await;
     server.stop().await;
     Ok(code::OK)

@@ -514,3 +514,36 @@ mod http_failures {
         }
     }
 }
+
+/// A `Retry-After` of `u64::MAX` seconds after a first attempt that took over
+/// a second: `elapsed + wait` overflowed (a panic, exit 101, no report).
+/// Now the wait is capped at a day, past `max_request_s`: a gap, exit 4.
+#[test]
+fn a_retry_after_of_u64_max_after_a_slow_attempt_is_a_gap_not_a_panic() {
+    // The 503's backoff (at least 1.25 s) makes the request's elapsed time
+    // pass a second before the 429 arrives.
+    // One environment's apps, so both faults hit the same request.
+    let apps = "/environments/0a1b2c3d-0000-4000-8000-00000000e003/apps";
+    let emu = Emulator::start(
+        &format!("503@{apps}*1,429:18446744073709551615@{apps}*1"),
+        2,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("pal-audit.toml");
+    std::fs::write(
+        &config,
+        "[http]\nbase_delay_ms = 2500\nmax_delay_s = 3\nread_timeout_s = 1\n",
+    )
+    .unwrap();
+    let mut args = vec!["-v", "--format", "json", "--fail-on", "none", "--config"];
+    args.push(config.to_str().unwrap());
+    args.extend_from_slice(READABLE);
+    let out = audit(&emu, &args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    let report = json(&out);
+    assert_eq!(report["complete"], false);
+    assert!(stderr.contains("giving up"), "{stderr}");
+    no_credit_without_evidence("retry-after u64::MAX", &report);
+}

@@ -279,8 +279,11 @@ fn answer(
     match &fault {
         Some(FaultKind::Throttle { seconds, as_date }) => {
             let value = if *as_date {
+                // Saturating: `429-date:18446744073709551615` must not panic.
+                let now = std::time::SystemTime::now();
                 httpdate::fmt_http_date(
-                    std::time::SystemTime::now() + Duration::from_secs(*seconds),
+                    now.checked_add(Duration::from_secs(*seconds))
+                        .unwrap_or(now + Duration::from_secs(100 * 365 * 86_400)),
                 )
             } else {
                 seconds.to_string()

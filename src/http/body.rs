@@ -199,3 +199,50 @@ impl Read for ChannelReader {
         Ok(n)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn response(body: Vec<u8>) -> reqwest::Response {
+        reqwest::Response::from(axum::http::Response::new(body))
+    }
+
+    /// A large body is decoded while it arrives; what follows the value
+    /// must be whitespace, as for a small one.
+    #[tokio::test]
+    async fn streamed_bodies_refuse_trailing_garbage() {
+        let target = super::super::ApiBase::real()
+            .target("https://api.flow.microsoft.com/x")
+            .unwrap();
+        let big = format!("[{}1]", "1,".repeat(STREAM_ABOVE));
+        let ok = decode_body::<Vec<u8>>(
+            response(format!("{big} \n").into_bytes()),
+            &target,
+            1 << 30,
+            false,
+        )
+        .await
+        .unwrap();
+        assert_eq!(ok.0.len(), STREAM_ABOVE + 1);
+        let err = decode_body::<Vec<u8>>(
+            response(format!("{big} x").into_bytes()),
+            &target,
+            1 << 30,
+            false,
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(&err, BodyFault::Fatal(HttpError::Decode { detail, .. }) if detail.contains("trailing")),
+            "{err:?}"
+        );
+        let err = decode_body::<u8>(response(b"7 x".to_vec()), &target, 1 << 30, false)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, BodyFault::Fatal(HttpError::Decode { .. })),
+            "{err:?}"
+        );
+    }
+}

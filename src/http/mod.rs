@@ -846,7 +846,7 @@ impl HttpClient {
                     return Err(error);
                 }
                 let wait = policy.wait(attempt, retry_after);
-                if started.elapsed() + wait > policy.max_elapsed {
+                if policy.would_pass(started.elapsed(), wait) {
                     tracing::warn!(url = %shown, ?wait, "giving up, the wait would pass the time allowed per request: {error}");
                     return Err(error);
                 }
@@ -912,18 +912,22 @@ pub fn is_service_id(id: &str) -> bool {
 /// Decodes a body as `T`; the error names the URL and the JSON path.
 pub fn decode<T: DeserializeOwned>(target: &Target, body: &[u8]) -> Result<T, HttpError> {
     let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let error = |path: String, detail: serde_json::Error| HttpError::Decode {
+        url: rewrite::display(&target.real),
+        path: if path == "." {
+            "$".into()
+        } else {
+            format!("$.{path}")
+        },
+        detail: detail.to_string(),
+    };
+    let value = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         let path = e.path().to_string();
-        HttpError::Decode {
-            url: rewrite::display(&target.real),
-            path: if path == "." {
-                "$".into()
-            } else {
-                format!("$.{path}")
-            },
-            detail: e.into_inner().to_string(),
-        }
-    })
+        error(path, e.into_inner())
+    })?;
+    // Anything but whitespace after the value is not the JSON asked for.
+    de.end().map_err(|e| error(".".into(), e))?;
+    Ok(value)
 }
 
 /// `{"error":{"code","message"}}`, the shape every one of these APIs uses.
@@ -993,6 +997,16 @@ mod tests {
             "{err}"
         );
         assert!(!err.contains("abc"), "{err}");
+    }
+
+    #[test]
+    fn decode_refuses_trailing_garbage() {
+        let target = ApiBase::real()
+            .target("https://api.flow.microsoft.com/x")
+            .unwrap();
+        assert_eq!(decode::<u8>(&target, b" 7 \n").unwrap(), 7);
+        let err = decode::<u8>(&target, b"7 {}").unwrap_err().to_string();
+        assert!(err.contains("trailing characters"), "{err}");
     }
 
     #[test]

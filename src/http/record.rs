@@ -151,6 +151,27 @@ impl Recorder {
     }
 }
 
+/// Removes the recording in `dir` (its manifest and `NNNNNN.json` files),
+/// for `--record DIR --force`: an old recording's answers must not mix into
+/// the new one's replay. Other files are left.
+pub fn remove_recording(dir: &Path) -> Result<(), Error> {
+    let err = |source| Error::Output {
+        path: dir.display().to_string(),
+        source,
+    };
+    for entry in std::fs::read_dir(dir).map_err(err)? {
+        let path = entry.map_err(err)?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let numbered = name
+            .strip_suffix(".json")
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        if (numbered || name == MANIFEST) && path.is_file() {
+            std::fs::remove_file(&path).map_err(err)?;
+        }
+    }
+    Ok(())
+}
+
 /// Reads a recording: its manifest and its responses by key, in order.
 pub fn load(dir: &Path) -> Result<(Manifest, BTreeMap<String, Vec<Exchange>>), InputError> {
     let read_json = |path: &Path| -> Result<serde_json::Value, InputError> {

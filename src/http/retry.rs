@@ -1,5 +1,7 @@
 //! When to retry and how long to wait: max(`Retry-After`, exponential backoff
 //! with jitter), within a cap on attempts and on total time per request.
+//! Every sum of durations saturates: a server's `Retry-After` is never
+//! trusted to fit in one.
 
 use std::time::{Duration, SystemTime};
 
@@ -27,6 +29,11 @@ impl Default for RetryPolicy {
     }
 }
 
+/// The longest `Retry-After` taken at its word: a server asking for more
+/// (up to `u64::MAX` seconds) is asked for a day, which is past any
+/// `max_request_s`, so the request is given up as a gap.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(86_400);
+
 /// Statuses the services use for "try again" (throttling, timeouts, outages).
 pub fn is_retryable_status(status: u16) -> bool {
     matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
@@ -50,7 +57,13 @@ impl RetryPolicy {
     /// backoff, whichever is longer.
     pub fn wait(&self, retry: u32, retry_after: Option<Duration>) -> Duration {
         let b = self.backoff(retry);
-        retry_after.map_or(b, |ra| ra.max(b))
+        retry_after.map_or(b, |ra| ra.min(MAX_RETRY_AFTER).max(b))
+    }
+
+    /// Whether waiting `wait` after `elapsed` would pass `max_elapsed`
+    /// (saturating: a huge wait gives up, never overflows).
+    pub fn would_pass(&self, elapsed: Duration, wait: Duration) -> bool {
+        elapsed.saturating_add(wait) > self.max_elapsed
     }
 }
 
@@ -59,16 +72,22 @@ impl RetryPolicy {
 pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let v = value.trim();
     if let Ok(secs) = v.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
+        return Some(Duration::from_secs(secs).min(MAX_RETRY_AFTER));
     }
     if let Ok(secs) = v.parse::<f64>()
         && secs.is_finite()
         && secs >= 0.0
     {
-        return Some(Duration::from_secs_f64(secs.min(86_400.0)));
+        return Some(Duration::from_secs_f64(
+            secs.min(MAX_RETRY_AFTER.as_secs_f64()),
+        ));
     }
     let at = httpdate::parse_http_date(v).ok()?;
-    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+    Some(
+        at.duration_since(now)
+            .unwrap_or(Duration::ZERO)
+            .min(MAX_RETRY_AFTER),
+    )
 }
 
 #[cfg(test)]
@@ -89,6 +108,32 @@ mod tests {
         assert_eq!(parse_retry_after(&earlier, now), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("-3", now), None);
+    }
+
+    #[test]
+    fn huge_retry_after_is_capped_at_a_day() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        for v in [
+            "18446744073709551615",
+            "99999999999999999999999",
+            "1e300",
+            "86401",
+        ] {
+            assert_eq!(parse_retry_after(v, now), Some(MAX_RETRY_AFTER), "{v}");
+        }
+        let far = httpdate::fmt_http_date(now + Duration::from_secs(10 * 86_400));
+        assert_eq!(parse_retry_after(&far, now), Some(MAX_RETRY_AFTER));
+        let p = RetryPolicy::default();
+        assert_eq!(p.wait(1, Some(Duration::MAX)), MAX_RETRY_AFTER);
+    }
+
+    #[test]
+    fn a_huge_wait_after_a_slow_answer_gives_up_without_overflow() {
+        let p = RetryPolicy::default();
+        // `elapsed + wait` overflowed here (a panic, exit 101).
+        assert!(p.would_pass(Duration::from_millis(1500), Duration::MAX));
+        assert!(p.would_pass(Duration::from_secs(2), MAX_RETRY_AFTER));
+        assert!(!p.would_pass(Duration::from_secs(2), Duration::from_secs(3)));
     }
 
     #[test]

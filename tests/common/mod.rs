@@ -45,17 +45,25 @@ impl Emulator {
         page_size: usize,
         host_limit: Option<usize>,
     ) -> Self {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
         let options = emulator::Options {
             page_size,
             faults: Faults::parse(faults).unwrap(),
             host_limit,
             ..Default::default()
         };
+        Self::with_options(model, options)
+    }
+
+    /// Serves a model with any emulator options (latency, time scale).
+    pub fn with_options(
+        model: pal_audit::emulator::TenantModel,
+        options: emulator::Options,
+    ) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
         let server = runtime
             .block_on(emulator::start(model, options, 0))
             .unwrap();

@@ -1,0 +1,225 @@
+//! Files and streams end to end: where reports go (stdout, --output, a
+//! device, a folder), what happens when writing fails, and the limits on
+//! what is read (size, duplicate columns, byte order marks, numbers).
+
+mod common;
+
+use common::*;
+
+/// The binary as a std `Command`, for stdout redirections assert_cmd lacks.
+fn std_bin() -> std::process::Command {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin!("pal-audit"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("PAL_AUDIT_") || k.starts_with("AZURE_") || k == "RUST_LOG" {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
+    cmd
+}
+
+/// A stdout that cannot be written (a full disk) is an error, exit 2, and
+/// the message names stdout and the OS error; it used to exit 0 with a
+/// truncated report.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_stdout_is_an_error_not_a_truncated_report() {
+    let full = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap()
+    };
+    for args in [
+        vec!["demo", "--format", "json"],
+        vec!["demo", "--format", "table"],
+        vec!["completions", "bash"],
+    ] {
+        let out = std_bin().args(&args).stdout(full()).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("cannot write stdout") && stderr.contains("No space left"),
+            "{args:?}: {stderr}"
+        );
+    }
+    // Commands that read a report print through the same check.
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("r.json");
+    let ok = bin()
+        .args(["demo", "--format", "json", "--output"])
+        .arg(&report)
+        .output()
+        .unwrap();
+    assert_eq!(ok.status.code(), Some(0));
+    let out = std_bin()
+        .arg("diff")
+        .arg(&report)
+        .arg(&report)
+        .stdout(full())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = std_bin()
+        .arg("explain")
+        .arg(&report)
+        .args(["--format", "dot"])
+        .stdout(full())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// An audit against a listener that never answers: if the audit made a
+/// call, the listener has a connection waiting.
+struct Silent(std::net::TcpListener);
+
+impl Silent {
+    fn new() -> Self {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.set_nonblocking(true).unwrap();
+        Self(l)
+    }
+    fn base(&self) -> String {
+        format!("http://{}", self.0.local_addr().unwrap())
+    }
+    fn was_called(&self) -> bool {
+        self.0.accept().is_ok()
+    }
+    fn audit(&self, extra: &[&str]) -> std::process::Output {
+        let base = self.base();
+        let mut args = vec![
+            "audit",
+            "--auth",
+            "static-token",
+            "--api-base",
+            &base,
+            "--partner-id",
+            PARTNER,
+            "--links",
+            "fixtures/contoso/links.csv",
+            "--timeout",
+            "3s",
+        ];
+        args.extend_from_slice(extra);
+        bin()
+            .env("PAL_AUDIT_TOKEN", TOKEN)
+            .args(args)
+            .output()
+            .unwrap()
+    }
+}
+
+/// `--output` into a folder that does not exist, or onto a folder, is
+/// refused before the first call (it used to fail after the whole audit).
+#[test]
+fn an_unwritable_output_is_refused_before_the_audit() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-folder").join("r.json");
+    let folder = dir.path().to_str().unwrap().to_string();
+    for target in [missing.to_str().unwrap(), folder.as_str()] {
+        let emu = Silent::new();
+        let out = emu.audit(&["--output", target]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{target}: {stderr}");
+        assert!(
+            stderr.contains(&format!("cannot write {target}")),
+            "{stderr}"
+        );
+        assert!(!emu.was_called(), "{target}: the audit ran first");
+    }
+    // The demo and `fix --out` check first too; a folder is named.
+    let out = bin().args(["demo", "--output", &folder]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&folder) && stderr.contains("directory"),
+        "{stderr}"
+    );
+}
+
+/// A FIFO at `--output` is written through, and is still a FIFO after:
+/// renaming a temporary over it made it a 0600 report file (and, as root,
+/// did the same to /dev/null).
+#[cfg(unix)]
+#[test]
+fn a_fifo_at_output_is_written_through_not_replaced() {
+    use std::io::Read;
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("report.pipe");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            std::fs::File::open(&fifo)
+                .unwrap()
+                .read_to_string(&mut text)
+                .unwrap();
+            text
+        })
+    };
+    let out = bin()
+        .args(["demo", "--format", "json", "--output"])
+        .arg(&fifo)
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let kind = std::fs::metadata(&fifo).unwrap().file_type();
+    assert!(kind.is_fifo(), "the FIFO was replaced by a file");
+    let text = reader.join().unwrap();
+    let report: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(report["schema"], "pal-audit/report/v1");
+}
+
+/// `--record` into a folder that is not empty is refused before the audit
+/// (a replay would mix the old answers in); `--force` replaces the old
+/// recording, leaving no old answer behind.
+#[test]
+fn record_into_a_non_empty_folder_needs_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("rec");
+    std::fs::create_dir(&rec).unwrap();
+    std::fs::write(rec.join("999999.json"), "{}").unwrap();
+    let rec_s = rec.to_str().unwrap();
+    let silent = Silent::new();
+    let out = silent.audit(&["--record", rec_s]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(rec_s) && stderr.contains("not empty") && stderr.contains("--force"),
+        "{stderr}"
+    );
+    assert!(!silent.was_called(), "the audit ran first");
+    let emu = Emulator::start("", 100);
+    let out = audit(&emu, &["--format", "json", "--record", rec_s, "--force"]);
+    assert!(
+        out.status.code().is_some_and(|c| c <= 4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!rec.join("999999.json").exists(), "an old answer was left");
+    assert!(rec.join("recording.json").exists());
+    assert!(rec.join("000001.json").exists());
+}
