@@ -14,11 +14,11 @@ use serde_json::Value;
 
 /// Short retry waits and a one-second read timeout, so the matrix runs in
 /// seconds; the faults' own Retry-After values still hold.
-fn fast_config(dir: &tempfile::TempDir) -> String {
+fn fast_config(dir: &tempfile::TempDir, more: &str) -> String {
     let path = dir.path().join("pal-audit.toml");
     std::fs::write(
         &path,
-        "[http]\nbase_delay_ms = 20\nmax_delay_s = 1\nread_timeout_s = 1\n",
+        format!("[http]\nbase_delay_ms = 20\nmax_delay_s = 1\nread_timeout_s = 1\n{more}"),
     )
     .unwrap();
     path.to_str().unwrap().to_string()
@@ -32,9 +32,14 @@ struct Run {
 }
 
 fn run(faults: &str, page_size: usize, extra: &[&str]) -> Run {
+    run_configured(faults, page_size, extra, "")
+}
+
+/// `run` with more `[http]` settings.
+fn run_configured(faults: &str, page_size: usize, extra: &[&str], http: &str) -> Run {
     let emu = Emulator::start(faults, page_size);
     let dir = tempfile::tempdir().unwrap();
-    let config = fast_config(&dir);
+    let config = fast_config(&dir, http);
     let mut args = vec!["-vv", "--format", "json", "--fail-on", "none", "--config"];
     args.push(&config);
     args.extend_from_slice(READABLE);
@@ -429,25 +434,14 @@ fn a_page_served_again_under_another_link_is_a_gap() {
 
 #[test]
 fn paging_has_a_ceiling() {
-    let emu = Emulator::start("", 1);
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("pal-audit.toml");
-    std::fs::write(&config, "[http]\nmax_pages = 2\n").unwrap();
-    let mut args = vec![
-        "--format",
-        "json",
-        "--fail-on",
-        "none",
-        "--config",
-        config.to_str().unwrap(),
-    ];
-    args.extend_from_slice(READABLE);
-    let out = audit(&emu, &args);
-    assert_eq!(out.status.code(), Some(4));
-    let report = json(&out);
-    let all = gaps(&report).into_values().collect::<Vec<_>>().join(" | ");
+    let r = run_configured("", 1, &[], "max_pages = 2\n");
+    assert_eq!(r.code, Some(4));
+    let all = gaps(&r.report)
+        .into_values()
+        .collect::<Vec<_>>()
+        .join(" | ");
     assert!(all.contains("more than 2 pages"), "{all}");
-    no_credit_without_evidence("max_pages", &report);
+    no_credit_without_evidence("max_pages", &r.report);
 }
 
 #[test]

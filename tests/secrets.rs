@@ -175,8 +175,7 @@ fn with_api_base_no_proxy_receives_anything() {
     use std::sync::atomic::Ordering;
     let emu = Emulator::start("", 50);
     let (proxy, hits) = proxy_recorder();
-    let base = emu.base();
-    let mut cmd = bin();
+    let mut cmd = common::audit_command(&emu, &["--format", "json", "--fail-on", "none"]);
     for var in [
         "HTTP_PROXY",
         "HTTPS_PROXY",
@@ -190,23 +189,6 @@ fn with_api_base_no_proxy_receives_anything() {
     let out = cmd
         .env_remove("NO_PROXY")
         .env_remove("no_proxy")
-        .env("PAL_AUDIT_TOKEN", TOKEN)
-        .env("PAL_AUDIT_CI_KEY", CI_KEY)
-        .args([
-            "audit",
-            "--auth",
-            "static-token",
-            "--api-base",
-            &base,
-            "--partner-id",
-            PARTNER,
-            "--links",
-            "fixtures/contoso/links.csv",
-            "--format",
-            "json",
-            "--fail-on",
-            "none",
-        ])
         .output()
         .unwrap();
     assert_eq!(
@@ -229,31 +211,21 @@ fn a_secret_a_server_echoes_reaches_no_output() {
     );
     let dir = tempfile::tempdir().unwrap();
     let rec = dir.path().join("rec");
-    let base = emu.base();
-    let out = bin()
-        .env("PAL_AUDIT_TOKEN", TOKEN)
-        .env("PAL_AUDIT_CI_KEY", CI_KEY)
-        .env("RUST_LOG", "trace")
-        .args([
-            "-vvv",
-            "audit",
-            "--auth",
-            "static-token",
-            "--api-base",
-            &base,
-            "--partner-id",
-            PARTNER,
-            "--links",
-            "fixtures/contoso/links.csv",
+    let out = common::audit_command(
+        &emu,
+        &[
             "--format",
             "json",
             "--fail-on",
             "none",
             "--record",
-        ])
-        .arg(&rec)
-        .output()
-        .unwrap();
+            rec.to_str().unwrap(),
+        ],
+    )
+    .env("RUST_LOG", "trace")
+    .arg("-vvv")
+    .output()
+    .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_clean("stdout", &stdout);

@@ -341,14 +341,7 @@ fn answer(
         Some(FaultKind::RepeatNext) if body.get("value").is_some() => {
             // The page names itself as the next one, in the real URL form.
             let q = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
-            let key = if body.get("nextLink").is_some()
-                || !(host.contains("graph") || host.contains("dynamics"))
-            {
-                "nextLink"
-            } else {
-                "@odata.nextLink"
-            };
-            body[key] = json!(format!("https://{host}{path}{q}"));
+            set_next_link(&mut body, host, format!("https://{host}{path}{q}"));
         }
         Some(FaultKind::ScanStatus(s)) if body.get("status").is_some() => {
             body["status"] = json!(s);
@@ -365,12 +358,11 @@ fn answer(
         }
         Some(FaultKind::ReplayPage) if body.get("value").is_some() => {
             let q = uri.query().map(|q| format!("?{q}&")).unwrap_or("?".into());
-            let key = if host.contains("graph") || host.contains("dynamics") {
-                "@odata.nextLink"
-            } else {
-                "nextLink"
-            };
-            body[key] = json!(format!("https://{host}{path}{q}replayed=1"));
+            set_next_link(
+                &mut body,
+                host,
+                format!("https://{host}{path}{q}replayed=1"),
+            );
         }
         Some(FaultKind::EchoSecrets) => {
             let said: Vec<&str> = [header::AUTHORIZATION.as_str(), "ocp-apim-subscription-key"]
@@ -392,12 +384,7 @@ fn answer(
             }
         }
         Some(FaultKind::ForeignNext) if body.get("value").is_some() => {
-            let key = if host.contains("graph") || host.contains("dynamics") {
-                "@odata.nextLink"
-            } else {
-                "nextLink"
-            };
-            body[key] = json!(format!("https://attacker.example{path}"));
+            set_next_link(&mut body, host, format!("https://attacker.example{path}"));
         }
         Some(FaultKind::ForeignDataverse) => {
             if let Some(items) = body.get_mut("value").and_then(|v| v.as_array_mut()) {
@@ -475,6 +462,20 @@ fn answer(
             .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
     }
     (status, [(header::CONTENT_TYPE, "application/json")], text).into_response()
+}
+
+/// Sets a page's next link, under the name its API uses: OData's
+/// `@odata.nextLink` for Graph and Dataverse, `nextLink` for the others (or
+/// whichever the page already has).
+fn set_next_link(body: &mut serde_json::Value, host: &str, url: String) {
+    let key = if body.get("nextLink").is_some()
+        || !(host.contains("graph") || host.contains("dynamics"))
+    {
+        "nextLink"
+    } else {
+        "@odata.nextLink"
+    };
+    body[key] = json!(url);
 }
 
 #[cfg(test)]

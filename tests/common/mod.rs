@@ -115,6 +115,11 @@ pub fn bin() -> Command {
 
 /// `pal-audit audit` of the Contoso fixture against `emu`.
 pub fn audit(emu: &Emulator, extra: &[&str]) -> Output {
+    audit_command(emu, extra).output().unwrap()
+}
+
+/// The command `audit` runs, for a test to add to (variables, more flags).
+pub fn audit_command(emu: &Emulator, extra: &[&str]) -> Command {
     let base = emu.base();
     let mut args = vec![
         "audit",
@@ -134,12 +139,11 @@ pub fn audit(emu: &Emulator, extra: &[&str]) -> Output {
         AS_OF,
     ];
     args.extend_from_slice(extra);
-    bin()
-        .env("PAL_AUDIT_TOKEN", TOKEN)
+    let mut cmd = bin();
+    cmd.env("PAL_AUDIT_TOKEN", TOKEN)
         .env("PAL_AUDIT_CI_KEY", CI_KEY)
-        .args(args)
-        .output()
-        .unwrap()
+        .args(args);
+    cmd
 }
 
 pub fn json(out: &Output) -> Value {
