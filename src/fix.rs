@@ -63,8 +63,7 @@ pub struct Plan {
 /// Reads a report file; errors name the file and the JSON path.
 pub fn read_report(path: &Path) -> Result<Report, InputError> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| InputError::new(&name, format!("cannot read: {e}")))?;
+    let text = crate::input::read_text(path, crate::input::MAX_REPORT)?;
     parse_report(&name, &text)
 }
 

@@ -388,8 +388,7 @@ pub fn parse_attestation(name: &str, text: &str) -> Result<Link, InputError> {
 }
 
 fn read(path: &Path) -> Result<String, InputError> {
-    std::fs::read_to_string(path)
-        .map_err(|e| InputError::new(path.display().to_string(), format!("cannot read: {e}")))
+    crate::input::read_text(path, crate::input::MAX_INPUT)
 }
 
 /// Reads every links file and every attestation (a file, or each `*.json` in a
