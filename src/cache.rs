@@ -110,9 +110,7 @@ impl Cache {
                 format!("{}; run a full audit with --cache first", e.message),
             )
         })?;
-        let de = &mut serde_json::Deserializer::from_str(&text);
-        let cache: Cache =
-            serde_path_to_error::deserialize(de).map_err(|e| InputError::json(&name, e))?;
+        let cache: Cache = crate::input::parse_json(&name, &text)?;
         if cache.version != VERSION {
             return Err(InputError::new(
                 format!("{name}: $.version"),

@@ -69,9 +69,7 @@ pub fn read_report(path: &Path) -> Result<Report, InputError> {
 
 /// Parses a report's text; errors name `name` and the line or JSON path.
 pub fn parse_report(name: &str, text: &str) -> Result<Report, InputError> {
-    let de = &mut serde_json::Deserializer::from_str(text);
-    let report: Report =
-        serde_path_to_error::deserialize(de).map_err(|e| InputError::json(name, e))?;
+    let report: Report = crate::input::parse_json(name, text)?;
     if report.schema != crate::report::SCHEMA {
         return Err(InputError::new(
             format!("{name}: $.schema"),

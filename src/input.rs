@@ -54,9 +54,28 @@ pub fn without_bom(mut text: String) -> String {
     text
 }
 
+/// Parses `text` as one JSON value of type `T`: anything but whitespace
+/// after it is refused. Errors name `name` and the JSON path or line.
+pub fn parse_json<T: serde::de::DeserializeOwned>(name: &str, text: &str) -> Result<T, InputError> {
+    let de = &mut serde_json::Deserializer::from_str(text);
+    let value =
+        serde_path_to_error::deserialize(&mut *de).map_err(|e| InputError::json(name, e))?;
+    de.end()
+        .map_err(|e| InputError::new(format!("{name}:{}", e.line()), e.to_string()))?;
+    Ok(value)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_with_trailing_garbage_is_refused() {
+        assert_eq!(parse_json::<Vec<u8>>("a.json", " [1] \n").unwrap(), vec![1]);
+        let err = parse_json::<Vec<u8>>("a.json", "[1]\n{}").unwrap_err();
+        assert_eq!(err.location, "a.json:2");
+        assert!(err.message.contains("trailing characters"), "{err}");
+    }
 
     #[test]
     fn a_file_over_the_cap_is_refused_by_name() {
