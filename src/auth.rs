@@ -146,10 +146,11 @@ impl Credential {
             AuthKind::ClientCertificate => {
                 const K: &str = "client-certificate";
                 let path = env(K, "AZURE_CLIENT_CERTIFICATE_PATH")?;
-                let bytes = std::fs::read(&path).map_err(|e| AuthError::Certificate {
-                    path: path.clone(),
-                    detail: e.to_string(),
-                })?;
+                let bytes = crate::input::read_bytes(path.as_ref(), crate::input::MAX_INPUT)
+                    .map_err(|e| AuthError::Certificate {
+                        path: path.clone(),
+                        detail: e.to_string(),
+                    })?;
                 let options = ClientCertificateCredentialOptions {
                     password: std::env::var("AZURE_CLIENT_CERTIFICATE_PASSWORD")
                         .ok()

@@ -104,15 +104,13 @@ impl Cache {
     pub fn load(dir: &Path) -> Result<Self, InputError> {
         let path = Self::path(dir);
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(&path).map_err(|e| {
+        let text = crate::input::read_text(&path, crate::input::MAX_REPORT).map_err(|e| {
             InputError::new(
                 &name,
-                format!("cannot read ({e}); run a full audit with --cache first"),
+                format!("{}; run a full audit with --cache first", e.message),
             )
         })?;
-        let de = &mut serde_json::Deserializer::from_str(&text);
-        let cache: Cache =
-            serde_path_to_error::deserialize(de).map_err(|e| InputError::json(&name, e))?;
+        let cache: Cache = crate::input::parse_json(&name, &text)?;
         if cache.version != VERSION {
             return Err(InputError::new(
                 format!("{name}: $.version"),

@@ -150,8 +150,7 @@ pub fn load_file(explicit: Option<&Path>) -> Result<FileConfig, Error> {
         None => return Ok(FileConfig::default()),
     };
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| InputError::new(&name, format!("cannot read: {e}")))?;
+    let text = crate::input::read_text(&path, crate::input::MAX_INPUT)?;
     let mut cfg = parse_file(&name, &text)?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let rebase = |p: &mut PathBuf| {

@@ -63,16 +63,13 @@ pub struct Plan {
 /// Reads a report file; errors name the file and the JSON path.
 pub fn read_report(path: &Path) -> Result<Report, InputError> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| InputError::new(&name, format!("cannot read: {e}")))?;
+    let text = crate::input::read_text(path, crate::input::MAX_REPORT)?;
     parse_report(&name, &text)
 }
 
 /// Parses a report's text; errors name `name` and the line or JSON path.
 pub fn parse_report(name: &str, text: &str) -> Result<Report, InputError> {
-    let de = &mut serde_json::Deserializer::from_str(text);
-    let report: Report =
-        serde_path_to_error::deserialize(de).map_err(|e| InputError::json(name, e))?;
+    let report: Report = crate::input::parse_json(name, text)?;
     if report.schema != crate::report::SCHEMA {
         return Err(InputError::new(
             format!("{name}: $.schema"),

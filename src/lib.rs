@@ -16,6 +16,7 @@ pub mod error;
 pub mod explain;
 pub mod fix;
 pub mod http;
+pub mod input;
 pub mod inventory;
 pub mod links;
 pub mod report;

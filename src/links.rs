@@ -347,9 +347,7 @@ struct AttestationFile {
 
 /// Parses one attestation. `name` is used in error messages.
 pub fn parse_attestation(name: &str, text: &str) -> Result<Link, InputError> {
-    let de = &mut serde_json::Deserializer::from_str(text);
-    let file: AttestationFile =
-        serde_path_to_error::deserialize(de).map_err(|e| InputError::json(name, e))?;
+    let file: AttestationFile = crate::input::parse_json(name, text)?;
     if file.schema != ATTESTATION_SCHEMA {
         return Err(InputError::new(
             format!("{name}: $.schema"),
@@ -388,8 +386,7 @@ pub fn parse_attestation(name: &str, text: &str) -> Result<Link, InputError> {
 }
 
 fn read(path: &Path) -> Result<String, InputError> {
-    std::fs::read_to_string(path)
-        .map_err(|e| InputError::new(path.display().to_string(), format!("cannot read: {e}")))
+    crate::input::read_text(path, crate::input::MAX_INPUT)
 }
 
 /// Reads every links file and every attestation (a file, or each `*.json` in a
@@ -469,6 +466,14 @@ mod tests {
         assert_eq!(links.len(), 80_000);
         assert_eq!(links[0].origin, "links.csv:3");
         assert_eq!(links[79_999].origin, "links.csv:80002");
+    }
+
+    #[test]
+    fn an_attestation_with_trailing_garbage_is_refused() {
+        let text = include_str!("../fixtures/contoso/attestations/svc-delivery.json");
+        assert!(parse_attestation("a.json", text).is_ok());
+        let err = parse_attestation("a.json", &format!("{text}\n{{}}")).unwrap_err();
+        assert!(err.message.contains("trailing characters"), "{err}");
     }
 
     #[test]

@@ -711,8 +711,7 @@ fn read_ci_activity(cfg: &AuditConfig) -> Result<Option<Vec<CiEvent>>, Error> {
     match &cfg.ci_activity {
         Some(path) => {
             let name = path.display().to_string();
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| InputError::new(&name, format!("cannot read: {e}")))?;
+            let text = crate::input::read_text(path, crate::input::MAX_INPUT)?;
             Ok(Some(customer_insights::parse_activity(&name, &text)?))
         }
         None => Ok(None),

@@ -223,3 +223,100 @@ fn record_into_a_non_empty_folder_needs_force() {
     assert!(rec.join("recording.json").exists());
     assert!(rec.join("000001.json").exists());
 }
+
+/// An endless input ends at the size cap with an error naming it, exit 2
+/// (`--links /dev/zero` grew to 24 GB).
+#[cfg(unix)]
+#[test]
+fn an_endless_input_is_refused_at_the_cap() {
+    let silent = Silent::new();
+    let out = silent.audit(&["--attestations", "/dev/zero"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("/dev/zero: cannot read: larger than the 256 MiB"),
+        "{stderr}"
+    );
+    assert!(!silent.was_called());
+}
+
+/// Inputs saved with a UTF-8 byte order mark (Windows editors write one)
+/// are read: an attestation, the config file, a report.
+#[test]
+fn inputs_with_a_byte_order_mark_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let bom = |from: &std::path::Path, to: &std::path::Path| {
+        let mut bytes = "\u{feff}".as_bytes().to_vec();
+        bytes.extend(std::fs::read(from).unwrap());
+        std::fs::write(to, bytes).unwrap();
+    };
+    let atts = dir.path().join("attestations");
+    std::fs::create_dir(&atts).unwrap();
+    let fixtures =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/contoso/attestations");
+    for f in std::fs::read_dir(&fixtures).unwrap() {
+        let f = f.unwrap().path();
+        bom(&f, &atts.join(f.file_name().unwrap()));
+    }
+    let config = dir.path().join("pal-audit.toml");
+    std::fs::write(&config, "\u{feff}fail_on = \"none\"\n").unwrap();
+    let emu = Emulator::start("", 100);
+    let base = emu.base();
+    let out = bin()
+        .env("PAL_AUDIT_TOKEN", TOKEN)
+        .env("PAL_AUDIT_CI_KEY", CI_KEY)
+        .args([
+            "audit",
+            "--auth",
+            "static-token",
+            "--api-base",
+            &base,
+            "--partner-id",
+            PARTNER,
+        ])
+        .args([
+            "--links",
+            "fixtures/contoso/links.csv",
+            "--as-of",
+            AS_OF,
+            "--format",
+            "json",
+        ])
+        .arg("--attestations")
+        .arg(&atts)
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.code().is_some_and(|c| c == 0 || c == 4),
+        "{stderr}"
+    );
+    let report = json(&out);
+    assert!(
+        report["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["source"] == "attested"),
+        "the attestations were read: {}",
+        report["links"]
+    );
+    let plain = dir.path().join("plain.json");
+    std::fs::write(&plain, &out.stdout).unwrap();
+    let with_bom = dir.path().join("bom.json");
+    bom(&plain, &with_bom);
+    let out = bin()
+        .arg("explain")
+        .arg(&with_bom)
+        .args(["--format", "dot"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -387,9 +387,7 @@ impl TenantModel {
         } else {
             path.to_path_buf()
         };
-        let text = std::fs::read_to_string(&file).map_err(|e| {
-            InputError::new(file.display().to_string(), format!("cannot read: {e}"))
-        })?;
+        let text = crate::input::read_text(&file, crate::input::MAX_INPUT)?;
         Self::parse(&file.display().to_string(), &text)
     }
 

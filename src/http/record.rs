@@ -176,8 +176,7 @@ pub fn remove_recording(dir: &Path) -> Result<(), Error> {
 pub fn load(dir: &Path) -> Result<(Manifest, BTreeMap<String, Vec<Exchange>>), InputError> {
     let read_json = |path: &Path| -> Result<serde_json::Value, InputError> {
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| InputError::new(&name, format!("cannot read: {e}")))?;
+        let text = crate::input::read_text(path, crate::input::MAX_INPUT)?;
         serde_json::from_str(&text)
             .map_err(|e| InputError::new(format!("{name}:{}", e.line()), e.to_string()))
     };

@@ -331,9 +331,11 @@ pub fn parse_activity(name: &str, text: &str) -> Result<Vec<CiEvent>, InputError
     };
     if trimmed.starts_with('[') {
         let de = &mut serde_json::Deserializer::from_str(trimmed);
-        let events: Vec<WireEvent> = serde_path_to_error::deserialize(de).map_err(|e| {
+        let events: Vec<WireEvent> = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
             InputError::new(format!("{name}: $.{}", e.path()), e.inner().to_string())
         })?;
+        de.end()
+            .map_err(|e| InputError::new(format!("{name}:{}", e.line()), e.to_string()))?;
         return events
             .into_iter()
             .enumerate()
@@ -348,8 +350,9 @@ pub fn parse_activity(name: &str, text: &str) -> Result<Vec<CiEvent>, InputError
         }
         let at = format!("{name}:{}", i + 1);
         let de = &mut serde_json::Deserializer::from_str(line);
-        let w: WireEvent = serde_path_to_error::deserialize(de)
+        let w: WireEvent = serde_path_to_error::deserialize(&mut *de)
             .map_err(|e| InputError::new(&at, format!("$.{}: {}", e.path(), e.inner())))?;
+        de.end().map_err(|e| InputError::new(&at, e.to_string()))?;
         out.push(convert(w, &at)?);
     }
     Ok(out)
