@@ -320,3 +320,58 @@ fn inputs_with_a_byte_order_mark_are_read() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Numbers out of range are exit 2 naming the flag, or the file and key;
+/// they used to wrap (`max_body_mb` huge became a cap of 0) or panic.
+#[test]
+fn out_of_range_numbers_are_exit_2_naming_the_setting() {
+    for (args, named) in [
+        (vec!["audit", "--concurrency", "0"], "--concurrency"),
+        (vec!["audit", "--concurrency", "100000"], "--concurrency"),
+        (vec!["audit", "--activity-days", "0"], "--activity-days"),
+        (
+            vec!["audit", "--attestation-max-age", "99999999"],
+            "--attestation-max-age",
+        ),
+        (vec!["audit", "--timeout", "99999999999h"], "--timeout"),
+        (
+            vec![
+                "emulate",
+                "--synthetic",
+                "envs=1",
+                "--latency",
+                "18446744073709551615",
+            ],
+            "--latency",
+        ),
+        (
+            vec!["emulate", "--synthetic", "envs=1", "--page-size", "0"],
+            "--page-size",
+        ),
+        (
+            vec!["emulate", "--synthetic", "envs=1", "--time-scale", "1e300"],
+            "--time-scale",
+        ),
+    ] {
+        let out = bin()
+            .args(&args)
+            .timeout(std::time::Duration::from_secs(30))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(named), "{args:?}: {stderr}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("pal-audit.toml");
+    std::fs::write(&config, "[http]\nmax_body_mb = 17592186044416\n").unwrap();
+    let silent = Silent::new();
+    let out = silent.audit(&["--config", config.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}: [http] max_body_mb", config.display())),
+        "{stderr}"
+    );
+    assert!(!silent.was_called());
+}
