@@ -6,7 +6,10 @@ fn main() -> ExitCode {
     match pal_audit::run(std::env::args_os()) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!(
+                "error: {}",
+                pal_audit::report::terminal_safe(&e.to_string())
+            );
             e.into()
         }
     }

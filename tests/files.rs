@@ -375,3 +375,69 @@ fn out_of_range_numbers_are_exit_2_naming_the_setting() {
     );
     assert!(!silent.was_called());
 }
+
+/// A resource name with terminal escapes (ESC, BEL, CR, DEL, C1) and HTML:
+/// the table, `explain` and `diff` show the escapes instead of obeying them,
+/// Markdown escapes the HTML, and JSON keeps the name exact.
+#[test]
+fn tenant_text_cannot_drive_the_terminal_or_inject_html() {
+    let evil = "Quote\u{1b}]0;owned\u{7}\r\u{7f}\u{9b}2J<img src=x onerror=alert(1)>";
+    let toml = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/contoso/tenant.toml"),
+    )
+    .unwrap()
+    .replace(
+        "name = \"Quote Builder\"",
+        "name = \"Quote\\u001b]0;owned\\u0007\\r\\u007f\\u009b2J<img src=x onerror=alert(1)>\"",
+    );
+    let model = pal_audit::emulator::TenantModel::parse("tenant.toml", &toml).unwrap();
+    let emu = Emulator::serve(model, "", 100);
+    let raw = |s: &str| {
+        s.contains('\u{1b}') || s.contains('\u{7}') || s.contains('\r') || s.contains('\u{9b}')
+    };
+    let out = audit(&emu, &["--format", "table", "--color", "always"]);
+    let table = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(table.contains("Quote\\u{1b}]0;"), "{table}");
+    assert!(
+        !table.contains("\u{1b}]0;"),
+        "the OSC sequence reached the terminal"
+    );
+    assert!(!table.contains('\u{9b}') && !table.contains('\u{7}') && !table.contains('\r'));
+    let out = audit(&emu, &["--format", "markdown"]);
+    let md = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(!raw(&md), "{md}");
+    assert!(md.contains("&lt;img src=x onerror=alert(1)&gt;"), "{md}");
+    assert!(!md.contains("<img"), "{md}");
+    let out = audit(&emu, &["--format", "json"]);
+    let report = json(&out);
+    assert!(
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["resource_name"] == evil),
+        "JSON keeps the name exact"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.json");
+    std::fs::write(&path, &out.stdout).unwrap();
+    let explain = bin()
+        .arg("explain")
+        .arg(&path)
+        .args(["--format", "dot"])
+        .output()
+        .unwrap();
+    assert_eq!(explain.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&explain.stdout);
+    assert!(text.contains("u{1b}]0;owned") && !raw(&text), "{text}");
+    let clean = dir.path().join("clean.json");
+    let demo = bin()
+        .args(["demo", "--format", "json", "--output"])
+        .arg(&clean)
+        .output()
+        .unwrap();
+    assert_eq!(demo.status.code(), Some(0));
+    let diff = bin().arg("diff").arg(&clean).arg(&path).output().unwrap();
+    let text = String::from_utf8_lossy(&diff.stdout);
+    assert!(!raw(&text), "{text}");
+}
