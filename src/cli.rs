@@ -153,7 +153,8 @@ pub struct OutputArgs {
     /// Report format: table, json, csv, markdown, html [default: table].
     #[arg(long, value_enum, env = "PAL_AUDIT_FORMAT", hide_env_values = true)]
     pub format: Option<Format>,
-    /// Write the report to FILE (atomically, owner-readable only) instead of stdout.
+    /// Write the report to FILE (atomically, owner-readable only; a device or
+    /// FIFO is written into, a folder refused) instead of stdout.
     #[arg(
         long,
         value_name = "FILE",
