@@ -287,11 +287,16 @@ async fn sequential_request_s(base: &str, model: &TenantModel) -> f64 {
             f.environment, f.id
         )
     });
-    let urls: Vec<String> = apps.chain(flows).collect();
-    let ctx = pal_audit::http::Ctx::new("baseline", "https://service.powerapps.com/");
+    // Each API's own token: a token goes only to its API's hosts.
+    let apps_ctx = pal_audit::http::Ctx::new("baseline", "https://service.powerapps.com/");
+    let flows_ctx = pal_audit::http::Ctx::new("baseline", "https://service.flow.microsoft.com/");
+    let urls: Vec<(&pal_audit::http::Ctx, String)> = apps
+        .map(|u| (&apps_ctx, u))
+        .chain(flows.map(|u| (&flows_ctx, u)))
+        .collect();
     let started = Instant::now();
-    for url in &urls {
-        http.get_json::<serde_json::Value>(&ctx, url)
+    for (ctx, url) in &urls {
+        http.get_json::<serde_json::Value>(ctx, url)
             .await
             .expect("a permissions answer");
     }

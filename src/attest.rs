@@ -309,7 +309,7 @@ fn kind_words(k: LinkKind) -> &'static str {
 
 /// One line on stdout; a failed write is an error (exit 2).
 fn say(line: &str) -> Result<(), Error> {
-    crate::run::print_text(&format!("{line}\n"))
+    crate::run::print_text(&crate::report::terminal_safe(&format!("{line}\n")))
 }
 
 /// `attestation-<name>.json` unless `--out` says otherwise.

@@ -160,7 +160,8 @@ pub struct OutputArgs {
     /// Report format: table, json, csv, markdown, html [default: table].
     #[arg(long, value_enum, env = "PAL_AUDIT_FORMAT", hide_env_values = true)]
     pub format: Option<Format>,
-    /// Write the report to FILE (atomically, owner-readable only) instead of stdout.
+    /// Write the report to FILE (atomically, owner-readable only; a device or
+    /// FIFO is written into, a folder refused) instead of stdout.
     #[arg(
         long,
         value_name = "FILE",
@@ -209,7 +210,8 @@ pub struct AuditArgs {
         long,
         value_name = "DAYS",
         env = "PAL_AUDIT_ACTIVITY_DAYS",
-        hide_env_values = true
+        hide_env_values = true,
+        value_parser = clap::value_parser!(u32).range(1..=3650)
     )]
     pub activity_days: Option<u32>,
     /// Audit only this environment (id or display name); repeatable.
@@ -226,7 +228,8 @@ pub struct AuditArgs {
         long,
         value_name = "DAYS",
         env = "PAL_AUDIT_ATTESTATION_MAX_AGE",
-        hide_env_values = true
+        hide_env_values = true,
+        value_parser = clap::value_parser!(u32).range(1..=3650)
     )]
     pub attestation_max_age: Option<u32>,
     /// Do not read each flow's owners (one call per flow): faster on large
@@ -327,12 +330,13 @@ pub struct ConnArgs {
         hide_env_values = true
     )]
     pub api_base: Option<String>,
-    /// Requests in flight per API host [default: 8].
+    /// Requests in flight per API host, 1 to 256 [default: 8].
     #[arg(
         long,
         value_name = "N",
         env = "PAL_AUDIT_CONCURRENCY",
-        hide_env_values = true
+        hide_env_values = true,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=256)
     )]
     pub concurrency: Option<usize>,
 }
@@ -476,7 +480,11 @@ pub struct EmulateArgs {
     pub synthetic: Option<String>,
     /// Answer 429 (Retry-After: 1) above N requests in flight per host, as the
     /// services do (Dataverse hosts stop at 52 in any case).
-    #[arg(long, value_name = "N")]
+    #[arg(
+        long,
+        value_name = "N",
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000)
+    )]
     pub host_limit: Option<usize>,
     /// Write a links CSV of the tenant's PAL links to FILE (for a synthetic tenant).
     #[arg(long, value_name = "FILE")]
@@ -484,11 +492,21 @@ pub struct EmulateArgs {
     /// Port on 127.0.0.1 (0 picks a free one and prints it).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub port: u16,
-    /// Items per page: small pages exercise next links.
-    #[arg(long, value_name = "N", default_value_t = 100)]
+    /// Items per page, 1 to 100000: small pages exercise next links.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 100,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000)
+    )]
     pub page_size: usize,
-    /// Milliseconds added to every request.
-    #[arg(long, value_name = "MS", default_value_t = 0)]
+    /// Milliseconds added to every request, at most 600000 (ten minutes).
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 0,
+        value_parser = clap::value_parser!(u64).range(0..=600_000)
+    )]
     pub latency: u64,
     /// Power BI's hourly admin caps (scanner, groups, activity) are enforced;
     /// N hours pass per real hour, so a benchmark can run into them and out
@@ -500,11 +518,13 @@ pub struct EmulateArgs {
     pub faults: Option<String>,
 }
 
-/// A finite number above zero.
+/// A number above zero, at most a million (`--time-scale`).
 fn positive(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
-        Ok(n) if n.is_finite() && n > 0.0 => Ok(n),
-        _ => Err(format!("{s:?} is not a number above zero")),
+        Ok(n) if n.is_finite() && n > 0.0 && n <= 1e6 => Ok(n),
+        _ => Err(format!(
+            "{s:?} is not a number above zero and at most 1000000"
+        )),
     }
 }
 
@@ -523,6 +543,9 @@ pub fn duration(s: &str) -> Result<std::time::Duration, String> {
     };
     if secs == 0 {
         return Err("the timeout must be above zero".into());
+    }
+    if secs > 30 * 86_400 {
+        return Err(format!("{s:?} is longer than 30 days (720h)"));
     }
     Ok(std::time::Duration::from_secs(secs))
 }

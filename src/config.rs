@@ -125,8 +125,103 @@ pub struct FileHttp {
     pub budget_percent: Option<u32>,
 }
 
-/// Parses a config file's text; errors name `name` and the line.
+/// The valid range of each numeric setting, inclusive (README,
+/// "Configuration"): out of range is an error naming the key, never a value
+/// that wraps or is silently clamped.
+pub mod range {
+    pub const CONCURRENCY: (u64, u64) = (1, 256);
+    pub const ENVIRONMENT_CONCURRENCY: (u64, u64) = (1, 64);
+    pub const MAX_ATTEMPTS: (u64, u64) = (1, 20);
+    pub const BASE_DELAY_MS: (u64, u64) = (0, 60_000);
+    pub const MAX_DELAY_S: (u64, u64) = (0, 3_600);
+    pub const MAX_REQUEST_S: (u64, u64) = (1, 86_400);
+    pub const TIMEOUT_S: (u64, u64) = (1, 3_600);
+    pub const MAX_BODY_MB: (u64, u64) = (1, 4_096);
+    pub const MAX_PAGES: (u64, u64) = (1, 10_000_000);
+    pub const BUDGET_PERCENT: (u64, u64) = (1, 100);
+    pub const DAYS: (u64, u64) = (1, 3_650);
+}
+
+impl FileConfig {
+    /// Every numeric key within its range; the error names the file and key.
+    fn check_ranges(&self, name: &str) -> Result<(), InputError> {
+        let h = &self.http;
+        let check = |key: &str, value: Option<u64>, (lo, hi): (u64, u64)| match value {
+            Some(v) if v < lo || v > hi => Err(InputError::new(
+                format!("{name}: {key}"),
+                format!("{v} is out of range ({lo} to {hi})"),
+            )),
+            _ => Ok(()),
+        };
+        let wide = |v: Option<usize>| v.map(|v| v as u64);
+        check(
+            "activity_days",
+            self.activity_days.map(u64::from),
+            range::DAYS,
+        )?;
+        check(
+            "attestation_max_age_days",
+            self.attestation_max_age_days.map(u64::from),
+            range::DAYS,
+        )?;
+        check(
+            "[http] concurrency",
+            wide(h.concurrency),
+            range::CONCURRENCY,
+        )?;
+        for (host, n) in &h.host_concurrency {
+            check(
+                &format!("[http] host_concurrency.{host:?}"),
+                Some(*n as u64),
+                range::CONCURRENCY,
+            )?;
+        }
+        check(
+            "[http] environment_concurrency",
+            wide(h.environment_concurrency),
+            range::ENVIRONMENT_CONCURRENCY,
+        )?;
+        check(
+            "[http] max_attempts",
+            h.max_attempts.map(u64::from),
+            range::MAX_ATTEMPTS,
+        )?;
+        check(
+            "[http] base_delay_ms",
+            h.base_delay_ms,
+            range::BASE_DELAY_MS,
+        )?;
+        check("[http] max_delay_s", h.max_delay_s, range::MAX_DELAY_S)?;
+        check(
+            "[http] max_request_s",
+            h.max_request_s,
+            range::MAX_REQUEST_S,
+        )?;
+        check("[http] timeout_s", h.timeout_s, range::TIMEOUT_S)?;
+        check("[http] read_timeout_s", h.read_timeout_s, range::TIMEOUT_S)?;
+        check("[http] max_body_mb", h.max_body_mb, range::MAX_BODY_MB)?;
+        check(
+            "[http] max_pages",
+            h.max_pages.map(|n| n as u64),
+            range::MAX_PAGES,
+        )?;
+        check(
+            "[http] budget_percent",
+            h.budget_percent.map(u64::from),
+            range::BUDGET_PERCENT,
+        )
+    }
+}
+
+/// Parses a config file's text and checks its numbers; errors name `name`
+/// and the line or key.
 pub fn parse_file(name: &str, text: &str) -> Result<FileConfig, InputError> {
+    let cfg = parse_toml(name, text)?;
+    cfg.check_ranges(name)?;
+    Ok(cfg)
+}
+
+fn parse_toml(name: &str, text: &str) -> Result<FileConfig, InputError> {
     toml::from_str(text).map_err(|e| {
         let at = e
             .span()
@@ -251,8 +346,11 @@ impl Connection {
         }
         let h = &file.http;
         let concurrency = args.concurrency.or(h.concurrency).unwrap_or(8);
-        if concurrency == 0 {
-            return Err(Error::Usage("--concurrency must be at least 1".into()));
+        if concurrency == 0 || concurrency as u64 > range::CONCURRENCY.1 {
+            return Err(Error::Usage(format!(
+                "--concurrency must be 1 to {}",
+                range::CONCURRENCY.1
+            )));
         }
         let defaults = RetryPolicy::default();
         let http = HttpConfig {
@@ -283,9 +381,7 @@ impl Connection {
             max_body: h
                 .max_body_mb
                 .map_or(HttpConfig::default().max_body, |mb| mb.max(1) << 20),
-            max_pages: h
-                .max_pages
-                .map_or(HttpConfig::default().max_pages, |n| n.max(1)),
+            max_pages: h.max_pages.map_or(HttpConfig::default().max_pages, |n| n),
             caps: {
                 let pct = h.budget_percent.unwrap_or(100).clamp(1, 100);
                 crate::sources::powerbi::CAPS
@@ -399,6 +495,31 @@ mod tests {
             partner_id: partner.map(str::to_string),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn out_of_range_settings_name_the_file_and_key() {
+        // 2^44 MB shifted to bytes wrapped to a cap of 0.
+        for (text, key) in [
+            (
+                "[http]\nmax_body_mb = 17592186044416\n",
+                "[http] max_body_mb",
+            ),
+            ("[http]\nconcurrency = 0\n", "[http] concurrency"),
+            ("[http]\nmax_attempts = 4000000000\n", "[http] max_attempts"),
+            ("[http]\nbudget_percent = 500\n", "[http] budget_percent"),
+            ("[http]\ntimeout_s = 0\n", "[http] timeout_s"),
+            ("activity_days = 0\n", "activity_days"),
+            (
+                "[http]\nhost_concurrency = { \"graph.microsoft.com\" = 100000 }\n",
+                "[http] host_concurrency.\"graph.microsoft.com\"",
+            ),
+        ] {
+            let err = parse_file("p.toml", text).unwrap_err();
+            assert_eq!(err.location, format!("p.toml: {key}"), "{text}");
+            assert!(err.message.contains("out of range"), "{err}");
+        }
+        assert!(parse_file("p.toml", "[http]\nmax_body_mb = 4096\n").is_ok());
     }
 
     #[test]

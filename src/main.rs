@@ -6,8 +6,10 @@ fn main() -> ExitCode {
     match pal_audit::run(std::env::args_os()) {
         Ok(code) => code,
         Err(e) => {
-            // An error can quote what a server sent: never a secret.
-            eprintln!("error: {}", pal_audit::http::scrub::text(&e.to_string()));
+            // An error can quote what a server sent: never a secret, and
+            // nothing that drives the terminal.
+            let text = pal_audit::http::scrub::text(&e.to_string()).into_owned();
+            eprintln!("error: {}", pal_audit::report::terminal_safe(&text));
             e.into()
         }
     }

@@ -84,12 +84,13 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode, Error> 
                 let (http, tokens) = connect(&conn)?;
                 let checks =
                     doctor::run(&http, &tokens, &products, ci_key().as_ref(), &ci_audience).await;
-                print_text(&doctor::render(&checks, 160))?;
+                print_text(&report::terminal_safe(&doctor::render(&checks, 160)))?;
                 Ok::<u8, Error>(doctor::exit_code(&checks))
             })?
         }
         Command::Explain(args) => {
-            let report = fix::read_report(&args.report)?;
+            // Names are printed: no control character gets to the terminal.
+            let report = report::for_terminal(&fix::read_report(&args.report)?);
             let findings = match &args.resource {
                 Some(id) => {
                     let found = crate::explain::find(&report, id);
@@ -125,8 +126,18 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode, Error> 
             code::OK
         }
         Command::Diff(args) => {
-            let old = fix::read_report(&args.old)?;
-            let new = fix::read_report(&args.new)?;
+            let mut old = fix::read_report(&args.old)?;
+            let mut new = fix::read_report(&args.new)?;
+            // Shown to people: names made safe; JSON keeps the data exact.
+            let safe: Option<fn(&Report) -> Report> = match args.format {
+                crate::cli::DiffFormat::Table => Some(report::for_terminal),
+                crate::cli::DiffFormat::Markdown => Some(report::for_markdown),
+                crate::cli::DiffFormat::Json => None,
+            };
+            if let Some(safe) = safe {
+                old = safe(&old);
+                new = safe(&new);
+            }
             let d = crate::diff::diff(&old, &new);
             print_text(&match args.format {
                 crate::cli::DiffFormat::Table => crate::diff::render_table(&d),
@@ -265,7 +276,7 @@ impl sources::Progress for Bars {
             indicatif::ProgressStyle::with_template("{spinner} {msg} {elapsed}")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
         );
-        bar.set_message(what.to_string());
+        bar.set_message(report::terminal_safe(what).into_owned());
         bar.enable_steady_tick(std::time::Duration::from_millis(120));
         self.bars
             .lock()
@@ -278,7 +289,9 @@ impl sources::Progress for Bars {
                 indicatif::ProgressStyle::with_template("  {msg}")
                     .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
             );
-            bar.finish_with_message(format!("{what}: {summary}"));
+            bar.finish_with_message(
+                report::terminal_safe(&format!("{what}: {summary}")).into_owned(),
+            );
         }
     }
 }
@@ -623,7 +636,7 @@ async fn fix_command(
             ));
         }
     }
-    print_text(&shown)?;
+    print_text(&report::terminal_safe(&shown))?;
     if plan.steps.is_empty() {
         return Ok(if plan.manual.is_empty() {
             code::OK
@@ -689,7 +702,7 @@ async fn fix_command(
             now.to_string(),
         ]);
     }
-    print_text(&format!("{t}\n"))?;
+    print_text(&report::terminal_safe(&format!("{t}\n")))?;
     Ok(if all_good && plan.manual.is_empty() {
         code::OK
     } else {

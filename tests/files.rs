@@ -320,3 +320,124 @@ fn inputs_with_a_byte_order_mark_are_read() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Numbers out of range are exit 2 naming the flag, or the file and key;
+/// they used to wrap (`max_body_mb` huge became a cap of 0) or panic.
+#[test]
+fn out_of_range_numbers_are_exit_2_naming_the_setting() {
+    for (args, named) in [
+        (vec!["audit", "--concurrency", "0"], "--concurrency"),
+        (vec!["audit", "--concurrency", "100000"], "--concurrency"),
+        (vec!["audit", "--activity-days", "0"], "--activity-days"),
+        (
+            vec!["audit", "--attestation-max-age", "99999999"],
+            "--attestation-max-age",
+        ),
+        (vec!["audit", "--timeout", "99999999999h"], "--timeout"),
+        (
+            vec![
+                "emulate",
+                "--synthetic",
+                "envs=1",
+                "--latency",
+                "18446744073709551615",
+            ],
+            "--latency",
+        ),
+        (
+            vec!["emulate", "--synthetic", "envs=1", "--page-size", "0"],
+            "--page-size",
+        ),
+        (
+            vec!["emulate", "--synthetic", "envs=1", "--time-scale", "1e300"],
+            "--time-scale",
+        ),
+    ] {
+        let out = bin()
+            .args(&args)
+            .timeout(std::time::Duration::from_secs(30))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(named), "{args:?}: {stderr}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("pal-audit.toml");
+    std::fs::write(&config, "[http]\nmax_body_mb = 17592186044416\n").unwrap();
+    let silent = Silent::new();
+    let out = silent.audit(&["--config", config.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}: [http] max_body_mb", config.display())),
+        "{stderr}"
+    );
+    assert!(!silent.was_called());
+}
+
+/// A resource name with terminal escapes (ESC, BEL, CR, DEL, C1) and HTML:
+/// the table, `explain` and `diff` show the escapes instead of obeying them,
+/// Markdown escapes the HTML, and JSON keeps the name exact.
+#[test]
+fn tenant_text_cannot_drive_the_terminal_or_inject_html() {
+    let evil = "Quote\u{1b}]0;owned\u{7}\r\u{7f}\u{9b}2J<img src=x onerror=alert(1)>";
+    let toml = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/contoso/tenant.toml"),
+    )
+    .unwrap()
+    .replace(
+        "name = \"Quote Builder\"",
+        "name = \"Quote\\u001b]0;owned\\u0007\\r\\u007f\\u009b2J<img src=x onerror=alert(1)>\"",
+    );
+    let model = pal_audit::emulator::TenantModel::parse("tenant.toml", &toml).unwrap();
+    let emu = Emulator::serve(model, "", 100);
+    let raw = |s: &str| {
+        s.contains('\u{1b}') || s.contains('\u{7}') || s.contains('\r') || s.contains('\u{9b}')
+    };
+    let out = audit(&emu, &["--format", "table", "--color", "always"]);
+    let table = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(table.contains("Quote\\u{1b}]0;"), "{table}");
+    assert!(
+        !table.contains("\u{1b}]0;"),
+        "the OSC sequence reached the terminal"
+    );
+    assert!(!table.contains('\u{9b}') && !table.contains('\u{7}') && !table.contains('\r'));
+    let out = audit(&emu, &["--format", "markdown"]);
+    let md = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(!raw(&md), "{md}");
+    assert!(md.contains("&lt;img src=x onerror=alert(1)&gt;"), "{md}");
+    assert!(!md.contains("<img"), "{md}");
+    let out = audit(&emu, &["--format", "json"]);
+    let report = json(&out);
+    assert!(
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["resource_name"] == evil),
+        "JSON keeps the name exact"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.json");
+    std::fs::write(&path, &out.stdout).unwrap();
+    let explain = bin()
+        .arg("explain")
+        .arg(&path)
+        .args(["--format", "dot"])
+        .output()
+        .unwrap();
+    assert_eq!(explain.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&explain.stdout);
+    assert!(text.contains("u{1b}]0;owned") && !raw(&text), "{text}");
+    let clean = dir.path().join("clean.json");
+    let demo = bin()
+        .args(["demo", "--format", "json", "--output"])
+        .arg(&clean)
+        .output()
+        .unwrap();
+    assert_eq!(demo.status.code(), Some(0));
+    let diff = bin().arg("diff").arg(&clean).arg(&path).output().unwrap();
+    let text = String::from_utf8_lossy(&diff.stdout);
+    assert!(!raw(&text), "{text}");
+}

@@ -13,6 +13,8 @@ fn cell(s: &str) -> String {
 }
 
 pub fn render_markdown(report: &Report) -> String {
+    // Tenant text must not become HTML (or terminal escapes) in the document.
+    let report = &super::for_markdown(report);
     let mut s = String::new();
     let _ = writeln!(
         s,

@@ -5,6 +5,7 @@ mod csv;
 mod html;
 mod markdown;
 mod redact;
+mod safe;
 mod table;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -23,6 +24,7 @@ pub use csv::{render_csv, write_csv};
 pub use html::render_html;
 pub use markdown::render_markdown;
 pub use redact::{addresses, pseudonym, redact};
+pub use safe::{for_markdown, for_terminal, markdown_safe, terminal_safe};
 pub use table::{TableOptions, render_table};
 
 pub const SCHEMA: &str = "pal-audit/report/v1";

@@ -19,6 +19,8 @@ pub struct TableOptions {
 }
 
 pub fn render_table(report: &Report, opts: TableOptions) -> String {
+    // The tenant's names, shown to people: no control character gets through.
+    let report = &super::for_terminal(report);
     let mut out = String::new();
     let _ = writeln!(
         out,

@@ -1,0 +1,100 @@
+//! Tenant text made safe to show: control characters (a terminal obeys ESC
+//! sequences in a resource name) become visible escapes, and for Markdown
+//! the HTML specials are escaped too. JSON and CSV keep the data exact.
+
+use std::borrow::Cow;
+
+use super::Report;
+
+/// C0 controls (but the newline), DEL, and C1 controls.
+fn is_control(c: char) -> bool {
+    (c.is_control() && c != '\n') || c == '\u{7f}'
+}
+
+/// `text` with every control character (ESC, CR, DEL, C1; newlines kept)
+/// shown as `\u{1b}`, so printing it cannot move the cursor, recolour or
+/// retitle the terminal.
+pub fn terminal_safe(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(is_control) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if is_control(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// `text` for Markdown: terminal-safe, with `&`, `<` and `>` as entities so
+/// a resource name cannot inject HTML into the rendered document.
+pub fn markdown_safe(text: &str) -> String {
+    let safe = terminal_safe(text);
+    let mut out = String::with_capacity(safe.len());
+    for c in safe.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// A copy of `report` with every string made terminal-safe: for the table,
+/// `explain` and `diff`, which print the tenant's names.
+pub fn for_terminal(report: &Report) -> Report {
+    map_strings(report, |s| terminal_safe(s).into_owned())
+}
+
+/// A copy of `report` with every string made Markdown-safe.
+pub fn for_markdown(report: &Report) -> Report {
+    map_strings(report, markdown_safe)
+}
+
+/// Every string in the report through `f`, by way of its JSON form (one walk
+/// over every field, including those added later).
+fn map_strings(report: &Report, f: impl Fn(&str) -> String + Copy) -> Report {
+    fn walk(v: &mut serde_json::Value, f: impl Fn(&str) -> String + Copy) {
+        match v {
+            serde_json::Value::String(s) => *s = f(s),
+            serde_json::Value::Array(a) => a.iter_mut().for_each(|x| walk(x, f)),
+            serde_json::Value::Object(o) => o.values_mut().for_each(|x| walk(x, f)),
+            _ => {}
+        }
+    }
+    let Ok(mut value) = serde_json::to_value(report) else {
+        return report.clone();
+    };
+    walk(&mut value, f);
+    // Ids, dates and enum names have no character either function changes,
+    // so the report always reads back.
+    serde_json::from_value(value).unwrap_or_else(|_| report.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_shown_not_obeyed() {
+        assert_eq!(
+            terminal_safe("App\u{1b}]0;owned\u{7}\r\u{7f}\u{9b}2J\nnext"),
+            "App\\u{1b}]0;owned\\u{7}\\u{d}\\u{7f}\\u{9b}2J\nnext"
+        );
+        assert!(matches!(terminal_safe("Quote Builder"), Cow::Borrowed(_)));
+        assert_eq!(terminal_safe("Ünïcödé ✓"), "Ünïcödé ✓");
+    }
+
+    #[test]
+    fn markdown_escapes_html() {
+        assert_eq!(
+            markdown_safe("<img src=x onerror=alert(1)> & \u{1b}"),
+            "&lt;img src=x onerror=alert(1)&gt; &amp; \\u{1b}"
+        );
+    }
+}
