@@ -71,6 +71,7 @@ pub fn explain(report: &Report, f: &Finding) -> String {
         Some(DecidedBy::SinglePartner) => "one candidate partner",
         Some(DecidedBy::AuditEvents) => "the latest activity in audit events",
         Some(DecidedBy::ResourceStamps) => "the latest activity stamped on the resource",
+        Some(DecidedBy::SolutionImport) => "the last linked importer of its managed solution",
         None => "nothing: no partner could be decided",
     };
     let _ = writeln!(

@@ -440,6 +440,9 @@ pub enum UnreadFact {
     Stamps,
     /// The object a link names by UPN (`upn: true`) or application id.
     LinkPrincipal { reference: String, upn: bool },
+    /// The product's activity in the window (audit events): who was active,
+    /// and who published, is not known.
+    Activity { product: Product },
 }
 
 /// Everything read from the tenant.

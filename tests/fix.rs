@@ -25,6 +25,7 @@ fn report(emu: &Emulator, dir: &std::path::Path) -> std::path::PathBuf {
             "json",
         ])
         .args(["--links", "fixtures/contoso/links.csv"])
+        .args(["--ci-activity", "fixtures/contoso/ci-activity.jsonl"])
         .args([
             "--attestations",
             "fixtures/contoso/attestations",
@@ -61,9 +62,11 @@ fn table_rows(text: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
-const AUDIT_AGAIN: [&str; 6] = [
+const AUDIT_AGAIN: [&str; 8] = [
     "--links",
     "fixtures/contoso/links.csv",
+    "--ci-activity",
+    "fixtures/contoso/ci-activity.jsonl",
     "--attestations",
     "fixtures/contoso/attestations",
     "--as-of",
@@ -126,19 +129,27 @@ fn apply_makes_every_automatable_finding_credited() {
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let rows = table_rows(&text);
     assert!(
-        rows.len() == 6,
+        rows.len() == 9,
         "{text}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    // Every applied step turned its resource credited.
+    // Every applied step turned its resource credited, but an instance's:
+    // its role makes the identity a possible active user, and only its use
+    // of the instance makes it an active one (rules v2).
     for row in &rows {
         assert!(row[2] == "changed" || row[2] == "already done", "{row:?}");
-        assert_eq!(row[4], "credited", "{row:?}");
+        let want = if row[1] == "instance" {
+            "uncredited"
+        } else {
+            "credited"
+        };
+        assert_eq!(row[4], want, "{row:?}");
     }
     for name in [
         "Visitor Badges",
         "Safety Checklist",
         "Pipeline",
+        "Revenue",
         "Web Analytics",
     ] {
         assert!(

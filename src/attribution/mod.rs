@@ -86,6 +86,8 @@ pub enum DecidedBy {
     SinglePartner,
     AuditEvents,
     ResourceStamps,
+    /// The last PAL-linked importer of the managed solution the resource is in.
+    SolutionImport,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -103,6 +105,7 @@ pub enum Flag {
     ActivityUnknown,
     OrphanedOwner,
     LinkUnresolved,
+    ImporterUnknown,
 }
 
 impl Flag {
@@ -120,6 +123,7 @@ impl Flag {
             Self::ActivityUnknown => "activity-unknown",
             Self::OrphanedOwner => "orphaned-owner",
             Self::LinkUnresolved => "link-unresolved",
+            Self::ImporterUnknown => "importer-unknown",
         }
     }
 

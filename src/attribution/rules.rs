@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use super::graph::{AttributionGraph, EffectiveLink};
 use super::{Attributed, AttributedRole, DecidedBy, Finding, Flag, Options, Verdict, fix};
 use crate::inventory::{
-    Fact, PrincipalId, PrincipalType, Resource, ResourceKind, Role, UnreadFact,
+    Fact, PrincipalId, PrincipalType, Product, Resource, ResourceKind, Role, UnreadFact,
 };
 use crate::links::{LinkKind, LinkSource, PartnerId, PrincipalRef};
 
@@ -23,14 +23,15 @@ macro_rules! text {
 pub fn finding(g: &AttributionGraph, index: usize, opts: &Options) -> Finding {
     let res = g.resource(index);
     let mut f = blank(g, res);
+    let reading = solution_reading(g, res, &mut f);
     match res.kind {
         ResourceKind::CanvasApp => canvas_app(g, res, opts, &mut f),
         ResourceKind::CloudFlow => cloud_flow(g, res, opts, &mut f),
-        ResourceKind::ModelDrivenApp => model_driven_app(g, res, opts, &mut f),
+        ResourceKind::ModelDrivenApp => model_driven_app(g, res, opts, &mut f, &reading),
         ResourceKind::Dataset => dataset(g, res, opts, &mut f),
         ResourceKind::Instance => instance(g, res, opts, &mut f),
     }
-    solution_flags(g, res, &mut f);
+    both_readings(g, res, &mut f, &reading);
     if !g.inventory.unread.is_empty() {
         unread(g, res, &mut f);
     }
@@ -188,7 +189,7 @@ fn apply_decision(
                     if by == DecidedBy::ResourceStamps {
                         s.what.clone()
                     } else {
-                        format!("was active ({})", s.what)
+                        format!("was active ({}) on", s.what)
                     },
                     s.at.to_rfc3339(),
                     match by {
@@ -296,75 +297,38 @@ fn cloud_flow(g: &AttributionGraph, res: &Resource, opts: &Options, f: &mut Find
     }
 }
 
-/// Model-driven app: the creator; for an app in a managed solution, the last
-/// PAL-linked importer of that solution ("the importing entity becomes the
-/// new owner"), else its latest importer.
-fn model_driven_app(g: &AttributionGraph, res: &Resource, opts: &Options, f: &mut Finding) {
-    let (principal, role) = match managed_solution(g, res) {
-        Some(sol) => match &sol.imports {
-            Fact::Unknown(why) => {
-                f.reasons.push(text!(
-                    "the app is in managed solution {}, whose import history could not be read ({why})",
-                    sol.unique_name
-                ));
-                return;
-            }
-            Fact::Known(imports) if !imports.is_empty() => {
-                let linked = imports
-                    .iter()
-                    .rev()
-                    .find_map(|i| i.importer.known().filter(|p| g.effective_link(p).is_some()));
-                match (linked, &imports[imports.len() - 1].importer) {
-                    (Some(p), _) => (p.clone(), AttributedRole::Importer),
-                    (None, Fact::Known(p)) => (p.clone(), AttributedRole::Importer),
-                    (None, Fact::Unknown(why)) => {
-                        f.reasons.push(text!(
-                            "the app is in managed solution {}, and who imported it last is unknown ({why})",
-                            sol.unique_name
-                        ));
-                        return;
-                    }
-                }
-            }
-            Fact::Known(_) => match &res.creator {
-                Fact::Known(c) => {
-                    f.reasons.push(text!(
-                        "managed solution {} has no successful import on record, so the app's creator counts",
-                        sol.unique_name
-                    ));
-                    (c.clone(), AttributedRole::Creator)
-                }
-                Fact::Unknown(why) => {
-                    f.reasons
-                        .push(text!("the app's creator could not be read ({why})"));
-                    return;
-                }
-            },
+/// Model-driven app: the creator, unless the managed solution it is in has a
+/// solution reading: ownership of an app module moves only by import, so the
+/// last PAL-linked importer decides (attribution-rules.md, "both readings").
+fn model_driven_app(
+    g: &AttributionGraph,
+    res: &Resource,
+    opts: &Options,
+    f: &mut Finding,
+    reading: &SolutionReading,
+) {
+    const WHY: &str = "a model-driven app has no co-owners: its creator, or the last linked importer of its managed solution, decides";
+    match reading {
+        SolutionReading::Partner { importer, .. } => {
+            single(g, f, importer, AttributedRole::Importer, opts, WHY);
+            f.decided_by = Some(DecidedBy::SolutionImport);
+        }
+        // The solution decides, and cannot: the creator would not settle it.
+        SolutionReading::Undecided => {}
+        SolutionReading::None => match &res.creator {
+            Fact::Known(c) => single(g, f, c, AttributedRole::Creator, opts, WHY),
+            Fact::Unknown(why) => f
+                .reasons
+                .push(text!("the app's creator could not be read ({why})")),
         },
-        None => match &res.creator {
-            Fact::Known(c) => (c.clone(), AttributedRole::Creator),
-            Fact::Unknown(why) => {
-                f.reasons
-                    .push(text!("the app's creator could not be read ({why})"));
-                return;
-            }
-        },
-    };
-    single(
-        g,
-        f,
-        &principal,
-        role,
-        opts,
-        "a model-driven app has no co-owners: its creator, or the last linked importer of its managed solution, decides",
-    );
+    }
 }
 
-/// Power BI dataset: the publisher (`configuredBy`) decides; a later publish
-/// or take-over by another partner's linked user raises
-/// `other-partner-activity`.
+/// Power BI dataset: its publishers are `configuredBy` and every principal
+/// with a publish event on it in the activity window; several partners: the
+/// latest publish decides, then the stamps (the dataset's creation).
 fn dataset(g: &AttributionGraph, res: &Resource, opts: &Options, f: &mut Finding) {
-    let publisher = match &res.creator {
+    let configured = match &res.creator {
         Fact::Known(p) => p.clone(),
         Fact::Unknown(why) => {
             f.reasons
@@ -372,42 +336,45 @@ fn dataset(g: &AttributionGraph, res: &Resource, opts: &Options, f: &mut Finding
             return;
         }
     };
-    single(
-        g,
-        f,
-        &publisher,
-        AttributedRole::Publisher,
-        opts,
-        "a dataset's credit follows its publisher",
-    );
-    let published_at = g
-        .activity_of(&res.id)
-        .filter(|a| a.principal == publisher && is_publish(&a.action))
-        .map(|a| a.at)
-        .max();
-    let decided = f.credited_partner_id.clone();
-    for a in g.activity_of(&res.id) {
-        if a.principal == publisher || !is_publish(&a.action) {
-            continue;
-        }
-        if published_at.is_some_and(|t| a.at <= t) {
-            continue;
-        }
-        let Some(eff) = g.effective_link(&a.principal) else {
-            continue;
-        };
-        if Some(&eff.link.partner_id) == decided.as_ref() {
-            continue;
-        }
-        f.flags.push(Flag::OtherPartnerActivity);
+    if let Some(why) = activity_unread(g, res, Product::PowerBi) {
+        f.flags.push(Flag::ActivityUnknown);
         f.reasons.push(text!(
-            "{} (partner {}) shows a later {} on the dataset at {}; the publisher still decides, until it republishes or takes over",
-            g.name_of(&a.principal),
-            eff.link.partner_id,
-            a.action,
-            a.at.to_rfc3339()
+            "who else published the dataset in the activity window is not known ({why}): every publisher is an attributed user, so {} alone cannot decide",
+            g.name_of(&configured)
         ));
+        f.attributed = attributed_rows(g, &[(configured, AttributedRole::Publisher)]);
+        return;
     }
+    let publish: Vec<Signal> = events(g, res)
+        .into_iter()
+        .filter(|s| is_publish(&s.what))
+        .collect();
+    let mut publishers: Vec<(PrincipalId, AttributedRole)> =
+        vec![(configured.clone(), AttributedRole::Publisher)];
+    for s in &publish {
+        if !publishers.iter().any(|(p, _)| p == &s.principal) {
+            publishers.push((s.principal.clone(), AttributedRole::Publisher));
+        }
+    }
+    publishers[1..].sort();
+    if publishers.len() == 1 {
+        single(
+            g,
+            f,
+            &configured,
+            AttributedRole::Publisher,
+            opts,
+            "a dataset's credit follows its publishers",
+        );
+        return;
+    }
+    f.attributed = attributed_rows(g, &publishers);
+    orphans(g, &publishers, f);
+    let signals = [
+        (DecidedBy::AuditEvents, publish),
+        (DecidedBy::ResourceStamps, stamps(res)),
+    ];
+    apply_decision(g, f, &publishers, &[], &signals, opts, "the dataset");
 }
 
 fn is_publish(action: &str) -> bool {
@@ -416,68 +383,111 @@ fn is_publish(action: &str) -> bool {
         .any(|p| p.eq_ignore_ascii_case(action))
 }
 
-/// Customer Insights instance: every active user (role holders, narrowed to
-/// those active in the window when the diagnostics export covers the
-/// instance); several partners: audit events, then stamps.
+/// Customer Insights instance: its active users, the principals with
+/// activity on it in the window (a role is not needed, and not enough).
+/// Without activity evidence: `uncredited` when no linked principal holds a
+/// role (groups expanded), else `unknown` (attribution-rules.md).
 fn instance(g: &AttributionGraph, res: &Resource, opts: &Options, f: &mut Finding) {
-    let roles = match &res.roles {
-        Fact::Known(r) => r,
-        Fact::Unknown(why) => {
-            f.reasons.push(text!(
-                "the instance's role holders could not be read ({why})"
-            ));
-            return;
-        }
-    };
-    let mut holders: Vec<PrincipalId> = Vec::new();
-    for r in roles {
-        if matches!(r.principal_type, PrincipalType::Group) {
-            f.reasons.push(text!(
-                "group {} holds a role; a group is not an active user",
-                g.name_of(&r.principal)
-            ));
-        } else if !holders.contains(&r.principal) {
-            holders.push(r.principal.clone());
-        }
-    }
-    holders.sort();
-    let events = events(g, res);
-    let attributed: Vec<(PrincipalId, AttributedRole)> = if events.is_empty() {
-        if !holders.is_empty() {
-            f.reasons.push(text!(
-                "no activity data covers this instance, so every role holder counts as active"
-            ));
-        }
-        holders
-            .into_iter()
-            .map(|p| (p, AttributedRole::ActiveUser))
-            .collect()
-    } else {
-        let active: Vec<(PrincipalId, AttributedRole)> = holders
-            .iter()
-            .filter(|h| events.iter().any(|e| &e.principal == *h))
-            .map(|p| (p.clone(), AttributedRole::ActiveUser))
-            .collect();
-        f.reasons.push(text!(
-            "{} of {} role holders were active on the instance in the activity window",
-            active.len(),
-            holders.len()
-        ));
-        active
-    };
-    if attributed.is_empty() {
-        f.verdict = Verdict::Uncredited;
-        f.reasons
-            .push(text!("the instance has no active user to attribute"));
+    if let Some(why) = activity_unread(g, res, Product::CustomerInsights) {
+        instance_without_activity(g, res, f, why);
         return;
     }
-    f.attributed = attributed_rows(g, &attributed);
-    orphans(g, &attributed, f);
+    let events = events(g, res);
+    let mut active: Vec<(PrincipalId, AttributedRole)> = Vec::new();
+    for e in &events {
+        if !active.iter().any(|(p, _)| p == &e.principal) {
+            active.push((e.principal.clone(), AttributedRole::ActiveUser));
+        }
+    }
+    active.sort();
+    if active.is_empty() {
+        f.verdict = Verdict::Uncredited;
+        f.reasons.push(text!(
+            "nobody was active on the instance in the activity window, so it has no attributed user"
+        ));
+        return;
+    }
+    f.reasons.push(text!(
+        "{} active on the instance in the activity window",
+        if active.len() == 1 {
+            "1 principal was".to_string()
+        } else {
+            format!("{} principals were", active.len())
+        }
+    ));
+    f.attributed = attributed_rows(g, &active);
+    orphans(g, &active, f);
     let signals = [
         (DecidedBy::AuditEvents, events),
         (DecidedBy::ResourceStamps, stamps(res)),
     ];
-    apply_decision(g, f, &attributed, &[], &signals, opts, "the instance");
+    apply_decision(g, f, &active, &[], &signals, opts, "the instance");
+}
+
+/// An instance whose activity was not read: its role holders (groups
+/// expanded) are who could be active.
+fn instance_without_activity(g: &AttributionGraph, res: &Resource, f: &mut Finding, why: &str) {
+    let roles = match &res.roles {
+        Fact::Known(r) => r,
+        Fact::Unknown(e) => {
+            f.reasons.push(text!(
+                "the instance's role holders could not be read ({e}), and its activity was not read ({why})"
+            ));
+            return;
+        }
+    };
+    let mut holders: BTreeSet<&PrincipalId> = BTreeSet::new();
+    let mut unexpanded: Vec<&PrincipalId> = Vec::new();
+    for r in roles {
+        if r.principal_type != PrincipalType::Group {
+            holders.insert(&r.principal);
+            continue;
+        }
+        match g.members_of(&r.principal) {
+            Some(Fact::Known(members)) => holders.extend(members),
+            _ => unexpanded.push(&r.principal),
+        }
+    }
+    let mut could: Vec<String> = holders
+        .iter()
+        .filter_map(|p| {
+            g.effective_link(p)
+                .map(|e| format!("{} (partner {})", g.name_of(p), e.link.partner_id))
+        })
+        .collect();
+    if could.is_empty() && unexpanded.is_empty() {
+        f.verdict = Verdict::Uncredited;
+        f.reasons.push(text!(
+            "no linked principal holds a role on the instance, so none of its users can be an attributed one (its activity was not read: {why})"
+        ));
+        return;
+    }
+    f.flags.push(Flag::ActivityUnknown);
+    could.extend(
+        unexpanded
+            .iter()
+            .map(|group| format!("members of group {} (not expanded)", g.name_of(group))),
+    );
+    f.reasons.push(text!(
+        "the instance's active users are not known ({why}); role holders who could be active: {}. Supply the instance's activity (--ci-activity) to settle it",
+        could.join(", ")
+    ));
+}
+
+/// Why the product's activity (of this resource) was not read, if it was not.
+fn activity_unread<'a>(
+    g: &AttributionGraph<'a>,
+    res: &Resource,
+    product: Product,
+) -> Option<&'a str> {
+    g.inventory
+        .unread
+        .iter()
+        .find(|u| {
+            matches!(&u.fact, UnreadFact::Activity { product: p } if *p == product)
+                && u.resource.as_ref().is_none_or(|r| r == &res.id)
+        })
+        .map(|u| u.why.as_str())
 }
 
 /// The resource's managed solution, if it is in one.
@@ -491,61 +501,136 @@ fn managed_solution<'a>(
         .filter(|s| s.managed)
 }
 
-/// Solution components (attribution-rules.md, "Solutions"): who imported the
-/// managed solution last, and whether the live attributed users still
-/// include that importer.
-fn solution_flags(g: &AttributionGraph, res: &Resource, f: &mut Finding) {
+/// What the managed solution a component is in says (attribution-rules.md,
+/// "the solution reading").
+enum SolutionReading {
+    /// Not in a managed solution, or no linked account ever imported it.
+    None,
+    /// The newest import that could decide has an importer nobody could read.
+    Undecided,
+    /// The last PAL-linked importer, and its partner.
+    Partner {
+        partner: PartnerId,
+        importer: PrincipalId,
+        solution: String,
+    },
+}
+
+/// Walks the managed solution's successful imports from the newest: an
+/// unreadable importer leaves the reading undecided; a linked one decides;
+/// an unlinked one is flagged and the walk goes on to the older import.
+fn solution_reading(g: &AttributionGraph, res: &Resource, f: &mut Finding) -> SolutionReading {
     let Some(sol) = managed_solution(g, res) else {
-        return;
+        return SolutionReading::None;
     };
     let imports = match &sol.imports {
-        Fact::Known(i) if !i.is_empty() => i,
-        Fact::Known(_) => return,
+        Fact::Known(i) => i,
         Fact::Unknown(why) => {
+            f.flags.push(Flag::ImporterUnknown);
             f.reasons.push(text!(
-                "the import history of managed solution {} could not be read ({why})",
+                "the import history of managed solution {} could not be read ({why}), so who imported it last is unknown",
                 sol.unique_name
             ));
-            return;
+            return SolutionReading::Undecided;
         }
     };
-    let latest = &imports[imports.len() - 1];
-    match &latest.importer {
-        Fact::Known(p) if g.effective_link(p).is_none() => {
-            f.flags.push(Flag::ImportedByUnlinkedAccount);
-            f.reasons.push(text!(
-                "managed solution {} was last imported at {} by {}, who is not linked to a partner",
-                sol.unique_name,
-                latest.at.to_rfc3339(),
-                g.name_of(p)
-            ));
+    for import in imports.iter().rev() {
+        let at = import.at.to_rfc3339();
+        match &import.importer {
+            Fact::Unknown(why) => {
+                f.flags.push(Flag::ImporterUnknown);
+                f.reasons.push(text!(
+                    "managed solution {} was imported at {at} by an account that could not be read ({why}): the solution reading is undecided; the import job's creator would settle it",
+                    sol.unique_name
+                ));
+                return SolutionReading::Undecided;
+            }
+            Fact::Known(p) => match g.effective_link(p) {
+                None => {
+                    f.flags.push(Flag::ImportedByUnlinkedAccount);
+                    f.reasons.push(text!(
+                        "managed solution {} was imported at {at} by {}, who is not linked to a partner; an older import by a linked account decides, if any",
+                        sol.unique_name,
+                        g.name_of(p)
+                    ));
+                }
+                Some(eff) => {
+                    f.reasons.push(text!(
+                        "managed solution {} was last imported by a linked account at {at}: {} (partner {})",
+                        sol.unique_name,
+                        g.name_of(p),
+                        eff.link.partner_id
+                    ));
+                    return SolutionReading::Partner {
+                        partner: eff.link.partner_id.clone(),
+                        importer: p.clone(),
+                        solution: sol.unique_name.clone(),
+                    };
+                }
+            },
         }
-        Fact::Known(p) => f.reasons.push(text!(
-            "managed solution {} was last imported at {} by {}",
-            sol.unique_name,
-            latest.at.to_rfc3339(),
-            g.name_of(p)
-        )),
-        Fact::Unknown(why) => f.reasons.push(text!(
-            "who last imported managed solution {} is unknown ({why})",
-            sol.unique_name
-        )),
     }
-    if matches!(res.kind, ResourceKind::CanvasApp | ResourceKind::CloudFlow) {
-        let linked_importer = imports
-            .iter()
-            .rev()
-            .find_map(|i| i.importer.known().filter(|p| g.effective_link(p).is_some()));
-        if let Some(importer) = linked_importer
-            && !f.attributed.iter().any(|a| &a.principal_id == importer)
-            && res.roles.known().is_some()
-        {
+    if !imports.is_empty() {
+        f.reasons.push(text!(
+            "no linked account imported managed solution {}: the solution gives no reading",
+            sol.unique_name
+        ));
+    }
+    SolutionReading::None
+}
+
+/// A canvas app or flow with a solution reading: agreement decides; an
+/// undecided solution reading or a disagreement is `unknown` (the rule
+/// book's two statements disagree on this resource: choice).
+fn both_readings(g: &AttributionGraph, res: &Resource, f: &mut Finding, reading: &SolutionReading) {
+    match reading {
+        SolutionReading::None => {}
+        SolutionReading::Undecided => make_unknown(f),
+        SolutionReading::Partner {
+            partner,
+            importer,
+            solution,
+        } => {
+            if res.kind == ResourceKind::ModelDrivenApp {
+                return;
+            }
+            let product = match f.verdict {
+                Verdict::Credited | Verdict::CreditedToOther => f.credited_partner_id.clone(),
+                _ => None,
+            };
+            if product.as_ref() == Some(partner) {
+                f.reasons.push(text!(
+                    "the solution reading agrees: {}, the last linked importer of {solution}, is linked to partner {partner}",
+                    g.name_of(importer)
+                ));
+                return;
+            }
+            let who = if res.kind == ResourceKind::CloudFlow {
+                "its creator"
+            } else {
+                "its owner and co-owners"
+            };
             f.flags.push(Flag::OwnerChangedSinceImport);
             f.reasons.push(text!(
-                "the last linked importer {} is no longer among the attributed users: the owner changed after the import",
-                g.name_of(importer)
+                "the two readings disagree: the solution reading gives partner {partner} ({} last imported {solution} with a PAL link), the product reading gives {} ({who}); the rule book's statements disagree on this resource, so pal-audit does not choose (choice)",
+                g.name_of(importer),
+                product.map_or_else(|| "no partner".to_string(), |p| format!("partner {p}"))
             ));
+            make_unknown(f);
         }
+    }
+}
+
+/// Turns a decided verdict into `unknown`, saying so.
+fn make_unknown(f: &mut Finding) {
+    if f.verdict != Verdict::Unknown {
+        f.reasons.push(text!(
+            "so the verdict is unknown, not {}: a fact that could change it is missing or contradicted",
+            f.verdict.as_str()
+        ));
+        f.verdict = Verdict::Unknown;
+        f.credited_partner_id = None;
+        f.decided_by = None;
     }
 }
 
@@ -598,6 +683,8 @@ fn unread(g: &AttributionGraph, res: &Resource, f: &mut Finding) {
                     u.why
                 ));
             }
+            // Read by the rules that weigh activity (dataset, instance).
+            UnreadFact::Activity { .. } => {}
             UnreadFact::LinkPrincipal { reference, upn } => {
                 let named = g.links.iter().any(|l| {
                     l.active
@@ -644,14 +731,8 @@ fn unread(g: &AttributionGraph, res: &Resource, f: &mut Finding) {
             }
         }
     }
-    if unsettled && f.verdict != Verdict::Unknown {
-        f.reasons.push(text!(
-            "so the verdict is unknown, not {}: a fact that could change it is missing",
-            f.verdict.as_str()
-        ));
-        f.verdict = Verdict::Unknown;
-        f.credited_partner_id = None;
-        f.decided_by = None;
+    if unsettled {
+        make_unknown(f);
     }
 }
 

@@ -1345,10 +1345,13 @@ fn write(st: &Shared, req: &Req, s: &[&str]) -> Option<Answer> {
             d.configured_by = Some(oid.clone());
             d.configured_by_upn = None;
             let dataset = d.id.clone();
+            // On the model's clock: a fixed tenant's audits read the
+            // activity window that ends at its `as_of`.
+            let at = m.as_of.unwrap_or_else(Utc::now);
             m.powerbi_activity.push(super::model::ModelPowerBiEvent {
                 dataset,
                 by: oid,
-                at: Utc::now(),
+                at,
                 activity: "TakeOverDataset".into(),
             });
             ok(Value::Null)

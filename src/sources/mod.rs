@@ -216,6 +216,16 @@ pub async fn collect(
                     }
                     Some(gap) => {
                         detail.push_str(&format!("; activity events could not be read: {gap}"));
+                        // Publish events name publishers: without them a
+                        // dataset's publishers are not all known.
+                        inv.unread.push(Unread {
+                            fact: UnreadFact::Activity {
+                                product: Product::PowerBi,
+                            },
+                            environment: None,
+                            resource: None,
+                            why: format!("Power BI activity events could not be read: {gap}"),
+                        });
                         CoverageStatus::Partial
                     }
                 };
@@ -731,7 +741,17 @@ fn merge_customer_insights(
                         )
                     }));
                 }
-                None => detail.push_str("; no --ci-activity: every role holder counts as active"),
+                None => {
+                    detail.push_str("; no --ci-activity: who is active is not known");
+                    inv.unread.push(Unread {
+                        fact: UnreadFact::Activity {
+                            product: Product::CustomerInsights,
+                        },
+                        environment: None,
+                        resource: None,
+                        why: "no activity was supplied (--ci-activity)".into(),
+                    });
+                }
             }
             let cov = partial_if(detail, &read.failures, "parts");
             inv.unread
@@ -816,13 +836,43 @@ fn resolve_placeholders(inv: &mut Inventory) {
             Err(_) => false,
         });
     }
+    // An event whose principal Graph failed to look up (not: found absent)
+    // is not dropped silently: its resource's activity is partly unread.
+    let failed: BTreeSet<String> = inv
+        .unread
+        .iter()
+        .filter_map(|u| match &u.fact {
+            UnreadFact::LinkPrincipal {
+                reference,
+                upn: true,
+            } => Some(reference.to_ascii_lowercase()),
+            _ => None,
+        })
+        .collect();
+    let mut unread = Vec::new();
     inv.activity.retain_mut(|a| match lookup(&a.principal) {
         Ok(id) => {
             a.principal = id;
             true
         }
-        Err(_) => false,
+        Err(upn) => {
+            if failed.contains(&upn.to_ascii_lowercase()) {
+                unread.push(Unread {
+                    fact: UnreadFact::Activity {
+                        product: Product::PowerBi,
+                    },
+                    environment: None,
+                    resource: Some(a.resource.clone()),
+                    why: format!(
+                        "the {} event of {upn} could not be tied to an Entra object (Graph failed)",
+                        a.action
+                    ),
+                });
+            }
+            false
+        }
     });
+    inv.unread.extend(unread);
 }
 
 /// `<tenant id>` from an environment named `Default-<tenant id>`.

@@ -251,10 +251,11 @@ fn to_resource(app: &WireApp, env: &Environment, roles: Fact<Vec<RoleAssignment>
             .and_then(WirePrincipal::to_principal)
             .map(|p| p.id)
     };
-    // Only the stamps the rules name for canvas apps (last modified, last
-    // published): creation is not "latest activity".
+    // The stamps the rules name for canvas apps: creation is activity too,
+    // the earliest one (rules v2).
     let mut stamps = Vec::new();
     for (kind, who, at) in [
+        (StampKind::Created, &p.created_by, p.created_time),
         (
             StampKind::Modified,
             &p.last_modified_by,
@@ -329,10 +330,11 @@ mod tests {
             dataverse_url: None,
         };
         let r = to_resource(app, &env, Fact::Known(vec![]));
+        let kinds: Vec<StampKind> = r.stamps.iter().map(|s| s.kind).collect();
         assert_eq!(
-            r.stamps.len(),
-            1,
-            "modified; no lastPublishedBy in the sample"
+            kinds,
+            vec![StampKind::Created, StampKind::Modified],
+            "created and modified; no lastPublishedBy in the sample"
         );
         assert!(apps_url(&env).contains("/environments/Default-X/apps?"));
 

@@ -14,6 +14,7 @@ use crate::cache::{Cache, CachedWorkspace};
 use crate::http::{Cap, ContinuationPage, Ctx, HttpClient, HttpError, ValuePage};
 use crate::inventory::{
     EnvironmentId, Fact, Principal, PrincipalId, PrincipalType, Resource, ResourceId, ResourceKind,
+    Stamp, StampKind,
 };
 
 pub const SOURCE: &str = "power-bi";
@@ -425,6 +426,16 @@ fn into_read(workspaces: Vec<WireWorkspace>, path: String) -> PowerBiRead {
                     }
                 }
             };
+            // Its creation is the configuring publisher's activity, the
+            // earliest one (rules v2).
+            let stamps = match (&publisher, ds.created_date) {
+                (Fact::Known(p), Some(at)) => vec![Stamp {
+                    kind: StampKind::Created,
+                    principal: p.clone(),
+                    at,
+                }],
+                _ => Vec::new(),
+            };
             out.resources.push(Resource {
                 id: ResourceId::new(&ds.id),
                 kind: ResourceKind::Dataset,
@@ -434,7 +445,7 @@ fn into_read(workspaces: Vec<WireWorkspace>, path: String) -> PowerBiRead {
                 solution: None,
                 creator: publisher,
                 roles: Fact::Known(Vec::new()),
-                stamps: Vec::new(),
+                stamps,
             });
         }
     }

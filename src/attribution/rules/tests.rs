@@ -713,7 +713,9 @@ fn an_unmanaged_solution_changes_nothing() {
 }
 
 #[test]
-fn a_canvas_app_whose_owner_changed_after_the_import_is_flagged() {
+fn case_6_a_canvas_app_whose_owner_changed_after_the_import_is_unknown() {
+    // The solution reading (importer 2, ours) and the product reading (owner
+    // 1, unlinked) disagree: unknown, both readings in the reasons.
     let mut w = World::new()
         .link(2, OURS)
         .resource(with_solution(app(1, vec![], vec![]), "Sol"));
@@ -721,16 +723,25 @@ fn a_canvas_app_whose_owner_changed_after_the_import_is_flagged() {
         .solutions
         .push(solution("Sol", true, vec![(Some(2), 5)]));
     let f = w.one();
-    assert_eq!(f.verdict, Verdict::Uncredited, "the live owner decides");
+    assert_eq!(f.verdict, Verdict::Unknown);
     assert_eq!(f.flags, vec![Flag::OwnerChangedSinceImport]);
-    // Still owned by the importer: no flag.
+    let both = f
+        .reasons
+        .iter()
+        .find(|r| r.contains("two readings disagree"))
+        .expect("both readings are named");
+    assert!(both.contains(&format!("partner {OURS}")) && both.contains("no partner"));
+    assert!(both.contains("owner and co-owners"), "{both}");
+    // Still owned by the importer: the readings agree.
     let mut w = World::new()
         .link(2, OURS)
         .resource(with_solution(app(2, vec![], vec![]), "Sol"));
     w.inv
         .solutions
         .push(solution("Sol", true, vec![(Some(2), 5)]));
-    assert!(w.one().flags.is_empty());
+    let f = w.one();
+    assert_eq!(f.verdict, Verdict::Credited);
+    assert!(f.flags.is_empty());
 }
 
 #[test]
@@ -747,7 +758,9 @@ fn dataset_publisher_decides() {
 }
 
 #[test]
-fn a_later_publish_by_another_partner_is_flagged() {
+fn case_7_a_dataset_s_publishers_include_its_publish_events_and_the_latest_decides() {
+    // configuredBy (ours) published on day 5; another partner's linked user
+    // took it over on day 9: the latest publisher's partner is credited.
     let mut w = World::new()
         .link(1, OURS)
         .link(2, OTHER)
@@ -759,15 +772,20 @@ fn a_later_publish_by_another_partner_is_flagged() {
         event("ds-1", 2, 21, "ViewReport"),
     ];
     let f = w.one();
-    assert_eq!(f.verdict, Verdict::Credited);
-    assert_eq!(f.flags, vec![Flag::OtherPartnerActivity]);
-    // An earlier one is not "later activity".
+    assert_eq!(f.verdict, Verdict::CreditedToOther);
+    assert_eq!(partner(&f), Some(OTHER));
+    assert_eq!(f.decided_by, Some(DecidedBy::AuditEvents));
+    assert_eq!(f.attributed.len(), 3, "configuredBy and both publishers");
+    assert!(!f.flags.contains(&Flag::OtherPartnerActivity));
+    // An earlier publish by the other partner loses to ours.
     let mut w = World::new()
         .link(1, OURS)
         .link(2, OTHER)
         .resource(dataset(Some(1)));
     w.inv.activity = vec![event("ds-1", 2, 1, "Import"), event("ds-1", 1, 5, "Import")];
-    assert!(w.one().flags.is_empty());
+    let f = w.one();
+    assert_eq!(f.verdict, Verdict::Credited);
+    assert!(f.flags.is_empty(), "{:?}", f.flags);
 }
 
 #[test]
@@ -784,21 +802,47 @@ fn instance_active_users_decide_by_audit_events_first() {
 }
 
 #[test]
-fn instance_without_events_falls_back_to_stamps() {
-    let f = World::new()
+fn case_5_an_instance_without_activity_evidence_is_never_credited() {
+    let stamps = vec![
+        stamp(1, StampKind::Modified, 25),
+        stamp(2, StampKind::Created, 2),
+    ];
+    let mut w = World::new()
         .link(1, OURS)
         .link(2, OTHER)
-        .resource(instance(
-            &[1, 2],
-            vec![
-                stamp(1, StampKind::Modified, 25),
-                stamp(2, StampKind::Created, 2),
-            ],
-        ))
-        .one();
-    assert_eq!(f.verdict, Verdict::Credited);
-    assert_eq!(f.decided_by, Some(DecidedBy::ResourceStamps));
-    assert_eq!(f.attributed.len(), 2);
+        .resource(instance(&[1, 2], stamps));
+    w.inv.unread.push(activity_unread());
+    let f = w.one();
+    assert_eq!(
+        f.verdict,
+        Verdict::Unknown,
+        "role holders are not active users"
+    );
+    assert!(f.flags.contains(&Flag::ActivityUnknown));
+    assert!(f.reasons.iter().any(|r| r.contains("--ci-activity")));
+    // No linked principal holds a role: uncredited, activity or not.
+    let mut w = World::new().resource(instance(&[3], vec![]));
+    w.inv.unread.push(activity_unread());
+    assert_eq!(w.one().verdict, Verdict::Uncredited);
+    // Activity read: removing an unlinked customer's record never credits.
+    let mut w = World::new()
+        .link(1, OURS)
+        .resource(instance(&[1, 3], vec![]));
+    w.inv.activity = vec![event("inst-1", 3, 5, "Query")];
+    assert_eq!(w.one().verdict, Verdict::Uncredited);
+    w.inv.activity.clear();
+    assert_eq!(w.one().verdict, Verdict::Uncredited);
+}
+
+fn activity_unread() -> crate::inventory::Unread {
+    crate::inventory::Unread {
+        fact: crate::inventory::UnreadFact::Activity {
+            product: crate::inventory::Product::CustomerInsights,
+        },
+        environment: None,
+        resource: None,
+        why: "no activity was supplied (--ci-activity)".into(),
+    }
 }
 
 #[test]
@@ -819,14 +863,36 @@ fn instance_events_narrow_the_attributed_users() {
 }
 
 #[test]
-fn instance_groups_are_not_active_users() {
-    let mut r = instance(&[1], vec![]);
+fn case_8_an_instance_s_active_users_come_from_activity_and_groups() {
+    // Activity read: an active principal with no role is an active user.
+    let mut w = World::new().link(2, OTHER).resource(instance(&[1], vec![]));
+    w.inv.activity = vec![event("inst-1", 2, 5, "Query")];
+    let f = w.one();
+    assert_eq!(f.verdict, Verdict::CreditedToOther);
+    // Activity not read: a linked member of a group holding a role could be
+    // active, so the verdict is unknown and names them.
+    let mut r = instance(&[9], vec![]);
     if let Fact::Known(roles) = &mut r.roles {
         roles[0].principal_type = PrincipalType::Group;
     }
-    let f = World::new().link(1, OURS).resource(r).one();
-    assert_eq!(f.verdict, Verdict::Uncredited);
-    assert!(f.reasons[0].contains("group"));
+    let mut w = World::new().link(1, OURS).resource(r);
+    w.inv
+        .group_members
+        .insert(id(9), Fact::Known(vec![id(1), id(3)]));
+    w.inv.unread.push(activity_unread());
+    let f = w.one();
+    assert_eq!(f.verdict, Verdict::Unknown);
+    assert_eq!(f.flags, vec![Flag::ActivityUnknown]);
+    assert!(
+        f.reasons.iter().any(|r| r.contains("user1@contoso.com")),
+        "{:?}",
+        f.reasons
+    );
+    // A group that could not be expanded could hold one too.
+    w.inv
+        .group_members
+        .insert(id(9), Fact::Unknown("403".into()));
+    assert_eq!(w.one().verdict, Verdict::Unknown);
 }
 
 #[test]
@@ -1069,26 +1135,29 @@ mod unread {
                 at: at(2),
             },
         ];
-        let mut w = World::new()
-            .link(1, OURS)
-            .link(2, OTHER)
-            .resource(instance(&[1, 2], stamps));
+        // Owner (ours) and co-owner (the other partner): the stamps decide.
+        let mut w = World::new().link(1, OURS).link(2, OTHER).resource(app(
+            1,
+            vec![role(2, Role::CoOwner)],
+            stamps,
+        ));
         let f = w.one();
         assert_eq!(f.verdict, Verdict::Credited);
         assert_eq!(f.decided_by, Some(DecidedBy::ResourceStamps));
         w.inv
             .unread
-            .push(unread(UnreadFact::Stamps, None, Some("inst-1")));
+            .push(unread(UnreadFact::Stamps, None, Some("app-1")));
         let f = w.one();
         assert_eq!(f.verdict, Verdict::Unknown);
         assert_eq!(f.decided_by, None);
         // One partner decides alone: stamps do not matter.
-        let mut w = World::new()
-            .link(1, OURS)
-            .resource(instance(&[1, 2], vec![]));
+        let mut w =
+            World::new()
+                .link(1, OURS)
+                .resource(app(1, vec![role(2, Role::CoOwner)], vec![]));
         w.inv
             .unread
-            .push(unread(UnreadFact::Stamps, None, Some("inst-1")));
+            .push(unread(UnreadFact::Stamps, None, Some("app-1")));
         assert_eq!(w.one().verdict, Verdict::Credited);
     }
 }
