@@ -32,13 +32,17 @@ fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 4, 1, 0, 0, 0).unwrap()
 }
 
-/// A link of one principal: partner (0 ours, 1 the other), kind, attested.
+/// A link of one principal: partner (0 ours, 1 the other), kind, attested,
+/// its time (an undated declared row, or an attestation made the day before
+/// `now()`, when none), and for an attestation whether its state is Deleted.
 #[derive(Clone, Debug)]
 struct GenLink {
     who: u8,
     ours: bool,
     user_account: bool,
     attested: bool,
+    when: Option<u8>,
+    deleted: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -59,14 +63,24 @@ struct World {
 }
 
 fn world() -> impl Strategy<Value = World> {
-    let link = (1..=PEOPLE, any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
-        |(who, ours, user_account, attested)| GenLink {
-            who,
-            ours,
-            user_account,
-            attested,
-        },
-    );
+    let link = (
+        1..=PEOPLE,
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+        prop::option::of(0u8..28),
+        prop::bool::weighted(0.25),
+    )
+        .prop_map(
+            |(who, ours, user_account, attested, when, deleted)| GenLink {
+                who,
+                ours,
+                user_account,
+                attested,
+                when,
+                deleted: attested && deleted,
+            },
+        );
     let resource = (
         0u8..4,
         prop::option::of(1..=GROUP),
@@ -218,9 +232,15 @@ fn build(w: &World) -> (Inventory, Vec<Link>) {
             } else {
                 LinkSource::Declared
             },
-            linked_at: Some(day(0)),
-            attested_at: l.attested.then(|| now() - Duration::days(1)),
-            active: true,
+            linked_at: if l.attested {
+                Some(day(0))
+            } else {
+                l.when.map(day)
+            },
+            attested_at: l
+                .attested
+                .then(|| l.when.map_or_else(|| now() - Duration::days(1), day)),
+            active: !l.deleted,
             tenant_id: None,
             origin: "generated".into(),
         })
@@ -261,8 +281,10 @@ fn removals(inv: &Inventory, links: &[Link]) -> Vec<(String, Inventory, Vec<Link
         })
     };
     let mut out = Vec::new();
+    // A Deleted attestation is evidence against a link, never for our
+    // partner: taking it away may rightly bring an older link back.
     for i in 0..links.len() {
-        if links[i].partner_id.as_str() == OURS {
+        if links[i].partner_id.as_str() == OURS && links[i].active {
             let mut l = links.to_vec();
             l.remove(i);
             out.push((format!("link {i}"), inv.clone(), l));

@@ -27,6 +27,16 @@ pub struct EffectiveLink<'a> {
     pub conflicting: bool,
 }
 
+/// What the evidence of one principal's links settles to.
+enum Settled<'a> {
+    Link(EffectiveLink<'a>),
+    /// A `Deleted` attestation won.
+    NoLink,
+    /// The evidence cannot tell: each way it could be settled, a partner or
+    /// (`None`) no link.
+    Undecided(Vec<Option<PartnerId>>),
+}
+
 pub struct AttributionGraph<'a> {
     pub inventory: &'a Inventory,
     pub links: &'a [Link],
@@ -34,11 +44,14 @@ pub struct AttributionGraph<'a> {
     resolved: Vec<Option<PrincipalId>>,
     /// Audit events by resource, so no rule scans them all.
     activity: HashMap<ResourceId, Vec<usize>>,
-    /// Link edges by principal: a principal that owns thousands of resources
-    /// has thousands of edges, and rules ask for its links at every one.
+    /// Link edges by principal, `Deleted` attestations included: a principal
+    /// that owns thousands of resources has thousands of edges, and rules ask
+    /// for its links at every one.
     links_by_principal: HashMap<PrincipalId, Vec<usize>>,
     /// The effective link of every linked principal, computed once.
     effective: HashMap<PrincipalId, EffectiveLink<'a>>,
+    /// Principals whose link evidence is undecided, and how it could settle.
+    undecided: HashMap<PrincipalId, Vec<Option<PartnerId>>>,
     /// Environments by id: every finding names its environment.
     environments: HashMap<&'a EnvironmentId, &'a Environment>,
     /// Each environment's display name as a finding holds it, made once.
@@ -62,6 +75,7 @@ impl<'a> AttributionGraph<'a> {
             activity: HashMap::default(),
             links_by_principal: HashMap::default(),
             effective: HashMap::default(),
+            undecided: HashMap::default(),
             environment_names: inventory
                 .environments
                 .iter()
@@ -84,15 +98,21 @@ impl<'a> AttributionGraph<'a> {
         }
         for (i, link) in links.iter().enumerate() {
             let id = resolve(inventory, &link.principal);
-            if let (Some(id), true) = (&id, link.active) {
+            if let Some(id) = &id {
                 g.links_by_principal.entry(id.clone()).or_default().push(i);
             }
             g.resolved.push(id);
         }
         let linked: Vec<PrincipalId> = g.links_by_principal.keys().cloned().collect();
         for id in &linked {
-            if let Some(e) = g.compute_effective_link(id) {
-                g.effective.insert(id.clone(), e);
+            match g.settle(id) {
+                Settled::Link(e) => {
+                    g.effective.insert(id.clone(), e);
+                }
+                Settled::Undecided(ways) => {
+                    g.undecided.insert(id.clone(), ways);
+                }
+                Settled::NoLink => {}
             }
         }
         let names: HashMap<PrincipalId, Text> = inventory
@@ -167,6 +187,11 @@ impl<'a> AttributionGraph<'a> {
 
     /// Active links of a principal.
     pub fn links_of(&self, id: &PrincipalId) -> impl Iterator<Item = &'a Link> + '_ {
+        self.all_links_of(id).filter(|l| l.active)
+    }
+
+    /// Every link of a principal, `Deleted` attestations included.
+    fn all_links_of(&self, id: &PrincipalId) -> impl Iterator<Item = &'a Link> + '_ {
         let links = self.links;
         self.links_by_principal
             .get(id)
@@ -175,47 +200,88 @@ impl<'a> AttributionGraph<'a> {
             .map(move |i| &links[*i])
     }
 
-    /// The deciding link of a principal (attribution-rules.md, "Link"): the
-    /// newest active link wins; among links to that partner an attested one
-    /// is preferred; more than one partner ID raises `conflicting-links`.
+    /// The deciding link of a principal (attribution-rules.md, "Links: which
+    /// evidence wins"), when its evidence decides one; `None` when it has no
+    /// link, a `Deleted` attestation won, or the evidence is undecided.
     pub fn effective_link(&self, id: &PrincipalId) -> Option<EffectiveLink<'a>> {
         self.effective.get(id).cloned()
     }
 
-    fn compute_effective_link(&self, id: &PrincipalId) -> Option<EffectiveLink<'a>> {
-        let links: Vec<&Link> = self.links_of(id).collect();
-        // Ties are broken by fields, never by input order, so the same links
-        // in another order give the same verdicts: the lower partner ID,
-        // then the link's kind and where it came from.
-        let tie = |a: &Link, b: &Link| {
-            b.partner_id
-                .cmp(&a.partner_id)
-                .then_with(|| b.kind.cmp(&a.kind))
-                .then_with(|| b.origin.cmp(&a.origin))
+    /// When a principal's link evidence cannot tell which partner it is linked
+    /// to: each way it could settle, a partner or (`None`) no link, sorted.
+    pub fn undecided_link(&self, id: &PrincipalId) -> Option<&[Option<PartnerId>]> {
+        self.undecided.get(id).map(Vec::as_slice)
+    }
+
+    /// Rules 1-3 of "Links: which evidence wins": the newest evidence wins
+    /// (an attestation's `attested_at`, a declared row's `linked_at`; an
+    /// undated row is older than any attestation); a winning `Deleted`
+    /// attestation is no link; evidence that disagrees at the newest time, or
+    /// an undated row naming another partner with no attestation to date it
+    /// against, is undecided. No ordering of partner IDs ever decides.
+    fn settle(&self, id: &PrincipalId) -> Settled<'a> {
+        let links: Vec<&'a Link> = self.all_links_of(id).collect();
+        // What a piece of evidence says: a partner, or no link.
+        let says = |l: &Link| l.active.then(|| l.partner_id.clone());
+        let newest = links.iter().filter_map(|l| evidence_time(l)).max();
+        let mut ways: BTreeSet<Option<PartnerId>> = links
+            .iter()
+            .filter(|l| evidence_time(l) == newest)
+            .map(|l| says(l))
+            .collect();
+        // Undated rows are older than any attestation; without one, a row
+        // naming another partner could be newer than the newest dated row.
+        let attested = links
+            .iter()
+            .any(|l| l.source == LinkSource::Attested && evidence_time(l).is_some());
+        if !attested {
+            ways.extend(
+                links
+                    .iter()
+                    .filter(|l| evidence_time(l).is_none())
+                    .map(|l| says(l)),
+            );
+        }
+        if ways.len() > 1 {
+            return Settled::Undecided(ways.into_iter().collect());
+        }
+        let Some(Some(partner)) = ways.into_iter().next() else {
+            return Settled::NoLink;
         };
-        let newest = links.iter().copied().max_by(|a, b| {
-            link_time(a)
-                .cmp(&link_time(b))
-                .then_with(|| source_rank(a).cmp(&source_rank(b)))
-                .then_with(|| tie(a, b))
-        })?;
-        let link = links
+        // The deciding link: among the evidence for that partner newer than
+        // any evidence saying otherwise, an attested one is preferred, then
+        // the newest. Ties are broken by fields, never by input order, so the
+        // same links in another order give the same verdicts.
+        let floor = links
+            .iter()
+            .filter(|l| says(l).as_ref() != Some(&partner))
+            .filter_map(|l| evidence_time(l))
+            .max();
+        let Some(link) = links
             .iter()
             .copied()
-            .filter(|l| l.partner_id == newest.partner_id)
+            .filter(|l| l.active && l.partner_id == partner)
+            .filter(|l| floor.is_none() || evidence_time(l) > floor)
             .max_by(|a, b| {
                 source_rank(a)
                     .cmp(&source_rank(b))
-                    .then_with(|| link_time(a).cmp(&link_time(b)))
-                    .then_with(|| tie(a, b))
+                    .then_with(|| evidence_time(a).cmp(&evidence_time(b)))
+                    .then_with(|| b.kind.cmp(&a.kind))
+                    .then_with(|| b.origin.cmp(&a.origin))
             })
-            .unwrap_or(newest);
-        let partners: BTreeSet<&PartnerId> = links.iter().map(|l| &l.partner_id).collect();
+        else {
+            return Settled::NoLink;
+        };
+        let partners: BTreeSet<&PartnerId> = links
+            .iter()
+            .filter(|l| l.active)
+            .map(|l| &l.partner_id)
+            .collect();
         let kind = match self.principal(id).map(|p| p.principal_type) {
             Some(PrincipalType::ServicePrincipal) => LinkKind::ServicePrincipal,
             _ => link.kind,
         };
-        Some(EffectiveLink {
+        Settled::Link(EffectiveLink {
             link,
             kind,
             conflicting: partners.len() > 1,
@@ -322,8 +388,14 @@ fn resolve(inventory: &Inventory, principal: &PrincipalRef) -> Option<PrincipalI
     }
 }
 
-fn link_time(l: &Link) -> Option<chrono::DateTime<chrono::Utc>> {
-    l.linked_at.or(l.attested_at)
+/// The time of a piece of link evidence: when an attestation observed the
+/// live link, when a declared row says the link was made; `None` for an
+/// undated row.
+fn evidence_time(l: &Link) -> Option<chrono::DateTime<chrono::Utc>> {
+    match l.source {
+        LinkSource::Attested => l.attested_at,
+        LinkSource::Declared => l.linked_at,
+    }
 }
 
 fn source_rank(l: &Link) -> u8 {

@@ -218,6 +218,12 @@ fn apply_decision(
             }
             conflicting(g, attributed, f);
         }
+        Decision::LinkUndecided => {
+            f.reasons.push(text!(
+                "which partner {what} is credited to, if any, depends on how an attributed user's undecided link settles"
+            ));
+            conflicting(g, attributed, f);
+        }
     }
 }
 
@@ -234,6 +240,11 @@ fn single(
     let attributed = vec![(principal.clone(), role)];
     f.attributed = attributed_rows(g, &attributed);
     orphans(g, &attributed, f);
+    if let Some(ways) = g.undecided_link(principal) {
+        f.flags.push(Flag::ConflictingLinks);
+        f.reasons.push(undecided(g, principal, ways));
+        return;
+    }
     match g.effective_link(principal) {
         None => {
             f.verdict = Verdict::Uncredited;
@@ -768,31 +779,108 @@ enum Decision {
         partners: BTreeSet<PartnerId>,
         no_activity: bool,
     },
+    /// An attributed user's link is undecided, and how it settles would
+    /// change the decision.
+    LinkUndecided,
 }
 
 /// The latest-partner rule: with one candidate partner it decides alone;
 /// with several, the first signal set (strongest first) in which a linked
 /// attributed user has a signal decides by the latest one; a tie or no
-/// signal at all is undecided.
+/// signal at all is undecided. An attributed user whose link is undecided
+/// (attribution-rules.md, "Links", rule 3) leaves the decision standing only
+/// when every way its link could settle gives the same decision.
 fn decide(
     g: &AttributionGraph,
     attributed: &[(PrincipalId, AttributedRole)],
     signal_sets: &[(DecidedBy, Vec<Signal>)],
 ) -> Decision {
-    let mut by_partner: BTreeMap<PartnerId, Vec<(PrincipalId, EffectiveLink)>> = BTreeMap::new();
+    let undecided: Vec<(&PrincipalId, &[Option<PartnerId>])> = attributed
+        .iter()
+        .filter_map(|(p, _)| g.undecided_link(p).map(|ways| (p, ways)))
+        .collect();
+    if undecided.is_empty() {
+        return decide_as(g, attributed, signal_sets, &[]);
+    }
+    // Every combination of ways, unless there are too many to try.
+    let Some(count) = undecided
+        .iter()
+        .try_fold(1usize, |n, (_, ways)| n.checked_mul(ways.len()))
+        .filter(|n| *n <= 64)
+    else {
+        return Decision::LinkUndecided;
+    };
+    let key = |d: &Decision| match d {
+        Decision::None => (0, None),
+        Decision::Partner { partner, .. } => (1, Some(partner.clone())),
+        Decision::Undecided { .. } => (2, None),
+        Decision::LinkUndecided => (3, None),
+    };
+    // A decision by a principal whose own link is undecided cannot be credited.
+    let settled = |d: &Decision| match d {
+        Decision::Partner { principal, .. } => g.effective_link(principal).is_some(),
+        _ => true,
+    };
+    let mut agreed: Option<Decision> = None;
+    let mut assumed = Vec::with_capacity(undecided.len());
+    for combination in 0..count {
+        let mut k = combination;
+        assumed.clear();
+        for (p, ways) in &undecided {
+            assumed.push((*p, ways[k % ways.len()].clone()));
+            k /= ways.len();
+        }
+        let d = decide_as(g, attributed, signal_sets, &assumed);
+        match &mut agreed {
+            Some(a) if key(a) != key(&d) => return Decision::LinkUndecided,
+            Some(Decision::Undecided { partners, .. }) => {
+                if let Decision::Undecided { partners: more, .. } = d {
+                    partners.extend(more);
+                }
+            }
+            Some(a) if !settled(a) => *a = d,
+            Some(_) => {}
+            None => agreed = Some(d),
+        }
+    }
+    match agreed {
+        Some(d) if settled(&d) => d,
+        _ => Decision::LinkUndecided,
+    }
+}
+
+/// A link's strength as `link_strength` gives it: lower is stronger.
+type Strength = (u8, u8);
+
+/// `decide`, with the links of some principals assumed (a partner, or none).
+fn decide_as(
+    g: &AttributionGraph,
+    attributed: &[(PrincipalId, AttributedRole)],
+    signal_sets: &[(DecidedBy, Vec<Signal>)],
+    assumed: &[(&PrincipalId, Option<PartnerId>)],
+) -> Decision {
+    let mut by_partner: BTreeMap<PartnerId, Vec<(PrincipalId, Strength)>> = BTreeMap::new();
     for (p, _) in attributed {
-        if let Some(eff) = g.effective_link(p) {
+        // An assumed link is the weakest: a principal with a settled link of
+        // the same partner is named before it.
+        let link = match assumed.iter().find(|(a, _)| *a == p) {
+            Some((_, way)) => way.clone().map(|partner| (partner, (2, 2))),
+            None => g
+                .effective_link(p)
+                .map(|e| (e.link.partner_id.clone(), link_strength(&e))),
+        };
+        if let Some((partner, strength)) = link {
             by_partner
-                .entry(eff.link.partner_id.clone())
+                .entry(partner)
                 .or_default()
-                .push((p.clone(), eff));
+                .push((p.clone(), strength));
         }
     }
     match by_partner.len() {
         0 => Decision::None,
         1 => {
             let (partner, mut principals) = by_partner.into_iter().next().expect("one partner");
-            principals.sort_by_key(|(id, e)| (link_strength(e), id.clone()));
+            principals.sort_by_key(|(id, strength)| (*strength, id.clone()));
             Decision::Partner {
                 partner,
                 principal: principals.swap_remove(0).0,
@@ -927,7 +1015,10 @@ fn conflicting(
     f: &mut Finding,
 ) {
     for (p, _) in attributed {
-        if g.effective_link(p).is_some_and(|e| e.conflicting) {
+        if let Some(ways) = g.undecided_link(p) {
+            f.flags.push(Flag::ConflictingLinks);
+            f.reasons.push(undecided(g, p, ways));
+        } else if g.effective_link(p).is_some_and(|e| e.conflicting) {
             let partners: BTreeSet<&str> = g.links_of(p).map(|l| l.partner_id.as_str()).collect();
             f.flags.push(Flag::ConflictingLinks);
             f.reasons.push(text!(
@@ -937,6 +1028,25 @@ fn conflicting(
             ));
         }
     }
+}
+
+/// Why a principal's link is undecided, and what would settle it.
+fn undecided(
+    g: &AttributionGraph,
+    principal: &PrincipalId,
+    ways: &[Option<PartnerId>],
+) -> super::Text {
+    let name = g.name_of(principal);
+    text!(
+        "the link evidence of {name} does not settle which partner it is linked to ({}): its newest evidence disagrees, or a links-file row naming another partner has no linked_at date; no ordering of partner IDs decides. Settle it by running `pal-audit attest` as {name}, or by giving each of its links-file rows a linked_at date",
+        ways.iter()
+            .map(|w| w.as_ref().map_or_else(
+                || "no link (a Deleted attestation)".to_string(),
+                |p| format!("partner {p}")
+            ))
+            .collect::<Vec<_>>()
+            .join(" or ")
+    )
 }
 
 fn orphans(g: &AttributionGraph, attributed: &[(PrincipalId, AttributedRole)], f: &mut Finding) {
@@ -971,8 +1081,12 @@ fn groups_block_uncredited(g: &AttributionGraph, groups: &[PrincipalId], f: &mut
                 let linked: Vec<String> = members
                     .iter()
                     .filter_map(|m| {
-                        g.effective_link(m)
-                            .map(|e| format!("{} (partner {})", g.name_of(m), e.link.partner_id))
+                        let partner = match g.effective_link(m) {
+                            Some(e) => format!("partner {}", e.link.partner_id),
+                            None if g.undecided_link(m).is_some() => "link undecided".into(),
+                            None => return None,
+                        };
+                        Some(format!("{} ({partner})", g.name_of(m)))
                     })
                     .collect::<BTreeSet<_>>()
                     .into_iter()

@@ -432,20 +432,21 @@ fn stale_attestation_is_flagged() {
 
 #[test]
 fn conflicting_links_newest_wins() {
+    // Attestations are timed by when they observed the link (`attested_at`).
     let w = World::new()
         .link(1, OURS)
-        .last_link(|l| l.linked_at = Some(at(1)))
+        .last_link(|l| l.attested_at = Some(now() - Duration::days(9)))
         .link(1, OTHER)
-        .last_link(|l| l.linked_at = Some(at(5)))
+        .last_link(|l| l.attested_at = Some(now() - Duration::days(5)))
         .resource(app(1, vec![], vec![]));
     let f = w.one();
     assert_eq!(f.verdict, Verdict::CreditedToOther);
     assert!(f.flags.contains(&Flag::ConflictingLinks));
     let w = World::new()
         .link(1, OURS)
-        .last_link(|l| l.linked_at = Some(at(9)))
+        .last_link(|l| l.attested_at = Some(now() - Duration::days(2)))
         .link(1, OTHER)
-        .last_link(|l| l.linked_at = Some(at(5)))
+        .last_link(|l| l.attested_at = Some(now() - Duration::days(5)))
         .resource(app(1, vec![], vec![]));
     let f = w.one();
     assert_eq!(f.verdict, Verdict::Credited);
@@ -1159,5 +1160,315 @@ mod unread {
             .unread
             .push(unread(UnreadFact::Stamps, None, Some("app-1")));
         assert_eq!(w.one().verdict, Verdict::Credited);
+    }
+}
+
+mod links_v2 {
+    //! attribution-rules.md v2, "Links: which evidence wins": the newest
+    //! evidence wins, a winning Deleted attestation is no link, and declared
+    //! rows that cannot be ordered leave the link undecided.
+    use super::*;
+
+    impl World {
+        /// A declared row of principal `n` naming `partner`, dated `day`.
+        fn declared(self, n: u8, partner: &str, day: Option<u32>) -> Self {
+            self.link(n, partner).last_link(|l| {
+                l.source = LinkSource::Declared;
+                l.attested_at = None;
+                l.linked_at = day.map(at);
+                l.origin = format!("links.csv:{}", day.unwrap_or(0));
+            })
+        }
+
+        /// An attestation of principal `n` naming `partner`, observed `ago`
+        /// days before `now()`, in state Active or Deleted. The link itself
+        /// was made on day 1, before any declared row: only `attested_at`
+        /// may count.
+        fn attested(self, n: u8, partner: &str, ago: i64, active: bool) -> Self {
+            self.link(n, partner).last_link(|l| {
+                l.attested_at = Some(now() - Duration::days(ago));
+                l.linked_at = Some(at(1));
+                l.active = active;
+            })
+        }
+    }
+
+    fn settled_unknown(f: &Finding) {
+        assert_eq!(f.verdict, Verdict::Unknown, "{:?}", f.reasons);
+        assert_eq!(f.credited_partner_id, None);
+        assert!(f.flags.contains(&Flag::ConflictingLinks), "{:?}", f.flags);
+        let why = f
+            .reasons
+            .iter()
+            .find(|r| r.contains("does not settle which partner"))
+            .unwrap_or_else(|| panic!("no reason names the undecided link: {:?}", f.reasons));
+        assert!(why.contains("user1@contoso.com"), "{why}");
+        assert!(
+            why.contains("pal-audit attest") && why.contains("linked_at"),
+            "{why}"
+        );
+    }
+
+    /// The same links in both orders, on a canvas app (owner 1) and on a
+    /// flow (creator 1): a verdict must not hang on input order.
+    fn both(w: impl Fn() -> World) -> Vec<Finding> {
+        let mut out = Vec::new();
+        for reversed in [false, true] {
+            for r in [app(1, vec![], vec![]), flow(Some(1), vec![])] {
+                let mut w = w();
+                if reversed {
+                    w.links.reverse();
+                }
+                out.push(w.resource(r).one());
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn two_undated_declared_rows_to_different_partners_are_unknown() {
+        for f in both(|| {
+            World::new()
+                .declared(1, OURS, None)
+                .declared(1, OTHER, None)
+        }) {
+            settled_unknown(&f);
+            let why = f
+                .reasons
+                .iter()
+                .find(|r| r.contains("does not settle which"))
+                .unwrap();
+            assert!(why.contains(OURS) && why.contains(OTHER), "{why}");
+        }
+    }
+
+    #[test]
+    fn two_undated_declared_rows_to_one_partner_are_that_partner() {
+        for f in both(|| {
+            World::new()
+                .declared(1, OURS, None)
+                .declared(1, OURS, Some(3))
+        }) {
+            assert_eq!(f.verdict, Verdict::Credited, "{:?}", f.reasons);
+            assert!(!f.flags.contains(&Flag::ConflictingLinks));
+        }
+    }
+
+    #[test]
+    fn dated_and_undated_declared_rows_to_different_partners_are_unknown() {
+        for f in both(|| {
+            World::new()
+                .declared(1, OURS, Some(9))
+                .declared(1, OTHER, None)
+        }) {
+            settled_unknown(&f);
+        }
+        for f in both(|| {
+            World::new()
+                .declared(1, OTHER, Some(9))
+                .declared(1, OURS, None)
+        }) {
+            settled_unknown(&f);
+        }
+    }
+
+    #[test]
+    fn two_dated_declared_rows_newest_wins_with_conflicting_links() {
+        for f in both(|| {
+            World::new()
+                .declared(1, OURS, Some(9))
+                .declared(1, OTHER, Some(5))
+        }) {
+            assert_eq!(f.verdict, Verdict::Credited, "{:?}", f.reasons);
+            assert!(f.flags.contains(&Flag::ConflictingLinks));
+            assert!(f.flags.contains(&Flag::DeclaredLinkOnly));
+        }
+        for f in both(|| {
+            World::new()
+                .declared(1, OURS, Some(5))
+                .declared(1, OTHER, Some(9))
+        }) {
+            assert_eq!(f.verdict, Verdict::CreditedToOther, "{:?}", f.reasons);
+            assert_eq!(partner(&f), Some(OTHER));
+            assert!(f.flags.contains(&Flag::ConflictingLinks));
+        }
+    }
+
+    #[test]
+    fn a_deleted_attestation_newer_than_a_declared_row_naming_us_is_no_link() {
+        for f in both(|| {
+            World::new()
+                .declared(1, OURS, Some(20))
+                .attested(1, OURS, 1, false)
+        }) {
+            assert_eq!(f.verdict, Verdict::Uncredited, "{:?}", f.reasons);
+            assert_eq!(f.attributed[0].partner_id, None);
+        }
+        // Whatever partner the deleted link named.
+        for f in both(|| {
+            World::new()
+                .declared(1, OURS, Some(20))
+                .attested(1, OTHER, 1, false)
+        }) {
+            assert_eq!(f.verdict, Verdict::Uncredited, "{:?}", f.reasons);
+        }
+    }
+
+    #[test]
+    fn a_declared_row_newer_than_a_deleted_attestation_counts() {
+        // Day 31 noon is after the attestation, made at midnight that day.
+        for f in both(|| {
+            World::new()
+                .attested(1, OURS, 1, false)
+                .declared(1, OURS, Some(31))
+        }) {
+            assert_eq!(f.verdict, Verdict::Credited, "{:?}", f.reasons);
+            assert!(f.flags.contains(&Flag::DeclaredLinkOnly));
+        }
+    }
+
+    #[test]
+    fn a_fresh_attestation_naming_another_partner_beats_an_older_declared_row_naming_us() {
+        for f in both(|| {
+            World::new()
+                .declared(1, OURS, Some(20))
+                .attested(1, OTHER, 1, true)
+        }) {
+            assert_eq!(f.verdict, Verdict::CreditedToOther, "{:?}", f.reasons);
+            assert_eq!(partner(&f), Some(OTHER));
+            assert!(f.flags.contains(&Flag::ConflictingLinks));
+        }
+    }
+
+    #[test]
+    fn a_fresh_attestation_naming_us_beats_an_older_declared_row_naming_another() {
+        for f in both(|| {
+            World::new()
+                .declared(1, OTHER, Some(20))
+                .attested(1, OURS, 1, true)
+        }) {
+            assert_eq!(f.verdict, Verdict::Credited, "{:?}", f.reasons);
+            assert!(f.flags.contains(&Flag::ConflictingLinks));
+            assert!(!f.flags.contains(&Flag::DeclaredLinkOnly), "{:?}", f.flags);
+        }
+    }
+
+    #[test]
+    fn an_undated_declared_row_loses_to_any_attestation() {
+        // Even a stale one, and even one whose link was made long ago.
+        for f in both(|| {
+            World::new()
+                .declared(1, OURS, None)
+                .attested(1, OTHER, 200, true)
+        }) {
+            assert_eq!(f.verdict, Verdict::CreditedToOther, "{:?}", f.reasons);
+        }
+        for f in both(|| {
+            World::new()
+                .declared(1, OTHER, None)
+                .attested(1, OURS, 200, true)
+        }) {
+            assert_eq!(f.verdict, Verdict::Credited, "{:?}", f.reasons);
+            assert!(f.flags.contains(&Flag::StaleAttestation));
+        }
+        for f in both(|| {
+            World::new()
+                .declared(1, OURS, None)
+                .attested(1, OURS, 200, false)
+        }) {
+            assert_eq!(f.verdict, Verdict::Uncredited, "{:?}", f.reasons);
+        }
+        // An attestation dates every undated row: a dated row newer than
+        // it still wins.
+        for f in both(|| {
+            World::new()
+                .declared(1, OTHER, None)
+                .attested(1, THIRD, 200, true)
+                .declared(1, OURS, Some(20))
+        }) {
+            assert_eq!(f.verdict, Verdict::Credited, "{:?}", f.reasons);
+        }
+    }
+
+    #[test]
+    fn a_tie_of_equal_times_with_different_partners_is_unknown() {
+        for f in both(|| {
+            World::new()
+                .declared(1, OURS, Some(9))
+                .declared(1, OTHER, Some(9))
+        }) {
+            settled_unknown(&f);
+        }
+        for f in both(|| {
+            World::new()
+                .attested(1, OURS, 3, true)
+                .attested(1, OTHER, 3, true)
+        }) {
+            settled_unknown(&f);
+        }
+        // An attestation observed at the very time a row was declared.
+        for f in both(|| {
+            World::new()
+                .attested(1, OURS, 3, true)
+                .declared(1, OTHER, Some(9))
+                .last_link(|l| l.linked_at = Some(now() - Duration::days(3)))
+        }) {
+            settled_unknown(&f);
+        }
+    }
+
+    #[test]
+    fn an_undecided_co_owner_that_could_change_the_verdict_makes_it_unknown() {
+        let f = World::new()
+            .link(2, OURS)
+            .declared(1, OURS, None)
+            .declared(1, OTHER, None)
+            .resource(app(2, vec![role(1, Role::CoOwner)], vec![]))
+            .one();
+        settled_unknown(&f);
+        // Not uncredited either, when the owner is unlinked.
+        let f = World::new()
+            .declared(1, OURS, None)
+            .declared(1, OTHER, None)
+            .resource(app(2, vec![role(1, Role::CoOwner)], vec![]))
+            .one();
+        settled_unknown(&f);
+    }
+
+    #[test]
+    fn an_undecided_co_owner_that_cannot_change_the_verdict_leaves_it() {
+        // Whichever of OTHER and THIRD user 1 is linked to, our owner's
+        // later activity decides.
+        let f = World::new()
+            .link(2, OURS)
+            .declared(1, OTHER, None)
+            .declared(1, THIRD, None)
+            .resource(app(
+                2,
+                vec![role(1, Role::CoOwner)],
+                vec![
+                    stamp(2, StampKind::Modified, 20),
+                    stamp(1, StampKind::Published, 3),
+                ],
+            ))
+            .one();
+        assert_eq!(f.verdict, Verdict::Credited, "{:?}", f.reasons);
+        assert_eq!(f.decided_by, Some(DecidedBy::ResourceStamps));
+        assert!(f.flags.contains(&Flag::ConflictingLinks));
+        // The same, with user 1's activity the latest: it decides, so unknown.
+        let f = World::new()
+            .link(2, OURS)
+            .declared(1, OTHER, None)
+            .declared(1, THIRD, None)
+            .resource(app(
+                2,
+                vec![role(1, Role::CoOwner)],
+                vec![
+                    stamp(2, StampKind::Modified, 3),
+                    stamp(1, StampKind::Published, 20),
+                ],
+            ))
+            .one();
+        settled_unknown(&f);
     }
 }
