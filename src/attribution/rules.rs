@@ -461,9 +461,10 @@ fn instance_without_activity(g: &AttributionGraph, res: &Resource, f: &mut Findi
     }
     let mut could: Vec<String> = holders
         .iter()
-        .filter_map(|p| {
-            g.effective_link(p)
-                .map(|e| format!("{} (partner {})", g.name_of(p), e.link.partner_id))
+        .filter_map(|p| match (g.effective_link(p), g.undecided_link(p)) {
+            (Some(e), _) => Some(format!("{} (partner {})", g.name_of(p), e.link.partner_id)),
+            (None, Some(_)) => Some(format!("{} (link undecided)", g.name_of(p))),
+            (None, None) => None,
         })
         .collect();
     if could.is_empty() && unexpanded.is_empty() {
@@ -553,6 +554,15 @@ fn solution_reading(g: &AttributionGraph, res: &Resource, f: &mut Finding) -> So
                 f.reasons.push(text!(
                     "managed solution {} was imported at {at} by an account that could not be read ({why}): the solution reading is undecided; the import job's creator would settle it",
                     sol.unique_name
+                ));
+                return SolutionReading::Undecided;
+            }
+            Fact::Known(p) if g.undecided_link(p).is_some() => {
+                f.flags.push(Flag::ConflictingLinks);
+                f.reasons.push(text!(
+                    "managed solution {} was imported at {at} by {}, whose link is undecided (conflicting evidence): the solution reading is undecided; `pal-audit attest` run as that identity would settle it",
+                    sol.unique_name,
+                    g.name_of(p)
                 ));
                 return SolutionReading::Undecided;
             }

@@ -1472,3 +1472,119 @@ mod links_v2 {
         settled_unknown(&f);
     }
 }
+
+mod v2_cases {
+    //! Issue 15's cases not covered above, each named after its number.
+    use super::*;
+
+    #[test]
+    fn case_4_a_model_driven_app_whose_latest_import_has_no_import_job_is_unknown() {
+        // Imported by our linked account on day 3, then again on day 8 with
+        // no import job: the older linked importer must not decide.
+        let mut w = World::new()
+            .link(2, OURS)
+            .resource(with_solution(model_driven(1), "Sol"));
+        w.inv
+            .solutions
+            .push(solution("Sol", true, vec![(Some(2), 3), (None, 8)]));
+        let f = w.one();
+        assert_eq!(f.verdict, Verdict::Unknown);
+        assert!(f.flags.contains(&Flag::ImporterUnknown), "{:?}", f.flags);
+        // With the job found, the newest linked importer decides.
+        w.inv.solutions[0] = solution("Sol", true, vec![(Some(2), 3), (Some(3), 8)]);
+        let f = w.one();
+        assert_eq!(f.verdict, Verdict::Credited);
+        assert_eq!(f.decided_by, Some(DecidedBy::SolutionImport));
+        assert!(f.flags.contains(&Flag::ImportedByUnlinkedAccount));
+    }
+
+    #[test]
+    fn case_6_a_canvas_app_and_a_flow_in_one_managed_solution_get_the_same_reading() {
+        // Both created/owned by an unlinked customer, imported by us: the
+        // readings disagree for both, so both are unknown (never opposite
+        // verdicts for the same solution).
+        let mut w = World::new()
+            .link(2, OURS)
+            .resource(with_solution(app(1, vec![], vec![]), "Sol"))
+            .resource(with_solution(flow(Some(1), vec![]), "Sol"));
+        w.inv
+            .solutions
+            .push(solution("Sol", true, vec![(Some(2), 5)]));
+        let verdicts: Vec<Verdict> = w.findings().iter().map(|f| f.verdict).collect();
+        assert_eq!(verdicts, vec![Verdict::Unknown, Verdict::Unknown]);
+        for f in w.findings() {
+            assert!(f.flags.contains(&Flag::OwnerChangedSinceImport));
+        }
+        // A model-driven app in it follows the solution reading.
+        let mut w = World::new()
+            .link(2, OURS)
+            .resource(with_solution(model_driven(1), "Sol"));
+        w.inv
+            .solutions
+            .push(solution("Sol", true, vec![(Some(2), 5)]));
+        assert_eq!(w.one().verdict, Verdict::Credited);
+    }
+
+    #[test]
+    fn case_6_a_flow_s_reason_speaks_of_its_creator() {
+        let mut w = World::new()
+            .link(2, OURS)
+            .resource(with_solution(flow(Some(1), vec![]), "Sol"));
+        w.inv
+            .solutions
+            .push(solution("Sol", true, vec![(Some(2), 5)]));
+        let f = w.one();
+        let both = f
+            .reasons
+            .iter()
+            .find(|r| r.contains("two readings disagree"))
+            .unwrap();
+        assert!(
+            both.contains("its creator") && !both.contains("owner"),
+            "{both}"
+        );
+    }
+
+    #[test]
+    fn case_9_creation_is_activity() {
+        // Our owner created the app after the other partner's co-owner last
+        // modified it: creation is the latest activity.
+        let f = World::new()
+            .link(1, OURS)
+            .link(2, OTHER)
+            .resource(app(
+                1,
+                vec![role(2, Role::CoOwner)],
+                vec![
+                    stamp(2, StampKind::Modified, 3),
+                    stamp(1, StampKind::Created, 9),
+                ],
+            ))
+            .one();
+        assert_eq!(f.verdict, Verdict::Credited);
+        assert_eq!(f.decided_by, Some(DecidedBy::ResourceStamps));
+    }
+
+    #[test]
+    fn case_9_our_own_later_activity_never_raises_other_partner_activity() {
+        let mut w = World::new()
+            .link(1, OURS)
+            .link(4, OURS)
+            .resource(dataset(Some(1)));
+        w.inv.activity = vec![event("ds-1", 4, 20, "Import")];
+        let f = w.one();
+        assert_eq!(f.verdict, Verdict::Credited);
+        assert!(!f.flags.contains(&Flag::OtherPartnerActivity));
+    }
+
+    #[test]
+    fn case_1_our_owner_and_another_partner_s_co_owner_with_no_activity_is_unknown() {
+        let f = World::new()
+            .link(1, OURS)
+            .link(2, OTHER)
+            .resource(app(1, vec![role(2, Role::CoOwner)], vec![]))
+            .one();
+        assert_eq!(f.verdict, Verdict::Unknown);
+        assert!(f.flags.contains(&Flag::ActivityUnknown));
+    }
+}
