@@ -18,10 +18,10 @@ pub struct Secret(String);
 impl Secret {
     /// The value is remembered as a secret for the whole process, so that
     /// a server echoing it back cannot get it into any output
-    /// (`http::scrub`).
+    /// (`secrets`).
     pub fn new(value: impl Into<String>) -> Self {
         let value = value.into();
-        crate::http::scrub::register(&value);
+        crate::secrets::register(&value);
         Self(value)
     }
     /// The value, for the one place that must send it.

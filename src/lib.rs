@@ -21,6 +21,7 @@ pub mod inventory;
 pub mod links;
 pub mod report;
 mod run;
+pub mod secrets;
 pub mod sources;
 
 pub use error::Error;

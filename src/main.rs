@@ -8,7 +8,7 @@ fn main() -> ExitCode {
         Err(e) => {
             // An error can quote what a server sent: never a secret, and
             // nothing that drives the terminal.
-            let text = pal_audit::http::scrub::text(&e.to_string()).into_owned();
+            let text = pal_audit::secrets::text(&e.to_string()).into_owned();
             eprintln!("error: {}", pal_audit::report::terminal_safe(&text));
             e.into()
         }

@@ -221,12 +221,12 @@ fn init_tracing(verbose: u8, quiet: bool) {
 }
 
 /// Standard error for log lines, with every known secret taken out: an
-/// error a server wrote may quote what it was sent (`http::scrub`).
+/// error a server wrote may quote what it was sent (`secrets`).
 struct ScrubbedStderr;
 
 impl std::io::Write for ScrubbedStderr {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        std::io::stderr().write_all(&crate::http::scrub::bytes(buf))?;
+        std::io::stderr().write_all(&crate::secrets::bytes(buf))?;
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {

@@ -9,7 +9,8 @@ use bytes::Bytes;
 use serde::de::DeserializeOwned;
 
 use super::rewrite::{self, Target};
-use super::{HttpError, decode, scrub};
+use super::{HttpError, decode};
+use crate::secrets as scrub;
 
 /// Bodies above this many bytes are decoded while they arrive.
 pub const STREAM_ABOVE: usize = 1 << 20;

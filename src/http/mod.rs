@@ -9,7 +9,6 @@ pub mod limit;
 pub mod record;
 pub mod retry;
 pub mod rewrite;
-pub mod scrub;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -1421,14 +1420,14 @@ mod tests {
             .get_all::<ValuePage<String>>(&ctx, "https://graph.microsoft.com/v1.0/x")
             .await
             .unwrap();
-        assert_eq!(items, vec![scrub::MARK.to_string()]);
+        assert_eq!(items, vec![crate::secrets::MARK.to_string()]);
         let err = http
             .get_json::<serde_json::Value>(&ctx, "https://graph.microsoft.com/v1.0/err")
             .await
             .unwrap_err()
             .to_string();
         assert!(!err.contains(secret), "{err}");
-        assert!(err.contains(scrub::MARK), "{err}");
+        assert!(err.contains(crate::secrets::MARK), "{err}");
         // A large page, decoded as it arrives, is scrubbed too.
         let big = format!(
             r#"{{"value":[{}"{secret}"]}}"#,
@@ -1440,7 +1439,7 @@ mod tests {
             .get_all::<ValuePage<String>>(&ctx, "https://graph.microsoft.com/v1.0/x")
             .await
             .unwrap();
-        assert_eq!(items.last().map(String::as_str), Some(scrub::MARK));
+        assert_eq!(items.last().map(String::as_str), Some(crate::secrets::MARK));
     }
 
     #[test]

@@ -3,6 +3,9 @@
 //! subscription key in a body or an error message must not get it into a
 //! report, a recording or a log line.
 //!
+//! Its own module, below both `auth` (whose `Secret` registers here) and
+//! `http` (which scrubs here), so neither reaches back into the other.
+//!
 //! Every `auth::Secret` registers its value when made; every response body
 //! passes through [`bytes`] (or a [`Stream`] while it arrives) before it is
 //! decoded or recorded, and log lines through [`text`].
