@@ -1,16 +1,19 @@
 //! "Credit needs evidence", as properties over generated inventories and
 //! links (proptest): taking away any record that could be evidence for our
-//! partner, or making any fact unknown, never turns a finding into
-//! `credited`; the verdicts do not depend on the order of API items; the
-//! same input gives byte-identical JSON. `PROPTEST_CASES=N` runs more.
+//! partner, making any fact unknown or unread (a failed Graph, Dataverse,
+//! Power BI activity or Customer Insights read), or ageing or undating a link
+//! naming us, never turns a finding into `credited`; the verdicts do not
+//! depend on the order of API items; the same input gives byte-identical
+//! JSON. `PROPTEST_CASES=N` runs more.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use proptest::prelude::*;
 
 use pal_audit::attribution::{Options, Verdict, attribute};
 use pal_audit::inventory::{
-    Activity, Environment, EnvironmentId, Fact, Inventory, Principal, PrincipalId, PrincipalType,
-    Resource, ResourceId, ResourceKind, Role, RoleAssignment, Stamp, StampKind,
+    Activity, Environment, EnvironmentId, Fact, Import, Inventory, Principal, PrincipalId,
+    PrincipalType, Product, Resource, ResourceId, ResourceKind, Role, RoleAssignment, Solution,
+    Stamp, StampKind, Unread, UnreadFact,
 };
 use pal_audit::links::{Link, LinkKind, LinkSource, PartnerId, PrincipalRef};
 use pal_audit::report::{Report, Scope, render_json};
@@ -19,6 +22,7 @@ const OURS: &str = "1111111";
 const OTHER: &str = "2222222";
 const PEOPLE: u8 = 8;
 const GROUP: u8 = 9;
+const SOLUTION: &str = "delivered";
 
 fn pid(n: u8) -> PrincipalId {
     PrincipalId::new(format!("00000000-0000-4000-8000-0000000000{n:02}"))
@@ -48,6 +52,8 @@ struct GenLink {
 #[derive(Clone, Debug)]
 struct GenResource {
     kind: u8,
+    /// In the one managed solution.
+    in_solution: bool,
     creator: Option<u8>,
     roles: Vec<(u8, u8)>,
     stamps: Vec<(u8, u8)>,
@@ -60,6 +66,8 @@ struct World {
     group_members: Vec<u8>,
     service_principals: Vec<bool>,
     activity: Vec<(usize, u8, u8)>,
+    /// The managed solution's imports: importer (none: no import job), day.
+    imports: Vec<(Option<u8>, u8)>,
 }
 
 fn world() -> impl Strategy<Value = World> {
@@ -82,13 +90,15 @@ fn world() -> impl Strategy<Value = World> {
             },
         );
     let resource = (
-        0u8..4,
+        0u8..5,
+        prop::bool::weighted(0.3),
         prop::option::of(1..=GROUP),
         prop::collection::vec((1..=GROUP, 0u8..3), 0..4),
         prop::collection::vec((1..=PEOPLE, 0u8..28), 0..3),
     )
-        .prop_map(|(kind, creator, roles, stamps)| GenResource {
+        .prop_map(|(kind, in_solution, creator, roles, stamps)| GenResource {
             kind,
+            in_solution,
             creator,
             roles,
             stamps,
@@ -99,14 +109,16 @@ fn world() -> impl Strategy<Value = World> {
         prop::collection::vec(1..=PEOPLE, 0..3),
         prop::collection::vec(any::<bool>(), PEOPLE as usize),
         prop::collection::vec((0usize..6, 1..=PEOPLE, 0u8..28), 0..5),
+        prop::collection::vec((prop::option::of(1..=PEOPLE), 0u8..28), 0..3),
     )
         .prop_map(
-            |(links, resources, group_members, service_principals, activity)| World {
+            |(links, resources, group_members, service_principals, activity, imports)| World {
                 links,
                 resources,
                 group_members,
                 service_principals,
                 activity,
+                imports,
             },
         )
 }
@@ -116,7 +128,8 @@ fn kind_of(k: u8) -> ResourceKind {
         0 => ResourceKind::CanvasApp,
         1 => ResourceKind::CloudFlow,
         2 => ResourceKind::Dataset,
-        _ => ResourceKind::ModelDrivenApp,
+        3 => ResourceKind::ModelDrivenApp,
+        _ => ResourceKind::Instance,
     }
 }
 
@@ -149,7 +162,12 @@ fn build(w: &World) -> (Inventory, Vec<Link>) {
             PrincipalType::User
         };
         let mut p = Principal::new(pid(n), kind);
-        p.upn = Some(format!("user{n}@contoso.com"));
+        // A user has a UPN, a service principal an application id.
+        if kind == PrincipalType::User {
+            p.upn = Some(format!("user{n}@contoso.com"));
+        } else {
+            p.app_id = Some(format!("00000000-0000-4000-a000-0000000000{n:02}"));
+        }
         inv.add_principal(p);
     }
     inv.add_principal(Principal::new(pid(GROUP), PrincipalType::Group));
@@ -173,7 +191,7 @@ fn build(w: &World) -> (Inventory, Vec<Link>) {
             name: format!("Resource {i}").into(),
             environment: EnvironmentId::new("env"),
             environment_name: None,
-            solution: None,
+            solution: r.in_solution.then(|| SOLUTION.to_string()),
             creator: r.creator.map_or_else(
                 || Fact::Unknown("not given".into()),
                 |c| Fact::Known(pid(c)),
@@ -204,13 +222,32 @@ fn build(w: &World) -> (Inventory, Vec<Link>) {
                 .collect(),
         });
     }
+    let mut imports: Vec<Import> = w
+        .imports
+        .iter()
+        .map(|(who, d)| Import {
+            at: day(*d),
+            importer: who.map_or_else(
+                || Fact::Unknown("no import job".into()),
+                |n| Fact::Known(pid(n)),
+            ),
+        })
+        .collect();
+    imports.sort_by_key(|i| i.at);
+    inv.solutions.push(Solution {
+        environment: EnvironmentId::new("env"),
+        unique_name: SOLUTION.into(),
+        managed: true,
+        imports: Fact::Known(imports),
+    });
     for (r, p, d) in &w.activity {
         if *r < w.resources.len() {
             inv.activity.push(Activity {
                 resource: ResourceId::new(format!("r{r}")),
                 principal: pid(*p),
                 at: day(*d),
-                action: "ViewReport".into(),
+                // Some are publish events: they make publishers of datasets.
+                action: if d % 3 == 0 { "Import" } else { "ViewReport" }.into(),
             });
         }
     }
@@ -333,6 +370,101 @@ fn removals(inv: &Inventory, links: &[Link]) -> Vec<(String, Inventory, Vec<Link
             out.push((format!("activity {j}"), v, links.to_vec()));
         }
     }
+    // The managed solution's history, unknown or thinned.
+    let mut v = inv.clone();
+    v.solutions[0].imports = Fact::Unknown("generated gap".into());
+    out.push(("solution imports unknown".into(), v, links.to_vec()));
+    if let Fact::Known(imports) = &inv.solutions[0].imports {
+        for (j, i) in imports.iter().enumerate() {
+            let mut v = inv.clone();
+            if let Fact::Known(is) = &mut v.solutions[0].imports {
+                is[j].importer = Fact::Unknown("no import job".into());
+            }
+            out.push((format!("import {j} importer unknown"), v, links.to_vec()));
+            if i.importer.known().is_some_and(evidence) {
+                let mut v = inv.clone();
+                if let Fact::Known(is) = &mut v.solutions[0].imports {
+                    is.remove(j);
+                }
+                out.push((format!("import {j}"), v, links.to_vec()));
+            }
+        }
+    }
+    // Failed reads, as the sources record them.
+    let unread = |fact: UnreadFact, resource: Option<&ResourceId>| Unread {
+        fact,
+        environment: None,
+        resource: resource.cloned(),
+        why: "generated failed read".into(),
+    };
+    for product in Product::ALL {
+        let mut v = inv.clone();
+        v.unread
+            .push(unread(UnreadFact::Activity { product }, None));
+        out.push((format!("{product:?} activity unread"), v, links.to_vec()));
+    }
+    for solution in [None, Some(SOLUTION.to_string())] {
+        let mut v = inv.clone();
+        v.unread
+            .push(unread(UnreadFact::SolutionMembership { solution }, None));
+        out.push(("solution membership unread".into(), v, links.to_vec()));
+    }
+    for r in &inv.resources {
+        let mut v = inv.clone();
+        v.unread.push(unread(UnreadFact::Stamps, Some(&r.id)));
+        out.push((format!("{} stamps unread", r.id), v, links.to_vec()));
+    }
+    // A link Graph could not resolve: named by UPN (a user) or application
+    // id (a service principal), which was never read.
+    for (i, l) in links.iter().enumerate() {
+        let PrincipalRef::Id(id) = &l.principal else {
+            continue;
+        };
+        let mut v = inv.clone();
+        let p = v.principals.get_mut(id).expect("generated");
+        let (reference, upn) = match (p.upn.take(), p.app_id.take()) {
+            (Some(upn), _) => (upn, true),
+            (None, Some(app)) => (app, false),
+            (None, None) => continue,
+        };
+        v.unread.push(unread(
+            UnreadFact::LinkPrincipal {
+                reference: reference.clone(),
+                upn,
+            },
+            None,
+        ));
+        let mut l2 = links.to_vec();
+        l2[i].principal = if upn {
+            PrincipalRef::Upn(reference)
+        } else {
+            PrincipalRef::Id(PrincipalId::new(reference))
+        };
+        out.push((format!("link {i} unresolved"), v, l2));
+    }
+    out
+}
+
+/// Every way to make a link naming us weaker by its time: older, or undated
+/// (a declared row). A `Deleted` attestation naming us is evidence against
+/// credit, so it is left alone; links naming another partner are theirs (an
+/// older one of theirs rightly lets ours win).
+fn agings(inv: &Inventory, links: &[Link]) -> Vec<(String, Inventory, Vec<Link>)> {
+    let mut out = Vec::new();
+    for (i, l) in links.iter().enumerate() {
+        if l.partner_id.as_str() != OURS || !l.active {
+            continue;
+        }
+        let mut older = links.to_vec();
+        older[i].linked_at = l.linked_at.map(|t| t - Duration::days(40));
+        older[i].attested_at = l.attested_at.map(|t| t - Duration::days(40));
+        out.push((format!("link {i} aged"), inv.clone(), older));
+        if l.source == LinkSource::Declared && l.linked_at.is_some() {
+            let mut undated = links.to_vec();
+            undated[i].linked_at = None;
+            out.push((format!("link {i} undated"), inv.clone(), undated));
+        }
+    }
     out
 }
 
@@ -382,6 +514,17 @@ proptest! {
             let after = credited(&v, &l);
             let new: Vec<&String> = after.difference(&before).collect();
             prop_assert!(new.is_empty(), "removing {what} credited {new:?}");
+        }
+    }
+
+    #[test]
+    fn ageing_a_link_naming_us_never_creates_credit(w in world()) {
+        let (inv, links) = build(&w);
+        let before = credited(&inv, &links);
+        for (what, v, l) in agings(&inv, &links) {
+            let after = credited(&v, &l);
+            let new: Vec<&String> = after.difference(&before).collect();
+            prop_assert!(new.is_empty(), "{what}: credited {new:?}");
         }
     }
 

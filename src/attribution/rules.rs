@@ -10,7 +10,7 @@ use super::{Attributed, AttributedRole, DecidedBy, Finding, Flag, Options, Verdi
 use crate::inventory::{
     Fact, PrincipalId, PrincipalType, Product, Resource, ResourceKind, Role, UnreadFact,
 };
-use crate::links::{LinkKind, LinkSource, PartnerId, PrincipalRef};
+use crate::links::{Link, LinkKind, LinkSource, PartnerId, PrincipalRef};
 
 /// A reason's text, shared with the findings that give the same one.
 macro_rules! text {
@@ -600,6 +600,25 @@ fn solution_reading(g: &AttributionGraph, res: &Resource, f: &mut Finding) -> So
     SolutionReading::None
 }
 
+/// The importers the solution reading weighs: from the newest import to the
+/// first linked importer, inclusive (older ones never decide).
+fn walked_importers<'a>(g: &AttributionGraph<'a>, res: &Resource) -> Vec<&'a PrincipalId> {
+    let Some(Fact::Known(imports)) = managed_solution(g, res).map(|s| &s.imports) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for import in imports.iter().rev() {
+        let Fact::Known(p) = &import.importer else {
+            break;
+        };
+        out.push(p);
+        if g.effective_link(p).is_some() || g.undecided_link(p).is_some() {
+            break;
+        }
+    }
+    out
+}
+
 /// A canvas app or flow with a solution reading: agreement decides; an
 /// undecided solution reading or a disagreement is `unknown` (the rule
 /// book's two statements disagree on this resource: choice).
@@ -707,34 +726,50 @@ fn unread(g: &AttributionGraph, res: &Resource, f: &mut Finding) {
             // Read by the rules that weigh activity (dataset, instance).
             UnreadFact::Activity { .. } => {}
             UnreadFact::LinkPrincipal { reference, upn } => {
-                let named = g.links.iter().any(|l| {
-                    l.active
-                        && match &l.principal {
-                            PrincipalRef::Upn(x) => *upn && x.eq_ignore_ascii_case(reference),
-                            PrincipalRef::Id(x) => {
-                                !*upn && x.as_str().eq_ignore_ascii_case(reference)
-                            }
-                        }
-                });
-                if !named {
-                    continue;
-                }
-                // Could the link be an attributed user's? Only if what would
-                // tell them apart (their UPN, their application id) is unknown.
-                let could_be: Vec<&Attributed> = f
-                    .attributed
+                let named: Vec<&Link> = g
+                    .links
                     .iter()
-                    .filter(|a| {
-                        let p = g.principal(&a.principal_id);
-                        let kind = p.map_or(PrincipalType::Unknown, |p| p.principal_type);
-                        if *upn {
-                            kind != PrincipalType::ServicePrincipal
-                                && p.is_none_or(|p| p.upn.is_none())
-                        } else {
-                            kind != PrincipalType::User && p.is_none_or(|p| p.app_id.is_none())
-                        }
+                    .filter(|l| match &l.principal {
+                        PrincipalRef::Upn(x) => *upn && x.eq_ignore_ascii_case(reference),
+                        PrincipalRef::Id(x) => !*upn && x.as_str().eq_ignore_ascii_case(reference),
                     })
                     .collect();
+                if named.is_empty() {
+                    continue;
+                }
+                // A `Deleted` link can only take a link away: it matters for
+                // an attributed user that has one.
+                let only_deleted = named.iter().all(|l| !l.active);
+                // Could the link be the link of a principal that decides, an
+                // attributed user or an importer the solution reading walked?
+                // Only if what would tell them apart (their UPN, their
+                // application id) is unknown.
+                let could_be_it = |id: &PrincipalId| {
+                    let p = g.principal(id);
+                    let kind = p.map_or(PrincipalType::Unknown, |p| p.principal_type);
+                    let unnamed = if *upn {
+                        kind != PrincipalType::ServicePrincipal && p.is_none_or(|p| p.upn.is_none())
+                    } else {
+                        kind != PrincipalType::User && p.is_none_or(|p| p.app_id.is_none())
+                    };
+                    unnamed
+                        && (!only_deleted
+                            || g.effective_link(id).is_some()
+                            || g.undecided_link(id).is_some())
+                };
+                let mut could_be: Vec<String> = f
+                    .attributed
+                    .iter()
+                    .filter(|a| could_be_it(&a.principal_id))
+                    .map(Attributed::describe)
+                    .collect();
+                could_be.extend(
+                    walked_importers(g, res)
+                        .into_iter()
+                        .filter(|p| could_be_it(p))
+                        .map(|p| format!("{} (importer of its managed solution)", g.name_of(p))),
+                );
+                could_be.dedup();
                 if could_be.is_empty() {
                     continue;
                 }
@@ -743,11 +778,7 @@ fn unread(g: &AttributionGraph, res: &Resource, f: &mut Finding) {
                 f.reasons.push(text!(
                     "the link of {reference} could not be resolved ({}); it could be the link of {}, which would change the verdict: settle it by letting Graph resolve it (User.Read.All, Application.Read.All) or by naming the object id in the links file",
                     u.why,
-                    could_be
-                        .iter()
-                        .map(|a| a.describe())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    could_be.join(", ")
                 ));
             }
         }

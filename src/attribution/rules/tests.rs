@@ -1105,6 +1105,90 @@ mod unread {
         assert_eq!(w.one().verdict, Verdict::Credited);
     }
 
+    /// Found by `tests/properties.rs`: the importer of a flow's managed
+    /// solution looked unlinked because Graph had failed to resolve its link
+    /// to another partner, so the solution reading vanished and the flow was
+    /// credited by its creator alone.
+    #[test]
+    fn an_unresolved_link_that_could_be_the_importers_makes_a_flow_unknown() {
+        let mut w = World::new()
+            .link(1, OURS)
+            .resource(with_solution(flow(Some(1), vec![]), "Sol"));
+        w.inv
+            .solutions
+            .push(solution("Sol", true, vec![(Some(20), 5)]));
+        w.links.push(Link {
+            principal: PrincipalRef::Upn("rival@fabrikam.com".into()),
+            partner_id: PartnerId::parse(OTHER).unwrap(),
+            ..w.links[0].clone()
+        });
+        assert_eq!(w.one().verdict, Verdict::Credited, "before the failure");
+        w.inv.unread.push(unread(
+            UnreadFact::LinkPrincipal {
+                reference: "rival@fabrikam.com".into(),
+                upn: true,
+            },
+            None,
+            None,
+        ));
+        let f = w.one();
+        assert_eq!(f.verdict, Verdict::Unknown);
+        assert!(f.flags.contains(&Flag::LinkUnresolved), "{:?}", f.flags);
+        assert!(
+            f.reasons
+                .iter()
+                .any(|r| r.contains("importer of its managed solution")),
+            "{:?}",
+            f.reasons
+        );
+        // An importer whose UPN is known cannot be the link's.
+        let mut p = Principal::new(id(20), PrincipalType::User);
+        p.upn = Some("customer@contoso.com".into());
+        w.inv.add_principal(p);
+        assert_eq!(w.one().verdict, Verdict::Credited);
+    }
+
+    /// Found by `tests/properties.rs`: an unresolved `Deleted` link was
+    /// skipped, although winning it would take an attributed user's link
+    /// away.
+    #[test]
+    fn an_unresolved_deleted_link_that_could_end_an_attributed_users_link_makes_it_unknown() {
+        let mut w = World::new()
+            .link(20, OURS)
+            .resource(app(20, vec![], vec![]));
+        w.links.push(Link {
+            principal: PrincipalRef::Upn("someone@contoso.com".into()),
+            active: false,
+            ..w.links[0].clone()
+        });
+        w.links[1].attested_at = Some(now());
+        w.links[1].source = LinkSource::Attested;
+        assert_eq!(w.one().verdict, Verdict::Credited, "before the failure");
+        w.inv.unread.push(unread(
+            UnreadFact::LinkPrincipal {
+                reference: "someone@contoso.com".into(),
+                upn: true,
+            },
+            None,
+            None,
+        ));
+        assert_eq!(w.one().verdict, Verdict::Unknown);
+        // With no link to end, a Deleted one changes nothing.
+        let mut w = World::new().resource(app(20, vec![], vec![]));
+        w = w.link(1, OURS);
+        w.links[0].principal = PrincipalRef::Upn("someone@contoso.com".into());
+        w.links[0].active = false;
+        w.inv.unread.push(unread(
+            UnreadFact::LinkPrincipal {
+                reference: "someone@contoso.com".into(),
+                upn: true,
+            },
+            None,
+            None,
+        ));
+        assert_eq!(w.one().verdict, Verdict::Uncredited);
+    }
+
     #[test]
     fn an_uncredited_app_with_an_unresolved_link_is_unknown() {
         let mut w = World::new().resource(app(20, vec![], vec![]));
