@@ -80,9 +80,7 @@ fn attributed(f: &Finding) -> Vec<String> {
                 a.principal_name
                     .as_deref()
                     .unwrap_or(a.principal_id.as_str()),
-                a.partner_id
-                    .as_ref()
-                    .map_or("unlinked".to_string(), |p| format!("partner {p}"))
+                a.link_words()
             )
         })
         .collect();

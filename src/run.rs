@@ -564,6 +564,10 @@ const CONTOSO_ATTESTATIONS: &[(&str, &str)] = &[
         "fixtures/contoso/attestations/old-integration.json",
         include_str!("../fixtures/contoso/attestations/old-integration.json"),
     ),
+    (
+        "fixtures/contoso/attestations/grace-lee.json",
+        include_str!("../fixtures/contoso/attestations/grace-lee.json"),
+    ),
 ];
 
 /// The bundled Contoso tenant, its links and attestations (embedded, so the

@@ -43,8 +43,8 @@ fn paging_across_many_pages_gives_the_same_verdicts() {
     let emu = Emulator::start("", 2);
     let report = json(&audit(&emu, &["--format", "json"]));
     assert_eq!(verdicts(&report), expected());
-    // 4 environments at 2 a page: 2 BAP pages. The default environment's 8
-    // apps (one a component library) take 4 pages, plus permissions for its 4
+    // 4 environments at 2 a page: 2 BAP pages. The default environment's 10
+    // apps (one a component library) take 5 pages, plus permissions for its 4
     // shared apps, one of which (3 role assignments) takes 2 pages.
     assert_eq!(requests(&report, "bap"), 2);
     let default_apps = report["coverage"]
@@ -56,16 +56,16 @@ fn paging_across_many_pages_gives_the_same_verdicts() {
                 && c["environment_id"] == "default-7c1e5b2a-3d4f-4e6a-8b9c-0d1e2f3a4b5c"
         })
         .unwrap();
-    assert_eq!(default_apps["requests"], 9);
+    assert_eq!(default_apps["requests"], 10);
 }
 
 #[test]
 fn only_shared_apps_cost_a_permissions_call() {
     let emu = Emulator::start("", 100);
     let report = json(&audit(&emu, &["--format", "json"]));
-    // 4 list calls + permissions for the 9 apps that are shared or lack the
-    // counters; the 5 unshared apps cost nothing more.
-    assert_eq!(requests(&report, "power-apps"), 4 + 9);
+    // 4 list calls + permissions for the 10 apps that are shared or lack the
+    // counters; the 7 unshared apps cost nothing more.
+    assert_eq!(requests(&report, "power-apps"), 4 + 10);
 }
 
 fn retried(faults: &str, source: &str) {

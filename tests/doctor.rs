@@ -41,7 +41,7 @@ fn names_the_missing_setup_for_each_refusal() {
     );
     // What works says so.
     assert!(
-        table.contains("4 environments") && table.contains("5 instances"),
+        table.contains("4 environments") && table.contains("6 instances"),
         "{table}"
     );
     assert!(table.contains("linked to partner 4567890"), "{table}");

@@ -129,7 +129,7 @@ fn apply_makes_every_automatable_finding_credited() {
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let rows = table_rows(&text);
     assert!(
-        rows.len() == 9,
+        rows.len() == 10,
         "{text}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );

@@ -18,6 +18,11 @@ pub fn fix_for(g: &AttributionGraph, res: &Resource, f: &Finding, opts: &Options
                 "Several partners' users are attributed and no activity decides between them: work on the resource (publish, modify, use it) as your PAL identity so it has the latest activity, or ask the customer to remove the other partner's role; then audit again."
             ))));
         }
+        Verdict::Unknown if f.attributed.iter().any(|a| a.link_undecided) => {
+            return Some(Fix::new(shared(format_args!(
+                "Settle the undecided link first: run `pal-audit attest` as the identity named in the reasons (its live link is the newest evidence), or give each of its links-file rows a linked_at date; then audit again."
+            ))));
+        }
         Verdict::Unknown => {
             return Some(Fix::new(shared(format_args!(
                 "No change can be planned while the verdict is unknown: fix what could not be read (see the reasons and the coverage section, or run `pal-audit doctor`), then audit again."

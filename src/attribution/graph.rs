@@ -213,6 +213,18 @@ impl<'a> AttributionGraph<'a> {
         self.undecided.get(id).map(Vec::as_slice)
     }
 
+    /// The `Deleted` attestation that ended a principal's link: the newest
+    /// evidence of a principal with no link, when it is one.
+    pub fn ended_link(&self, id: &PrincipalId) -> Option<&'a Link> {
+        if self.effective.contains_key(id) || self.undecided.contains_key(id) {
+            return None;
+        }
+        self.all_links_of(id)
+            .filter(|l| evidence_time(l).is_some())
+            .max_by_key(|l| evidence_time(l))
+            .filter(|l| !l.active)
+    }
+
     /// Rules 1-3 of "Links: which evidence wins": the newest evidence wins
     /// (an attestation's `attested_at`, a declared row's `linked_at`; an
     /// undated row is older than any attestation); a winning `Deleted`

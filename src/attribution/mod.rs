@@ -140,10 +140,15 @@ pub struct Attributed {
     pub role: AttributedRole,
     pub partner_id: Option<PartnerId>,
     pub link_source: Option<LinkSource>,
+    /// Its link evidence does not settle to one partner or none (rules v2,
+    /// "Links: which evidence wins", rule 3); `partner_id` is then empty.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub link_undecided: bool,
 }
 
 impl Attributed {
-    /// "name (role, partner 123)" or "name (role, unlinked)".
+    /// "name (role, partner 123)", "name (role, link undecided)" or
+    /// "name (role, unlinked)".
     pub fn describe(&self) -> String {
         format!(
             "{} ({}, {})",
@@ -151,10 +156,17 @@ impl Attributed {
                 .as_deref()
                 .unwrap_or(self.principal_id.as_str()),
             self.role.words(),
-            self.partner_id
-                .as_ref()
-                .map_or("unlinked".to_string(), |p| format!("partner {p}"))
+            self.link_words()
         )
+    }
+
+    /// "partner 123", "link undecided" or "unlinked".
+    pub fn link_words(&self) -> String {
+        match &self.partner_id {
+            Some(p) => format!("partner {p}"),
+            None if self.link_undecided => "link undecided".to_string(),
+            None => "unlinked".to_string(),
+        }
     }
 }
 

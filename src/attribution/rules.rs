@@ -32,6 +32,7 @@ pub fn finding(g: &AttributionGraph, index: usize, opts: &Options) -> Finding {
         ResourceKind::Instance => instance(g, res, opts, &mut f),
     }
     both_readings(g, res, &mut f, &reading);
+    ended_links(g, &mut f);
     if !g.inventory.unread.is_empty() {
         unread(g, res, &mut f);
     }
@@ -39,6 +40,25 @@ pub fn finding(g: &AttributionGraph, index: usize, opts: &Options) -> Finding {
     f.flags.dedup();
     f.fix = fix::fix_for(g, res, &f, opts);
     f
+}
+
+/// An attributed user shown unlinked although a links file declares a link:
+/// the reasons say which newer `Deleted` attestation ended it.
+fn ended_links(g: &AttributionGraph, f: &mut Finding) {
+    for a in &f.attributed {
+        if a.partner_id.is_some() {
+            continue;
+        }
+        if let Some(l) = g.ended_link(&a.principal_id) {
+            f.reasons.push(text!(
+                "{}'s link to partner {} ended: the attestation of {} (in {}) found it Deleted, newer than any evidence of a link",
+                g.name_of(&a.principal_id),
+                l.partner_id,
+                l.attested_at.map_or_else(String::new, |t| t.to_rfc3339()),
+                l.origin
+            ));
+        }
+    }
 }
 
 fn blank(g: &AttributionGraph, res: &Resource) -> Finding {
@@ -1175,6 +1195,7 @@ fn attributed_rows(
                 role: *role,
                 partner_id: eff.as_ref().map(|e| e.link.partner_id.clone()),
                 link_source: eff.as_ref().map(|e| e.link.source),
+                link_undecided: g.undecided_link(p).is_some(),
             }
         })
         .collect()

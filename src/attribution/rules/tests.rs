@@ -1323,6 +1323,11 @@ mod links_v2 {
                 .find(|r| r.contains("does not settle which"))
                 .unwrap();
             assert!(why.contains(OURS) && why.contains(OTHER), "{why}");
+            // Shown as undecided, never as unlinked, and the fix settles it.
+            assert!(f.attributed[0].link_undecided);
+            assert!(f.attributed[0].describe().contains("link undecided"));
+            let fix = f.fix.as_ref().map(ToString::to_string).unwrap_or_default();
+            assert!(fix.contains("pal-audit attest"), "{fix}");
         }
     }
 
@@ -1387,6 +1392,12 @@ mod links_v2 {
         }) {
             assert_eq!(f.verdict, Verdict::Uncredited, "{:?}", f.reasons);
             assert_eq!(f.attributed[0].partner_id, None);
+            // The reasons say why the declared row counts for nothing.
+            assert!(
+                f.reasons.iter().any(|r| r.contains("found it Deleted")),
+                "{:?}",
+                f.reasons
+            );
         }
         // Whatever partner the deleted link named.
         for f in both(|| {
