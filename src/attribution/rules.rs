@@ -32,6 +32,7 @@ pub fn finding(g: &AttributionGraph, index: usize, opts: &Options) -> Finding {
         ResourceKind::Instance => instance(g, res, opts, &mut f),
     }
     both_readings(g, res, &mut f, &reading);
+    other_partner_activity(g, res, opts, &mut f);
     ended_links(g, &mut f);
     if !g.inventory.unread.is_empty() {
         unread(g, res, &mut f);
@@ -40,6 +41,51 @@ pub fn finding(g: &AttributionGraph, index: usize, opts: &Options) -> Finding {
     f.flags.dedup();
     f.fix = fix::fix_for(g, res, &f, opts);
     f
+}
+
+/// A resource credited to us by a rule that did not weigh activity (one
+/// candidate partner, a creator, a solution import) on which another
+/// partner's linked user shows later activity than any of ours: the credit
+/// is at risk (attribution-rules.md, "Several partners"). Never raised for
+/// our own partner's activity.
+fn other_partner_activity(g: &AttributionGraph, res: &Resource, opts: &Options, f: &mut Finding) {
+    if f.verdict != Verdict::Credited
+        || matches!(
+            f.decided_by,
+            Some(DecidedBy::AuditEvents | DecidedBy::ResourceStamps)
+        )
+    {
+        return;
+    }
+    let events = g
+        .activity_of(&res.id)
+        .map(|a| (&a.principal, a.at, a.action.as_str()));
+    let stamps = res
+        .stamps
+        .iter()
+        .map(|s| (&s.principal, s.at, s.kind.verb()));
+    let mut ours: Option<DateTime<Utc>> = None;
+    let mut other: Option<(&PrincipalId, DateTime<Utc>, &str, PartnerId)> = None;
+    for (p, at, what) in events.chain(stamps) {
+        let Some(link) = g.effective_link(p) else {
+            continue;
+        };
+        if link.link.partner_id == opts.partner_id {
+            ours = ours.max(Some(at));
+        } else if other.as_ref().is_none_or(|o| at > o.1) {
+            other = Some((p, at, what, link.link.partner_id.clone()));
+        }
+    }
+    if let Some((p, at, what, partner)) = other
+        && ours.is_none_or(|o| at > o)
+    {
+        f.flags.push(Flag::OtherPartnerActivity);
+        f.reasons.push(text!(
+            "{} (linked to partner {partner}) shows activity on it ({what}, {}) later than any of our partner's users: the credit rests on a rule that does not weigh activity, and more activity of theirs could move it",
+            g.name_of(p),
+            at.to_rfc3339()
+        ));
+    }
 }
 
 /// An attributed user shown unlinked although a links file declares a link:

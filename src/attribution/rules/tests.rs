@@ -1672,6 +1672,122 @@ mod v2_cases {
         assert!(!f.flags.contains(&Flag::OtherPartnerActivity));
     }
 
+    /// The table "the verdict of a component with both readings", row by row.
+    #[test]
+    fn both_readings_none_no_linked_importer_leaves_the_product_reading() {
+        // Imported only by an unlinked account: no solution reading.
+        let mut w = World::new()
+            .link(1, OURS)
+            .resource(with_solution(app(1, vec![], vec![]), "Sol"))
+            .resource(with_solution(flow(Some(1), vec![]), "Sol"));
+        w.inv
+            .solutions
+            .push(solution("Sol", true, vec![(Some(20), 5)]));
+        for f in w.findings() {
+            assert_eq!(f.verdict, Verdict::Credited, "{:?}", f.reasons);
+            assert!(f.flags.contains(&Flag::ImportedByUnlinkedAccount));
+            assert_ne!(f.decided_by, Some(DecidedBy::SolutionImport));
+        }
+    }
+
+    #[test]
+    fn both_readings_undecided_makes_every_component_unknown() {
+        // The latest import has no import job; our older import is not
+        // enough, whatever the product reading says.
+        let mut w = World::new()
+            .link(1, OURS)
+            .resource(with_solution(app(1, vec![], vec![]), "Sol"))
+            .resource(with_solution(flow(Some(1), vec![]), "Sol"))
+            .resource(with_solution(model_driven(1), "Sol"));
+        w.inv
+            .solutions
+            .push(solution("Sol", true, vec![(Some(1), 5), (None, 9)]));
+        for f in w.findings() {
+            assert_eq!(f.verdict, Verdict::Unknown, "{:?}", f.reasons);
+            assert!(f.flags.contains(&Flag::ImporterUnknown));
+        }
+    }
+
+    #[test]
+    fn both_readings_agreeing_decide() {
+        let mut w = World::new()
+            .link(1, OURS)
+            .link(2, OURS)
+            .resource(with_solution(app(1, vec![], vec![]), "Sol"))
+            .resource(with_solution(flow(Some(1), vec![]), "Sol"));
+        w.inv
+            .solutions
+            .push(solution("Sol", true, vec![(Some(2), 5)]));
+        for f in w.findings() {
+            assert_eq!(f.verdict, Verdict::Credited, "{:?}", f.reasons);
+            assert!(!f.flags.contains(&Flag::OwnerChangedSinceImport));
+        }
+        // Agreeing on another partner: credited to them.
+        let mut w = World::new()
+            .link(1, OTHER)
+            .link(2, OTHER)
+            .resource(with_solution(flow(Some(1), vec![]), "Sol"));
+        w.inv
+            .solutions
+            .push(solution("Sol", true, vec![(Some(2), 5)]));
+        assert_eq!(w.one().verdict, Verdict::CreditedToOther);
+    }
+
+    #[test]
+    fn other_partner_activity_is_raised_for_another_partner_s_later_activity() {
+        // Our owner; another partner's user (no longer a co-owner) modified
+        // it last. One candidate partner: credited, at risk.
+        let w = World::new().link(1, OURS).link(2, OTHER).resource(app(
+            1,
+            vec![],
+            vec![
+                stamp(1, StampKind::Created, 3),
+                stamp(2, StampKind::Modified, 20),
+            ],
+        ));
+        let f = w.one();
+        assert_eq!(f.verdict, Verdict::Credited);
+        assert!(
+            f.flags.contains(&Flag::OtherPartnerActivity),
+            "{:?}",
+            f.flags
+        );
+        assert!(
+            f.reasons
+                .iter()
+                .any(|r| r.contains(&format!("partner {OTHER}"))),
+            "{:?}",
+            f.reasons
+        );
+        // Our later activity answers it.
+        let w = World::new().link(1, OURS).link(2, OTHER).resource(app(
+            1,
+            vec![],
+            vec![
+                stamp(2, StampKind::Modified, 20),
+                stamp(1, StampKind::Published, 21),
+            ],
+        ));
+        assert!(!w.one().flags.contains(&Flag::OtherPartnerActivity));
+        // A dataset refreshed by another partner's user after our publish.
+        let mut w = World::new()
+            .link(1, OURS)
+            .link(2, OTHER)
+            .resource(dataset(Some(1)));
+        w.inv.activity = vec![event("ds-1", 2, 20, "RefreshDataset")];
+        let f = w.one();
+        assert_eq!(f.verdict, Verdict::Credited, "{:?}", f.reasons);
+        assert!(
+            f.flags.contains(&Flag::OtherPartnerActivity),
+            "{:?}",
+            f.flags
+        );
+        // An unlinked user's activity is nobody's.
+        let mut w = World::new().link(1, OURS).resource(dataset(Some(1)));
+        w.inv.activity = vec![event("ds-1", 2, 20, "RefreshDataset")];
+        assert!(!w.one().flags.contains(&Flag::OtherPartnerActivity));
+    }
+
     #[test]
     fn case_1_our_owner_and_another_partner_s_co_owner_with_no_activity_is_unknown() {
         let f = World::new()
