@@ -250,6 +250,7 @@ fn attribution_only(n: usize) -> serde_json::Value {
         partner_id: PartnerId::parse(synthetic::OUR_PARTNER).expect("digits"),
         now,
         attestation_max_age: chrono::Duration::days(30),
+        our_other_ids: Vec::new(),
     };
     let t = Instant::now();
     let (a, steal) = stolen_during(|| attribution::attribute(&inv, &links, &options));
@@ -486,6 +487,7 @@ fn main() {
         partner_id: partner.clone(),
         now: synthetic::as_of(),
         attestation_max_age: chrono::Duration::days(30),
+        our_other_ids: Vec::new(),
     };
     // The full audit runs against an emulator in its own process, so this
     // process's peak memory is the audit's alone.

@@ -194,6 +194,11 @@ pub struct AuditArgs {
         hide_env_values = true
     )]
     pub partner_id: Option<String>,
+    /// Another partner ID of your own organisation (a global ID, another
+    /// location); repeatable. A link naming one is flagged
+    /// linked-to-other-id-of-ours instead of counting as another partner.
+    #[arg(long, value_name = "ID")]
+    pub our_other_id: Vec<String>,
     /// Products to audit: power-apps, power-automate, power-bi, customer-insights
     /// (comma-separated) [default: all].
     #[arg(

@@ -28,6 +28,9 @@ pub const TEMPLATE: &str = r#"# pal-audit.toml: read from the current folder, or
 
 # Your associated partner ID (digits).
 # partner_id = "4567890"
+# Your organisation's other partner IDs (a global ID, another location): a
+# link naming one is flagged linked-to-other-id-of-ours, not "another partner".
+# our_other_ids = ["4567891"]
 
 # The customer tenant: id or domain.
 # tenant = "contoso.onmicrosoft.com"
@@ -82,6 +85,8 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(6 * 3600);
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     pub partner_id: Option<String>,
+    #[serde(default)]
+    pub our_other_ids: Vec<String>,
     pub tenant: Option<String>,
     #[serde(default)]
     pub links: Vec<PathBuf>,
@@ -318,6 +323,8 @@ pub struct AuditConfig {
     pub conn: Connection,
     pub as_of: Option<DateTime<Utc>>,
     pub attestation_max_age: chrono::Duration,
+    /// `--our-other-id`: our organisation's other partner IDs.
+    pub our_other_ids: Vec<PartnerId>,
     pub environment_concurrency: usize,
     pub output: OutputConfig,
 }
@@ -455,6 +462,17 @@ impl AuditConfig {
             .or(file.attestation_max_age_days)
             .unwrap_or(30);
         let products = products(args.products, &file)?;
+        let mut our_other_ids = Vec::new();
+        for id in or_file(args.our_other_id, &file.our_other_ids) {
+            let id =
+                PartnerId::parse(&id).map_err(|e| Error::Usage(format!("--our-other-id {e}")))?;
+            if id == partner_id {
+                return Err(Error::Usage(format!(
+                    "--our-other-id {id} is the associated partner ID (--partner-id): name only your other IDs"
+                )));
+            }
+            our_other_ids.push(id);
+        }
         Ok(Self {
             partner_id,
             products,
@@ -480,6 +498,7 @@ impl AuditConfig {
             environments: or_file(args.environment, &file.environments),
             as_of,
             attestation_max_age: chrono::Duration::days(i64::from(max_age_days)),
+            our_other_ids,
             environment_concurrency: file.http.environment_concurrency.unwrap_or(4).max(1),
             output: OutputConfig::resolve(args.output, &file, "any")?,
         })

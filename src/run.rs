@@ -470,6 +470,7 @@ async fn collect_and_attribute(
         partner_id: cfg.partner_id.clone(),
         now: cfg.as_of.unwrap_or_else(Utc::now),
         attestation_max_age: cfg.attestation_max_age,
+        our_other_ids: cfg.our_other_ids.clone(),
     };
     // The cache is saved, and its memory freed, before attribution: both
     // would otherwise peak together on a large tenant.
@@ -788,6 +789,7 @@ async fn demo(
         },
         as_of,
         attestation_max_age: chrono::Duration::days(30),
+        our_other_ids: Vec::new(),
         environment_concurrency: 4,
         output,
     };

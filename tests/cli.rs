@@ -506,3 +506,48 @@ fn help_shows_an_example_for_each_command() {
     let out = bin().arg("--help").output().unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("Exit codes"));
 }
+
+/// `--our-other-id`: a finding credited to another ID of our own
+/// organisation says so and how to re-link; naming the associated ID itself
+/// is a usage error (exit 2).
+#[test]
+fn our_other_id_flags_credit_to_another_id_of_ours() {
+    let emu = Emulator::start("", 100);
+    let report = json(&audit(
+        &emu,
+        &["--format", "json", "--our-other-id", "1234567"],
+    ));
+    let fabrikam: Vec<&serde_json::Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["credited_partner_id"] == "1234567")
+        .collect();
+    assert!(!fabrikam.is_empty());
+    for f in fabrikam {
+        assert!(
+            f["flags"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|x| x == "linked-to-other-id-of-ours"),
+            "{f}"
+        );
+        assert!(
+            f["fix"].as_str().unwrap().contains("attest --link 4567890"),
+            "{f}"
+        );
+    }
+    // Litware's stay another partner's.
+    assert!(report["findings"].as_array().unwrap().iter().any(|f| {
+        f["credited_partner_id"] == "7654321"
+            && !f["flags"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|x| x == "linked-to-other-id-of-ours")
+    }));
+    let out = audit(&emu, &["--our-other-id", "4567890"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--our-other-id 4567890"));
+}

@@ -290,6 +290,7 @@ fn options() -> Options {
         partner_id: PartnerId::parse(OURS).unwrap(),
         now: now(),
         attestation_max_age: Duration::days(30),
+        our_other_ids: Vec::new(),
     }
 }
 

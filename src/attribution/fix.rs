@@ -29,6 +29,13 @@ pub fn fix_for(g: &AttributionGraph, res: &Resource, f: &Finding, opts: &Options
             ))));
         }
     }
+    if f.flags.contains(&Flag::LinkedToOtherIdOfOurs) {
+        let other = f.credited_partner_id.as_ref().map_or("", |p| p.as_str());
+        return Some(Fix::new(shared(format_args!(
+            "The deciding link names {other}, another ID of your organisation, not the associated ID {p}: re-link that identity to {p} (`pal-audit attest --link {p}` run as it, or `az managementpartner update --partner-id {p}`), then audit again.",
+            p = opts.partner_id
+        ))));
+    }
     let ours = g.our_identities(&opts.partner_id);
     let (id, kind) = match ours.first() {
         Some((id, eff)) => (id, eff.kind),

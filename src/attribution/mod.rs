@@ -25,6 +25,9 @@ pub struct Options {
     pub now: DateTime<Utc>,
     /// Older attestations raise `stale-attestation`.
     pub attestation_max_age: Duration,
+    /// Other partner IDs of our own organisation (`--our-other-id`): a link
+    /// naming one is `linked-to-other-id-of-ours`, not another partner.
+    pub our_other_ids: Vec<PartnerId>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -106,6 +109,8 @@ pub enum Flag {
     OrphanedOwner,
     LinkUnresolved,
     ImporterUnknown,
+    LinkedToOtherIdOfOurs,
+    NonProductionEnvironment,
 }
 
 impl Flag {
@@ -124,8 +129,22 @@ impl Flag {
             Self::OrphanedOwner => "orphaned-owner",
             Self::LinkUnresolved => "link-unresolved",
             Self::ImporterUnknown => "importer-unknown",
+            Self::LinkedToOtherIdOfOurs => "linked-to-other-id-of-ours",
+            Self::NonProductionEnvironment => "non-production-environment",
         }
     }
+
+    /// The flags that put a `credited` finding at risk (attribution-rules.md,
+    /// "Verdicts"): reports count such findings apart from plain `credited`.
+    pub const AT_RISK: [Flag; 7] = [
+        Flag::StaleAttestation,
+        Flag::OrphanedOwner,
+        Flag::UserAccountLink,
+        Flag::DeclaredLinkOnly,
+        Flag::OtherPartnerActivity,
+        Flag::ConflictingLinks,
+        Flag::NonProductionEnvironment,
+    ];
 
     pub fn parse(s: &str) -> Option<Self> {
         serde_json::from_value(serde_json::Value::String(s.to_string())).ok()
@@ -187,6 +206,13 @@ pub struct Finding {
     pub reasons: Vec<Text>,
     pub flags: Vec<Flag>,
     pub fix: Option<Fix>,
+}
+
+impl Finding {
+    /// `credited`, with a flag that says the credit could be lost.
+    pub fn at_risk(&self) -> bool {
+        self.verdict == Verdict::Credited && self.flags.iter().any(|f| Flag::AT_RISK.contains(f))
+    }
 }
 
 /// A link as the report lists it, resolved to an object id where possible.

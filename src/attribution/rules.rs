@@ -33,6 +33,8 @@ pub fn finding(g: &AttributionGraph, index: usize, opts: &Options) -> Finding {
     }
     both_readings(g, res, &mut f, &reading);
     other_partner_activity(g, res, opts, &mut f);
+    other_id_of_ours(opts, &mut f);
+    non_production(g, res, &mut f);
     ended_links(g, &mut f);
     if !g.inventory.unread.is_empty() {
         unread(g, res, &mut f);
@@ -86,6 +88,45 @@ fn other_partner_activity(g: &AttributionGraph, res: &Resource, opts: &Options, 
             at.to_rfc3339()
         ));
     }
+}
+
+/// Credit decided for a partner ID our organisation named as its own
+/// (`--our-other-id`) but not the associated one: still another ID's credit,
+/// flagged so the fix re-links instead of blaming another partner.
+fn other_id_of_ours(opts: &Options, f: &mut Finding) {
+    if f.verdict != Verdict::CreditedToOther {
+        return;
+    }
+    let Some(partner) = &f.credited_partner_id else {
+        return;
+    };
+    if opts.our_other_ids.contains(partner) {
+        f.flags.push(Flag::LinkedToOtherIdOfOurs);
+        f.reasons.push(text!(
+            "partner {partner} is one of our own organisation's IDs (--our-other-id), not the associated ID {}: the credit goes to {partner}, not to {}",
+            opts.partner_id,
+            opts.partner_id
+        ));
+    }
+}
+
+/// The rule book counts production use for specializations: a resource in an
+/// environment whose type is known and is neither Production nor Default is
+/// flagged (an unknown type is not).
+fn non_production(g: &AttributionGraph, res: &Resource, f: &mut Finding) {
+    let Some(sku) = g
+        .environment(&res.environment)
+        .and_then(|e| e.sku.as_deref())
+    else {
+        return;
+    };
+    if sku.eq_ignore_ascii_case("Production") || sku.eq_ignore_ascii_case("Default") {
+        return;
+    }
+    f.flags.push(Flag::NonProductionEnvironment);
+    f.reasons.push(text!(
+        "its environment is of type {sku}, not Production or Default: credit for specializations counts production use"
+    ));
 }
 
 /// An attributed user shown unlinked although a links file declares a link:

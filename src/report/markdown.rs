@@ -37,29 +37,36 @@ pub fn render_markdown(report: &Report) -> String {
     let _ = writeln!(s, "## Summary\n");
     let _ = writeln!(
         s,
-        "| product | credited | credited to another partner | uncredited | unknown |"
+        "| product | credited | credited to another partner | uncredited | unknown | credited at risk |"
     );
-    let _ = writeln!(s, "| --- | ---: | ---: | ---: | ---: |");
+    let _ = writeln!(s, "| --- | ---: | ---: | ---: | ---: | ---: |");
     let n = |m: &std::collections::BTreeMap<Verdict, u64>, v| m.get(&v).copied().unwrap_or(0);
     for (p, counts) in &report.summary.by_product {
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} |",
             p.title(),
             n(counts, Verdict::Credited),
             n(counts, Verdict::CreditedToOther),
             n(counts, Verdict::Uncredited),
-            n(counts, Verdict::Unknown)
+            n(counts, Verdict::Unknown),
+            report
+                .summary
+                .at_risk_by_product
+                .get(p)
+                .copied()
+                .unwrap_or(0)
         );
     }
     let all = &report.summary.by_verdict;
     let _ = writeln!(
         s,
-        "| **all** | **{}** | **{}** | **{}** | **{}** |\n",
+        "| **all** | **{}** | **{}** | **{}** | **{}** | **{}** |\n",
         n(all, Verdict::Credited),
         n(all, Verdict::CreditedToOther),
         n(all, Verdict::Uncredited),
-        n(all, Verdict::Unknown)
+        n(all, Verdict::Unknown),
+        report.summary.at_risk
     );
     let gaps: Vec<_> = report
         .coverage

@@ -75,6 +75,11 @@ impl Default for Scope {
 pub struct Summary {
     pub by_verdict: BTreeMap<Verdict, u64>,
     pub by_product: BTreeMap<Product, BTreeMap<Verdict, u64>>,
+    /// Of the `credited`, how many are at risk (`Finding::at_risk`).
+    #[serde(default)]
+    pub at_risk: u64,
+    #[serde(default)]
+    pub at_risk_by_product: BTreeMap<Product, u64>,
 }
 
 impl Summary {
@@ -88,8 +93,14 @@ impl Summary {
         let mut s = Summary {
             by_verdict: zero(),
             by_product: BTreeMap::new(),
+            at_risk: 0,
+            at_risk_by_product: BTreeMap::new(),
         };
         for f in findings {
+            if f.at_risk() {
+                s.at_risk += 1;
+                *s.at_risk_by_product.entry(f.product).or_default() += 1;
+            }
             *s.by_verdict.entry(f.verdict).or_default() += 1;
             *s.by_product
                 .entry(f.product)

@@ -116,6 +116,7 @@ pub fn render_table(report: &Report, opts: TableOptions) -> String {
     let mut s = new_table(opts);
     let mut header = vec!["product".to_string()];
     header.extend(Verdict::ALL.iter().map(|v| v.as_str().to_string()));
+    header.push("credited at risk".to_string());
     s.set_header(header);
     for (product, counts) in &report.summary.by_product {
         let mut row = vec![product.as_str().to_string()];
@@ -123,6 +124,15 @@ pub fn render_table(report: &Report, opts: TableOptions) -> String {
             Verdict::ALL
                 .iter()
                 .map(|v| counts.get(v).copied().unwrap_or(0).to_string()),
+        );
+        row.push(
+            report
+                .summary
+                .at_risk_by_product
+                .get(product)
+                .copied()
+                .unwrap_or(0)
+                .to_string(),
         );
         s.add_row(row);
     }
@@ -136,6 +146,7 @@ pub fn render_table(report: &Report, opts: TableOptions) -> String {
             .unwrap_or(0)
             .to_string()
     }));
+    total.push(report.summary.at_risk.to_string());
     s.add_row(total);
     let _ = writeln!(out, "\nSummary\n{s}");
 

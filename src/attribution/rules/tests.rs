@@ -104,6 +104,7 @@ fn opts() -> Options {
         partner_id: PartnerId::parse(OURS).unwrap(),
         now: now(),
         attestation_max_age: Duration::days(30),
+        our_other_ids: Vec::new(),
     }
 }
 
@@ -1731,6 +1732,76 @@ mod v2_cases {
             .solutions
             .push(solution("Sol", true, vec![(Some(2), 5)]));
         assert_eq!(w.one().verdict, Verdict::CreditedToOther);
+    }
+
+    #[test]
+    fn non_production_environment_is_flagged_and_puts_credit_at_risk() {
+        let mut w = World::new()
+            .link(1, OURS)
+            .principal(1, PrincipalType::ServicePrincipal)
+            .resource(app(1, vec![], vec![]));
+        for (sku, flagged) in [
+            (None, false),
+            (Some("Production"), false),
+            (Some("Default"), false),
+            (Some("Sandbox"), true),
+            (Some("Trial"), true),
+            (Some("Developer"), true),
+            (Some("Teams"), true),
+        ] {
+            w.inv.environments[0].sku = sku.map(str::to_string);
+            let f = w.one();
+            assert_eq!(f.verdict, Verdict::Credited);
+            assert_eq!(
+                f.flags.contains(&Flag::NonProductionEnvironment),
+                flagged,
+                "{sku:?}"
+            );
+            assert_eq!(f.at_risk(), flagged, "{sku:?}: {:?}", f.flags);
+        }
+    }
+
+    #[test]
+    fn linked_to_other_id_of_ours_is_flagged_with_a_re_link_fix() {
+        let w = World::new().link(1, OTHER).resource(app(1, vec![], vec![]));
+        let f = w.one();
+        assert_eq!(f.verdict, Verdict::CreditedToOther);
+        assert!(!f.flags.contains(&Flag::LinkedToOtherIdOfOurs));
+        // The same tenant, OTHER named as one of our own IDs.
+        let mut o = opts();
+        o.our_other_ids = vec![PartnerId::parse(OTHER).unwrap()];
+        let f = attribute(&w.inv, &w.links, &o).findings.remove(0);
+        assert_eq!(
+            f.verdict,
+            Verdict::CreditedToOther,
+            "the credit goes to that ID"
+        );
+        assert!(
+            f.flags.contains(&Flag::LinkedToOtherIdOfOurs),
+            "{:?}",
+            f.flags
+        );
+        let fix = f.fix.as_ref().map(ToString::to_string).unwrap_or_default();
+        assert!(fix.contains(&format!("attest --link {OURS}")), "{fix}");
+    }
+
+    #[test]
+    fn at_risk_is_credited_with_a_risk_flag_only() {
+        // A person's account: credited, at risk.
+        let f = World::new()
+            .link(1, OURS)
+            .last_link(|l| l.kind = LinkKind::User)
+            .resource(app(1, vec![], vec![]))
+            .one();
+        assert!(f.flags.contains(&Flag::UserAccountLink));
+        assert!(f.at_risk());
+        // A flag that is not a risk, or a verdict that is not credited.
+        let mut g = f.clone();
+        g.flags = vec![Flag::ImportedByUnlinkedAccount];
+        assert!(!g.at_risk());
+        let mut g = f.clone();
+        g.verdict = Verdict::CreditedToOther;
+        assert!(!g.at_risk());
     }
 
     #[test]
