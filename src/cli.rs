@@ -381,6 +381,22 @@ pub struct FixArgs {
     /// Write the script to FILE instead of stdout.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// A solution (unique name) your partner delivered: its resources are
+    /// fixed even where no linked identity of yours took part; repeatable.
+    #[arg(long = "solution", value_name = "NAME")]
+    pub solutions: Vec<String>,
+    /// A resource (id or name) your partner delivered: fixed even where no
+    /// linked identity of yours took part; repeatable.
+    #[arg(long = "resource", value_name = "ID|NAME")]
+    pub resources: Vec<String>,
+    /// Plan only the resources of this environment or workspace (id or
+    /// name); repeatable.
+    #[arg(long = "environment", value_name = "ID|NAME")]
+    pub environments: Vec<String>,
+    /// Make the PAL identity a canvas app's owner (`modifyAppOwner`, the old
+    /// owner kept as co-owner) instead of adding it as a co-owner.
+    #[arg(long)]
+    pub take_ownership: bool,
     /// Apply the fixes through the APIs instead of writing a script.
     #[arg(long)]
     pub apply: bool,

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use crate::attribution::{Finding, Flag, Verdict};
+use crate::attribution::{Finding, Flag, InvolvementRole, Verdict};
 use crate::auth::{Claims, Secret, Tokens};
 use crate::error::InputError;
 use crate::http::{Ctx, HttpClient, HttpError};
@@ -24,12 +24,35 @@ const CI: &str = "https://api.ci.ai.dynamics.com/v1";
 /// What one step changes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
-    /// `modifyAppOwner`, the old owner kept as co-owner (`CanEdit`).
+    /// `modifyPermissions`: the PAL identity becomes a co-owner (`CanEdit`),
+    /// the owner unchanged. The default for a canvas app.
+    CanvasCoOwner { environment: String, app: String },
+    /// `modifyAppOwner`, the old owner kept as co-owner (`CanEdit`): only
+    /// with `--take-ownership`.
     CanvasOwner { environment: String, app: String },
     /// `Default.TakeOver`, run as the PAL identity.
     TakeOver { workspace: String, dataset: String },
     /// A role on the Customer Insights instance.
     InstanceRole { instance: String },
+}
+
+/// Who a step must run signed in as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SignIn {
+    /// An administrator of the tenant (Power Platform administrator; for an
+    /// instance, its administrator with the API key).
+    Admin,
+    /// The PAL identity itself: the call makes its caller the publisher.
+    Identity,
+}
+
+impl Action {
+    pub fn sign_in(&self) -> SignIn {
+        match self {
+            Action::TakeOver { .. } => SignIn::Identity,
+            _ => SignIn::Admin,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -38,7 +61,8 @@ pub struct Step {
     pub action: Action,
 }
 
-/// A finding no API call can fix, and what to do instead.
+/// A finding no API call can fix, and what to do instead; or one whose fix
+/// the evidence shows done already.
 #[derive(Clone, Debug)]
 pub struct Manual {
     pub finding: Finding,
@@ -53,12 +77,58 @@ pub struct Identity {
     pub kind: LinkKind,
 }
 
+/// What the user names as delivered by the partner, and how far to go.
+#[derive(Clone, Debug, Default)]
+pub struct PlanOptions {
+    /// `--solution`: resources in these solutions count as delivered.
+    pub solutions: Vec<String>,
+    /// `--resource`: these resources (id or name) count as delivered.
+    pub resources: Vec<String>,
+    /// `--environment`: only resources in these environments (id or name)
+    /// are planned.
+    pub environments: Vec<String>,
+    /// `--take-ownership`: change a canvas app's owner instead of adding a
+    /// co-owner.
+    pub take_ownership: bool,
+}
+
+impl PlanOptions {
+    fn in_scope(&self, f: &Finding) -> bool {
+        self.environments.is_empty()
+            || self.environments.iter().any(|e| {
+                e.eq_ignore_ascii_case(f.environment_id.as_str())
+                    || e.eq_ignore_ascii_case(&f.environment_name)
+            })
+    }
+
+    fn selected(&self, f: &Finding) -> bool {
+        self.resources.iter().any(|r| {
+            r.eq_ignore_ascii_case(f.resource_id.as_str())
+                || r.eq_ignore_ascii_case(&f.resource_name)
+        }) || f
+            .solution
+            .as_deref()
+            .is_some_and(|s| self.solutions.iter().any(|n| n.eq_ignore_ascii_case(s)))
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Plan {
     pub identity: Identity,
+    /// Writes, admin steps first, then the identity's own.
     pub steps: Vec<Step>,
     pub manual: Vec<Manual>,
+    /// Nothing to write: the evidence shows it done.
+    pub done: Vec<Manual>,
+    /// Resources none of our identities took part in, and not selected:
+    /// never written to.
+    pub not_delivered: Vec<Finding>,
+    /// What the plan could not know, said to the user.
+    pub notes: Vec<String>,
 }
+
+/// How a resource no fix may touch is listed.
+pub const NOT_DELIVERED: &str = "no fix: not delivered by this partner";
 
 /// Reads a report file; errors name the file and the JSON path.
 pub fn read_report(path: &Path) -> Result<Report, InputError> {
@@ -129,21 +199,105 @@ pub fn identity(report: &Report, as_principal: Option<&str>) -> Result<Identity,
         })
 }
 
-/// The steps for every finding that is not credited to us.
-pub fn plan(report: &Report, identity: Identity) -> Plan {
+/// Refuses a report written with `--redact`: its names are pseudonyms, so
+/// a plan from it would name nobody real. Reports from before the marker
+/// are recognised by their links' names, all pseudonyms.
+pub fn refuse_redacted(report: &Report, name: &str) -> Result<(), String> {
+    let pseudonym = |n: &str| {
+        n.len() == 10 && n.starts_with("p-") && n[2..].bytes().all(|b| b.is_ascii_hexdigit())
+    };
+    let names: Vec<&str> = report
+        .links
+        .iter()
+        .filter_map(|l| l.principal_name.as_deref())
+        .collect();
+    if report.redacted || (!names.is_empty() && names.iter().all(|n| pseudonym(n))) {
+        return Err(format!(
+            "{name} is a redacted report (--redact): its names are pseudonyms, so no fix can be planned from it; audit again without --redact"
+        ));
+    }
+    Ok(())
+}
+
+/// The steps for every finding that is not credited to us, where our
+/// partner delivered (its involvement, or the user's `--solution` and
+/// `--resource`), never more than needed and nothing already done.
+pub fn plan(report: &Report, identity: Identity, opts: &PlanOptions) -> Plan {
     let mut steps = Vec::new();
     let mut manual = Vec::new();
+    let mut done = Vec::new();
+    let mut not_delivered = Vec::new();
+    let mut notes = Vec::new();
     let who = identity
         .name
         .clone()
         .unwrap_or_else(|| identity.id.to_string());
+    let id = &identity.id;
+    if report.findings.iter().any(|f| f.involvement.is_none()) {
+        notes.push(
+            "the report does not say which resources this partner took part in (it was written by an older pal-audit): only the resources selected with --solution or --resource are fixed; audit again for a full plan".to_string(),
+        );
+    }
     for f in report
         .findings
         .iter()
-        .filter(|f| f.verdict != Verdict::Credited)
+        .filter(|f| f.verdict != Verdict::Credited && opts.in_scope(f))
     {
-        let fixable_unknown = f.flags.contains(&Flag::GroupCoOwner);
-        if f.verdict == Verdict::Unknown && !fixable_unknown {
+        // Missing involvement (an older report) is no involvement.
+        let involved = f.involvement.as_deref().unwrap_or_default();
+        if involved.is_empty() && !opts.selected(f) {
+            not_delivered.push(f.clone());
+            continue;
+        }
+        let has = |role: InvolvementRole| involved.iter().any(|i| i.is_direct(id, role));
+        let latest =
+            |role: InvolvementRole| involved.iter().any(|i| i.is_direct(id, role) && i.latest);
+        // Nothing is proposed that the evidence shows done, whatever the
+        // verdict: the write would change nothing.
+        let direct = has(InvolvementRole::Owner) || has(InvolvementRole::CoOwner);
+        let done_already = match f.kind {
+            ResourceKind::CanvasApp if opts.take_ownership && has(InvolvementRole::Owner) => {
+                Some(format!("{who} already owns the app: nothing to change"))
+            }
+            ResourceKind::CanvasApp if direct && !opts.take_ownership => Some(format!(
+                "{who} already owns or co-owns the app directly: nothing to add"
+            )),
+            ResourceKind::Dataset if latest(InvolvementRole::Publisher) => Some(format!(
+                "{who} published the dataset last: nothing to take over"
+            )),
+            ResourceKind::CloudFlow | ResourceKind::ModelDrivenApp
+                if f.solution_managed == Some(true) && latest(InvolvementRole::Importer) =>
+            {
+                Some(format!(
+                    "{who} imported managed solution {} last: nothing to re-import",
+                    f.solution.as_deref().unwrap_or_default()
+                ))
+            }
+            _ => None,
+        };
+        let unknown = f.verdict == Verdict::Unknown && !f.flags.contains(&Flag::GroupCoOwner);
+        if let Some(what) = done_already {
+            let other_partner = f.attributed.iter().any(|a| {
+                a.partner_id
+                    .as_ref()
+                    .is_some_and(|p| p != &report.partner_id)
+            });
+            let what = if other_partner {
+                format!(
+                    "{what}; another partner's user is attributed too: the latest activity decides, so work on it (publish, modify, use it) as {who}"
+                )
+            } else if unknown || f.verdict != Verdict::Uncredited {
+                format!("{what}; the verdict follows other evidence: read its reasons")
+            } else {
+                what
+            };
+            done.push(Manual {
+                finding: f.clone(),
+                what,
+            });
+            continue;
+        }
+        if unknown {
             manual.push(Manual {
                 finding: f.clone(),
                 what: "the verdict is unknown: read its reasons and fix what could not be read, then audit again".into(),
@@ -151,8 +305,8 @@ pub fn plan(report: &Report, identity: Identity) -> Plan {
             continue;
         }
         // Another partner's attributed user stays a candidate after the change
-        // (a canvas app keeps its old owner as co-owner; an instance keeps its
-        // role holders): the latest activity decides, which no call can make.
+        // (a canvas app keeps its old owner; an instance keeps its role
+        // holders): the latest activity decides, which no call can make.
         let others: Vec<String> = f
             .attributed
             .iter()
@@ -174,78 +328,126 @@ pub fn plan(report: &Report, identity: Identity) -> Plan {
                 )
             })
             .collect();
-        if !others.is_empty() && matches!(f.kind, ResourceKind::CanvasApp | ResourceKind::Instance)
-        {
-            let (change, use_it) = if f.kind == ResourceKind::CanvasApp {
-                (
-                    format!(
-                        "make {who} the owner (POST {POWERAPPS}/{}/apps/{}/modifyAppOwner with roleForOldAppOwner CanEdit) unless it already is one, then publish the app as {who}",
-                        f.environment_id, f.resource_id
-                    ),
-                    "so it shows the latest activity",
-                )
-            } else {
-                (
-                    format!("give {who} a role on the instance and work in it as {who}"),
-                    "so it is the latest active user",
-                )
-            };
-            manual.push(Manual {
+        let push = |list: &mut Vec<Manual>, what: String| {
+            list.push(Manual {
                 finding: f.clone(),
-                what: format!(
-                    "{} also attributed: the latest activity decides between partners. {change}, {use_it}; or ask the customer to remove the other partner's role.",
-                    others.join(", ")
-                ),
-            });
-            continue;
-        }
+                what,
+            })
+        };
         // Ids come from a report file: encoded, they stay one URL segment
         // and cannot break out of the scripts' quotes.
         let seg = |id: &dyn std::fmt::Display| crate::http::seg(&id.to_string());
-        let action = match f.kind {
-            ResourceKind::CanvasApp => Some(Action::CanvasOwner {
-                environment: seg(&f.environment_id),
-                app: seg(&f.resource_id),
-            }),
-            ResourceKind::Dataset => Some(Action::TakeOver {
-                workspace: seg(&f.environment_id),
-                dataset: seg(&f.resource_id),
-            }),
-            ResourceKind::Instance => Some(Action::InstanceRole {
-                instance: seg(&f.resource_id),
-            }),
-            ResourceKind::CloudFlow => {
-                manual.push(Manual {
-                    finding: f.clone(),
-                    what: format!(
-                        "a flow's creator cannot change: re-create the flow signed in as {who}, or export it in a solution and import that managed solution as {who} (`pac solution import`)"
+        let sp = identity.kind == LinkKind::ServicePrincipal;
+        match f.kind {
+            ResourceKind::CanvasApp | ResourceKind::Instance if !others.is_empty() => {
+                let (add, use_it) = match (f.kind, direct || has(InvolvementRole::RoleHolder)) {
+                    (ResourceKind::CanvasApp, true) => (
+                        format!("{who} already owns or co-owns it directly"),
+                        format!(
+                            "publish or modify the app as {who} so it shows the latest activity"
+                        ),
                     ),
-                });
-                None
-            }
-            ResourceKind::ModelDrivenApp => {
-                manual.push(Manual {
-                    finding: f.clone(),
-                    what: format!(
-                        "re-import its managed solution{} signed in as {who}: `pac auth create` as {who}, then `pac solution import --path <solution>.zip --environment {}` (no GUI or PowerShell path changes a model-driven app's owner)",
-                        f.solution.as_deref().map(|s| format!(" {s}")).unwrap_or_default(),
-                        f.environment_id
+                    (ResourceKind::CanvasApp, false) => (
+                        format!("add {who} as a co-owner (CanEdit)"),
+                        format!("then publish the app as {who} so it shows the latest activity"),
                     ),
-                });
-                None
+                    (_, true) => (
+                        format!("{who} already holds a role"),
+                        format!("use the instance as {who} so it is the latest active user"),
+                    ),
+                    (_, false) => (
+                        format!("give {who} a role on the instance"),
+                        format!("then use the instance as {who} so it is the latest active user"),
+                    ),
+                };
+                push(
+                    &mut manual,
+                    format!(
+                        "{} also attributed: the latest activity decides between partners. {add}; {use_it}.",
+                        others.join(", ")
+                    ),
+                );
             }
-        };
-        if let Some(action) = action {
-            steps.push(Step {
+            // The tooling tables: no GUI or PowerShell path, and never
+            // `-PrincipalType User`, for a service principal.
+            ResourceKind::CanvasApp if sp => push(
+                &mut manual,
+                format!(
+                    "add the service principal {who} as a co-owner (CanEdit) with the Power Platform CLI or build tools only (`pac`, signed in to environment {}); a service principal cannot be made a co-owner from the GUI or PowerShell",
+                    f.environment_id
+                ),
+            ),
+            ResourceKind::CanvasApp => {
+                let (environment, app) = (seg(&f.environment_id), seg(&f.resource_id));
+                steps.push(Step {
+                    finding: f.clone(),
+                    action: if opts.take_ownership {
+                        Action::CanvasOwner { environment, app }
+                    } else {
+                        Action::CanvasCoOwner { environment, app }
+                    },
+                });
+            }
+            ResourceKind::Dataset => steps.push(Step {
                 finding: f.clone(),
-                action,
-            });
+                action: Action::TakeOver {
+                    workspace: seg(&f.environment_id),
+                    dataset: seg(&f.resource_id),
+                },
+            }),
+            ResourceKind::Instance if has(InvolvementRole::RoleHolder) => push(
+                &mut done,
+                format!(
+                    "{who} already holds a role on the instance: nothing to add; use the instance as {who} so it is an active user"
+                ),
+            ),
+            ResourceKind::Instance => steps.push(Step {
+                finding: f.clone(),
+                action: Action::InstanceRole {
+                    instance: seg(&f.resource_id),
+                },
+            }),
+            // Re-importing is for components of a managed solution only.
+            ResourceKind::CloudFlow | ResourceKind::ModelDrivenApp
+                if f.solution_managed == Some(true) =>
+            {
+                push(
+                    &mut manual,
+                    format!(
+                        "re-import its managed solution {} signed in as {who}: `pac auth create` as {who}, then `pac solution import --path <solution>.zip --environment {}` (no GUI or PowerShell path changes {})",
+                        f.solution.as_deref().unwrap_or_default(),
+                        f.environment_id,
+                        if f.kind == ResourceKind::CloudFlow {
+                            "a flow's creator"
+                        } else {
+                            "a model-driven app's owner"
+                        }
+                    ),
+                )
+            }
+            ResourceKind::CloudFlow => push(
+                &mut manual,
+                format!(
+                    "a flow's creator cannot change and this flow is in no managed solution: re-create it signed in as {who}"
+                ),
+            ),
+            ResourceKind::ModelDrivenApp => push(
+                &mut manual,
+                format!(
+                    "the app is in no managed solution, so its creator decides and cannot change: re-create it signed in as {who}, or ship it in a managed solution imported as {who} (`pac solution import`)"
+                ),
+            ),
         }
     }
+    // One group per sign-in: the admin's steps, then the identity's.
+    steps.sort_by_key(|s| s.action.sign_in());
     Plan {
         identity,
         steps,
         manual,
+        done,
+        not_delivered,
+        notes,
     }
 }
 
@@ -275,8 +477,186 @@ fn comment(s: &str) -> String {
     s.replace(['\n', '\r'], " ")
 }
 
-/// The plan as a script: each step guarded (skipped when already done) and
-/// followed by a re-read; the manual ones listed as comments.
+/// The script text of one step (unindented).
+fn step_text(step: &Step, shell: Shell, name: &str, id: &str, principal_type: &str) -> String {
+    let what = q(&step.finding.resource_name);
+    let mut s = String::new();
+    match (&step.action, shell) {
+        (Action::CanvasCoOwner { environment, app }, shell) => {
+            let _ = writeln!(
+                s,
+                "#   add {name} as a co-owner (CanEdit); the owner stays: POST modifyPermissions"
+            );
+            let uri = format!("{POWERAPPS}/{environment}/apps/{app}");
+            let aud = powerapps::AUDIENCE;
+            let _ = match shell {
+                Shell::Pwsh => writeln!(
+                    s,
+                    r#"$uri = '{uri}'
+$res = '{aud}'
+$has = {{ @((Invoke-Pal GET "${{uri}}/permissions?api-version=2016-11-01" $res).value | Where-Object {{ $_.properties.principal.id -eq $PalIdentity -and $_.properties.roleName -in 'CanEdit', 'Owner' }}).Count -gt 0 }}
+if (& $has) {{ Write-Host 'already done: {what}' }} else {{
+    Invoke-Pal POST "${{uri}}/modifyPermissions?api-version=2016-11-01" $res @{{ put = @(@{{ properties = @{{ principal = @{{ id = $PalIdentity; type = 'User' }}; roleName = 'CanEdit'; NotifyShareTargetOption = 'DoNotNotify' }} }}); delete = @() }} | Out-Null
+    if (& $has) {{ Write-Host 'ok: {what}' }} else {{ Write-Warning 'NOT FIXED: {what}'; $failed++ }}
+}}"#
+                ),
+                Shell::Bash => writeln!(
+                    s,
+                    r#"uri='{uri}'; res='{aud}'
+has() {{ api GET "$uri/permissions?api-version=2016-11-01" "$res" | jq --arg p "$PAL_IDENTITY" '[.value[] | select((.properties.principal.id | ascii_downcase) == ($p | ascii_downcase) and (.properties.roleName == "CanEdit" or .properties.roleName == "Owner"))] | length'; }}
+if [ "$(has)" != 0 ]; then echo 'already done: {what}'; else
+  api POST "$uri/modifyPermissions?api-version=2016-11-01" "$res" "{{\"put\":[{{\"properties\":{{\"principal\":{{\"id\":\"$PAL_IDENTITY\",\"type\":\"User\"}},\"roleName\":\"CanEdit\",\"NotifyShareTargetOption\":\"DoNotNotify\"}}}}],\"delete\":[]}}" >/dev/null
+  if [ "$(has)" != 0 ]; then echo 'ok: {what}'; else echo 'NOT FIXED: {what}' >&2; failed=$((failed+1)); fi
+fi"#
+                ),
+            };
+        }
+        (Action::CanvasOwner { environment, app }, shell) => {
+            let _ = writeln!(
+                s,
+                "#   --take-ownership: make {name} the owner; the current owner stays a co-owner (CanEdit): POST modifyAppOwner"
+            );
+            let uri = format!("{POWERAPPS}/{environment}/apps/{app}");
+            let aud = powerapps::AUDIENCE;
+            let _ = match shell {
+                Shell::Pwsh => writeln!(
+                    s,
+                    r#"$uri = '{uri}'
+$res = '{aud}'
+$app = Invoke-Pal GET "${{uri}}?api-version=2016-11-01" $res
+if ($app.properties.owner.id -eq $PalIdentity) {{ Write-Host 'already done: {what}' }} else {{
+    Invoke-Pal POST "${{uri}}/modifyAppOwner?api-version=2016-11-01" $res @{{ newAppOwner = $PalIdentity; roleForOldAppOwner = 'CanEdit' }} | Out-Null
+    $app = Invoke-Pal GET "${{uri}}?api-version=2016-11-01" $res
+    if ($app.properties.owner.id -eq $PalIdentity) {{ Write-Host 'ok: {what}' }} else {{ Write-Warning 'NOT FIXED: {what}'; $failed++ }}
+}}"#
+                ),
+                Shell::Bash => writeln!(
+                    s,
+                    r#"uri='{uri}'; res='{aud}'
+owner=$(api GET "$uri?api-version=2016-11-01" "$res" | jq -r '.properties.owner.id | ascii_downcase')
+if [ "$owner" = "$PAL_IDENTITY" ]; then echo 'already done: {what}'; else
+  api POST "$uri/modifyAppOwner?api-version=2016-11-01" "$res" "{{\"newAppOwner\":\"$PAL_IDENTITY\",\"roleForOldAppOwner\":\"CanEdit\"}}" >/dev/null
+  owner=$(api GET "$uri?api-version=2016-11-01" "$res" | jq -r '.properties.owner.id | ascii_downcase')
+  if [ "$owner" = "$PAL_IDENTITY" ]; then echo 'ok: {what}'; else echo 'NOT FIXED: {what}' >&2; failed=$((failed+1)); fi
+fi"#
+                ),
+            };
+        }
+        (Action::TakeOver { workspace, dataset }, shell) => {
+            let _ = writeln!(
+                s,
+                "#   take the dataset over as {name}: Default.TakeOver makes whoever calls it the publisher"
+            );
+            // `configuredBy` tells it done, unless the identity was already
+            // it and someone published later (then it is never "done").
+            let (pwsh_done, bash_done) = if published_since(&step.finding, &PrincipalId::new(id)) {
+                let _ = writeln!(
+                    s,
+                    "#   {name} is configuredBy already, but another publish came later: take it over again"
+                );
+                ("$false", "false")
+            } else {
+                (
+                    "($by -eq $PalName -or $by -eq $PalIdentity)",
+                    "[ \"$by\" = \"${PAL_NAME,,}\" ] || [ \"$by\" = \"$PAL_IDENTITY\" ]",
+                )
+            };
+            let uri = format!("{POWERBI}/groups/{workspace}/datasets/{dataset}");
+            let aud = powerbi::AUDIENCE;
+            let _ = match shell {
+                Shell::Pwsh => writeln!(
+                    s,
+                    r#"$uri = '{uri}'
+$res = '{aud}'
+$by = (Invoke-Pal GET $uri $res).configuredBy
+if ({pwsh_done}) {{ Write-Host 'already done: {what}' }} else {{
+    Invoke-Pal POST "${{uri}}/Default.TakeOver" $res | Out-Null
+    $by = (Invoke-Pal GET $uri $res).configuredBy
+    if ($by -eq $PalName -or $by -eq $PalIdentity) {{ Write-Host 'ok: {what}' }} else {{ Write-Warning "NOT FIXED: {what} (configuredBy is $by)"; $failed++ }}
+}}"#
+                ),
+                Shell::Bash => writeln!(
+                    s,
+                    r#"uri='{uri}'; res='{aud}'
+by=$(api GET "$uri" "$res" | jq -r '.configuredBy // "" | ascii_downcase')
+if {bash_done}; then echo 'already done: {what}'; else
+  api POST "$uri/Default.TakeOver" "$res" >/dev/null
+  by=$(api GET "$uri" "$res" | jq -r '.configuredBy // "" | ascii_downcase')
+  if [ "$by" = "${{PAL_NAME,,}}" ] || [ "$by" = "$PAL_IDENTITY" ]; then echo 'ok: {what}'; else echo "NOT FIXED: {what} (configuredBy is $by)" >&2; failed=$((failed+1)); fi
+fi"#
+                ),
+            };
+        }
+        (Action::InstanceRole { instance }, shell) => {
+            let _ = writeln!(
+                s,
+                "#   give {name} a Contributor role on the instance (needs PAL_AUDIT_CI_KEY), then use the instance as {name}:\n#   among several partners, the latest active one gets the credit."
+            );
+            let uri = format!("{CI}/instances/{instance}/rbac");
+            let aud = customer_insights::DEFAULT_AUDIENCE;
+            let _ = match shell {
+                Shell::Pwsh => writeln!(
+                    s,
+                    r#"$uri = '{uri}'
+$res = '{aud}'
+$key = @{{ 'Ocp-Apim-Subscription-Key' = $env:PAL_AUDIT_CI_KEY }}
+$has = {{ @(Invoke-Pal GET "${{uri}}/assignments" $res -Headers $key | Where-Object {{ $_.principalId -eq $PalIdentity }}).Count -gt 0 }}
+if (& $has) {{ Write-Host 'already done: {what}' }} else {{
+    Invoke-Pal PUT "${{uri}}/principals/${{PalIdentity}}/assign" $res @{{ principalId = $PalIdentity; principalType = '{principal_type}'; roles = @('Contributor') }} -Headers $key | Out-Null
+    if (& $has) {{ Write-Host 'ok: {what}' }} else {{ Write-Warning 'NOT FIXED: {what}'; $failed++ }}
+}}"#
+                ),
+                Shell::Bash => writeln!(
+                    s,
+                    r#"uri='{uri}'; res='{aud}'; key="Ocp-Apim-Subscription-Key: $PAL_AUDIT_CI_KEY"
+has() {{ api GET "$uri/assignments" "$res" "" "$key" | jq --arg p "$PAL_IDENTITY" '[.[] | select((.principalId | ascii_downcase) == $p)] | length'; }}
+if [ "$(has)" != 0 ]; then echo 'already done: {what}'; else
+  api PUT "$uri/principals/$PAL_IDENTITY/assign" "$res" "{{\"principalId\":\"$PAL_IDENTITY\",\"principalType\":\"{principal_type}\",\"roles\":[\"Contributor\"]}}" "$key" >/dev/null
+  if [ "$(has)" != 0 ]; then echo 'ok: {what}'; else echo 'NOT FIXED: {what}' >&2; failed=$((failed+1)); fi
+fi"#
+                ),
+            };
+        }
+    }
+    s
+}
+
+/// `text` with every line indented by `by`.
+fn indent(text: &str, by: &str) -> String {
+    text.lines()
+        .map(|l| {
+            if l.is_empty() {
+                "\n".to_string()
+            } else {
+                format!("{by}{l}\n")
+            }
+        })
+        .collect()
+}
+
+/// A list of findings as comment lines: a heading, then each with its text.
+fn comment_list(s: &mut String, heading: &str, items: &[(&Finding, Option<&str>)]) {
+    if items.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "\n# {heading}");
+    for (f, what) in items {
+        let _ = writeln!(
+            s,
+            "# - {} [{}]",
+            comment(&label(f)),
+            comment(f.resource_id.as_str())
+        );
+        if let Some(w) = what {
+            let _ = writeln!(s, "#     {}", comment(w));
+        }
+    }
+}
+
+/// The plan as one script: its steps in one group per sign-in (the admin's,
+/// then the PAL identity's), each group saying which sign-in it needs; each
+/// step skipped when already done and followed by a re-read; what is done
+/// already, what is manual and what is not ours listed as comments.
 pub fn script(plan: &Plan, report: &Report, shell: Shell) -> String {
     let id = q(plan.identity.id.as_str());
     let name = q(plan
@@ -284,13 +664,11 @@ pub fn script(plan: &Plan, report: &Report, shell: Shell) -> String {
         .name
         .as_deref()
         .unwrap_or(plan.identity.id.as_str()));
-    let principal_type = if plan.identity.kind == LinkKind::ServicePrincipal {
-        "app"
-    } else {
-        "user"
-    };
+    let sp = plan.identity.kind == LinkKind::ServicePrincipal;
+    let principal_type = if sp { "app" } else { "user" };
+    let tenant = q(&report.tenant_id);
     let mut s = String::new();
-    let header = [
+    let mut header = vec![
         format!(
             "pal-audit fix script: tenant {}, partner {}",
             report.tenant_id, report.partner_id
@@ -300,10 +678,13 @@ pub fn script(plan: &Plan, report: &Report, shell: Shell) -> String {
             "from the report generated at {}",
             report.generated_at.to_rfc3339()
         ),
-        "Review every step before running it. Sign in first: az login --tenant <tenant>".into(),
-        "(a service principal: az login --service-principal ...). Each step is skipped when".into(),
-        "already done and re-reads the resource afterwards.".into(),
+        "Review every step before running it. Steps are grouped by the sign-in they need:".into(),
+        "run the script signed in as the administrator (part admin), then signed in as the".into(),
+        "PAL identity (part identity); with no argument both parts run, and a part whose".into(),
+        "sign-in is wrong is skipped. Each step is skipped when already done and re-reads".into(),
+        "the resource afterwards, so the script can be run again.".into(),
     ];
+    header.extend(plan.notes.iter().map(|n| format!("NOTE: {}", comment(n))));
     match shell {
         Shell::Pwsh => {
             s.push_str("#Requires -Version 7\n");
@@ -312,20 +693,25 @@ pub fn script(plan: &Plan, report: &Report, shell: Shell) -> String {
             }
             let _ = writeln!(
                 s,
-                r#"$ErrorActionPreference = 'Stop'
+                r#"param([ValidateSet('all', 'admin', 'identity')][string]$Part = 'all')
+$ErrorActionPreference = 'Stop'
 $PalIdentity = '{id}'
 $PalName = '{name}'
 $failed = 0
 function Get-PalToken([string]$Resource) {{ az account get-access-token --resource $Resource --query accessToken -o tsv }}
+function Get-PalCaller([string]$Resource) {{
+    $p = (Get-PalToken $Resource).Split('.')[1].Replace('-', '+').Replace('_', '/')
+    switch ($p.Length % 4) {{ 2 {{ $p += '==' }} 3 {{ $p += '=' }} }}
+    ([Text.Encoding]::UTF8.GetString([Convert]::FromBase64String($p)) | ConvertFrom-Json).oid
+}}
 function Invoke-Pal([string]$Method, [string]$Uri, [string]$Resource, $Body = $null, [hashtable]$Headers = @{{}}) {{
     $h = @{{ Authorization = "Bearer $(Get-PalToken $Resource)" }} + $Headers
     if ($null -ne $Body) {{
-        Invoke-RestMethod -Method $Method -Uri $Uri -Headers $h -ContentType 'application/json' -Body ($Body | ConvertTo-Json -Depth 6)
+        Invoke-RestMethod -Method $Method -Uri $Uri -Headers $h -ContentType 'application/json' -Body ($Body | ConvertTo-Json -Depth 8)
     }} else {{
         Invoke-RestMethod -Method $Method -Uri $Uri -Headers $h
     }}
-}}
-"#
+}}"#
             );
         }
         Shell::Bash => {
@@ -335,125 +721,114 @@ function Invoke-Pal([string]$Method, [string]$Uri, [string]$Resource, $Body = $n
             }
             let _ = writeln!(
                 s,
-                r#"# Needs: az, curl, jq.
+                r#"# Usage: fix.sh [all|admin|identity]. Needs: az, curl, jq.
 set -euo pipefail
+PART="${{1:-all}}"
 PAL_IDENTITY='{id}'
 PAL_NAME='{name}'
 failed=0
 token() {{ az account get-access-token --resource "$1" --query accessToken -o tsv; }}
+caller() {{ # the object id the token of audience $1 belongs to
+  token "$1" | jq -Rr 'split(".")[1] | gsub("-";"+") | gsub("_";"/") | . + ("==="[0:((4 - length % 4) % 4)]) | @base64d | fromjson | .oid // "" | ascii_downcase'
+}}
 api() {{ # METHOD URL RESOURCE [BODY] [EXTRA-HEADER]
   curl -sS --fail-with-body -X "$1" "$2" -H "Authorization: Bearer $(token "$3")" \
     -H 'Content-Type: application/json' ${{5:+-H "$5"}} ${{4:+--data "$4"}}
-}}
-"#
+}}"#
             );
         }
     }
+    let groups = [SignIn::Admin, SignIn::Identity];
+    let mut n = 0;
     let total = plan.steps.len();
-    for (i, step) in plan.steps.iter().enumerate() {
-        let n = i + 1;
-        let what = q(&step.finding.resource_name);
-        let _ = writeln!(s, "\n# {n}/{total} {}", comment(&label(&step.finding)));
-        match (&step.action, shell) {
-            (Action::CanvasOwner { environment, app }, Shell::Pwsh) => {
-                let _ = writeln!(
+    for (g, sign_in) in groups.iter().enumerate() {
+        let steps: Vec<&Step> = plan
+            .steps
+            .iter()
+            .filter(|st| st.action.sign_in() == *sign_in)
+            .collect();
+        if steps.is_empty() {
+            continue;
+        }
+        let count = steps.len();
+        let (part, needs, login) = match sign_in {
+            SignIn::Admin => (
+                "admin",
+                "an administrator: Power Platform administrator for canvas apps, the instance's administrator (and PAL_AUDIT_CI_KEY) for Customer Insights".to_string(),
+                format!("az login --tenant {tenant}"),
+            ),
+            SignIn::Identity => (
+                "identity",
+                format!("the PAL identity {name} ({id}) itself, never an administrator"),
+                if sp {
+                    format!("az login --service-principal --username <application id of {name}> --tenant {tenant} (certificate or secret)")
+                } else {
+                    format!("az login --tenant {tenant} --username {name} --allow-no-subscriptions")
+                },
+            ),
+        };
+        let _ = writeln!(
+            s,
+            "\n# ===== Part {part} (group {}): {count} step(s) signed in as {needs}\n# Sign in first: {login}",
+            g + 1
+        );
+        let mut body = String::new();
+        for step in steps {
+            n += 1;
+            let _ = writeln!(body, "\n# {n}/{total} {}", comment(&label(&step.finding)));
+            body.push_str(&step_text(step, shell, &name, &id, principal_type));
+        }
+        match (shell, sign_in) {
+            (Shell::Pwsh, SignIn::Admin) => {
+                let _ = write!(
                     s,
-                    r#"#   make {name} the owner; the current owner stays a co-owner (CanEdit)
-$uri = '{POWERAPPS}/{environment}/apps/{app}'
-$res = '{aud}'
-$app = Invoke-Pal GET "${{uri}}?api-version=2016-11-01" $res
-if ($app.properties.owner.id -ne $PalIdentity) {{
-    Invoke-Pal POST "${{uri}}/modifyAppOwner?api-version=2016-11-01" $res @{{ newAppOwner = $PalIdentity; roleForOldAppOwner = 'CanEdit' }} | Out-Null
-    $app = Invoke-Pal GET "${{uri}}?api-version=2016-11-01" $res
-}}
-if ($app.properties.owner.id -eq $PalIdentity) {{ Write-Host 'ok: {what}' }} else {{ Write-Warning 'NOT FIXED: {what}'; $failed++ }}"#,
-                    aud = powerapps::AUDIENCE
+                    "if ($Part -in 'all', 'admin') {{\n{}}}\n",
+                    indent(&body, "    ")
                 );
             }
-            (Action::CanvasOwner { environment, app }, Shell::Bash) => {
-                let _ = writeln!(
+            (Shell::Pwsh, SignIn::Identity) => {
+                let _ = write!(
                     s,
-                    r#"#   make {name} the owner; the current owner stays a co-owner (CanEdit)
-uri='{POWERAPPS}/{environment}/apps/{app}'; res='{aud}'
-owner=$(api GET "$uri?api-version=2016-11-01" "$res" | jq -r '.properties.owner.id')
-if [ "$owner" != "$PAL_IDENTITY" ]; then
-  api POST "$uri/modifyAppOwner?api-version=2016-11-01" "$res" "{{\"newAppOwner\":\"$PAL_IDENTITY\",\"roleForOldAppOwner\":\"CanEdit\"}}" >/dev/null
-  owner=$(api GET "$uri?api-version=2016-11-01" "$res" | jq -r '.properties.owner.id')
-fi
-if [ "$owner" = "$PAL_IDENTITY" ]; then echo 'ok: {what}'; else echo 'NOT FIXED: {what}' >&2; failed=$((failed+1)); fi"#,
-                    aud = powerapps::AUDIENCE
+                    "if ($Part -in 'all', 'identity') {{\n    $me = Get-PalCaller '{aud}'\n    if ($me -ne $PalIdentity) {{\n        Write-Warning \"skipped {count} step(s): they must run signed in as $PalName ($PalIdentity), not $me; sign in as it and run this script with -Part identity\"\n        $failed += {count}\n    }} else {{\n{}    }}\n}}\n",
+                    indent(&body, "        "),
+                    aud = powerbi::AUDIENCE
                 );
             }
-            (Action::TakeOver { workspace, dataset }, shell) => {
-                let _ = writeln!(
+            (Shell::Bash, SignIn::Admin) => {
+                let _ = write!(
                     s,
-                    "#   take the dataset over as {name}. MUST RUN SIGNED IN AS {name} ({id}):\n#   Default.TakeOver makes whoever calls it the publisher."
+                    "if [ \"$PART\" = all ] || [ \"$PART\" = admin ]; then\n{}fi\n",
+                    indent(&body, "  ")
                 );
-                let uri = format!("{POWERBI}/groups/{workspace}/datasets/{dataset}");
-                let aud = powerbi::AUDIENCE;
-                let _ = match shell {
-                    Shell::Pwsh => writeln!(
-                        s,
-                        r#"$uri = '{uri}'
-$res = '{aud}'
-Invoke-Pal POST "${{uri}}/Default.TakeOver" $res | Out-Null
-$ds = Invoke-Pal GET $uri $res
-if ($ds.configuredBy -eq $PalName) {{ Write-Host 'ok: {what}' }} else {{ Write-Warning "NOT FIXED: {what} (configuredBy is $($ds.configuredBy); were you signed in as $PalName?)"; $failed++ }}"#
-                    ),
-                    Shell::Bash => writeln!(
-                        s,
-                        r#"uri='{uri}'; res='{aud}'
-api POST "$uri/Default.TakeOver" "$res" >/dev/null
-by=$(api GET "$uri" "$res" | jq -r '.configuredBy')
-if [ "$by" = "$PAL_NAME" ]; then echo 'ok: {what}'; else echo "NOT FIXED: {what} (configuredBy is $by; were you signed in as $PAL_NAME?)" >&2; failed=$((failed+1)); fi"#
-                    ),
-                };
             }
-            (Action::InstanceRole { instance }, shell) => {
-                let _ = writeln!(
+            (Shell::Bash, SignIn::Identity) => {
+                let _ = write!(
                     s,
-                    "#   give {name} a role on the instance (needs PAL_AUDIT_CI_KEY), then use the instance as {name}:\n#   among several partners, the latest active one gets the credit."
+                    "if [ \"$PART\" = all ] || [ \"$PART\" = identity ]; then\n  me=$(caller '{aud}')\n  if [ \"$me\" != \"$PAL_IDENTITY\" ]; then\n    echo \"skipped {count} step(s): they must run signed in as $PAL_NAME ($PAL_IDENTITY), not $me; sign in as it and run: $0 identity\" >&2\n    failed=$((failed+{count}))\n  else\n{}  fi\nfi\n",
+                    indent(&body, "    "),
+                    aud = powerbi::AUDIENCE
                 );
-                let uri = format!("{CI}/instances/{instance}/rbac");
-                let aud = customer_insights::DEFAULT_AUDIENCE;
-                let _ = match shell {
-                    Shell::Pwsh => writeln!(
-                        s,
-                        r#"$uri = '{uri}'
-$res = '{aud}'
-$key = @{{ 'Ocp-Apim-Subscription-Key' = $env:PAL_AUDIT_CI_KEY }}
-$has = @(Invoke-Pal GET "${{uri}}/assignments" $res -Headers $key | Where-Object {{ $_.principalId -eq $PalIdentity }})
-if ($has.Count -eq 0) {{
-    Invoke-Pal PUT "${{uri}}/principals/${{PalIdentity}}/assign" $res @{{ principalId = $PalIdentity; principalType = '{principal_type}'; roles = @('Contributor') }} -Headers $key | Out-Null
-    $has = @(Invoke-Pal GET "${{uri}}/assignments" $res -Headers $key | Where-Object {{ $_.principalId -eq $PalIdentity }})
-}}
-if ($has.Count -gt 0) {{ Write-Host 'ok: {what}' }} else {{ Write-Warning 'NOT FIXED: {what}'; $failed++ }}"#
-                    ),
-                    Shell::Bash => writeln!(
-                        s,
-                        r#"uri='{uri}'; res='{aud}'; key="Ocp-Apim-Subscription-Key: $PAL_AUDIT_CI_KEY"
-has=$(api GET "$uri/assignments" "$res" "" "$key" | jq --arg p "$PAL_IDENTITY" '[.[] | select(.principalId == $p)] | length')
-if [ "$has" = 0 ]; then
-  api PUT "$uri/principals/$PAL_IDENTITY/assign" "$res" "{{\"principalId\":\"$PAL_IDENTITY\",\"principalType\":\"{principal_type}\",\"roles\":[\"Contributor\"]}}" "$key" >/dev/null
-  has=$(api GET "$uri/assignments" "$res" "" "$key" | jq --arg p "$PAL_IDENTITY" '[.[] | select(.principalId == $p)] | length')
-fi
-if [ "$has" != 0 ]; then echo 'ok: {what}'; else echo 'NOT FIXED: {what}' >&2; failed=$((failed+1)); fi"#
-                    ),
-                };
             }
         }
     }
-    if !plan.manual.is_empty() {
-        let _ = writeln!(s, "\n# Not automatable: do these by hand.");
-        for m in &plan.manual {
-            let _ = writeln!(
-                s,
-                "# - {}\n#     {}",
-                comment(&label(&m.finding)),
-                comment(&m.what)
-            );
-        }
-    }
+    let done: Vec<_> = plan
+        .done
+        .iter()
+        .map(|m| (&m.finding, Some(m.what.as_str())))
+        .collect();
+    comment_list(&mut s, "Already done: nothing to write.", &done);
+    let manual: Vec<_> = plan
+        .manual
+        .iter()
+        .map(|m| (&m.finding, Some(m.what.as_str())))
+        .collect();
+    comment_list(&mut s, "Not automatable: do these by hand.", &manual);
+    let ours_not: Vec<_> = plan.not_delivered.iter().map(|f| (f, None)).collect();
+    comment_list(
+        &mut s,
+        &format!("{NOT_DELIVERED} (none of its linked identities took part; never written to):"),
+        &ours_not,
+    );
     let _ = match shell {
         Shell::Pwsh => writeln!(
             s,
@@ -465,6 +840,30 @@ if [ "$has" != 0 ]; then echo 'ok: {what}'; else echo 'NOT FIXED: {what}' >&2; f
         ),
     };
     s
+}
+
+/// Whether the report shows `id` as the dataset's `configuredBy` with a
+/// later publish by someone else: `configuredBy` then cannot tell a take-over
+/// done, and taking it over again (harmless: it already owns it) records the
+/// latest publish.
+fn published_since(f: &Finding, id: &PrincipalId) -> bool {
+    f.involvement
+        .iter()
+        .flatten()
+        .any(|i| i.is_direct(id, InvolvementRole::Publisher) && !i.latest)
+}
+
+/// The body of `modifyPermissions` that makes `id` a co-owner (`CanEdit`)
+/// of a canvas app, without mail, removing nobody (docs/api-reference-notes.md).
+pub fn co_owner_body(id: &str) -> Value {
+    json!({
+        "put": [{"properties": {
+            "principal": {"id": id, "type": "User"},
+            "roleName": "CanEdit",
+            "NotifyShareTargetOption": "DoNotNotify",
+        }}],
+        "delete": [],
+    })
 }
 
 /// What happened to one step.
@@ -505,6 +904,42 @@ async fn apply_one(
 ) -> Result<Outcome, HttpError> {
     let id = plan.identity.id.as_str();
     match &step.action {
+        Action::CanvasCoOwner { environment, app } => {
+            let ctx = Ctx::new(powerapps::SOURCE, powerapps::AUDIENCE);
+            let uri = format!("{POWERAPPS}/{environment}/apps/{app}");
+            let permissions = format!("{uri}/permissions?api-version=2016-11-01");
+            // Owner or CanEdit: either already makes it a co-owner or more.
+            let holds = |v: &Value| {
+                v["value"].as_array().into_iter().flatten().any(|a| {
+                    a["properties"]["principal"]["id"]
+                        .as_str()
+                        .is_some_and(|p| p.eq_ignore_ascii_case(id))
+                        && matches!(
+                            a["properties"]["roleName"].as_str(),
+                            Some("CanEdit" | "Owner")
+                        )
+                })
+            };
+            let before: Value = http.get_json(&ctx, &permissions).await?;
+            if holds(&before) {
+                return Ok(Outcome::AlreadyDone);
+            }
+            let body = co_owner_body(id);
+            let _: Value = http
+                .post_json(
+                    &ctx,
+                    &format!("{uri}/modifyPermissions?api-version=2016-11-01"),
+                    &body,
+                    false,
+                )
+                .await?;
+            let after: Value = http.get_json(&ctx, &permissions).await?;
+            Ok(if holds(&after) {
+                Outcome::Changed
+            } else {
+                Outcome::Failed("the co-owner role did not appear".into())
+            })
+        }
         Action::CanvasOwner { environment, app } => {
             let ctx = Ctx::new(powerapps::SOURCE, powerapps::AUDIENCE);
             let uri = format!("{POWERAPPS}/{environment}/apps/{app}");
@@ -549,21 +984,25 @@ async fn apply_one(
             }
             let ctx = Ctx::new(powerbi::SOURCE, powerbi::AUDIENCE);
             let uri = format!("{POWERBI}/groups/{workspace}/datasets/{dataset}");
+            let want = plan.identity.name.as_deref().unwrap_or(id);
+            let publisher = |v: &Value| {
+                v["configuredBy"]
+                    .as_str()
+                    .is_some_and(|c| c.eq_ignore_ascii_case(want) || c.eq_ignore_ascii_case(id))
+            };
+            let before: Value = http.get_json(&ctx, &uri).await?;
+            if publisher(&before) && !published_since(&step.finding, &plan.identity.id) {
+                return Ok(Outcome::AlreadyDone);
+            }
             let _: Value = http
                 .post_json(&ctx, &format!("{uri}/Default.TakeOver"), &json!({}), false)
                 .await?;
             let after: Value = http.get_json(&ctx, &uri).await?;
-            let want = plan.identity.name.as_deref().unwrap_or(id);
-            Ok(
-                if after["configuredBy"]
-                    .as_str()
-                    .is_some_and(|c| c.eq_ignore_ascii_case(want) || c.eq_ignore_ascii_case(id))
-                {
-                    Outcome::Changed
-                } else {
-                    Outcome::Failed("configuredBy did not change".into())
-                },
-            )
+            Ok(if publisher(&after) {
+                Outcome::Changed
+            } else {
+                Outcome::Failed("configuredBy did not change".into())
+            })
         }
         Action::InstanceRole { instance } => {
             let Some(key) = ci_key else {
@@ -610,6 +1049,7 @@ async fn apply_one(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::attribution::Involvement;
 
     fn report() -> Report {
         let text = include_str!("../tests/snapshots/snapshots__json.snap");
@@ -620,8 +1060,28 @@ mod tests {
         serde_json::from_value(v).unwrap()
     }
 
+    fn find<'a>(r: &'a mut Report, name: &str) -> &'a mut Finding {
+        r.findings
+            .iter_mut()
+            .find(|f| &*f.resource_name == name)
+            .unwrap()
+    }
+
+    fn names(fs: impl IntoIterator<Item = impl std::ops::Deref<Target = Finding>>) -> Vec<String> {
+        let mut n: Vec<String> = fs
+            .into_iter()
+            .map(|f| f.resource_name.to_string())
+            .collect();
+        n.sort();
+        n
+    }
+
+    fn plan_of(r: &Report, opts: &PlanOptions) -> Plan {
+        plan(r, identity(r, None).unwrap(), opts)
+    }
+
     #[test]
-    fn the_plan_covers_every_finding_not_credited() {
+    fn the_plan_writes_only_where_the_partner_delivered() {
         let r = report();
         let id = identity(&r, None).unwrap();
         assert_eq!(
@@ -629,44 +1089,283 @@ mod tests {
             "11111111-1111-4111-8111-000000000001",
             "the attested service account"
         );
-        let p = plan(&r, id);
+        let p = plan(&r, id, &PlanOptions::default());
         let not_credited = r
             .findings
             .iter()
             .filter(|f| f.verdict != Verdict::Credited)
             .count();
-        assert_eq!(p.steps.len() + p.manual.len(), not_credited);
+        assert_eq!(
+            p.steps.len() + p.manual.len() + p.done.len() + p.not_delivered.len(),
+            not_credited
+        );
+        // The customer's own canvas app (our account may only view it), its
+        // own dataset, another partner's dataset: never written to.
+        let untouched = names(p.not_delivered.iter());
+        for own in [
+            "Visitor Badges",
+            "Company Directory",
+            "Headcount",
+            "Pipeline",
+        ] {
+            assert!(untouched.contains(&own.to_string()), "{own}: {untouched:?}");
+        }
         assert!(
+            p.steps.iter().all(|s| s
+                .finding
+                .involvement
+                .as_ref()
+                .is_some_and(|i| !i.is_empty())),
+            "a step for a resource we took no part in"
+        );
+        assert_eq!(
+            names(p.steps.iter().map(|s| &s.finding)),
+            ["Revenue", "Safety Checklist", "Web Analytics"]
+        );
+        assert!(p.notes.is_empty(), "{:?}", p.notes);
+    }
+
+    #[test]
+    fn a_canvas_app_gets_a_co_owner_unless_ownership_is_asked_for() {
+        let r = report();
+        let co = plan_of(&r, &PlanOptions::default());
+        let safety = |p: &Plan| {
             p.steps
                 .iter()
-                .any(|s| matches!(s.action, Action::CanvasOwner { .. }))
-        );
+                .find(|s| &*s.finding.resource_name == "Safety Checklist")
+                .unwrap()
+                .action
+                .clone()
+        };
+        assert!(matches!(safety(&co), Action::CanvasCoOwner { .. }));
         assert!(
-            p.steps
+            co.steps
                 .iter()
-                .any(|s| matches!(s.action, Action::TakeOver { .. }))
+                .all(|s| !matches!(s.action, Action::CanvasOwner { .. }))
         );
+        let own = plan_of(
+            &r,
+            &PlanOptions {
+                take_ownership: true,
+                ..Default::default()
+            },
+        );
+        assert!(matches!(safety(&own), Action::CanvasOwner { .. }));
+        for shell in [Shell::Pwsh, Shell::Bash] {
+            let s = script(&co, &r, shell);
+            assert!(
+                s.contains("/modifyPermissions?api-version=2016-11-01"),
+                "{shell:?}"
+            );
+            assert!(
+                s.contains("CanEdit") && s.contains("DoNotNotify"),
+                "{shell:?}"
+            );
+            assert!(!s.contains("modifyAppOwner"), "{shell:?}");
+            let s = script(&own, &r, shell);
+            assert!(
+                s.contains("modifyAppOwner") && !s.contains("/modifyPermissions"),
+                "{shell:?}"
+            );
+        }
+        // The body the API is sent.
+        assert_eq!(
+            co_owner_body("x"),
+            json!({"put":[{"properties":{"principal":{"id":"x","type":"User"},"roleName":"CanEdit","NotifyShareTargetOption":"DoNotNotify"}}],"delete":[]})
+        );
+    }
+
+    #[test]
+    fn a_service_principal_gets_no_api_powershell_or_gui_step_for_a_canvas_app() {
+        let r = report();
+        let mut id = identity(&r, None).unwrap();
+        id.kind = LinkKind::ServicePrincipal;
+        let p = plan(&r, id, &PlanOptions::default());
         assert!(
+            p.steps.iter().all(|s| !matches!(
+                s.action,
+                Action::CanvasCoOwner { .. } | Action::CanvasOwner { .. }
+            )),
+            "{:?}",
             p.steps
-                .iter()
-                .any(|s| matches!(s.action, Action::InstanceRole { .. }))
         );
+        let safety = p
+            .manual
+            .iter()
+            .find(|m| &*m.finding.resource_name == "Safety Checklist")
+            .unwrap();
         assert!(
+            safety
+                .what
+                .contains("Power Platform CLI or build tools only"),
+            "{}",
+            safety.what
+        );
+        for shell in [Shell::Pwsh, Shell::Bash] {
+            let s = script(&p, &r, shell);
+            assert!(!s.contains("-PrincipalType User"), "{shell:?}");
+            assert!(!s.contains("Set-AdminPowerApp"), "{shell:?}");
+            assert!(
+                !s.contains("modifyPermissions") && !s.contains("modifyAppOwner"),
+                "{shell:?}"
+            );
+            assert!(s.contains("az login --service-principal"), "{shell:?}");
+        }
+    }
+
+    #[test]
+    fn re_import_only_for_components_of_a_managed_solution() {
+        let mut r = report();
+        // Welcome email: in no solution; make it a managed solution's.
+        let p = plan_of(&r, &PlanOptions::default());
+        let welcome = |p: &Plan| {
             p.manual
                 .iter()
-                .any(|m| m.finding.kind == ResourceKind::CloudFlow)
+                .find(|m| &*m.finding.resource_name == "Welcome email")
+                .unwrap()
+                .what
+                .clone()
+        };
+        assert!(welcome(&p).contains("re-create it"), "{}", welcome(&p));
+        assert!(!welcome(&p).contains("import"), "{}", welcome(&p));
+        let f = find(&mut r, "Welcome email");
+        f.solution = Some("NorthwindTools".into());
+        f.solution_managed = Some(true);
+        let p = plan_of(&r, &PlanOptions::default());
+        assert!(
+            welcome(&p).contains("re-import its managed solution NorthwindTools"),
+            "{}",
+            welcome(&p)
         );
-        // The group co-owner case is fixable; other unknowns are not.
+        // An unmanaged solution is no managed one.
+        find(&mut r, "Welcome email").solution_managed = Some(false);
+        let p = plan_of(&r, &PlanOptions::default());
+        assert!(!welcome(&p).contains("re-import"), "{}", welcome(&p));
+    }
+
+    #[test]
+    fn nothing_the_evidence_shows_done_is_proposed() {
+        let mut r = report();
+        let p = plan_of(&r, &PlanOptions::default());
+        let done = names(p.done.iter().map(|m| &m.finding));
+        // A flow in a managed solution our identity imported last; a canvas
+        // app it owns; instances it holds a role on.
+        for name in ["Sync leads", "Inventory Audit", "Service Insights"] {
+            assert!(done.contains(&name.to_string()), "{name}: {done:?}");
+        }
         assert!(
             p.steps
                 .iter()
-                .any(|s| &*s.finding.resource_name == "Safety Checklist")
+                .all(|s| !done.contains(&s.finding.resource_name.to_string()))
+        );
+        // Our identity as a direct co-owner of Safety Checklist, and the
+        // latest publisher of Revenue: no step for either.
+        let svc = PrincipalId::new("11111111-1111-4111-8111-000000000001");
+        let row = |role, latest| Involvement {
+            role,
+            principal_id: svc.clone(),
+            principal_name: None,
+            through_group: None,
+            latest,
+        };
+        find(&mut r, "Safety Checklist")
+            .involvement
+            .as_mut()
+            .unwrap()
+            .push(row(InvolvementRole::CoOwner, false));
+        find(&mut r, "Revenue").involvement = Some(vec![row(InvolvementRole::Publisher, true)]);
+        let p = plan_of(&r, &PlanOptions::default());
+        assert_eq!(names(p.steps.iter().map(|s| &s.finding)), ["Web Analytics"]);
+        // Through a group only is not done: Web Analytics' role is a group's.
+        assert!(
+            r.findings
+                .iter()
+                .find(|f| &*f.resource_name == "Web Analytics")
+                .unwrap()
+                .involvement
+                .as_ref()
+                .unwrap()
+                .iter()
+                .all(|i| i.through_group.is_some())
+        );
+    }
+
+    #[test]
+    fn selection_names_what_was_delivered_and_environment_limits_the_plan() {
+        let r = report();
+        let sel = plan_of(
+            &r,
+            &PlanOptions {
+                resources: vec![
+                    "visitor badges".into(),
+                    "c0000000-0000-4000-8000-000000000003".into(),
+                ],
+                solutions: vec!["fabrikamquoting".into()],
+                ..Default::default()
+            },
+        );
+        let stepped = names(sel.steps.iter().map(|s| &s.finding));
+        assert!(stepped.contains(&"Visitor Badges".into()), "{stepped:?}");
+        assert!(stepped.contains(&"Headcount".into()), "{stepped:?}");
+        let listed = names(sel.manual.iter().map(|m| &m.finding));
+        for n in ["Quote Desk", "Quote approval"] {
+            assert!(listed.contains(&n.to_string()), "{n}: {listed:?}");
+        }
+        assert!(!names(sel.not_delivered.iter()).contains(&"Visitor Badges".into()));
+        let env = plan_of(
+            &r,
+            &PlanOptions {
+                environments: vec!["Contoso Sales".into()],
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            names(env.steps.iter().map(|s| &s.finding)),
+            ["Safety Checklist"]
         );
         assert!(
-            p.manual
+            env.not_delivered
                 .iter()
-                .any(|m| &*m.finding.resource_name == "Shift Swap")
+                .chain(env.manual.iter().map(|m| &m.finding))
+                .all(|f| &*f.environment_name == "Contoso Sales")
         );
+    }
+
+    #[test]
+    fn an_older_report_without_involvement_writes_to_nothing_unselected() {
+        let mut r = report();
+        for f in &mut r.findings {
+            f.involvement = None;
+        }
+        let p = plan_of(&r, &PlanOptions::default());
+        assert!(p.steps.is_empty(), "{:?}", p.steps);
+        assert_eq!(p.notes.len(), 1);
+        assert!(script(&p, &r, Shell::Bash).contains("NOTE: the report does not say"));
+        let p = plan_of(
+            &r,
+            &PlanOptions {
+                resources: vec!["Revenue".into()],
+                ..Default::default()
+            },
+        );
+        assert_eq!(names(p.steps.iter().map(|s| &s.finding)), ["Revenue"]);
+    }
+
+    #[test]
+    fn a_redacted_report_is_refused() {
+        let mut r = report();
+        assert!(refuse_redacted(&r, "r.json").is_ok());
+        let mut marked = r.clone();
+        marked.redacted = true;
+        assert!(
+            refuse_redacted(&marked, "r.json")
+                .unwrap_err()
+                .contains("r.json is a redacted report")
+        );
+        // Redacted before the marker existed: every link name a pseudonym.
+        crate::report::redact(&mut r);
+        r.redacted = false;
+        assert!(refuse_redacted(&r, "r.json").is_err());
     }
 
     #[test]
@@ -680,15 +1379,34 @@ mod tests {
     }
 
     #[test]
-    fn scripts_guard_every_step_and_keep_the_old_owner() {
+    fn scripts_group_steps_by_sign_in_and_guard_every_step() {
         let r = report();
-        let p = plan(&r, identity(&r, None).unwrap());
+        let p = plan_of(&r, &PlanOptions::default());
         for shell in [Shell::Pwsh, Shell::Bash] {
             let s = script(&p, &r, shell);
-            assert!(s.contains("roleForOldAppOwner"), "{shell:?}");
-            assert!(s.contains("MUST RUN SIGNED IN AS"), "{shell:?}");
+            let admin = s.find("Part admin").expect("admin group");
+            let ident = s.find("Part identity").expect("identity group");
+            let canvas = s.find("Safety Checklist").unwrap();
+            let take = s.find("Default.TakeOver").unwrap();
+            assert!(
+                admin < canvas && canvas < ident && ident < take,
+                "{shell:?}"
+            );
+            // The identity's group checks who is signed in before any step.
+            assert!(
+                s[ident..take].contains("PalCaller") || s[ident..take].contains("caller '"),
+                "{shell:?}"
+            );
             assert!(s.contains("Not automatable"), "{shell:?}");
+            assert!(s.contains(NOT_DELIVERED), "{shell:?}");
+            // Every step: skipped when done, else written and re-read.
             assert_eq!(s.matches("NOT FIXED").count(), p.steps.len(), "{shell:?}");
+            assert_eq!(
+                s.matches("'already done: ").count(),
+                p.steps.len(),
+                "{shell:?}"
+            );
+            assert!(!s.contains("remove the other partner"), "{shell:?}");
         }
     }
 }

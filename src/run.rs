@@ -589,11 +589,23 @@ async fn fix_command(
     quiet: bool,
 ) -> Result<u8, Error> {
     let report = fix::read_report(&args.report)?;
+    fix::refuse_redacted(&report, &args.report.display().to_string()).map_err(Error::Usage)?;
     if let Some(path) = args.out.as_deref().filter(|_| !args.apply) {
         report::check_output(path)?;
     }
     let identity = fix::identity(&report, args.as_principal.as_deref()).map_err(Error::Usage)?;
-    let plan = fix::plan(&report, identity);
+    let options = fix::PlanOptions {
+        solutions: args.solutions,
+        resources: args.resources,
+        environments: args.environments,
+        take_ownership: args.take_ownership,
+    };
+    let plan = fix::plan(&report, identity, &options);
+    if !quiet {
+        for note in &plan.notes {
+            eprintln!("note: {note}");
+        }
+    }
     if !args.apply {
         let text = fix::script(&plan, &report, args.shell);
         match &args.out {
@@ -601,10 +613,12 @@ async fn fix_command(
                 report::write_atomic(path, &text)?;
                 if !quiet {
                     eprintln!(
-                        "script written to {}: {} automated steps, {} to do by hand",
+                        "script written to {}: {} automated steps, {} already done, {} to do by hand, {} not delivered by this partner",
                         path.display(),
                         plan.steps.len(),
-                        plan.manual.len()
+                        plan.done.len(),
+                        plan.manual.len(),
+                        plan.not_delivered.len()
                     );
                 }
             }
@@ -621,7 +635,15 @@ async fn fix_command(
         "Plan: make {who} the attributed user of {} resources:\n",
         plan.steps.len()
     );
+    let mut group = None;
     for s in &plan.steps {
+        if group != Some(s.action.sign_in()) {
+            group = Some(s.action.sign_in());
+            shown.push_str(match s.action.sign_in() {
+                fix::SignIn::Admin => " signed in as an administrator:\n",
+                fix::SignIn::Identity => " signed in as the PAL identity itself:\n",
+            });
+        }
         shown.push_str(&format!(
             "  - {} ({}, {}): {}\n",
             s.finding.resource_name,
@@ -629,6 +651,32 @@ async fn fix_command(
             s.finding.environment_name,
             action_words(&s.action)
         ));
+    }
+    if !plan.done.is_empty() {
+        shown.push_str(&format!("Already done ({}):\n", plan.done.len()));
+        for m in &plan.done {
+            shown.push_str(&format!(
+                "  - {} ({}): {}\n",
+                m.finding.resource_name,
+                m.finding.kind.as_str(),
+                m.what
+            ));
+        }
+    }
+    if !plan.not_delivered.is_empty() {
+        shown.push_str(&format!(
+            "{} ({}; never written to):\n",
+            fix::NOT_DELIVERED,
+            plan.not_delivered.len()
+        ));
+        for f in &plan.not_delivered {
+            shown.push_str(&format!(
+                "  - {} ({}, {})\n",
+                f.resource_name,
+                f.kind.as_str(),
+                f.environment_name
+            ));
+        }
     }
     if !plan.manual.is_empty() {
         shown.push_str(&format!("Not automatable ({}):\n", plan.manual.len()));
@@ -717,8 +765,9 @@ async fn fix_command(
 
 fn action_words(a: &fix::Action) -> &'static str {
     match a {
+        fix::Action::CanvasCoOwner { .. } => "add it as a co-owner (CanEdit), the owner unchanged",
         fix::Action::CanvasOwner { .. } => {
-            "make it the owner, keeping the current owner as co-owner"
+            "make it the owner, keeping the current owner as co-owner (--take-ownership)"
         }
         fix::Action::TakeOver { .. } => "take the dataset over (runs as the PAL identity)",
         fix::Action::InstanceRole { .. } => "give it a Contributor role on the instance",

@@ -10,6 +10,11 @@ const SVC: &str = "11111111-1111-4111-8111-000000000001";
 /// An audit of the emulator (no CI activity export: every role holder
 /// counts), written to `dir/report.json`.
 fn report(emu: &Emulator, dir: &std::path::Path) -> std::path::PathBuf {
+    report_with(emu, dir, &[])
+}
+
+/// `report` with more audit flags (`--redact`).
+fn report_with(emu: &Emulator, dir: &std::path::Path, extra: &[&str]) -> std::path::PathBuf {
     let path = dir.join("report.json");
     let base = emu.base();
     let out = bin()
@@ -32,6 +37,7 @@ fn report(emu: &Emulator, dir: &std::path::Path) -> std::path::PathBuf {
             "--output",
         ])
         .arg(&path)
+        .args(extra)
         .output()
         .unwrap();
     assert!(path.exists(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -73,19 +79,50 @@ const AUDIT_AGAIN: [&str; 8] = [
     AS_OF,
 ];
 
+// Ids of the customer's own resources in the bundled tenant: Visitor Badges
+// (our service account may only view it), Company Directory, the Headcount
+// dataset; and another partner's Pipeline dataset.
+const CUSTOMERS_OWN: [&str; 4] = [
+    "a0000000-0000-4000-8000-000000000003",
+    "a0000000-0000-4000-8000-000000000009",
+    "c0000000-0000-4000-8000-000000000003",
+    "c0000000-0000-4000-8000-000000000002",
+];
+
+/// The script's lines that run (comments left out).
+fn code_lines(script: &str) -> Vec<&str> {
+    script
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .collect()
+}
+
 #[test]
-fn writes_a_script_in_either_shell() {
+fn writes_a_script_in_either_shell_only_for_what_we_delivered() {
     let emu = Emulator::start("", 100);
     let dir = tempfile::tempdir().unwrap();
     let r = report(&emu, dir.path());
     let out = fix(&emu, TOKEN, &[r.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0));
-    let pwsh = String::from_utf8_lossy(&out.stdout);
+    let pwsh = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(pwsh.starts_with("#Requires -Version 7"));
-    assert!(pwsh.contains("modifyAppOwner") && pwsh.contains("roleForOldAppOwner = 'CanEdit'"));
-    assert!(pwsh.contains("MUST RUN SIGNED IN AS svc-northwind@contoso.com"));
+    // A co-owner by default; no owner change.
+    assert!(pwsh.contains("/modifyPermissions?api-version=2016-11-01"));
+    assert!(pwsh.contains("roleName = 'CanEdit'; NotifyShareTargetOption = 'DoNotNotify'"));
+    assert!(!pwsh.contains("modifyAppOwner"));
+    // Two groups, each naming its sign-in.
+    assert!(pwsh.contains("Part admin (group 1)") && pwsh.contains("Part identity (group 2)"));
+    assert!(pwsh.contains("signed in as the PAL identity svc-northwind@contoso.com"));
     assert!(pwsh.contains("# Not automatable"));
     assert!(pwsh.contains("a flow's creator cannot change"));
+    assert!(pwsh.contains("# no fix: not delivered by this partner"));
+    for own in CUSTOMERS_OWN {
+        assert!(pwsh.contains(own), "{own} is listed");
+        assert!(
+            code_lines(&pwsh).iter().all(|l| !l.contains(own)),
+            "{own} is written to"
+        );
+    }
     let script = dir.path().join("fix.sh");
     let args = [
         r.to_str().unwrap(),
@@ -97,6 +134,9 @@ fn writes_a_script_in_either_shell() {
     assert_eq!(fix(&emu, TOKEN, &args).status.code(), Some(0));
     let bash = std::fs::read_to_string(&script).unwrap();
     assert!(bash.starts_with("#!/usr/bin/env bash") && bash.contains("set -euo pipefail"));
+    for own in CUSTOMERS_OWN {
+        assert!(code_lines(&bash).iter().all(|l| !l.contains(own)), "{own}");
+    }
     // The bash script is valid shell.
     let check = std::process::Command::new("bash")
         .arg("-n")
@@ -111,7 +151,48 @@ fn writes_a_script_in_either_shell() {
 }
 
 #[test]
-fn apply_makes_every_automatable_finding_credited() {
+fn take_ownership_is_the_only_way_to_an_owner_change() {
+    let emu = Emulator::start("", 100);
+    let dir = tempfile::tempdir().unwrap();
+    let r = report(&emu, dir.path());
+    let out = fix(&emu, TOKEN, &[r.to_str().unwrap(), "--take-ownership"]);
+    let pwsh = String::from_utf8_lossy(&out.stdout);
+    assert!(pwsh.contains("modifyAppOwner") && pwsh.contains("roleForOldAppOwner = 'CanEdit'"));
+    assert!(!pwsh.contains("/modifyPermissions"));
+}
+
+#[test]
+fn selection_names_what_we_delivered_and_environment_limits_the_plan() {
+    let emu = Emulator::start("", 100);
+    let dir = tempfile::tempdir().unwrap();
+    let r = report(&emu, dir.path());
+    let r = r.to_str().unwrap();
+    let script = |args: &[&str]| {
+        let out = fix(&emu, TOKEN, &[&[r, "--shell", "bash"][..], args].concat());
+        assert_eq!(out.status.code(), Some(0));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let badges = "a0000000-0000-4000-8000-000000000003";
+    let by_name = script(&["--resource", "Visitor Badges"]);
+    assert!(code_lines(&by_name).iter().any(|l| l.contains(badges)));
+    let headcount = "c0000000-0000-4000-8000-000000000003";
+    let by_id = script(&["--resource", headcount]);
+    assert!(code_lines(&by_id).iter().any(|l| l.contains(headcount)));
+    assert!(code_lines(&by_id).iter().all(|l| !l.contains(badges)));
+    // A solution named as ours: its model-driven app is planned (by hand).
+    let sol = script(&["--solution", "FabrikamQuoting"]);
+    let manual = sol.find("# Not automatable").unwrap();
+    let not_ours = sol.find("# no fix: not delivered").unwrap();
+    let quote_desk = sol.find("Quote Desk").unwrap();
+    assert!(manual < quote_desk && quote_desk < not_ours, "{sol}");
+    // One environment: its steps only.
+    let sales = script(&["--environment", "Contoso Sales"]);
+    assert!(sales.contains("Safety Checklist"));
+    assert!(!sales.contains("Revenue") && !sales.contains("Visitor Badges"));
+}
+
+#[test]
+fn apply_writes_only_to_delivered_resources_and_is_idempotent() {
     let emu = Emulator::start("", 100);
     let dir = tempfile::tempdir().unwrap();
     let r = report(&emu, dir.path());
@@ -123,13 +204,20 @@ fn apply_makes_every_automatable_finding_credited() {
         &[&[r.to_str().unwrap(), "--apply"][..], &AUDIT_AGAIN].concat(),
     );
     assert_eq!(out.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("Dry run: nothing changed"));
+    let dry = String::from_utf8_lossy(&out.stdout);
+    assert!(dry.contains("Dry run: nothing changed"));
+    assert!(
+        dry.contains("no fix: not delivered by this partner") && dry.contains("Visitor Badges")
+    );
     let args = [&[r.to_str().unwrap(), "--apply", "--yes"][..], &AUDIT_AGAIN].concat();
     let out = fix(&emu, &token, &args);
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let rows = table_rows(&text);
-    assert!(
-        rows.len() == 10,
+    let mut names: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["Revenue", "Safety Checklist", "Web Analytics"],
         "{text}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
@@ -137,7 +225,7 @@ fn apply_makes_every_automatable_finding_credited() {
     // its role makes the identity a possible active user, and only its use
     // of the instance makes it an active one (rules v2).
     for row in &rows {
-        assert!(row[2] == "changed" || row[2] == "already done", "{row:?}");
+        assert_eq!(row[2], "changed", "{row:?}");
         let want = if row[1] == "instance" {
             "uncredited"
         } else {
@@ -145,25 +233,120 @@ fn apply_makes_every_automatable_finding_credited() {
         };
         assert_eq!(row[4], want, "{row:?}");
     }
-    for name in [
-        "Visitor Badges",
-        "Safety Checklist",
-        "Pipeline",
-        "Revenue",
-        "Web Analytics",
-    ] {
-        assert!(
-            rows.iter().any(|r| r[0] == name && r[2] == "changed"),
-            "{name}: {text}"
+    // What cannot be automated is said, so the exit code is 1.
+    assert!(text.contains("Not automatable") && text.contains("Welcome email"));
+    assert_eq!(out.status.code(), Some(1));
+    // An audit afterwards agrees, and the customer's own resources are as
+    // they were.
+    let after = json(&audit(&emu, &["--format", "json"]));
+    let v = verdicts(&after);
+    assert_eq!(v["a0000000-0000-4000-8000-000000000008"].0, "credited");
+    assert_eq!(v["c0000000-0000-4000-8000-000000000004"].0, "credited");
+    assert_eq!(v["a0000000-0000-4000-8000-000000000003"].0, "uncredited");
+    assert_eq!(v["a0000000-0000-4000-8000-000000000009"].0, "uncredited");
+    assert_eq!(v["c0000000-0000-4000-8000-000000000003"].0, "uncredited");
+    assert_eq!(
+        v["c0000000-0000-4000-8000-000000000002"].0,
+        "credited-to-other"
+    );
+    let finding = |id: &str| {
+        after["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["resource_id"] == id)
+            .unwrap()
+            .clone()
+    };
+    // Safety Checklist: our account a co-owner, Carol still the owner.
+    let safety = finding("a0000000-0000-4000-8000-000000000008");
+    let roles: Vec<(String, String)> = safety["attributed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["principal_id"].as_str().unwrap().into(),
+                a["role"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert!(
+        roles.contains(&(SVC.into(), "co-owner".into())),
+        "{roles:?}"
+    );
+    assert!(
+        roles.contains(&(
+            "44444444-4444-4444-8444-000000000005".into(),
+            "owner".into()
+        )),
+        "{roles:?}"
+    );
+    // Visitor Badges: our account still only views it.
+    assert!(
+        finding("a0000000-0000-4000-8000-000000000003")["attributed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["principal_id"] != SVC)
+    );
+    // Run again from the same report: the role changes are found done and
+    // not written again. Revenue's `configuredBy` was ours before its first
+    // take-over (another partner published later), so it cannot tell a
+    // take-over done: taking it over again leaves it as it is.
+    let out = fix(&emu, &token, &args);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let rows = table_rows(&text);
+    assert_eq!(rows.len(), 3, "{text}");
+    for row in &rows {
+        let want = if row[0] == "Revenue" {
+            "changed"
+        } else {
+            "already done"
+        };
+        assert_eq!(row[2], want, "{row:?}");
+        assert_eq!(
+            row[4],
+            if row[1] == "instance" {
+                "uncredited"
+            } else {
+                "credited"
+            },
+            "{row:?}"
         );
     }
-    // What cannot be automated is said, so the exit code is 1.
-    assert!(text.contains("Not automatable") && text.contains("Sync leads"));
-    assert_eq!(out.status.code(), Some(1));
-    // An audit afterwards agrees.
-    let after = verdicts(&json(&audit(&emu, &["--format", "json"])));
-    assert_eq!(after["a0000000-0000-4000-8000-000000000003"].0, "credited");
-    assert_eq!(after["c0000000-0000-4000-8000-000000000002"].0, "credited");
+}
+
+#[test]
+fn apply_with_take_ownership_changes_the_owner() {
+    let emu = Emulator::start("", 100);
+    let dir = tempfile::tempdir().unwrap();
+    let r = report(&emu, dir.path());
+    let token = jwt(SVC, Some("svc-northwind@contoso.com"));
+    let args = [
+        &[r.to_str().unwrap(), "--apply", "--yes", "--take-ownership"][..],
+        &AUDIT_AGAIN,
+    ]
+    .concat();
+    let out = fix(&emu, &token, &args);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rows = table_rows(&text);
+    let safety = rows.iter().find(|r| r[0] == "Safety Checklist").unwrap();
+    assert_eq!(safety[2], "changed", "{text}");
+    let after = json(&audit(&emu, &["--format", "json"]));
+    let safety = after["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["resource_id"] == "a0000000-0000-4000-8000-000000000008")
+        .unwrap();
+    assert!(
+        safety["attributed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["principal_id"] == SVC && a["role"] == "owner")
+    );
 }
 
 #[test]
@@ -180,15 +363,34 @@ fn a_take_over_refuses_to_run_as_someone_else() {
     let out = fix(&emu, &token, &args);
     let text = String::from_utf8_lossy(&out.stdout);
     let rows = table_rows(&text);
-    let pipeline = rows.iter().find(|r| r[0] == "Pipeline").unwrap();
-    assert!(pipeline[2].starts_with("FAILED"), "{pipeline:?}");
-    // The other steps still went on.
+    let revenue = rows.iter().find(|r| r[0] == "Revenue").unwrap();
+    assert!(revenue[2].starts_with("FAILED"), "{revenue:?}");
+    // The admin's steps still went on.
     assert!(
         rows.iter()
-            .any(|r| r[0] == "Visitor Badges" && r[2] == "changed"),
+            .any(|r| r[0] == "Safety Checklist" && r[2] == "changed"),
         "{text}"
     );
     assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn a_redacted_report_is_refused_with_exit_2() {
+    let emu = Emulator::start("", 100);
+    let dir = tempfile::tempdir().unwrap();
+    let r = report_with(&emu, dir.path(), &["--redact"]);
+    let text = std::fs::read_to_string(&r).unwrap();
+    assert!(text.contains("\"redacted\": true"));
+    for args in [
+        &[r.to_str().unwrap()][..],
+        &[r.to_str().unwrap(), "--apply", "--yes"],
+    ] {
+        let out = fix(&emu, TOKEN, args);
+        assert_eq!(out.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("is a redacted report"), "{stderr}");
+        assert!(out.stdout.is_empty());
+    }
 }
 
 #[test]

@@ -3,6 +3,7 @@
 
 mod fix;
 pub mod graph;
+mod involvement;
 mod rules;
 pub mod text;
 
@@ -14,6 +15,7 @@ use crate::inventory::{EnvironmentId, Inventory, PrincipalId, Product, ResourceI
 use crate::links::{Link, LinkKind, LinkSource, PartnerId};
 
 pub use graph::AttributionGraph;
+pub use involvement::{Involvement, InvolvementRole};
 pub use text::{Fix, Text};
 
 /// What attribution needs besides the data.
@@ -206,6 +208,15 @@ pub struct Finding {
     pub reasons: Vec<Text>,
     pub flags: Vec<Flag>,
     pub fix: Option<Fix>,
+    /// Which of our partner's linked identities took part in the resource,
+    /// and how: where a fix may write. `None` in a report written before it
+    /// was recorded (read as "not involved").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub involvement: Option<Vec<Involvement>>,
+    /// Whether `solution` is a managed solution; `None` when the resource is
+    /// in none, or which kind it is was not read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub solution_managed: Option<bool>,
 }
 
 impl Finding {

@@ -41,6 +41,7 @@ pub fn finding(g: &AttributionGraph, index: usize, opts: &Options) -> Finding {
     }
     f.flags.sort();
     f.flags.dedup();
+    f.involvement = Some(super::involvement::involvement(g, res, opts));
     f.fix = fix::fix_for(g, res, &f, opts);
     f
 }
@@ -169,6 +170,12 @@ fn blank(g: &AttributionGraph, res: &Resource) -> Finding {
         reasons: Vec::new(),
         flags: Vec::new(),
         fix: None,
+        involvement: None,
+        solution_managed: res
+            .solution
+            .as_deref()
+            .and_then(|name| g.inventory.solution(&res.environment, name))
+            .map(|s| s.managed),
     }
 }
 

@@ -1294,6 +1294,54 @@ fn write(st: &Shared, req: &Req, s: &[&str]) -> Option<Answer> {
             ok(json!({}))
         }
         (
+            "api.powerapps.com",
+            [
+                "providers",
+                _,
+                "scopes",
+                "admin",
+                "environments",
+                env,
+                "apps",
+                id,
+                "modifyPermissions",
+            ],
+        ) => {
+            // Shares the app: each `put` sets its principal's role (the
+            // owner's is never changed here), each `delete` removes one.
+            let b = body(req);
+            let app = m
+                .apps
+                .iter_mut()
+                .find(|a| eq(&a.id, id) && eq(&a.environment, env))?;
+            app.modified = Some(Utc::now());
+            for put in b["put"].as_array().into_iter().flatten() {
+                let p = &put["properties"];
+                let (Some(principal), Some(role)) =
+                    (p["principal"]["id"].as_str(), p["roleName"].as_str())
+                else {
+                    return Some((
+                        StatusCode::BAD_REQUEST,
+                        json!({"error": {"code": "InvalidRequest", "message": "principal.id and roleName are required"}}),
+                    ));
+                };
+                if eq(&app.owner, principal) {
+                    continue;
+                }
+                app.roles.retain(|r| !eq(&r.principal, principal));
+                app.roles.push(super::model::ModelRole {
+                    principal: principal.to_string(),
+                    role: role.to_string(),
+                });
+            }
+            for del in b["delete"].as_array().into_iter().flatten() {
+                if let Some(principal) = del["id"].as_str() {
+                    app.roles.retain(|r| !eq(&r.principal, principal));
+                }
+            }
+            ok(json!({}))
+        }
+        (
             "api.flow.microsoft.com",
             [
                 "providers",

@@ -52,6 +52,10 @@ pub struct Report {
     /// rather than read again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delta: Option<crate::cache::Reuse>,
+    /// Written with `--redact`: names are pseudonyms, so nothing can be
+    /// fixed from it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub redacted: bool,
 }
 
 /// `--products` and `--environment`, as the audit read them.
@@ -138,6 +142,7 @@ impl Report {
             findings: attribution.findings,
             coverage,
             delta: inventory.reuse.clone(),
+            redacted: false,
         }
     }
 

@@ -40,8 +40,10 @@ pub fn addresses(text: &str) -> Vec<String> {
     out
 }
 
-/// Replaces every name the report knows, and every address in its texts.
+/// Replaces every name the report knows, and every address in its texts,
+/// and marks the report redacted (`fix` refuses it).
 pub fn redact(report: &mut Report) {
+    report.redacted = true;
     let mut names: BTreeSet<String> = BTreeSet::new();
     for l in &report.links {
         names.extend(l.principal_name.clone());
@@ -52,6 +54,9 @@ pub fn redact(report: &mut Report) {
     for f in &report.findings {
         for a in &f.attributed {
             names.extend(a.principal_name.as_deref().map(str::to_string));
+        }
+        for i in f.involvement.iter().flatten() {
+            names.extend(i.principal_name.as_deref().map(str::to_string));
         }
         for r in f.reasons.iter() {
             names.extend(addresses(r));
@@ -84,6 +89,9 @@ pub fn redact(report: &mut Report) {
     for f in &mut report.findings {
         for a in &mut f.attributed {
             a.principal_name = a.principal_name.as_deref().map(|n| pseudonym(n).into());
+        }
+        for i in f.involvement.iter_mut().flatten() {
+            i.principal_name = i.principal_name.as_deref().map(|n| pseudonym(n).into());
         }
         f.reasons = f.reasons.iter().map(|r| scrub(r).into()).collect();
         f.fix = f.fix.as_ref().map(|r| scrub(&r.to_string()).into());

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
-use crate::attribution::{DecidedBy, Finding, Flag, Options, Verdict, attribute};
+use crate::attribution::{DecidedBy, Finding, Flag, InvolvementRole, Options, Verdict, attribute};
 use crate::inventory::{
     Environment, EnvironmentId, Fact, Inventory, Principal, PrincipalId, PrincipalType, Resource,
     ResourceId, ResourceKind, Role, RoleAssignment, Stamp, StampKind,
@@ -316,7 +316,7 @@ fn group_co_owner_with_linked_member_is_unknown() {
             .as_ref()
             .unwrap()
             .to_string()
-            .contains("direct co-owner")
+            .contains("as a co-owner (CanEdit) directly, not only through a group")
     );
 }
 
@@ -502,22 +502,26 @@ fn flow_creator_decides() {
         .resource(flow(Some(1), vec![]))
         .one();
     assert_eq!(unlinked.verdict, Verdict::Uncredited);
+    // The customer's own flow: nothing of ours in it, no fix.
     assert!(
         unlinked
             .fix
             .as_ref()
             .unwrap()
             .to_string()
-            .contains("cannot change")
+            .starts_with("no fix: not delivered by this partner")
     );
+    // Our identity owns it without having created it: re-create it.
+    let owned = World::new()
+        .link(9, OURS)
+        .resource(flow(Some(1), vec![role(9, Role::CoOwner)]))
+        .one();
+    let fix = owned.fix.as_ref().unwrap().to_string();
     assert!(
-        unlinked
-            .fix
-            .as_ref()
-            .unwrap()
-            .to_string()
-            .contains("user9@contoso.com")
+        fix.contains("cannot change") && fix.contains("re-create it as user9@contoso.com"),
+        "{fix}"
     );
+    assert!(!fix.contains("re-import"), "{fix}");
     // With no identity linked to us at all, the fix says to link one first.
     let nobody = World::new().resource(flow(Some(1), vec![])).one();
     assert!(
@@ -1869,4 +1873,236 @@ mod v2_cases {
         assert_eq!(f.verdict, Verdict::Unknown);
         assert!(f.flags.contains(&Flag::ActivityUnknown));
     }
+}
+
+// --- Involvement: which of our identities took part, and how ----------------
+
+fn involvement(f: &Finding) -> Vec<(InvolvementRole, PrincipalId, Option<PrincipalId>, bool)> {
+    f.involvement
+        .as_ref()
+        .expect("attribution always records involvement")
+        .iter()
+        .map(|i| {
+            (
+                i.role,
+                i.principal_id.clone(),
+                i.through_group.clone(),
+                i.latest,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn involvement_names_our_owner_and_co_owners_directly_or_through_a_group() {
+    let mut w = World::new()
+        .principal(5, PrincipalType::Group)
+        .link(1, OURS)
+        .link(2, OURS)
+        .link(3, OTHER)
+        .resource(app(
+            4,
+            vec![
+                role(1, Role::CoOwner),
+                role(2, Role::Viewer),
+                role(3, Role::CoOwner),
+                group_role(5),
+            ],
+            vec![],
+        ));
+    w.inv
+        .group_members
+        .insert(id(5), Fact::Known(vec![id(2), id(3)]));
+    let f = w.one();
+    // A viewer takes no part; another partner's co-owner is not ours.
+    assert_eq!(
+        involvement(&f),
+        [
+            (InvolvementRole::CoOwner, id(1), None, false),
+            (InvolvementRole::CoOwner, id(2), Some(id(5)), false),
+        ]
+    );
+}
+
+#[test]
+fn a_customer_app_we_can_only_view_is_not_ours_to_fix() {
+    let f = World::new()
+        .link(1, OURS)
+        .resource(app(4, vec![role(1, Role::Viewer)], vec![]))
+        .one();
+    assert_eq!(f.verdict, Verdict::Uncredited);
+    assert!(involvement(&f).is_empty());
+    let fix = f.fix.unwrap().to_string();
+    assert!(
+        fix.starts_with("no fix: not delivered by this partner"),
+        "{fix}"
+    );
+    assert!(
+        !fix.contains("modifyAppOwner") && !fix.contains("modifyPermissions"),
+        "{fix}"
+    );
+}
+
+#[test]
+fn our_co_owner_is_already_done_and_a_canvas_fix_adds_a_co_owner_not_an_owner() {
+    // Ours co-owns it; the other partner's owner was active later.
+    let f = World::new()
+        .link(1, OURS)
+        .link(2, OTHER)
+        .resource(app(
+            2,
+            vec![role(1, Role::CoOwner)],
+            vec![stamp(2, StampKind::Modified, 9)],
+        ))
+        .one();
+    assert_eq!(f.verdict, Verdict::CreditedToOther);
+    let fix = f.fix.unwrap().to_string();
+    assert!(fix.starts_with("Nothing to add"), "{fix}");
+    // Ours only publishes it (a stamp): a co-owner is proposed, never an owner change.
+    let f = World::new()
+        .link(1, OURS)
+        .resource(app(4, vec![], vec![stamp(1, StampKind::Published, 9)]))
+        .one();
+    assert_eq!(
+        involvement(&f),
+        [(InvolvementRole::Publisher, id(1), None, false)]
+    );
+    let fix = f.fix.unwrap().to_string();
+    assert!(
+        fix.contains("modifyPermissions") && fix.contains("\"roleName\":\"CanEdit\""),
+        "{fix}"
+    );
+    assert!(
+        !fix.contains("modifyAppOwner") && !fix.contains("Set-AdminPowerAppOwner"),
+        "{fix}"
+    );
+    assert!(!fix.contains("remove the other partner"), "{fix}");
+}
+
+#[test]
+fn a_service_principal_gets_no_gui_or_powershell_canvas_fix() {
+    let f = World::new()
+        .principal(1, PrincipalType::ServicePrincipal)
+        .link(1, OURS)
+        .link(2, OURS)
+        .last_link(|l| l.kind = LinkKind::User)
+        .resource(app(
+            4,
+            vec![role(2, Role::Viewer)],
+            vec![stamp(1, StampKind::Published, 9)],
+        ))
+        .one();
+    let fix = f.fix.unwrap().to_string();
+    assert!(
+        fix.contains("Power Platform CLI or build tools only"),
+        "{fix}"
+    );
+    assert!(
+        !fix.contains("-PrincipalType User") && !fix.contains("Set-Admin"),
+        "{fix}"
+    );
+}
+
+#[test]
+fn importers_of_the_managed_solution_are_involved_and_the_latest_one_is_done() {
+    let mut w = World::new()
+        .link(1, OURS)
+        .link(2, OTHER)
+        .resource(with_solution(flow(Some(3), vec![]), "Sol"));
+    w.inv
+        .solutions
+        .push(solution("Sol", true, vec![(Some(2), 2), (Some(1), 5)]));
+    let f = w.one();
+    assert_eq!(
+        involvement(&f),
+        [(InvolvementRole::Importer, id(1), None, true)]
+    );
+    assert_eq!(f.solution_managed, Some(true));
+    // An older import of ours is involvement, not done: re-import.
+    let mut w = World::new()
+        .link(1, OURS)
+        .link(2, OTHER)
+        .resource(with_solution(model_driven(3), "Sol"));
+    w.inv
+        .solutions
+        .push(solution("Sol", true, vec![(Some(1), 2), (Some(2), 5)]));
+    let f = w.one();
+    assert_eq!(f.verdict, Verdict::CreditedToOther);
+    assert_eq!(
+        involvement(&f),
+        [(InvolvementRole::Importer, id(1), None, false)]
+    );
+    let fix = f.fix.unwrap().to_string();
+    assert!(
+        fix.starts_with("Re-import managed solution Sol as"),
+        "{fix}"
+    );
+    // An unmanaged solution gives no importer and no re-import.
+    let mut w = World::new()
+        .link(1, OURS)
+        .resource(with_solution(model_driven(3), "Sol"));
+    w.inv
+        .solutions
+        .push(solution("Sol", false, vec![(Some(1), 2)]));
+    let f = w.one();
+    assert!(involvement(&f).is_empty());
+    assert_eq!(f.solution_managed, Some(false));
+}
+
+#[test]
+fn dataset_publishers_are_involved_and_the_latest_publish_is_marked() {
+    // Ours configured it, the other partner republished later: take over.
+    let mut w = World::new()
+        .link(1, OURS)
+        .link(2, OTHER)
+        .resource(dataset(Some(1)));
+    w.inv.activity.push(event("ds-1", 1, 3, "Import"));
+    w.inv.activity.push(event("ds-1", 2, 8, "Import"));
+    let f = w.one();
+    assert_eq!(f.verdict, Verdict::CreditedToOther);
+    assert_eq!(
+        involvement(&f),
+        [(InvolvementRole::Publisher, id(1), None, false)]
+    );
+    assert!(f.fix.unwrap().to_string().contains("Default.TakeOver"));
+    // Ours republished last.
+    let mut w = World::new()
+        .link(1, OURS)
+        .link(2, OTHER)
+        .resource(dataset(Some(2)));
+    w.inv.activity.push(event("ds-1", 1, 8, "Import"));
+    let f = w.one();
+    assert_eq!(
+        involvement(&f),
+        [(InvolvementRole::Publisher, id(1), None, true)]
+    );
+    // A viewer's activity is no publish: the customer's dataset is not ours.
+    let mut w = World::new().link(1, OURS).resource(dataset(Some(4)));
+    w.inv.activity.push(event("ds-1", 1, 8, "ViewReport"));
+    let f = w.one();
+    assert!(involvement(&f).is_empty());
+    assert!(
+        f.fix
+            .unwrap()
+            .to_string()
+            .starts_with("no fix: not delivered")
+    );
+}
+
+#[test]
+fn instance_role_holders_and_active_users_are_involved() {
+    let mut w = World::new()
+        .link(1, OURS)
+        .link(2, OURS)
+        .resource(instance(&[1, 3], vec![]));
+    w.inv.activity.push(event("inst-1", 2, 8, "Query"));
+    w.inv.activity.push(event("inst-1", 3, 9, "Query"));
+    let f = w.one();
+    assert_eq!(
+        involvement(&f),
+        [
+            (InvolvementRole::ActiveUser, id(2), None, false),
+            (InvolvementRole::RoleHolder, id(1), None, false),
+        ]
+    );
 }
