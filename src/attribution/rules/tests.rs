@@ -1010,6 +1010,18 @@ mod unread {
         }
     }
 
+    /// Graph could not resolve the link naming this UPN.
+    fn unresolved(upn: &str) -> Unread {
+        unread(
+            UnreadFact::LinkPrincipal {
+                reference: upn.into(),
+                upn: true,
+            },
+            None,
+            None,
+        )
+    }
+
     #[test]
     fn a_solution_membership_not_read_makes_a_model_driven_app_unknown() {
         let mut w = World::new().link(1, OURS).resource(model_driven(1));
@@ -1061,14 +1073,7 @@ mod unread {
         });
         w.links[1].partner_id = PartnerId::parse(OTHER).unwrap();
         assert_eq!(w.one().verdict, Verdict::Credited, "before the failure");
-        w.inv.unread.push(unread(
-            UnreadFact::LinkPrincipal {
-                reference: "rival@fabrikam.com".into(),
-                upn: true,
-            },
-            None,
-            None,
-        ));
+        w.inv.unread.push(unresolved("rival@fabrikam.com"));
         let f = w.one();
         assert_eq!(f.verdict, Verdict::Unknown);
         assert!(f.flags.contains(&Flag::LinkUnresolved), "{:?}", f.flags);
@@ -1090,14 +1095,7 @@ mod unread {
             principal: PrincipalRef::Upn("rival@fabrikam.com".into()),
             ..w.links[0].clone()
         });
-        w.inv.unread.push(unread(
-            UnreadFact::LinkPrincipal {
-                reference: "rival@fabrikam.com".into(),
-                upn: true,
-            },
-            None,
-            None,
-        ));
+        w.inv.unread.push(unresolved("rival@fabrikam.com"));
         let f = w.one();
         assert_eq!(f.verdict, Verdict::Credited);
         assert!(!f.flags.contains(&Flag::LinkUnresolved));
@@ -1128,14 +1126,7 @@ mod unread {
             ..w.links[0].clone()
         });
         assert_eq!(w.one().verdict, Verdict::Credited, "before the failure");
-        w.inv.unread.push(unread(
-            UnreadFact::LinkPrincipal {
-                reference: "rival@fabrikam.com".into(),
-                upn: true,
-            },
-            None,
-            None,
-        ));
+        w.inv.unread.push(unresolved("rival@fabrikam.com"));
         let f = w.one();
         assert_eq!(f.verdict, Verdict::Unknown);
         assert!(f.flags.contains(&Flag::LinkUnresolved), "{:?}", f.flags);
@@ -1169,28 +1160,14 @@ mod unread {
         w.links[1].attested_at = Some(now());
         w.links[1].source = LinkSource::Attested;
         assert_eq!(w.one().verdict, Verdict::Credited, "before the failure");
-        w.inv.unread.push(unread(
-            UnreadFact::LinkPrincipal {
-                reference: "someone@contoso.com".into(),
-                upn: true,
-            },
-            None,
-            None,
-        ));
+        w.inv.unread.push(unresolved("someone@contoso.com"));
         assert_eq!(w.one().verdict, Verdict::Unknown);
         // With no link to end, a Deleted one changes nothing.
         let mut w = World::new().resource(app(20, vec![], vec![]));
         w = w.link(1, OURS);
         w.links[0].principal = PrincipalRef::Upn("someone@contoso.com".into());
         w.links[0].active = false;
-        w.inv.unread.push(unread(
-            UnreadFact::LinkPrincipal {
-                reference: "someone@contoso.com".into(),
-                upn: true,
-            },
-            None,
-            None,
-        ));
+        w.inv.unread.push(unresolved("someone@contoso.com"));
         assert_eq!(w.one().verdict, Verdict::Uncredited);
     }
 
@@ -1200,14 +1177,7 @@ mod unread {
         w = w.link(1, OURS);
         w.links[0].principal = PrincipalRef::Upn("consultant@partner.com".into());
         assert_eq!(w.one().verdict, Verdict::Uncredited);
-        w.inv.unread.push(unread(
-            UnreadFact::LinkPrincipal {
-                reference: "consultant@partner.com".into(),
-                upn: true,
-            },
-            None,
-            None,
-        ));
+        w.inv.unread.push(unresolved("consultant@partner.com"));
         assert_eq!(w.one().verdict, Verdict::Unknown);
     }
 
