@@ -1,0 +1,176 @@
+//! The real services' answers (issue 16, points 6-10), end to end against the
+//! emulator: empty write answers and verification by re-reading, the
+//! `modifiedSince` window, custom pages in the apps list, already-encoded
+//! continuation tokens, the link checked against the token, and cached days
+//! of Power BI activity.
+
+mod common;
+
+use common::*;
+
+const SVC: &str = "11111111-1111-4111-8111-000000000001";
+
+fn coverage<'a>(report: &'a serde_json::Value, source: &str) -> Vec<&'a serde_json::Value> {
+    report["coverage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["source"] == source)
+        .collect()
+}
+
+fn power_bi(report: &serde_json::Value) -> &serde_json::Value {
+    coverage(report, "power-bi")[0]
+}
+
+// --- 6: writes are judged by the re-read, not by their answer ----------------
+
+/// The rows of `fix --apply`'s result table: (resource, outcome).
+fn outcomes(stdout: &str) -> Vec<(String, String)> {
+    stdout
+        .lines()
+        .filter(|l| l.starts_with('│') && !l.contains("resource"))
+        .map(|l| {
+            let cells: Vec<String> = l
+                .trim_matches('│')
+                .split('┆')
+                .map(|c| c.trim().to_string())
+                .collect();
+            (cells[0].clone(), cells[2].clone())
+        })
+        .collect()
+}
+
+fn apply(emu: &Emulator) -> std::process::Output {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.json");
+    let out = audit(
+        emu,
+        &["--format", "json", "--output", report.to_str().unwrap()],
+    );
+    assert!(report.exists(), "{}", String::from_utf8_lossy(&out.stderr));
+    let base = emu.base();
+    bin()
+        .env(
+            "PAL_AUDIT_TOKEN",
+            jwt(SVC, Some("svc-northwind@contoso.com")),
+        )
+        .env("PAL_AUDIT_CI_KEY", CI_KEY)
+        .args(["fix", "--auth", "static-token", "--api-base", &base])
+        .arg(&report)
+        .args(["--apply", "--yes", "--as-of", AS_OF])
+        .args(["--links", "fixtures/contoso/links.csv"])
+        .args(["--ci-activity", "fixtures/contoso/ci-activity.jsonl"])
+        .args(["--attestations", "fixtures/contoso/attestations"])
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn empty_write_answers_are_success_when_the_re_read_shows_the_change() {
+    // The emulator answers every write as the services do: 200, no body.
+    let emu = Emulator::start("", 100);
+    let out = apply(&emu);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let rows = outcomes(&text);
+    for name in ["Visitor Badges", "Pipeline", "Web Analytics"] {
+        assert!(
+            rows.iter().any(|(r, o)| r == name && o == "changed"),
+            "{name}: {text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(!text.contains("FAILED"), "{text}");
+}
+
+#[test]
+fn a_write_whose_answer_is_not_json_still_counts_once_re_read() {
+    // The take-over happens, then its answer is garbage: the re-read decides.
+    let emu = Emulator::start("malformed@Default.TakeOver", 100);
+    let text = String::from_utf8_lossy(&apply(&emu).stdout).into_owned();
+    let rows = outcomes(&text);
+    assert!(
+        rows.iter().any(|(r, o)| r == "Pipeline" && o == "changed"),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_accepted_write_the_re_read_does_not_show_is_failed() {
+    // modifyAppOwner answers 200 and changes nothing.
+    let emu = Emulator::start("lost-write@modifyAppOwner*all", 100);
+    let out = apply(&emu);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let rows = outcomes(&text);
+    let badges = rows.iter().find(|(r, _)| r == "Visitor Badges").unwrap();
+    assert!(
+        badges.1.starts_with("FAILED") && badges.1.contains("still"),
+        "{badges:?}"
+    );
+    // The take-over still went on and was seen.
+    assert!(
+        rows.iter().any(|(r, o)| r == "Pipeline" && o == "changed"),
+        "{text}"
+    );
+    assert_eq!(out.status.code(), Some(1));
+}
+
+// --- 9: continuation tokens as given; the link checked against the token ------
+
+#[test]
+fn activity_pages_without_a_continuation_uri_send_the_token_as_given() {
+    // One event a page: the day with three events needs two tokens, and no
+    // page carries a continuationUri.
+    let clean = Emulator::start("", 1);
+    let want = json(&audit(
+        &clean,
+        &["--format", "json", "--products", "power-bi"],
+    ));
+    let emu = Emulator::start("token-only*all", 1);
+    let got = json(&audit(
+        &emu,
+        &["--format", "json", "--products", "power-bi"],
+    ));
+    let (w, g) = (power_bi(&want), power_bi(&got));
+    assert_eq!(g["status"], "complete", "{g}");
+    assert_eq!(g["detail"], w["detail"]);
+    assert!(
+        g["detail"].as_str().unwrap().contains("4 activity events"),
+        "{g}"
+    );
+    assert_eq!(verdicts(&got), verdicts(&want));
+}
+
+/// A token like `jwt`'s, of another tenant.
+fn jwt_of_tenant(oid: &str, upn: &str, tid: &str) -> String {
+    use base64::Engine;
+    let enc = |v: &serde_json::Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    };
+    let claims = serde_json::json!({"oid": oid, "tid": tid, "upn": upn, "appid": "04b07795-8ddb-461a-bbee-02f9e1bf7b46"});
+    format!(
+        "{}.{}.sig",
+        enc(&serde_json::json!({"alg": "none"})),
+        enc(&claims)
+    )
+}
+
+#[test]
+fn attest_refuses_a_link_of_another_tenant_than_the_token() {
+    let emu = Emulator::start("", 100);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a.json");
+    let token = jwt_of_tenant(
+        SVC,
+        "svc-northwind@contoso.com",
+        "0f0f0f0f-0000-4000-8000-000000000099",
+    );
+    let out = attest(&emu, &token, &["--out", file.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("not the signed-in identity's") && stderr.contains("tid is 0f0f0f0f"),
+        "{stderr}"
+    );
+    assert!(!file.exists(), "no attestation for a link that is not ours");
+}
