@@ -174,3 +174,61 @@ fn attest_refuses_a_link_of_another_tenant_than_the_token() {
     );
     assert!(!file.exists(), "no attestation for a link that is not ours");
 }
+
+// --- 8: custom pages are no canvas apps -----------------------------------------
+
+const CUSTOM_PAGES: [&str; 2] = [
+    "a0000000-0000-4000-8000-000000000021",
+    "a0000000-0000-4000-8000-000000000022",
+];
+const SALES: &str = "0a1b2c3d-0000-4000-8000-00000000e002";
+
+#[test]
+fn custom_pages_are_left_out_of_findings_and_counted_in_coverage() {
+    let emu = Emulator::start("", 100);
+    let report = json(&audit(&emu, &["--format", "json"]));
+    let found = verdicts(&report);
+    for page in CUSTOM_PAGES {
+        assert!(!found.contains_key(page), "{page} is a custom page");
+    }
+    let sales = coverage(&report, "power-apps")
+        .into_iter()
+        .find(|c| c["environment_id"] == SALES)
+        .unwrap();
+    let detail = sales["detail"].as_str().unwrap();
+    assert!(detail.starts_with("5 canvas apps"), "{detail}");
+    assert!(detail.contains("2 custom pages left out"), "{detail}");
+    assert_eq!(sales["status"], "complete");
+    // No fix step names them either.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.json");
+    std::fs::write(&path, serde_json::to_string(&report).unwrap()).unwrap();
+    let script = bin().arg("fix").arg(&path).output().unwrap();
+    let script = String::from_utf8_lossy(&script.stdout);
+    assert!(script.contains("modifyAppOwner"), "{script}");
+    for page in CUSTOM_PAGES {
+        assert!(!script.contains(page), "{page} in the fix script");
+    }
+}
+
+#[test]
+fn an_unknown_app_type_is_kept_as_a_canvas_app_and_named_in_coverage() {
+    let (mut model, _) = pal_audit::contoso().unwrap();
+    let app = model
+        .apps
+        .iter_mut()
+        .find(|a| a.name == "Expense Tracker")
+        .unwrap();
+    app.app_type = Some("HolographicCanvasApp".into());
+    let id = app.id.clone();
+    let emu = Emulator::serve(model, "", 100);
+    let report = json(&audit(&emu, &["--format", "json"]));
+    assert_eq!(verdicts(&report)[&id], expected()[&id]);
+    let notes: Vec<&str> = coverage(&report, "power-apps")
+        .iter()
+        .filter_map(|c| c["detail"].as_str())
+        .filter(|d| d.contains("kept as canvas apps"))
+        .collect();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(notes[0].contains("1 \"HolographicCanvasApp\""), "{notes:?}");
+}

@@ -565,7 +565,7 @@ fn app(m: &TenantModel, a: &ModelApp) -> Value {
         "name": a.id,
         "id": format!("/providers/Microsoft.PowerApps/scopes/admin/environments/{}/apps/{}", a.environment, a.id),
         "type": "Microsoft.PowerApps/scopes/admin/apps",
-        "appType": "ClassicCanvasApp",
+        "appType": a.app_type.as_deref().unwrap_or("ClassicCanvasApp"),
         "isAppComponentLibrary": a.component_library,
         "properties": props,
     })

@@ -479,6 +479,23 @@ fn merge_environment(
                         plural(read.reused, "app")
                     ));
                 }
+                if read.custom_pages > 0 {
+                    detail.push_str(&format!(
+                        "; {} left out (parts of model-driven apps, audited with them)",
+                        plural(read.custom_pages, "custom page")
+                    ));
+                }
+                if !read.unknown_types.is_empty() {
+                    let types: Vec<String> = read
+                        .unknown_types
+                        .iter()
+                        .map(|(t, n)| format!("{n} {t:?}"))
+                        .collect();
+                    detail.push_str(&format!(
+                        "; kept as canvas apps though their appType is not ClassicCanvasApp: {}",
+                        types.join(", ")
+                    ));
+                }
                 reuse.app_permissions += read.reused as u64;
                 if plan.keep_cache {
                     next.roles.extend(read.cache);
