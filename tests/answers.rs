@@ -232,3 +232,138 @@ fn an_unknown_app_type_is_kept_as_a_canvas_app_and_named_in_coverage() {
     assert_eq!(notes.len(), 1, "{notes:?}");
     assert!(notes[0].contains("1 \"HolographicCanvasApp\""), "{notes:?}");
 }
+
+// --- 7: modifiedSince only inside its window ------------------------------------
+
+/// A raw HTTP/1.1 GET to the emulator: the status line.
+fn get_status(base: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let addr = base.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer t\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out.lines().next().unwrap_or_default().to_string()
+}
+
+#[test]
+fn the_emulator_takes_modified_since_only_from_30_minutes_to_30_days_ago() {
+    let emu = Emulator::start("", 100);
+    let ago = |minutes: i64| {
+        let t = chrono::Utc::now() - chrono::TimeDelta::minutes(minutes);
+        format!(
+            "/api.powerbi.com/v1.0/myorg/admin/workspaces/modified?modifiedSince={}",
+            t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        )
+    };
+    assert!(get_status(&emu.base(), &ago(10)).contains(" 400"));
+    assert!(get_status(&emu.base(), &ago(60)).contains(" 200"));
+    assert!(get_status(&emu.base(), &ago(29 * 24 * 60)).contains(" 200"));
+    assert!(get_status(&emu.base(), &ago(40 * 24 * 60)).contains(" 400"));
+}
+
+/// A full audit saving its cache in `dir`, then the cache made to say it
+/// was read `age` ago (as if that much time had passed since): the report's
+/// path.
+fn first_audit_aged(emu: &Emulator, dir: &std::path::Path, age: chrono::TimeDelta) -> String {
+    let cache = dir.join("cache");
+    let report = dir.join("first.json");
+    let out = audit(
+        emu,
+        &[
+            "--format",
+            "json",
+            "--output",
+            report.to_str().unwrap(),
+            "--cache",
+            cache.to_str().unwrap(),
+        ],
+    );
+    assert!(report.exists(), "{}", String::from_utf8_lossy(&out.stderr));
+    let file = cache.join("pal-audit-cache.json");
+    let mut c: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    c["read_from"] = serde_json::json!(chrono::Utc::now() - age);
+    std::fs::write(&file, c.to_string()).unwrap();
+    report.to_str().unwrap().to_string()
+}
+
+fn delta(emu: &Emulator, dir: &std::path::Path, first: &str) -> serde_json::Value {
+    let cache = dir.join("cache");
+    let out = audit(
+        emu,
+        &[
+            "--format",
+            "json",
+            "--since",
+            first,
+            "--cache",
+            cache.to_str().unwrap(),
+        ],
+    );
+    json(&out)
+}
+
+#[test]
+fn a_delta_audit_10_minutes_later_reuses_power_bi_without_a_modified_call() {
+    let emu = Emulator::start("", 100);
+    let dir = tempfile::tempdir().unwrap();
+    let first = first_audit_aged(&emu, dir.path(), chrono::TimeDelta::minutes(10));
+    let full = json(&audit(&emu, &["--format", "json"]));
+    // Any modified call, with or without modifiedSince, fails here.
+    let tripwire = Emulator::start("400@/admin/workspaces/modified*all", 100);
+    let got = delta(&tripwire, dir.path(), &first);
+    let pbi = power_bi(&got);
+    assert_eq!(pbi["status"], "complete", "{pbi}");
+    let detail = pbi["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("10 minutes ago") && detail.contains("every workspace as it read them"),
+        "{detail}"
+    );
+    assert_eq!(got["delta"]["workspaces"], 2, "{}", got["delta"]);
+    assert_eq!(verdicts(&got), verdicts(&full));
+}
+
+#[test]
+fn a_delta_audit_40_days_later_scans_power_bi_in_full() {
+    let emu = Emulator::start("", 100);
+    let dir = tempfile::tempdir().unwrap();
+    let first = first_audit_aged(&emu, dir.path(), chrono::TimeDelta::days(40));
+    let full = json(&audit(&emu, &["--format", "json"]));
+    let got = delta(&emu, dir.path(), &first);
+    let pbi = power_bi(&got);
+    assert_eq!(pbi["status"], "complete", "{pbi}");
+    let detail = pbi["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("40 days ago") && detail.contains("scanned again"),
+        "{detail}"
+    );
+    assert_eq!(got["delta"]["workspaces"], 0);
+    assert_eq!(verdicts(&got), verdicts(&full));
+    assert_eq!(got["complete"], full["complete"]);
+}
+
+#[test]
+fn a_refused_modified_since_falls_back_to_a_full_read() {
+    let emu = Emulator::start("", 100);
+    let dir = tempfile::tempdir().unwrap();
+    let first = first_audit_aged(&emu, dir.path(), chrono::TimeDelta::days(2));
+    let full = json(&audit(&emu, &["--format", "json"]));
+    // The first modified call of a delta audit is the one with modifiedSince.
+    let refusing = Emulator::start("400@/admin/workspaces/modified*1", 100);
+    let got = delta(&refusing, dir.path(), &first);
+    let pbi = power_bi(&got);
+    assert_eq!(pbi["status"], "complete", "{pbi}");
+    assert!(
+        pbi["detail"]
+            .as_str()
+            .unwrap()
+            .contains("modifiedSince was refused"),
+        "{pbi}"
+    );
+    assert_eq!(verdicts(&got), verdicts(&full));
+}

@@ -959,6 +959,14 @@ fn powerbi(st: &Shared, m: &TenantModel, req: &Req, s: &[&str]) -> Answer {
                     }
                 },
             };
+            // As the service: only 30 minutes to 30 days ago, on the real
+            // clock (a tenant model's `as_of` does not move the service's).
+            if let Some(s) = since {
+                let age = Utc::now() - s;
+                if age < Duration::minutes(30) || age > Duration::days(30) {
+                    return bad_request("modifiedSince must be between 30 minutes and 30 days ago");
+                }
+            }
             (
                 StatusCode::OK,
                 Value::Array(

@@ -195,11 +195,15 @@ pub async fn collect(
                     plural(read.workspaces, "workspace"),
                     read.path
                 );
-                if previous.is_some() {
-                    detail.push_str(&format!(
+                match &read.delta_note {
+                    // Too recent, too old or refused: said as such, since
+                    // no workspace was known to be unchanged.
+                    Some(note) => detail.push_str(&format!("; {note}")),
+                    None if previous.is_some() => detail.push_str(&format!(
                         " ({} unchanged since the previous audit, reused from its cache)",
                         plural(read.reused, "workspace")
-                    ));
+                    )),
+                    None => {}
                 }
                 reuse.workspaces += read.reused as u64;
                 if plan.keep_cache {

@@ -167,6 +167,9 @@ pub struct PowerBiRead {
     pub cache: Vec<(String, CachedWorkspace)>,
     /// Workspaces taken from the previous audit's cache, not scanned again.
     pub reused: usize,
+    /// A delta audit that could not ask for changes since the previous one
+    /// (too recent, too old, or refused): what it did instead.
+    pub delta_note: Option<String>,
 }
 
 fn ctx() -> Ctx {
@@ -184,12 +187,13 @@ pub async fn read(
     previous: Option<&Cache>,
 ) -> Result<PowerBiRead, HttpError> {
     let mut out = match scan(http, previous).await {
-        Ok(workspaces) => {
+        Ok((workspaces, delta_note)) => {
             let reused = workspaces.iter().filter(|(_, _, r)| *r).count();
             let mut out = PowerBiRead {
                 path: "scanner".into(),
                 workspaces: workspaces.len(),
                 reused,
+                delta_note,
                 ..Default::default()
             };
             for (id, ws, _) in workspaces {
@@ -216,29 +220,111 @@ pub async fn read(
     Ok(out)
 }
 
-/// Every workspace as (id, its datasets, reused from the cache or not).
+/// `modifiedSince` is accepted only between these ages (else 400).
+const MODIFIED_SINCE_MIN: chrono::TimeDelta = chrono::TimeDelta::minutes(30);
+const MODIFIED_SINCE_MAX: chrono::TimeDelta = chrono::TimeDelta::days(30);
+/// Kept from the window's edges: the age is taken before the call, on this
+/// machine's clock, and judged after it on the service's.
+const EDGE_MARGIN: chrono::TimeDelta = chrono::TimeDelta::minutes(2);
+
+/// How a delta audit reads Power BI, by the age of the previous audit's read
+/// on the real clock (the service judges `modifiedSince` by its own clock,
+/// never by `--as-of`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeltaRead {
+    /// Too recent for `modifiedSince`: every workspace from the cache, no
+    /// modified call at all (each spends one of 30 an hour).
+    Reuse,
+    /// `modifiedSince` names what changed; the rest comes from the cache.
+    Since(DateTime<Utc>),
+    /// Too old for `modifiedSince`: every workspace scanned again.
+    Full,
+}
+
+impl DeltaRead {
+    pub fn of(since: DateTime<Utc>, now: DateTime<Utc>) -> Self {
+        let age = now - since;
+        if age < MODIFIED_SINCE_MIN + EDGE_MARGIN {
+            Self::Reuse
+        } else if age > MODIFIED_SINCE_MAX - EDGE_MARGIN {
+            Self::Full
+        } else {
+            Self::Since(since)
+        }
+    }
+}
+
+/// "N minutes", "N hours" or "N days": the previous audit's age, in words.
+fn age_words(age: chrono::TimeDelta) -> String {
+    match (age.num_days(), age.num_hours(), age.num_minutes().max(0)) {
+        (d, _, _) if d >= 2 => format!("{d} days"),
+        (_, h, _) if h >= 2 => format!("{h} hours"),
+        (_, _, 1) => "1 minute".into(),
+        (_, _, m) => format!("{m} minutes"),
+    }
+}
+
+/// Every workspace as (id, its datasets, reused from the cache or not), and
+/// for a delta audit a note on how it was read.
 async fn scan(
     http: &HttpClient,
     previous: Option<&Cache>,
-) -> Result<Vec<(String, CachedWorkspace, bool)>, HttpError> {
-    let url = format!("{BASE}/admin/workspaces/modified?excludePersonalWorkspaces=false");
-    let ids: Vec<WireWorkspaceId> = http.get_json(&ctx().budget(MODIFIED), &url).await?;
-    let mut ids: Vec<String> = ids.into_iter().map(|w| w.id).collect();
+) -> Result<(Vec<(String, CachedWorkspace, bool)>, Option<String>), HttpError> {
     let mut out = Vec::new();
-    // A delta audit: the same call with modifiedSince names what changed;
-    // the rest is taken from the cache (a workspace the cache lacks is new).
+    let mut note = None;
+    let mut changed: Option<(&Cache, std::collections::HashSet<String>)> = None;
+    // A delta audit: modifiedSince names what changed; the rest is taken from
+    // the cache (a workspace the cache lacks is new). The service takes it
+    // only between 30 minutes and 30 days ago.
     if let Some((cache, since)) = previous.and_then(|c| c.read_from.map(|t| (c, t)))
         && !cache.workspaces.is_empty()
     {
-        let url = format!(
-            "{BASE}/admin/workspaces/modified?excludePersonalWorkspaces=false&modifiedSince={}",
-            since.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-        );
-        let changed: Vec<WireWorkspaceId> = http.get_json(&ctx().budget(MODIFIED), &url).await?;
-        let changed: std::collections::HashSet<String> = changed
-            .into_iter()
-            .map(|w| w.id.to_ascii_lowercase())
-            .collect();
+        let age = age_words(Utc::now() - since);
+        match DeltaRead::of(since, Utc::now()) {
+            DeltaRead::Reuse => {
+                for (id, ws) in &cache.workspaces {
+                    out.push((id.clone(), ws.clone(), true));
+                }
+                let note = format!(
+                    "the previous audit read {age} ago, sooner than modifiedSince takes (30 minutes): every workspace as it read them"
+                );
+                return Ok((out, Some(note)));
+            }
+            DeltaRead::Full => {
+                note = Some(format!(
+                    "the previous audit read {age} ago, longer than modifiedSince reaches (30 days): every workspace scanned again"
+                ));
+            }
+            DeltaRead::Since(since) => {
+                let url = format!(
+                    "{BASE}/admin/workspaces/modified?excludePersonalWorkspaces=false&modifiedSince={}",
+                    since.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+                );
+                match http
+                    .get_json::<Vec<WireWorkspaceId>>(&ctx().budget(MODIFIED), &url)
+                    .await
+                {
+                    Ok(ids) => {
+                        let ids = ids.into_iter().map(|w| w.id.to_ascii_lowercase());
+                        changed = Some((cache, ids.collect()));
+                    }
+                    // Out of the window on the service's clock, or refused
+                    // for a reason of its own: a full read, never a lost source.
+                    Err(e) if e.status() == Some(400) => {
+                        tracing::info!("modifiedSince refused ({e}); scanning every workspace");
+                        note = Some(format!(
+                            "modifiedSince was refused ({e}): every workspace scanned again"
+                        ));
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
+    let url = format!("{BASE}/admin/workspaces/modified?excludePersonalWorkspaces=false");
+    let ids: Vec<WireWorkspaceId> = http.get_json(&ctx().budget(MODIFIED), &url).await?;
+    let mut ids: Vec<String> = ids.into_iter().map(|w| w.id).collect();
+    if let Some((cache, changed)) = changed {
         ids.retain(|id| {
             let key = id.to_ascii_lowercase();
             match cache.workspaces.get(&key) {
@@ -270,7 +356,7 @@ async fn scan(
             ));
         }
     }
-    Ok(out)
+    Ok((out, note))
 }
 
 async fn scan_batch(http: &HttpClient, workspaces: &[String]) -> Result<WireScanResult, HttpError> {
@@ -455,6 +541,21 @@ fn into_read(workspaces: Vec<WireWorkspace>, path: String) -> PowerBiRead {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn modified_since_is_asked_only_inside_its_window() {
+        let now: DateTime<Utc> = "2026-11-20T12:00:00Z".parse().unwrap();
+        let ago = |m: i64| now - chrono::TimeDelta::minutes(m);
+        assert_eq!(DeltaRead::of(ago(10), now), DeltaRead::Reuse);
+        assert_eq!(DeltaRead::of(ago(31), now), DeltaRead::Reuse, "margin");
+        assert_eq!(DeltaRead::of(ago(60), now), DeltaRead::Since(ago(60)));
+        let days = |d: i64| ago(d * 24 * 60);
+        assert_eq!(DeltaRead::of(days(29), now), DeltaRead::Since(days(29)));
+        assert_eq!(DeltaRead::of(days(30), now), DeltaRead::Full);
+        assert_eq!(DeltaRead::of(days(40), now), DeltaRead::Full);
+        assert_eq!(age_words(chrono::TimeDelta::minutes(10)), "10 minutes");
+        assert_eq!(age_words(chrono::TimeDelta::days(40)), "40 days");
+    }
 
     #[test]
     fn decodes_both_casings() {
