@@ -367,3 +367,119 @@ fn a_refused_modified_since_falls_back_to_a_full_read() {
     );
     assert_eq!(verdicts(&got), verdicts(&full));
 }
+
+// --- 10: whole past days of Power BI activity are read once ------------------
+
+/// `audit --products power-bi --cache DIR` at `as_of` and its report, with
+/// what it said on stderr.
+fn cached_audit(
+    emu: &Emulator,
+    cache: &std::path::Path,
+    as_of: &str,
+    extra: &[&str],
+) -> (serde_json::Value, String) {
+    let base = emu.base();
+    let out = bin()
+        .env("PAL_AUDIT_TOKEN", TOKEN)
+        .args(["audit", "--auth", "static-token", "--api-base", &base])
+        .args(["--partner-id", PARTNER, "--as-of", as_of])
+        .args(["--links", "fixtures/contoso/links.csv"])
+        .args(["--format", "json", "--products", "power-bi", "--cache"])
+        .arg(cache)
+        .args(extra)
+        .output()
+        .unwrap();
+    (
+        json(&out),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Power BI's requests besides activity: modified, getInfo, two scanStatus
+/// polls, scanResult.
+const SCAN_REQUESTS: u64 = 1 + 1 + 2 + 1;
+
+#[test]
+fn a_repeated_audit_sends_no_activity_query_for_a_cached_day() {
+    let emu = Emulator::start("", 100);
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    // --as-of 2026-11-20: all 30 days are long over.
+    let (first, _) = cached_audit(&emu, &cache, AS_OF, &[]);
+    assert_eq!(
+        requests(&first, "power-bi"),
+        SCAN_REQUESTS + 30,
+        "{}",
+        power_bi(&first)
+    );
+    let detail = power_bi(&first)["detail"].as_str().unwrap();
+    assert!(detail.contains("(0 days from the cache)"), "{detail}");
+    let kept = cache.join("powerbi-activity/unknown-tenant/2026-11-12.json");
+    assert!(kept.exists());
+    let (second, _) = cached_audit(&emu, &cache, AS_OF, &[]);
+    assert_eq!(
+        requests(&second, "power-bi"),
+        SCAN_REQUESTS,
+        "{}",
+        power_bi(&second)
+    );
+    let detail = power_bi(&second)["detail"].as_str().unwrap();
+    assert!(detail.contains("4 activity events"), "{detail}");
+    assert!(detail.contains("(30 days from the cache)"), "{detail}");
+    assert_eq!(power_bi(&second)["status"], "complete");
+    assert_eq!(verdicts(&second), verdicts(&first));
+}
+
+#[test]
+fn todays_partial_day_is_always_read_again() {
+    let emu = Emulator::start("", 100);
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let now = chrono::Utc::now();
+    let as_of = now.to_rfc3339();
+    let args = ["--activity-days", "3"];
+    let (first, _) = cached_audit(&emu, &cache, &as_of, &args);
+    assert_eq!(requests(&first, "power-bi"), SCAN_REQUESTS + 3);
+    // Today is never kept; yesterday only once it is two hours over.
+    let unsettled = 1 + u64::from(chrono::Timelike::hour(&now) < 2);
+    let (second, _) = cached_audit(&emu, &cache, &as_of, &args);
+    assert_eq!(
+        requests(&second, "power-bi"),
+        SCAN_REQUESTS + unsettled,
+        "{}",
+        power_bi(&second)
+    );
+    let today = cache.join(format!(
+        "powerbi-activity/unknown-tenant/{}.json",
+        now.date_naive()
+    ));
+    assert!(!today.exists(), "today's partial day is not kept");
+}
+
+#[test]
+fn a_corrupt_cached_day_is_read_again_with_a_warning() {
+    let emu = Emulator::start("", 100);
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let (first, _) = cached_audit(&emu, &cache, AS_OF, &[]);
+    let kept = cache.join("powerbi-activity/unknown-tenant/2026-11-12.json");
+    std::fs::write(&kept, "{\"version\": 1, \"events\": [tru").unwrap();
+    let (second, stderr) = cached_audit(&emu, &cache, AS_OF, &[]);
+    assert!(
+        stderr.contains("ignoring a cached day") && stderr.contains("2026-11-12.json"),
+        "{stderr}"
+    );
+    // That one day queried again, and its events are all there.
+    assert_eq!(requests(&second, "power-bi"), SCAN_REQUESTS + 1);
+    let detail = power_bi(&second)["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("4 activity events") && detail.contains("1 cached day unusable"),
+        "{detail}"
+    );
+    assert_eq!(power_bi(&second)["status"], "complete");
+    assert_eq!(verdicts(&second), verdicts(&first));
+    // And kept again, whole.
+    let again: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&kept).unwrap()).unwrap();
+    assert_eq!(again["events"].as_array().unwrap().len(), 3);
+}

@@ -410,6 +410,11 @@ impl HttpClient {
         }
     }
 
+    /// The credential's tokens (a source may read its token's claims).
+    pub fn tokens(&self) -> &Tokens {
+        &self.tokens
+    }
+
     /// The responses kept, if recording.
     pub fn recorder(&self) -> Option<&record::Recorder> {
         self.recorder.as_deref()

@@ -10,7 +10,7 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use super::wire::opt_time;
-use crate::cache::{Cache, CachedWorkspace};
+use crate::cache::{ActivityDays, Cache, CachedWorkspace, DayEvent};
 use crate::http::{Cap, ContinuationPage, Ctx, HttpClient, HttpError, ValuePage};
 use crate::inventory::{
     EnvironmentId, Fact, Principal, PrincipalId, PrincipalType, Resource, ResourceId, ResourceKind,
@@ -167,6 +167,10 @@ pub struct PowerBiRead {
     pub cache: Vec<(String, CachedWorkspace)>,
     /// Workspaces taken from the previous audit's cache, not scanned again.
     pub reused: usize,
+    /// Days of activity taken from the cache (`--cache`), not queried.
+    pub cached_days: usize,
+    /// Cached days whose files could not be used, read again.
+    pub unusable_days: usize,
     /// A delta audit that could not ask for changes since the previous one
     /// (too recent, too old, or refused): what it did instead.
     pub delta_note: Option<String>,
@@ -177,7 +181,7 @@ fn ctx() -> Ctx {
 }
 
 /// Reads every dataset with its publisher, then `activity_days` UTC days of
-/// activity events. A refused scanner falls back to the admin groups list.
+/// activity events (past days from `activity_cache` when it has them). A refused scanner falls back to the admin groups list.
 /// With `previous` (a delta audit), only workspaces modified since the
 /// previous audit, or not in its cache, are scanned again.
 pub async fn read(
@@ -185,6 +189,7 @@ pub async fn read(
     activity_days: u32,
     now: DateTime<Utc>,
     previous: Option<&Cache>,
+    activity_cache: Option<&ActivityDays>,
 ) -> Result<PowerBiRead, HttpError> {
     let mut out = match scan(http, previous).await {
         Ok((workspaces, delta_note)) => {
@@ -213,8 +218,12 @@ pub async fn read(
         }
         Err(e) => return Err(e),
     };
-    match activity(http, activity_days, now).await {
-        Ok(events) => out.events = events,
+    match activity(http, activity_days, now, activity_cache).await {
+        Ok(read) => {
+            out.events = read.events;
+            out.cached_days = read.cached_days;
+            out.unusable_days = read.unusable;
+        }
         Err(e) => out.activity_gap = Some(e.to_string()),
     }
     Ok(out)
@@ -423,45 +432,110 @@ async fn groups(http: &HttpClient) -> Result<Vec<WireWorkspace>, HttpError> {
     Ok(all)
 }
 
+/// The tenant id in the Power BI token (`tid`), if it is a JWT that names one.
+pub async fn token_tenant(http: &HttpClient) -> Option<String> {
+    let token = http.tokens().token(AUDIENCE).await.ok()?;
+    crate::auth::Claims::of(&token)?.tid
+}
+
+/// Activity events of one audit and how many days came from the cache.
+#[derive(Debug, Default)]
+pub struct ActivityRead {
+    pub events: Vec<(ResourceId, String, DateTime<Utc>, String)>,
+    /// Days taken from the cache instead of the service.
+    pub cached_days: usize,
+    /// Cache files that could not be used (the days were read again).
+    pub unusable: usize,
+}
+
+/// One day's events from the service, as a day file keeps them: every
+/// event naming a dataset (the filter is applied after, so a later version
+/// can count other activities from the same files).
+async fn read_day(http: &HttpClient, day: chrono::NaiveDate) -> Result<Vec<DayEvent>, HttpError> {
+    let url = format!(
+        "{BASE}/admin/activityevents?startDateTime='{day}T00:00:00.000Z'&endDateTime='{day}T23:59:59.999Z'"
+    );
+    let events = http
+        .get_all::<ContinuationPage<WireActivityEvent>>(&ctx().budget(ACTIVITY), &url)
+        .await?;
+    Ok(events
+        .into_iter()
+        .filter_map(
+            |e| match (e.creation_time, e.activity, e.user_id, e.dataset_id) {
+                (Some(at), Some(activity), Some(user), Some(dataset)) if !dataset.is_empty() => {
+                    Some(DayEvent {
+                        at,
+                        activity,
+                        user,
+                        dataset,
+                    })
+                }
+                _ => None,
+            },
+        )
+        .collect())
+}
+
 /// One query per UTC day, oldest first, each followed by its continuation
-/// tokens until there are none.
+/// tokens until there are none. With `cache`, a day that is over (on the
+/// real clock: `now` may be `--as-of`) is read once and kept; today's, still
+/// growing, is always read.
 async fn activity(
     http: &HttpClient,
     days: u32,
     now: DateTime<Utc>,
-) -> Result<Vec<(ResourceId, String, DateTime<Utc>, String)>, HttpError> {
+    cache: Option<&ActivityDays>,
+) -> Result<ActivityRead, HttpError> {
     let today = now.date_naive();
     let days: Vec<chrono::NaiveDate> = (0..days)
         .rev()
         .map(|back| today - chrono::Duration::days(i64::from(back)))
         .collect();
+    let real_now = Utc::now();
     // A few days at once: each day's continuation chain is sequential, the
     // days are not; the hourly budget still bounds the total.
     let per_day = futures::stream::iter(days)
         .map(|day| async move {
-            let url = format!(
-                "{BASE}/admin/activityevents?startDateTime='{day}T00:00:00.000Z'&endDateTime='{day}T23:59:59.999Z'"
-            );
-            http.get_all::<ContinuationPage<WireActivityEvent>>(&ctx().budget(ACTIVITY), &url)
-                .await
+            let settled = cache.filter(|_| ActivityDays::settled(day, real_now));
+            let mut unusable = false;
+            if let Some(c) = settled {
+                match c.load(day) {
+                    Ok(Some(events)) => return Ok((events, true, false)),
+                    Ok(None) => {}
+                    Err(why) => {
+                        tracing::warn!("ignoring a cached day of Power BI activity ({why}); reading the day again");
+                        unusable = true;
+                    }
+                }
+            }
+            let events = read_day(http, day).await?;
+            if let Some(c) = settled
+                && let Err(e) = c.save(day, &events)
+            {
+                // Only a later audit loses: it reads the day again.
+                tracing::warn!("could not keep {day}'s Power BI activity in the cache: {e}");
+            }
+            Ok::<_, HttpError>((events, false, unusable))
         })
         .buffered(4)
         .collect::<Vec<_>>()
         .await;
-    let mut out = Vec::new();
-    for events in per_day {
-        for e in events? {
-            let (Some(at), Some(act), Some(user), Some(ds)) =
-                (e.creation_time, e.activity, e.user_id, e.dataset_id)
-            else {
-                continue;
-            };
+    let mut out = ActivityRead::default();
+    for day in per_day {
+        let (events, cached, unusable) = day?;
+        out.cached_days += usize::from(cached);
+        out.unusable += usize::from(unusable);
+        for e in events {
             if DATASET_ACTIVITIES
                 .iter()
-                .any(|a| a.eq_ignore_ascii_case(&act))
-                && !ds.is_empty()
+                .any(|a| a.eq_ignore_ascii_case(&e.activity))
             {
-                out.push((ResourceId::new(ds), user.to_ascii_lowercase(), at, act));
+                out.events.push((
+                    ResourceId::new(e.dataset),
+                    e.user.to_ascii_lowercase(),
+                    e.at,
+                    e.activity,
+                ));
             }
         }
     }
