@@ -262,13 +262,10 @@ pub async fn run(http: &HttpClient, tokens: &Tokens, opts: &Options) -> Result<u
     let Some(partner) = props.partner_id.clone() else {
         return Err(Error::Service("the link names no partnerId".into()));
     };
+    check_link_is_mine(&link, &me)?;
     let attestation = Attestation {
         schema: ATTESTATION_SCHEMA,
-        tenant_id: props
-            .tenant_id
-            .clone()
-            .unwrap_or_else(|| me.tenant.clone())
-            .to_ascii_lowercase(),
+        tenant_id: me.tenant.to_ascii_lowercase(),
         principal_id: me.id.clone(),
         principal_name: me.name.clone(),
         principal_kind: me.kind,
@@ -290,6 +287,42 @@ pub async fn run(http: &HttpClient, tokens: &Tokens, opts: &Options) -> Result<u
         return Ok(code::FINDINGS);
     }
     Ok(code::OK)
+}
+
+/// The link must be the signed-in identity's own: its `tenantId` the token's
+/// `tid` and its `objectId` the token's `oid`. ManagementPartner answers for
+/// whoever holds the token, so a link naming anyone else means the answer
+/// and the token disagree (another identity's token, a proxy or a wrong
+/// `--api-base`): attesting it would vouch for a link nobody checked.
+fn check_link_is_mine(link: &mp::WirePartner, me: &Identity) -> Result<(), Error> {
+    let props = &link.properties;
+    let differs = |theirs: &Option<String>, ours: &str| {
+        theirs
+            .as_deref()
+            .is_some_and(|t| !t.trim().eq_ignore_ascii_case(ours))
+    };
+    let mut wrong = Vec::new();
+    if differs(&props.tenant_id, &me.tenant) {
+        wrong.push(format!(
+            "tenant {} (the token's tid is {})",
+            props.tenant_id.as_deref().unwrap_or_default(),
+            me.tenant
+        ));
+    }
+    if differs(&props.object_id, &me.id) {
+        wrong.push(format!(
+            "object {} (the token's oid is {})",
+            props.object_id.as_deref().unwrap_or_default(),
+            me.id
+        ));
+    }
+    if wrong.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Service(format!(
+        "the PAL link read back is not the signed-in identity's: it names {}; nothing attested",
+        wrong.join(" and ")
+    )))
 }
 
 fn is_deleted(p: &mp::WirePartner) -> bool {
@@ -335,4 +368,57 @@ fn write(a: &Attestation, out: Option<&Path>, me: &Identity) -> Result<(), Error
     crate::report::write_atomic(&path, &text)?;
     say(&format!("attestation written to {}", path.display()))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn link(tenant: Option<&str>, object: Option<&str>) -> mp::WirePartner {
+        serde_json::from_value(serde_json::json!({
+            "properties": {"partnerId": "4567890", "tenantId": tenant, "objectId": object}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_link_of_another_tenant_or_object_is_refused() {
+        let me = Identity {
+            id: "11111111-1111-4111-8111-000000000001".into(),
+            tenant: "7c1e5b2a-3d4f-4e6a-8b9c-0d1e2f3a4b5c".into(),
+            name: None,
+            kind: LinkKind::User,
+        };
+        // Ids compare case-insensitively; a field the link leaves out is no mismatch.
+        check_link_is_mine(
+            &link(
+                Some("7C1E5B2A-3D4F-4E6A-8B9C-0D1E2F3A4B5C"),
+                Some("11111111-1111-4111-8111-000000000001"),
+            ),
+            &me,
+        )
+        .unwrap();
+        check_link_is_mine(&link(None, None), &me).unwrap();
+        let err = check_link_is_mine(
+            &link(
+                Some("7c1e5b2a-3d4f-4e6a-8b9c-0d1e2f3a4b5c"),
+                Some("44444444-4444-4444-8444-000000000006"),
+            ),
+            &me,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("object 44444444-4444-4444-8444-000000000006")
+                && err.contains("oid is 11111111"),
+            "{err}"
+        );
+        let err = check_link_is_mine(
+            &link(Some("00000000-0000-4000-8000-0000000000ff"), None),
+            &me,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("tid is 7c1e5b2a"), "{err}");
+    }
 }

@@ -1,12 +1,14 @@
 //! The delta-audit cache: what an audit read that a later audit may reuse
 //! (the role assignments of apps and flows, keyed by `lastModifiedTime`, and
 //! each Power BI workspace's datasets), saved beside a report and read back
-//! by `audit --since REPORT --cache DIR`.
+//! by `audit --since REPORT --cache DIR`; and, for every audit given
+//! `--cache DIR`, whole past UTC days of Power BI activity events
+//! (`ActivityDays`), which do not change once the day is over.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::InputError;
@@ -197,10 +199,144 @@ impl Cache {
     }
 }
 
+/// One Power BI activity event as kept in a day's file: only what the audit
+/// uses.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayEvent {
+    pub at: DateTime<Utc>,
+    pub activity: String,
+    /// The UPN the service gave.
+    pub user: String,
+    pub dataset: String,
+}
+
+/// 1: the first layout.
+const DAY_VERSION: u32 = 1;
+/// Learn: most Power BI audit events show up within 30 minutes, some only
+/// after 60. A day is kept once it ended at least twice that long ago.
+const DAY_SETTLES_AFTER: chrono::TimeDelta = chrono::TimeDelta::hours(2);
+
+#[derive(Debug, Serialize, Deserialize)]
+struct DayFile {
+    version: u32,
+    tenant_id: Option<String>,
+    day: NaiveDate,
+    events: Vec<DayEvent>,
+}
+
+/// Whole past UTC days of Power BI activity events, one file a day under
+/// `DIR/powerbi-activity/TENANT/YYYY-MM-DD.json`. Each query of a day spends
+/// one of the tenant's 200 activity queries an hour; a day that is over
+/// gives the same events every time, so it is read once. A file that cannot
+/// be read or does not parse is ignored with a warning and the day read
+/// again: the cache can cost a query, never an audit.
+#[derive(Clone, Debug)]
+pub struct ActivityDays {
+    dir: PathBuf,
+    tenant: Option<String>,
+}
+
+impl ActivityDays {
+    /// The days kept in `cache_dir` for `tenant` (a tenant id; any other
+    /// text, or none, shares one `unknown-tenant` folder).
+    pub fn new(cache_dir: &Path, tenant: Option<&str>) -> Self {
+        let tenant = tenant
+            .filter(|t| crate::links::is_guid(t))
+            .map(str::to_ascii_lowercase);
+        let folder = tenant.clone().unwrap_or_else(|| "unknown-tenant".into());
+        Self {
+            dir: cache_dir.join("powerbi-activity").join(folder),
+            tenant,
+        }
+    }
+
+    fn path(&self, day: NaiveDate) -> PathBuf {
+        self.dir.join(format!("{day}.json"))
+    }
+
+    /// Whether `day` is over long enough, on the real clock `now`, for its
+    /// events to be complete.
+    pub fn settled(day: NaiveDate, now: DateTime<Utc>) -> bool {
+        day.succ_opt()
+            .and_then(|next| next.and_hms_opt(0, 0, 0))
+            .is_some_and(|end| end.and_utc() + DAY_SETTLES_AFTER <= now)
+    }
+
+    /// The events kept for `day`: `Ok(None)` when none are, `Err(why)` when
+    /// its file is there but unusable (the caller warns and reads the day).
+    pub fn load(&self, day: NaiveDate) -> Result<Option<Vec<DayEvent>>, String> {
+        let path = self.path(day);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(format!("{}: {e}", path.display())),
+        };
+        let file: DayFile =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        if file.version != DAY_VERSION || file.day != day || file.tenant_id != self.tenant {
+            return Err(format!(
+                "{}: not this version's file for {day} of this tenant",
+                path.display()
+            ));
+        }
+        Ok(Some(file.events))
+    }
+
+    /// Keeps `day`'s events, atomically (a file is whole or absent), readable
+    /// by its owner only (it holds UPNs).
+    pub fn save(&self, day: NaiveDate, events: &[DayEvent]) -> Result<(), crate::error::Error> {
+        std::fs::create_dir_all(&self.dir).map_err(|source| crate::error::Error::Output {
+            path: self.dir.display().to_string(),
+            source,
+        })?;
+        let file = DayFile {
+            version: DAY_VERSION,
+            tenant_id: self.tenant.clone(),
+            day,
+            events: events.to_vec(),
+        };
+        crate::report::write_atomic_with(&self.path(day), |w| {
+            serde_json::to_writer(w, &file).map_err(std::io::Error::from)
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::inventory::{PrincipalType, Role};
+
+    #[test]
+    fn activity_days_are_kept_once_settled_and_bad_files_are_refused() {
+        let day: NaiveDate = "2026-11-12".parse().unwrap();
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        assert!(!ActivityDays::settled(day, at("2026-11-12T23:00:00Z")));
+        assert!(!ActivityDays::settled(day, at("2026-11-13T01:59:59Z")));
+        assert!(ActivityDays::settled(day, at("2026-11-13T02:00:00Z")));
+
+        let dir = tempfile::tempdir().unwrap();
+        let t = "7c1e5b2a-3d4f-4e6a-8b9c-0d1e2f3a4b5c";
+        let days = ActivityDays::new(dir.path(), Some(t));
+        assert_eq!(days.load(day), Ok(None));
+        let events = vec![DayEvent {
+            at: at("2026-11-12T08:00:00Z"),
+            activity: "ViewReport".into(),
+            user: "a@b.c".into(),
+            dataset: "d1".into(),
+        }];
+        days.save(day, &events).unwrap();
+        assert_eq!(days.load(day), Ok(Some(events.clone())));
+        // Another tenant's folder holds nothing of it.
+        let other = ActivityDays::new(dir.path(), Some("00000000-0000-4000-8000-000000000001"));
+        assert_eq!(other.load(day), Ok(None));
+        // A file cut short, or of another day, is refused, naming the file.
+        let path = days.path(day);
+        std::fs::write(&path, "{\"version\":1,\"day\"").unwrap();
+        assert!(days.load(day).unwrap_err().contains("2026-11-12.json"));
+        days.save(day, &events).unwrap();
+        std::fs::copy(&path, days.path(day.succ_opt().unwrap())).unwrap();
+        assert!(days.load(day.succ_opt().unwrap()).is_err());
+    }
 
     #[test]
     fn roles_are_reused_only_when_the_modified_time_is_the_same() {

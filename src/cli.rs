@@ -116,7 +116,7 @@ pub enum Command {
         "Faults (comma-separated KIND[:ARG][@MATCH][*COUNT]):\n",
         "  429[:SECS]       429 with Retry-After in seconds (default 1)\n",
         "  429-date[:SECS]  429 with Retry-After as an HTTP date\n",
-        "  401|403|404      that status (with @MATCH: refuse one API)\n",
+        "  400|401|403|404  that status (with @MATCH: refuse one API)\n",
         "  500|502|503|504  that status\n",
         "  cut              a 200 whose body stops half way\n",
         "  slow:MS          a 200 whose second half comes MS milliseconds later\n",
@@ -131,6 +131,8 @@ pub enum Command {
         "  replay-page      a page whose next link serves the same page again\n",
         "  duplicate        a page listing its first item twice (duplicate-changed: differently)\n",
         "  echo-secrets     the first item's name (or an error) quotes the token and API key\n",
+        "  lost-write       a write answered with an empty 200 that changes nothing\n",
+        "  token-only       Power BI activity pages without continuationUri, only the token\n",
         "  @MATCH limits a fault to URLs containing MATCH; *COUNT to the first COUNT (default 1;\n",
         "  *all for every one; *first for the first try of each request).\n\n",
         "Replay a recording of `audit --record DIR`:\n  pal-audit emulate --replay DIR --port 8080"

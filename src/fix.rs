@@ -894,6 +894,39 @@ pub async fn apply(
     out
 }
 
+/// Sends one write and ignores its answer's body: the services answer 200
+/// with none (`Default.TakeOver` declares no schema, `modifyAppOwner` is
+/// void) or with one no specification describes. Only the status counts;
+/// whether the write took effect is what the re-read after it shows.
+async fn send_write(
+    http: &HttpClient,
+    ctx: &Ctx,
+    method: reqwest::Method,
+    url: &str,
+    body: Option<&Value>,
+) -> Result<(), HttpError> {
+    let bytes = body.map(|b| serde_json::to_vec(b).expect("request bodies always serialize"));
+    // Only a PUT (the role assignment) is safe to send again on a retry.
+    let idempotent = method == reqwest::Method::PUT;
+    http.send(ctx, method, url, bytes.as_deref(), idempotent)
+        .await
+        .map(|_| ())
+}
+
+/// The re-read after a write that was answered 2xx: its failure is said as
+/// such, since the write may well have taken effect.
+async fn reread<T: serde::de::DeserializeOwned + Send + 'static>(
+    http: &HttpClient,
+    ctx: &Ctx,
+    url: &str,
+) -> Result<T, Outcome> {
+    http.get_json(ctx, url).await.map_err(|e| {
+        Outcome::Failed(format!(
+            "the change was accepted, but reading it back failed ({e}): check it by hand"
+        ))
+    })
+}
+
 async fn apply_one(
     http: &HttpClient,
     tokens: &Tokens,
@@ -925,15 +958,18 @@ async fn apply_one(
                 return Ok(Outcome::AlreadyDone);
             }
             let body = co_owner_body(id);
-            let _: Value = http
-                .post_json(
-                    &ctx,
-                    &format!("{uri}/modifyPermissions?api-version=2016-11-01"),
-                    &body,
-                    false,
-                )
-                .await?;
-            let after: Value = http.get_json(&ctx, &permissions).await?;
+            send_write(
+                http,
+                &ctx,
+                reqwest::Method::POST,
+                &format!("{uri}/modifyPermissions?api-version=2016-11-01"),
+                Some(&body),
+            )
+            .await?;
+            let after: Value = match reread(http, &ctx, &permissions).await {
+                Ok(v) => v,
+                Err(o) => return Ok(o),
+            };
             Ok(if holds(&after) {
                 Outcome::Changed
             } else {
@@ -943,33 +979,35 @@ async fn apply_one(
         Action::CanvasOwner { environment, app } => {
             let ctx = Ctx::new(powerapps::SOURCE, powerapps::AUDIENCE);
             let uri = format!("{POWERAPPS}/{environment}/apps/{app}");
+            let read = format!("{uri}?api-version=2016-11-01");
             let owner = |v: &Value| {
                 v["properties"]["owner"]["id"]
                     .as_str()
                     .map(str::to_ascii_lowercase)
             };
-            let before: Value = http
-                .get_json(&ctx, &format!("{uri}?api-version=2016-11-01"))
-                .await?;
+            let before: Value = http.get_json(&ctx, &read).await?;
             if owner(&before).as_deref() == Some(id) {
                 return Ok(Outcome::AlreadyDone);
             }
             let body = json!({"newAppOwner": id, "roleForOldAppOwner": "CanEdit"});
-            let _: Value = http
-                .post_json(
-                    &ctx,
-                    &format!("{uri}/modifyAppOwner?api-version=2016-11-01"),
-                    &body,
-                    false,
-                )
-                .await?;
-            let after: Value = http
-                .get_json(&ctx, &format!("{uri}?api-version=2016-11-01"))
-                .await?;
-            Ok(if owner(&after).as_deref() == Some(id) {
-                Outcome::Changed
-            } else {
-                Outcome::Failed("the app's owner did not change".into())
+            send_write(
+                http,
+                &ctx,
+                reqwest::Method::POST,
+                &format!("{uri}/modifyAppOwner?api-version=2016-11-01"),
+                Some(&body),
+            )
+            .await?;
+            let after: Value = match reread(http, &ctx, &read).await {
+                Ok(v) => v,
+                Err(o) => return Ok(o),
+            };
+            Ok(match owner(&after) {
+                Some(o) if o == id => Outcome::Changed,
+                o => Outcome::Failed(format!(
+                    "the owner change was accepted, but the app's owner is still {}",
+                    o.as_deref().unwrap_or("unnamed")
+                )),
             })
         }
         Action::TakeOver { workspace, dataset } => {
@@ -994,14 +1032,26 @@ async fn apply_one(
             if publisher(&before) && !published_since(&step.finding, &plan.identity.id) {
                 return Ok(Outcome::AlreadyDone);
             }
-            let _: Value = http
-                .post_json(&ctx, &format!("{uri}/Default.TakeOver"), &json!({}), false)
-                .await?;
-            let after: Value = http.get_json(&ctx, &uri).await?;
+            // The operation takes no body.
+            send_write(
+                http,
+                &ctx,
+                reqwest::Method::POST,
+                &format!("{uri}/Default.TakeOver"),
+                None,
+            )
+            .await?;
+            let after: Value = match reread(http, &ctx, &uri).await {
+                Ok(v) => v,
+                Err(o) => return Ok(o),
+            };
             Ok(if publisher(&after) {
                 Outcome::Changed
             } else {
-                Outcome::Failed("configuredBy did not change".into())
+                Outcome::Failed(format!(
+                    "the take-over was accepted, but the dataset's configuredBy is still {}",
+                    after["configuredBy"].as_str().unwrap_or("empty")
+                ))
             })
         }
         Action::InstanceRole { instance } => {
@@ -1017,7 +1067,8 @@ async fn apply_one(
                         .is_some_and(|p| p.eq_ignore_ascii_case(id))
                 })
             };
-            let before: Value = http.get_json(&ctx, &format!("{uri}/assignments")).await?;
+            let assignments = format!("{uri}/assignments");
+            let before: Value = http.get_json(&ctx, &assignments).await?;
             if holds(&before) {
                 return Ok(Outcome::AlreadyDone);
             }
@@ -1027,20 +1078,25 @@ async fn apply_one(
                 "user"
             };
             let body = json!({"principalId": id, "principalType": kind, "roles": ["Contributor"]});
-            let _: Value = http
-                .send_json(
-                    &ctx,
-                    reqwest::Method::PUT,
-                    &format!("{uri}/principals/{id}/assign"),
-                    &body,
-                    true,
-                )
-                .await?;
-            let after: Value = http.get_json(&ctx, &format!("{uri}/assignments")).await?;
+            send_write(
+                http,
+                &ctx,
+                reqwest::Method::PUT,
+                &format!("{uri}/principals/{id}/assign"),
+                Some(&body),
+            )
+            .await?;
+            let after: Value = match reread(http, &ctx, &assignments).await {
+                Ok(v) => v,
+                Err(o) => return Ok(o),
+            };
             Ok(if holds(&after) {
                 Outcome::Changed
             } else {
-                Outcome::Failed("the role assignment did not appear".into())
+                Outcome::Failed(
+                    "the role assignment was accepted, but it is not among the instance's assignments"
+                        .into(),
+                )
             })
         }
     }

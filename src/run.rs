@@ -433,6 +433,7 @@ async fn collect_and_attribute(
             .collect(),
         previous,
         keep_cache: cfg.cache.is_some(),
+        activity_cache: cfg.cache.clone(),
     };
     let bars;
     let progress: &dyn sources::Progress = if progress_wanted() {

@@ -51,7 +51,14 @@ fn a_synthetic_tenant_is_audited_in_full() {
     )
     .unwrap();
     let model = synthetic::generate(&spec);
-    let expected = model.apps.iter().filter(|a| !a.component_library).count()
+    // Component libraries and custom pages are no canvas apps to audit.
+    let custom_pages = model
+        .apps
+        .iter()
+        .filter(|a| !a.component_library && a.app_type.as_deref() == Some("CustomCanvasPage"))
+        .count();
+    assert!(custom_pages > 0, "the synthetic tenant has custom pages");
+    let expected = model.apps.iter().filter(|a| !a.component_library).count() - custom_pages
         + model.flows.len()
         + model.model_driven_apps.len()
         + model.datasets.len()

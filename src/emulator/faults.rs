@@ -4,7 +4,7 @@
 //! SPEC is a comma-separated list of `KIND[:ARG][@MATCH][*COUNT]`:
 //! - `429[:SECS]`: 429 with `Retry-After: SECS` (default 1);
 //! - `429-date[:SECS]`: 429 with `Retry-After` as an HTTP date SECS ahead;
-//! - `500`, `502`, `503`, `504`: that status; `401`, `403`, `404` too (with
+//! - `500`, `502`, `503`, `504`: that status; `400`, `401`, `403`, `404` too (with
 //!   `@MATCH`, to refuse one API: `403@/admin/workspaces/getInfo*all`);
 //! - `cut`: a 200 whose body stops half way (the connection is dropped);
 //! - `slow:MS`: a 200 whose second half arrives MS milliseconds after the first;
@@ -27,7 +27,11 @@
 //! - `echo-secrets`: a list page whose first item's name, and an error
 //!   answer's message, quote the request's bearer token and API key;
 //! - `duplicate`: a list page whose first item is listed twice;
-//!   `duplicate-changed`: twice, the second time with another name.
+//!   `duplicate-changed`: twice, the second time with another name;
+//! - `lost-write`: a write (any method but GET) answered with an empty 200
+//!   that changes nothing, so only a re-read can tell it did not happen;
+//! - `token-only`: a Power BI activity events page without `continuationUri`,
+//!   only its (already percent-encoded) `continuationToken`.
 //!
 //! Inside a Graph `$batch`, status faults apply to each inner request, so
 //! `404@ID*all` makes one principal unknown.
@@ -56,6 +60,8 @@ pub enum FaultKind {
     EchoSecrets,
     ForeignDataverse,
     Duplicate { changed: bool },
+    LostWrite,
+    TokenOnly,
 }
 
 #[derive(Debug)]
@@ -103,7 +109,7 @@ impl Faults {
                     seconds: secs(arg)?,
                     as_date: true,
                 },
-                "401" | "403" | "404" | "500" | "502" | "503" | "504" => {
+                "400" | "401" | "403" | "404" | "500" | "502" | "503" | "504" => {
                     FaultKind::Status(kind.parse().expect("digits"))
                 }
                 "cut" => FaultKind::Cut,
@@ -137,6 +143,8 @@ impl Faults {
                     FaultKind::Redirect(arg.unwrap_or("/attacker.example/steal").to_string())
                 }
                 "foreign-next" => FaultKind::ForeignNext,
+                "lost-write" => FaultKind::LostWrite,
+                "token-only" => FaultKind::TokenOnly,
                 "replay-page" => FaultKind::ReplayPage,
                 "echo-secrets" => FaultKind::EchoSecrets,
                 "foreign-dataverse" => FaultKind::ForeignDataverse,
@@ -144,7 +152,7 @@ impl Faults {
                 "duplicate-changed" => FaultKind::Duplicate { changed: true },
                 other => {
                     return Err(format!(
-                        "--faults {item:?}: {other:?} is not one of 429, 429-date, 401, 403, 404, 500, 502, 503, 504, cut, slow, malformed, repeat-next, scan, 403-env, not-a-list, redirect, foreign-next, replay-page, echo-secrets, foreign-dataverse, duplicate, duplicate-changed"
+                        "--faults {item:?}: {other:?} is not one of 429, 429-date, 400, 401, 403, 404, 500, 502, 503, 504, cut, slow, malformed, repeat-next, scan, 403-env, not-a-list, redirect, foreign-next, replay-page, echo-secrets, foreign-dataverse, duplicate, duplicate-changed, lost-write, token-only"
                     ));
                 }
             };

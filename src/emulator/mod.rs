@@ -318,6 +318,10 @@ fn answer(
         }
         _ => {}
     }
+    if fault == Some(FaultKind::LostWrite) && method != Method::GET {
+        // Accepted and forgotten: only a re-read can tell.
+        return StatusCode::OK.into_response();
+    }
     let query: Vec<(String, String)> = uri
         .query()
         .map(|q| {
@@ -342,6 +346,11 @@ fn answer(
             // The page names itself as the next one, in the real URL form.
             let q = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
             set_next_link(&mut body, host, format!("https://{host}{path}{q}"));
+        }
+        Some(FaultKind::TokenOnly) if body.get("activityEventEntities").is_some() => {
+            if let Some(page) = body.as_object_mut() {
+                page.remove("continuationUri");
+            }
         }
         Some(FaultKind::ScanStatus(s)) if body.get("status").is_some() => {
             body["status"] = json!(s);
@@ -428,6 +437,10 @@ fn answer(
                 .into_response();
         }
         _ => {}
+    }
+    // `null` stands for no body: the void writes answer an empty 200.
+    if body.is_null() {
+        return status.into_response();
     }
     let text = body.to_string();
     if let Some(FaultKind::Slow(ms)) = fault {

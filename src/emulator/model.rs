@@ -330,6 +330,10 @@ pub struct ModelApp {
     pub tenant_share: bool,
     #[serde(default)]
     pub component_library: bool,
+    /// `appType` in the apps list: `ClassicCanvasApp` when left out;
+    /// `CustomCanvasPage` for a custom page of a model-driven app.
+    #[serde(default)]
+    pub app_type: Option<String>,
     /// The solution (unique name) it is a component of.
     #[serde(default)]
     pub solution: Option<String>,

@@ -565,7 +565,7 @@ fn app(m: &TenantModel, a: &ModelApp) -> Value {
         "name": a.id,
         "id": format!("/providers/Microsoft.PowerApps/scopes/admin/environments/{}/apps/{}", a.environment, a.id),
         "type": "Microsoft.PowerApps/scopes/admin/apps",
-        "appType": "ClassicCanvasApp",
+        "appType": a.app_type.as_deref().unwrap_or("ClassicCanvasApp"),
         "isAppComponentLibrary": a.component_library,
         "properties": props,
     })
@@ -959,6 +959,14 @@ fn powerbi(st: &Shared, m: &TenantModel, req: &Req, s: &[&str]) -> Answer {
                     }
                 },
             };
+            // As the service: only 30 minutes to 30 days ago, on the real
+            // clock (a tenant model's `as_of` does not move the service's).
+            if let Some(s) = since {
+                let age = Utc::now() - s;
+                if age < Duration::minutes(30) || age > Duration::days(30) {
+                    return bad_request("modifiedSince must be between 30 minutes and 30 days ago");
+                }
+            }
             (
                 StatusCode::OK,
                 Value::Array(
@@ -1022,17 +1030,20 @@ fn powerbi(st: &Shared, m: &TenantModel, req: &Req, s: &[&str]) -> Answer {
 }
 
 /// One UTC day per query, `page_size` events a page, continuation tokens
-/// (`DAY_OFFSET`) until the last page, whose token is null.
+/// until the last page, whose token is null.
+///
+/// The token is shaped like the service's (`+RID:...==#RT:1#TRC:5#FPC:...`)
+/// and sent, as the service sends it, already percent-encoded
+/// (`%2BRID%3A...`), in `continuationToken` and inside `continuationUri`. A
+/// client that encodes it again sends `%252B...`, which this route refuses
+/// as the service does.
 fn activity_events(m: &TenantModel, req: &Req) -> Answer {
     let unquote = |v: &str| v.trim().trim_matches('\'').to_string();
     let (day, offset) = match (req.param("continuationToken"), req.param("startDateTime")) {
-        (Some(tok), _) => {
-            let tok = unquote(tok);
-            let Some((d, o)) = tok.split_once('_') else {
-                return not_found("continuation token");
-            };
-            (d.to_string(), o.parse().unwrap_or(0))
-        }
+        (Some(tok), _) => match parse_activity_token(&unquote(tok)) {
+            Some(at) => at,
+            None => return bad_request("the continuation token is not valid"),
+        },
         (None, Some(start)) => (unquote(start).chars().take(10).collect::<String>(), 0usize),
         (None, None) => {
             return (
@@ -1074,7 +1085,7 @@ fn activity_events(m: &TenantModel, req: &Req) -> Answer {
         .map(<[Value]>::to_vec)
         .unwrap_or_default();
     let last = end >= events.len();
-    let token = (!last).then(|| format!("{day}_{end}"));
+    let token = (!last).then(|| activity_token(&day, end));
     (
         StatusCode::OK,
         json!({
@@ -1084,6 +1095,21 @@ fn activity_events(m: &TenantModel, req: &Req) -> Answer {
             "lastResultSet": last,
         }),
     )
+}
+
+/// The token for the page of `day` that starts at `offset`, percent-encoded
+/// as the service sends it.
+fn activity_token(day: &str, offset: usize) -> String {
+    let raw = format!("+RID:{day}/{offset}==#RT:1#TRC:{offset}#FPC:AR=");
+    percent_encoding::utf8_percent_encode(&raw, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+/// (day, offset) of a token as the query gives it back: decoded once.
+fn parse_activity_token(token: &str) -> Option<(String, usize)> {
+    let rest = token.strip_prefix("+RID:")?;
+    let (key, _) = rest.split_once("==#")?;
+    let (day, offset) = key.split_once('/')?;
+    Some((day.to_string(), offset.parse().ok()?))
 }
 
 // --- Customer Insights ----------------------------------------------------------
@@ -1192,6 +1218,11 @@ fn partner_json(m: &TenantModel, l: &super::model::ModelPartnerLink) -> Value {
     })
 }
 
+/// A 200 with an empty body (`Value::Null` is rendered as no body at all).
+fn empty() -> Option<Answer> {
+    Some((StatusCode::OK, Value::Null))
+}
+
 fn body(req: &Req) -> Value {
     serde_json::from_slice(req.body).unwrap_or(Value::Null)
 }
@@ -1247,7 +1278,7 @@ fn write(st: &Shared, req: &Req, s: &[&str]) -> Option<Answer> {
                 }
                 ("DELETE", Some(i)) if eq(&m.partner_links[i].partner_id, partner) => {
                     m.partner_links.remove(i);
-                    ok(Value::Null)
+                    empty()
                 }
                 ("PATCH" | "DELETE", _) => Some(not_found("partner link")),
                 _ => None,
@@ -1291,7 +1322,8 @@ fn write(st: &Shared, req: &Req, s: &[&str]) -> Option<Answer> {
                     role: role.to_string(),
                 });
             }
-            ok(json!({}))
+            // Void, as the admin connector declares it: an empty 200.
+            empty()
         }
         (
             "api.powerapps.com",
@@ -1339,7 +1371,9 @@ fn write(st: &Shared, req: &Req, s: &[&str]) -> Option<Answer> {
                     app.roles.retain(|r| !eq(&r.principal, principal));
                 }
             }
-            ok(json!({}))
+            // The admin connector declares the answer void, like
+            // modifyAppOwner's.
+            empty()
         }
         (
             "api.flow.microsoft.com",
@@ -1369,7 +1403,7 @@ fn write(st: &Shared, req: &Req, s: &[&str]) -> Option<Answer> {
                     }
                 }
             }
-            ok(json!({}))
+            empty()
         }
         (
             "api.powerbi.com",
@@ -1402,7 +1436,8 @@ fn write(st: &Shared, req: &Req, s: &[&str]) -> Option<Answer> {
                 at,
                 activity: "TakeOverDataset".into(),
             });
-            ok(Value::Null)
+            // 200 with no body: the REST specification declares no schema.
+            empty()
         }
         (
             "api.ci.ai.dynamics.com",
@@ -1435,7 +1470,9 @@ fn write(st: &Shared, req: &Req, s: &[&str]) -> Option<Answer> {
                     .to_ascii_lowercase(),
                 roles,
             });
-            ok(json!({"principalId": principal, "roles": b["roles"], "instanceId": id}))
+            // No documented answer body: the write is checked by reading
+            // the assignments back, so the emulator gives none.
+            empty()
         }
         _ => None,
     }

@@ -271,6 +271,8 @@ pub fn generate(spec: &Spec) -> TenantModel {
             roles,
             tenant_share,
             component_library: i % 101 == 0,
+            // A custom page now and then, as real apps lists carry them.
+            app_type: (i % 97 == 1).then(|| "CustomCanvasPage".into()),
             omit_share_counts: false,
             solution: None,
             note: None,

@@ -315,11 +315,11 @@ impl<T: DeserializeOwned> Paged for ContinuationPage<T> {
         let next = match (self.continuation_uri, self.continuation_token) {
             (Some(uri), _) if !uri.is_empty() => Some(uri),
             (_, Some(token)) if !token.is_empty() => url::Url::parse(current).ok().map(|mut u| {
-                // The token goes back quoted, as the service expects, alone.
-                let quoted = format!("'{token}'");
-                u.query_pairs_mut()
-                    .clear()
-                    .append_pair("continuationToken", &quoted);
+                // The token goes back quoted, as the service expects, alone,
+                // and as given: the service sends it already percent-encoded
+                // (`%2BRID%3A...%3D%3D%23RT%3A1...`), so encoding it again
+                // would send `%252B...`, a token it does not know.
+                u.set_query(Some(&format!("continuationToken='{token}'")));
                 u.to_string()
             }),
             _ => None,
@@ -408,6 +408,11 @@ impl HttpClient {
             };
             r.record(&req, status.as_u16(), retry_after, raw);
         }
+    }
+
+    /// The credential's tokens (a source may read its token's claims).
+    pub fn tokens(&self) -> &Tokens {
+        &self.tokens
     }
 
     /// The responses kept, if recording.
@@ -1028,14 +1033,20 @@ mod tests {
             p.into_parts(first).1.as_deref(),
             Some("https://api.powerbi.com/next")
         );
-        let p: ContinuationPage<u8> =
-            serde_json::from_str(r#"{"activityEventEntities":[2],"continuationToken":"a b"}"#)
-                .unwrap();
+        // A token as Learn's example shows it: already percent-encoded, so
+        // it goes back as given (`%2B`, never `%252B`).
+        let token = "%2BRID%3A244SAKlHY7YQAAAAAAAAAA%3D%3D%23RT%3A1%23TRC%3A5%23FPC%3AARAAAAAAAAAAFwAAAAAAAAA%3D";
+        let p: ContinuationPage<u8> = serde_json::from_str(&format!(
+            r#"{{"activityEventEntities":[2],"continuationToken":"{token}"}}"#
+        ))
+        .unwrap();
         assert_eq!(
             p.into_parts(first),
             (
                 vec![2],
-                Some("https://api.powerbi.com/v1.0/myorg/admin/activityevents?continuationToken=%27a+b%27".to_string())
+                Some(format!(
+                    "https://api.powerbi.com/v1.0/myorg/admin/activityevents?continuationToken=%27{token}%27"
+                ))
             )
         );
         let p: ContinuationPage<u8> = serde_json::from_str(

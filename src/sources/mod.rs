@@ -71,6 +71,9 @@ pub struct Plan {
     /// Keep what a later delta audit may reuse (`--cache`); off, the
     /// collection holds no second copy of it.
     pub keep_cache: bool,
+    /// `--cache DIR`: where whole past days of Power BI activity are kept
+    /// and read back, by every audit given it (delta or not).
+    pub activity_cache: Option<std::path::PathBuf>,
 }
 
 /// What a collection gives: the inventory, and what the next delta audit
@@ -96,6 +99,7 @@ impl Default for Plan {
             ours: BTreeSet::new(),
             previous: None,
             keep_cache: false,
+            activity_cache: None,
         }
     }
 }
@@ -143,7 +147,17 @@ pub async fn collect(
             return None;
         }
         progress.begin("Power BI");
-        let read = powerbi::read(http, plan.activity_days, plan.now, previous).await;
+        let days = match &plan.activity_cache {
+            Some(dir) => {
+                let tenant = match &plan.tenant_id {
+                    Some(t) => Some(t.clone()),
+                    None => powerbi::token_tenant(http).await,
+                };
+                Some(crate::cache::ActivityDays::new(dir, tenant.as_deref()))
+            }
+            None => None,
+        };
+        let read = powerbi::read(http, plan.activity_days, plan.now, previous, days.as_ref()).await;
         progress.finish(
             "Power BI",
             &read.as_ref().map_or_else(
@@ -195,11 +209,15 @@ pub async fn collect(
                     plural(read.workspaces, "workspace"),
                     read.path
                 );
-                if previous.is_some() {
-                    detail.push_str(&format!(
+                match &read.delta_note {
+                    // Too recent, too old or refused: said as such, since
+                    // no workspace was known to be unchanged.
+                    Some(note) => detail.push_str(&format!("; {note}")),
+                    None if previous.is_some() => detail.push_str(&format!(
                         " ({} unchanged since the previous audit, reused from its cache)",
                         plural(read.reused, "workspace")
-                    ));
+                    )),
+                    None => {}
                 }
                 reuse.workspaces += read.reused as u64;
                 if plan.keep_cache {
@@ -212,6 +230,19 @@ pub async fn collect(
                             plural(read.events.len(), "activity event"),
                             plan.activity_days
                         ));
+                        if plan.activity_cache.is_some() {
+                            detail.push_str(&format!(
+                                " ({} from the cache",
+                                plural(read.cached_days, "day")
+                            ));
+                            if read.unusable_days > 0 {
+                                detail.push_str(&format!(
+                                    "; {} unusable there, read again",
+                                    plural(read.unusable_days, "cached day")
+                                ));
+                            }
+                            detail.push(')');
+                        }
                         CoverageStatus::Complete
                     }
                     Some(gap) => {
@@ -477,6 +508,23 @@ fn merge_environment(
                     detail.push_str(&format!(
                         "; reused for {} unchanged since the previous audit",
                         plural(read.reused, "app")
+                    ));
+                }
+                if read.custom_pages > 0 {
+                    detail.push_str(&format!(
+                        "; {} left out (parts of model-driven apps, audited with them)",
+                        plural(read.custom_pages, "custom page")
+                    ));
+                }
+                if !read.unknown_types.is_empty() {
+                    let types: Vec<String> = read
+                        .unknown_types
+                        .iter()
+                        .map(|(t, n)| format!("{n} {t:?}"))
+                        .collect();
+                    detail.push_str(&format!(
+                        "; kept as canvas apps though their appType is not ClassicCanvasApp: {}",
+                        types.join(", ")
                     ));
                 }
                 reuse.app_permissions += read.reused as u64;
@@ -944,7 +992,11 @@ fn with_env(
 
 /// "1 app", "2 apps", "3 component libraries".
 fn plural(n: usize, word: &str) -> String {
-    match (n, word.strip_suffix('y')) {
+    // "libraries" but "days": only a consonant's y becomes "ies".
+    let stem = word
+        .strip_suffix('y')
+        .filter(|s| !s.ends_with(['a', 'e', 'i', 'o', 'u']));
+    match (n, stem) {
         (1, _) => format!("1 {word}"),
         (_, Some(stem)) => format!("{n} {stem}ies"),
         _ => format!("{n} {word}s"),
@@ -986,6 +1038,7 @@ mod tests {
         assert_eq!(plural(1, "app"), "1 app");
         assert_eq!(plural(0, "component library"), "0 component libraries");
         assert_eq!(plural(2, "UPN"), "2 UPNs");
+        assert_eq!(plural(30, "day"), "30 days");
     }
 
     #[test]

@@ -21,6 +21,8 @@ const BASE: &str =
 #[serde(rename_all = "camelCase")]
 pub struct WireApp {
     pub name: String,
+    /// Top level in the answers recorded publicly; `properties.appType` is
+    /// read too.
     #[serde(default)]
     pub app_type: Option<String>,
     #[serde(default)]
@@ -34,6 +36,8 @@ pub struct WireApp {
 pub struct WireAppProperties {
     #[serde(default)]
     pub display_name: Option<String>,
+    #[serde(default)]
+    pub app_type: Option<String>,
     #[serde(default)]
     pub owner: Option<WirePrincipal>,
     #[serde(default)]
@@ -69,12 +73,47 @@ pub struct WireRoleProperties {
     pub principal: WirePrincipal,
 }
 
+/// What an item of the apps list is, by its `appType`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AppKind {
+    /// `ClassicCanvasApp`, or no `appType` at all (older answers).
+    Canvas,
+    /// `CustomCanvasPage`: a page of a model-driven app, which the
+    /// model-driven app's own finding covers; no canvas app of its own.
+    CustomPage,
+    /// A value this version does not know: kept as a canvas app (dropping it
+    /// could hide an app that earns credit) and named in the coverage.
+    Unknown(String),
+}
+
+impl AppKind {
+    pub fn of(app: &WireApp) -> Self {
+        match app
+            .app_type
+            .as_deref()
+            .or(app.properties.app_type.as_deref())
+            .map(str::trim)
+        {
+            None | Some("") => Self::Canvas,
+            Some(t) if t.eq_ignore_ascii_case("ClassicCanvasApp") => Self::Canvas,
+            Some(t) if t.eq_ignore_ascii_case("CustomCanvasPage") => Self::CustomPage,
+            // Bounded: the value ends up in the report's coverage text.
+            Some(t) => Self::Unknown(t.chars().take(64).collect()),
+        }
+    }
+}
+
 /// What one environment's apps gave.
 #[derive(Debug, Default)]
 pub struct AppsRead {
     pub resources: Vec<Resource>,
     pub principals: Vec<Principal>,
     pub component_libraries: usize,
+    /// Custom pages (`CustomCanvasPage`) the list gave, left out.
+    pub custom_pages: usize,
+    /// Apps kept as canvas apps whose `appType` this version does not know,
+    /// by that value.
+    pub unknown_types: std::collections::BTreeMap<String, usize>,
     pub permission_reads: usize,
     /// Apps whose role assignments could not be read, with the error.
     pub permission_failures: Vec<String>,
@@ -126,6 +165,14 @@ pub async fn read_environment(
         if app.is_app_component_library == Some(true) {
             out.component_libraries += 1;
             continue;
+        }
+        match AppKind::of(&app) {
+            AppKind::Canvas => {}
+            AppKind::CustomPage => {
+                out.custom_pages += 1;
+                continue;
+            }
+            AppKind::Unknown(t) => *out.unknown_types.entry(t).or_default() += 1,
         }
         let p = &app.properties;
         for w in [
@@ -319,6 +366,7 @@ mod tests {
             .unwrap();
         assert_eq!(owner.upn.as_deref(), Some("svc-delivery@contoso.com"));
         assert_eq!(page.value[1].is_app_component_library, Some(true));
+        assert_eq!(AppKind::of(app), AppKind::Canvas);
 
         let env = Environment {
             id: "default-x".into(),
@@ -348,6 +396,28 @@ mod tests {
         assert_eq!(
             Role::from_api(perms.value[1].properties.role_name.as_deref().unwrap()),
             Some(Role::CoOwner)
+        );
+    }
+
+    #[test]
+    fn only_classic_canvas_apps_are_canvas_apps() {
+        let of = |v: serde_json::Value| AppKind::of(&serde_json::from_value(v).unwrap());
+        assert_eq!(
+            of(serde_json::json!({"name": "a", "appType": "ClassicCanvasApp"})),
+            AppKind::Canvas
+        );
+        assert_eq!(of(serde_json::json!({"name": "a"})), AppKind::Canvas);
+        assert_eq!(
+            of(serde_json::json!({"name": "a", "appType": "CustomCanvasPage"})),
+            AppKind::CustomPage
+        );
+        assert_eq!(
+            of(serde_json::json!({"name": "a", "properties": {"appType": "customcanvaspage"}})),
+            AppKind::CustomPage
+        );
+        assert_eq!(
+            of(serde_json::json!({"name": "a", "appType": "FutureThing"})),
+            AppKind::Unknown("FutureThing".into())
         );
     }
 }

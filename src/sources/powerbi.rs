@@ -10,7 +10,7 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use super::wire::opt_time;
-use crate::cache::{Cache, CachedWorkspace};
+use crate::cache::{ActivityDays, Cache, CachedWorkspace, DayEvent};
 use crate::http::{Cap, ContinuationPage, Ctx, HttpClient, HttpError, ValuePage};
 use crate::inventory::{
     EnvironmentId, Fact, Principal, PrincipalId, PrincipalType, Resource, ResourceId, ResourceKind,
@@ -167,6 +167,13 @@ pub struct PowerBiRead {
     pub cache: Vec<(String, CachedWorkspace)>,
     /// Workspaces taken from the previous audit's cache, not scanned again.
     pub reused: usize,
+    /// Days of activity taken from the cache (`--cache`), not queried.
+    pub cached_days: usize,
+    /// Cached days whose files could not be used, read again.
+    pub unusable_days: usize,
+    /// A delta audit that could not ask for changes since the previous one
+    /// (too recent, too old, or refused): what it did instead.
+    pub delta_note: Option<String>,
 }
 
 fn ctx() -> Ctx {
@@ -174,7 +181,7 @@ fn ctx() -> Ctx {
 }
 
 /// Reads every dataset with its publisher, then `activity_days` UTC days of
-/// activity events. A refused scanner falls back to the admin groups list.
+/// activity events (past days from `activity_cache` when it has them). A refused scanner falls back to the admin groups list.
 /// With `previous` (a delta audit), only workspaces modified since the
 /// previous audit, or not in its cache, are scanned again.
 pub async fn read(
@@ -182,14 +189,16 @@ pub async fn read(
     activity_days: u32,
     now: DateTime<Utc>,
     previous: Option<&Cache>,
+    activity_cache: Option<&ActivityDays>,
 ) -> Result<PowerBiRead, HttpError> {
     let mut out = match scan(http, previous).await {
-        Ok(workspaces) => {
+        Ok((workspaces, delta_note)) => {
             let reused = workspaces.iter().filter(|(_, _, r)| *r).count();
             let mut out = PowerBiRead {
                 path: "scanner".into(),
                 workspaces: workspaces.len(),
                 reused,
+                delta_note,
                 ..Default::default()
             };
             for (id, ws, _) in workspaces {
@@ -209,36 +218,122 @@ pub async fn read(
         }
         Err(e) => return Err(e),
     };
-    match activity(http, activity_days, now).await {
-        Ok(events) => out.events = events,
+    match activity(http, activity_days, now, activity_cache).await {
+        Ok(read) => {
+            out.events = read.events;
+            out.cached_days = read.cached_days;
+            out.unusable_days = read.unusable;
+        }
         Err(e) => out.activity_gap = Some(e.to_string()),
     }
     Ok(out)
 }
 
-/// Every workspace as (id, its datasets, reused from the cache or not).
+/// `modifiedSince` is accepted only between these ages (else 400).
+const MODIFIED_SINCE_MIN: chrono::TimeDelta = chrono::TimeDelta::minutes(30);
+const MODIFIED_SINCE_MAX: chrono::TimeDelta = chrono::TimeDelta::days(30);
+/// Kept from the window's edges: the age is taken before the call, on this
+/// machine's clock, and judged after it on the service's.
+const EDGE_MARGIN: chrono::TimeDelta = chrono::TimeDelta::minutes(2);
+
+/// How a delta audit reads Power BI, by the age of the previous audit's read
+/// on the real clock (the service judges `modifiedSince` by its own clock,
+/// never by `--as-of`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeltaRead {
+    /// Too recent for `modifiedSince`: every workspace from the cache, no
+    /// modified call at all (each spends one of 30 an hour).
+    Reuse,
+    /// `modifiedSince` names what changed; the rest comes from the cache.
+    Since(DateTime<Utc>),
+    /// Too old for `modifiedSince`: every workspace scanned again.
+    Full,
+}
+
+impl DeltaRead {
+    pub fn of(since: DateTime<Utc>, now: DateTime<Utc>) -> Self {
+        let age = now - since;
+        if age < MODIFIED_SINCE_MIN + EDGE_MARGIN {
+            Self::Reuse
+        } else if age > MODIFIED_SINCE_MAX - EDGE_MARGIN {
+            Self::Full
+        } else {
+            Self::Since(since)
+        }
+    }
+}
+
+/// "N minutes", "N hours" or "N days": the previous audit's age, in words.
+fn age_words(age: chrono::TimeDelta) -> String {
+    match (age.num_days(), age.num_hours(), age.num_minutes().max(0)) {
+        (d, _, _) if d >= 2 => format!("{d} days"),
+        (_, h, _) if h >= 2 => format!("{h} hours"),
+        (_, _, 1) => "1 minute".into(),
+        (_, _, m) => format!("{m} minutes"),
+    }
+}
+
+/// Every workspace as (id, its datasets, reused from the cache or not), and
+/// for a delta audit a note on how it was read.
 async fn scan(
     http: &HttpClient,
     previous: Option<&Cache>,
-) -> Result<Vec<(String, CachedWorkspace, bool)>, HttpError> {
-    let url = format!("{BASE}/admin/workspaces/modified?excludePersonalWorkspaces=false");
-    let ids: Vec<WireWorkspaceId> = http.get_json(&ctx().budget(MODIFIED), &url).await?;
-    let mut ids: Vec<String> = ids.into_iter().map(|w| w.id).collect();
+) -> Result<(Vec<(String, CachedWorkspace, bool)>, Option<String>), HttpError> {
     let mut out = Vec::new();
-    // A delta audit: the same call with modifiedSince names what changed;
-    // the rest is taken from the cache (a workspace the cache lacks is new).
+    let mut note = None;
+    let mut changed: Option<(&Cache, std::collections::HashSet<String>)> = None;
+    // A delta audit: modifiedSince names what changed; the rest is taken from
+    // the cache (a workspace the cache lacks is new). The service takes it
+    // only between 30 minutes and 30 days ago.
     if let Some((cache, since)) = previous.and_then(|c| c.read_from.map(|t| (c, t)))
         && !cache.workspaces.is_empty()
     {
-        let url = format!(
-            "{BASE}/admin/workspaces/modified?excludePersonalWorkspaces=false&modifiedSince={}",
-            since.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-        );
-        let changed: Vec<WireWorkspaceId> = http.get_json(&ctx().budget(MODIFIED), &url).await?;
-        let changed: std::collections::HashSet<String> = changed
-            .into_iter()
-            .map(|w| w.id.to_ascii_lowercase())
-            .collect();
+        let age = age_words(Utc::now() - since);
+        match DeltaRead::of(since, Utc::now()) {
+            DeltaRead::Reuse => {
+                for (id, ws) in &cache.workspaces {
+                    out.push((id.clone(), ws.clone(), true));
+                }
+                let note = format!(
+                    "the previous audit read {age} ago, sooner than modifiedSince takes (30 minutes): every workspace as it read them"
+                );
+                return Ok((out, Some(note)));
+            }
+            DeltaRead::Full => {
+                note = Some(format!(
+                    "the previous audit read {age} ago, longer than modifiedSince reaches (30 days): every workspace scanned again"
+                ));
+            }
+            DeltaRead::Since(since) => {
+                let url = format!(
+                    "{BASE}/admin/workspaces/modified?excludePersonalWorkspaces=false&modifiedSince={}",
+                    since.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+                );
+                match http
+                    .get_json::<Vec<WireWorkspaceId>>(&ctx().budget(MODIFIED), &url)
+                    .await
+                {
+                    Ok(ids) => {
+                        let ids = ids.into_iter().map(|w| w.id.to_ascii_lowercase());
+                        changed = Some((cache, ids.collect()));
+                    }
+                    // Out of the window on the service's clock, or refused
+                    // for a reason of its own: a full read, never a lost source.
+                    Err(e) if e.status() == Some(400) => {
+                        tracing::info!("modifiedSince refused ({e}); scanning every workspace");
+                        note = Some(format!(
+                            "modifiedSince was refused ({e}): every workspace scanned again"
+                        ));
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
+    let url = format!("{BASE}/admin/workspaces/modified?excludePersonalWorkspaces=false");
+    let ids: Vec<WireWorkspaceId> = http.get_json(&ctx().budget(MODIFIED), &url).await?;
+    let mut ids: Vec<String> = ids.into_iter().map(|w| w.id).collect();
+    if let Some((cache, changed)) = changed {
         ids.retain(|id| {
             let key = id.to_ascii_lowercase();
             match cache.workspaces.get(&key) {
@@ -270,7 +365,7 @@ async fn scan(
             ));
         }
     }
-    Ok(out)
+    Ok((out, note))
 }
 
 async fn scan_batch(http: &HttpClient, workspaces: &[String]) -> Result<WireScanResult, HttpError> {
@@ -337,45 +432,110 @@ async fn groups(http: &HttpClient) -> Result<Vec<WireWorkspace>, HttpError> {
     Ok(all)
 }
 
+/// The tenant id in the Power BI token (`tid`), if it is a JWT that names one.
+pub async fn token_tenant(http: &HttpClient) -> Option<String> {
+    let token = http.tokens().token(AUDIENCE).await.ok()?;
+    crate::auth::Claims::of(&token)?.tid
+}
+
+/// Activity events of one audit and how many days came from the cache.
+#[derive(Debug, Default)]
+pub struct ActivityRead {
+    pub events: Vec<(ResourceId, String, DateTime<Utc>, String)>,
+    /// Days taken from the cache instead of the service.
+    pub cached_days: usize,
+    /// Cache files that could not be used (the days were read again).
+    pub unusable: usize,
+}
+
+/// One day's events from the service, as a day file keeps them: every
+/// event naming a dataset (the filter is applied after, so a later version
+/// can count other activities from the same files).
+async fn read_day(http: &HttpClient, day: chrono::NaiveDate) -> Result<Vec<DayEvent>, HttpError> {
+    let url = format!(
+        "{BASE}/admin/activityevents?startDateTime='{day}T00:00:00.000Z'&endDateTime='{day}T23:59:59.999Z'"
+    );
+    let events = http
+        .get_all::<ContinuationPage<WireActivityEvent>>(&ctx().budget(ACTIVITY), &url)
+        .await?;
+    Ok(events
+        .into_iter()
+        .filter_map(
+            |e| match (e.creation_time, e.activity, e.user_id, e.dataset_id) {
+                (Some(at), Some(activity), Some(user), Some(dataset)) if !dataset.is_empty() => {
+                    Some(DayEvent {
+                        at,
+                        activity,
+                        user,
+                        dataset,
+                    })
+                }
+                _ => None,
+            },
+        )
+        .collect())
+}
+
 /// One query per UTC day, oldest first, each followed by its continuation
-/// tokens until there are none.
+/// tokens until there are none. With `cache`, a day that is over (on the
+/// real clock: `now` may be `--as-of`) is read once and kept; today's, still
+/// growing, is always read.
 async fn activity(
     http: &HttpClient,
     days: u32,
     now: DateTime<Utc>,
-) -> Result<Vec<(ResourceId, String, DateTime<Utc>, String)>, HttpError> {
+    cache: Option<&ActivityDays>,
+) -> Result<ActivityRead, HttpError> {
     let today = now.date_naive();
     let days: Vec<chrono::NaiveDate> = (0..days)
         .rev()
         .map(|back| today - chrono::Duration::days(i64::from(back)))
         .collect();
+    let real_now = Utc::now();
     // A few days at once: each day's continuation chain is sequential, the
     // days are not; the hourly budget still bounds the total.
     let per_day = futures::stream::iter(days)
         .map(|day| async move {
-            let url = format!(
-                "{BASE}/admin/activityevents?startDateTime='{day}T00:00:00.000Z'&endDateTime='{day}T23:59:59.999Z'"
-            );
-            http.get_all::<ContinuationPage<WireActivityEvent>>(&ctx().budget(ACTIVITY), &url)
-                .await
+            let settled = cache.filter(|_| ActivityDays::settled(day, real_now));
+            let mut unusable = false;
+            if let Some(c) = settled {
+                match c.load(day) {
+                    Ok(Some(events)) => return Ok((events, true, false)),
+                    Ok(None) => {}
+                    Err(why) => {
+                        tracing::warn!("ignoring a cached day of Power BI activity ({why}); reading the day again");
+                        unusable = true;
+                    }
+                }
+            }
+            let events = read_day(http, day).await?;
+            if let Some(c) = settled
+                && let Err(e) = c.save(day, &events)
+            {
+                // Only a later audit loses: it reads the day again.
+                tracing::warn!("could not keep {day}'s Power BI activity in the cache: {e}");
+            }
+            Ok::<_, HttpError>((events, false, unusable))
         })
         .buffered(4)
         .collect::<Vec<_>>()
         .await;
-    let mut out = Vec::new();
-    for events in per_day {
-        for e in events? {
-            let (Some(at), Some(act), Some(user), Some(ds)) =
-                (e.creation_time, e.activity, e.user_id, e.dataset_id)
-            else {
-                continue;
-            };
+    let mut out = ActivityRead::default();
+    for day in per_day {
+        let (events, cached, unusable) = day?;
+        out.cached_days += usize::from(cached);
+        out.unusable += usize::from(unusable);
+        for e in events {
             if DATASET_ACTIVITIES
                 .iter()
-                .any(|a| a.eq_ignore_ascii_case(&act))
-                && !ds.is_empty()
+                .any(|a| a.eq_ignore_ascii_case(&e.activity))
             {
-                out.push((ResourceId::new(ds), user.to_ascii_lowercase(), at, act));
+                out.events.push((
+                    ResourceId::new(e.dataset),
+                    e.user.to_ascii_lowercase(),
+                    e.at,
+                    e.activity,
+                ));
             }
         }
     }
@@ -455,6 +615,21 @@ fn into_read(workspaces: Vec<WireWorkspace>, path: String) -> PowerBiRead {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn modified_since_is_asked_only_inside_its_window() {
+        let now: DateTime<Utc> = "2026-11-20T12:00:00Z".parse().unwrap();
+        let ago = |m: i64| now - chrono::TimeDelta::minutes(m);
+        assert_eq!(DeltaRead::of(ago(10), now), DeltaRead::Reuse);
+        assert_eq!(DeltaRead::of(ago(31), now), DeltaRead::Reuse, "margin");
+        assert_eq!(DeltaRead::of(ago(60), now), DeltaRead::Since(ago(60)));
+        let days = |d: i64| ago(d * 24 * 60);
+        assert_eq!(DeltaRead::of(days(29), now), DeltaRead::Since(days(29)));
+        assert_eq!(DeltaRead::of(days(30), now), DeltaRead::Full);
+        assert_eq!(DeltaRead::of(days(40), now), DeltaRead::Full);
+        assert_eq!(age_words(chrono::TimeDelta::minutes(10)), "10 minutes");
+        assert_eq!(age_words(chrono::TimeDelta::days(40)), "40 days");
+    }
 
     #[test]
     fn decodes_both_casings() {
