@@ -119,6 +119,7 @@ impl Credential {
                 None => env(k, "AZURE_TENANT_ID"),
             }
         };
+        crate::tls::ensure();
         let cred: Arc<dyn TokenCredential> = match kind {
             AuthKind::StaticToken => {
                 return Ok(Self::Static(Secret::new(env(

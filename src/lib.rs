@@ -23,6 +23,7 @@ pub mod report;
 mod run;
 pub mod secrets;
 pub mod sources;
+pub mod tls;
 
 pub use error::Error;
 pub use run::{contoso, run};

@@ -510,6 +510,7 @@ mod tests {
             "{}/api.bap.microsoft.com/providers/Microsoft.BusinessAppPlatform/scopes/admin/environments?api-version=2021-04-01",
             server.base_url()
         );
+        crate::tls::ensure();
         let client = reqwest::Client::new();
         let started = std::time::Instant::now();
         let calls = (0..3).map(|_| client.get(&url).bearer_auth("t").send());

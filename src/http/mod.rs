@@ -354,6 +354,7 @@ pub struct HttpClient {
 
 impl HttpClient {
     pub fn new(base: ApiBase, tokens: Arc<Tokens>, config: HttpConfig) -> Result<Self, String> {
+        crate::tls::ensure();
         // Certificate checks stay on: there is deliberately no way to turn them off.
         let mut builder = reqwest::Client::builder()
             .user_agent(concat!("pal-audit/", env!("CARGO_PKG_VERSION")))
