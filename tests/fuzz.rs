@@ -95,6 +95,14 @@ fn names_the_place(location: &str, name: &str, bare: bool) -> bool {
     rest.strip_prefix(':')
         .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_digit()))
         || rest.starts_with(": $")
+        // A key of a TOML file, as range checks after parsing name it
+        // (`pal-audit.toml: http.max_pages`).
+        || rest.strip_prefix(": ").is_some_and(|k| {
+            !k.is_empty()
+                && k
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+        })
 }
 
 const LINKS: &str = include_str!("../fixtures/contoso/links.csv");
@@ -278,4 +286,11 @@ fn rejected_files_are_exit_2_naming_the_file() {
         assert!(err.contains(want), "{args:?}: {err}");
     }
     assert!(!out_file.exists(), "nothing half-written");
+}
+
+/// Found by `config_toml`: a value out of range is named by its key.
+#[test]
+fn a_config_value_out_of_range_names_its_key() {
+    let e = pal_audit::config::parse_file("pal-audit.toml", "activity_days = -0\n").unwrap_err();
+    assert!(names_the_place(&e.location, "pal-audit.toml", true), "{e}");
 }
