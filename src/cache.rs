@@ -12,6 +12,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::InputError;
+/// Defined with the inventory it describes; the cache fills it.
+pub use crate::inventory::Reuse;
 use crate::inventory::{Principal, PrincipalId, Resource, ResourceId, RoleAssignment};
 use crate::report::Report;
 
@@ -73,19 +75,6 @@ pub struct Cache {
     /// per principal (a service account owns thousands of them).
     #[serde(default)]
     pub principals: BTreeMap<PrincipalId, Principal>,
-}
-
-/// What a delta audit reused instead of reading again.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Reuse {
-    /// The previous audit's report time.
-    pub since: Option<DateTime<Utc>>,
-    /// Canvas apps whose permissions were not read again.
-    pub app_permissions: u64,
-    /// Flows whose owners were not read again.
-    pub flow_owners: u64,
-    /// Power BI workspaces not scanned again.
-    pub workspaces: u64,
 }
 
 impl Cache {

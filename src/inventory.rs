@@ -414,6 +414,30 @@ pub struct Activity {
     pub action: String,
 }
 
+/// The Power BI activities that publish a dataset (its publishers are
+/// `configuredBy` and whoever did one of these): a rule's fact, kept with the
+/// model so attribution needs no source.
+pub const PUBLISH_ACTIVITIES: &[&str] = &[
+    "Import",
+    "ImportArtifactStart",
+    "ImportArtifactEnd",
+    "TakeOverDataset",
+];
+
+/// Whether a Power BI activity publishes (or takes over) a dataset.
+pub fn is_publish(action: &str) -> bool {
+    PUBLISH_ACTIVITIES
+        .iter()
+        .any(|p| p.eq_ignore_ascii_case(action))
+}
+
+impl Activity {
+    /// A Power BI publish (or take-over) of the dataset.
+    pub fn is_publish(&self) -> bool {
+        is_publish(&self.action)
+    }
+}
+
 /// A fact no read gave because the read failed. Rules treat it as unknown,
 /// never as absent: a refused `solutioncomponents` read does not mean "in no
 /// solution", a link Graph could not resolve is not "no link".
@@ -445,6 +469,19 @@ pub enum UnreadFact {
     Activity { product: Product },
 }
 
+/// What a delta audit reused instead of reading again.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reuse {
+    /// The previous audit's report time.
+    pub since: Option<DateTime<Utc>>,
+    /// Canvas apps whose permissions were not read again.
+    pub app_permissions: u64,
+    /// Flows whose owners were not read again.
+    pub flow_owners: u64,
+    /// Power BI workspaces not scanned again.
+    pub workspaces: u64,
+}
+
 /// Everything read from the tenant.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Inventory {
@@ -465,7 +502,7 @@ pub struct Inventory {
     pub unread: Vec<Unread>,
     /// A delta audit: what was taken from the previous audit's cache.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reuse: Option<crate::cache::Reuse>,
+    pub reuse: Option<Reuse>,
 }
 
 impl Inventory {

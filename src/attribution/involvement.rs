@@ -150,14 +150,7 @@ pub fn involvement(g: &AttributionGraph, res: &Resource, opts: &Options) -> Vec<
         ResourceKind::Dataset => {
             // Publishers: `configuredBy` and every publish event; the latest
             // publish is the newest event's, else `configuredBy`'s.
-            let publishes: Vec<_> = g
-                .activity_of(&res.id)
-                .filter(|a| {
-                    crate::sources::powerbi::PUBLISH_ACTIVITIES
-                        .iter()
-                        .any(|p| p.eq_ignore_ascii_case(&a.action))
-                })
-                .collect();
+            let publishes: Vec<_> = g.activity_of(&res.id).filter(|a| a.is_publish()).collect();
             let newest = publishes.iter().max_by_key(|a| a.at).map(|a| &a.principal);
             for a in &publishes {
                 if ours(&a.principal) {

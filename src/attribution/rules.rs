@@ -472,7 +472,7 @@ fn dataset(g: &AttributionGraph, res: &Resource, opts: &Options, f: &mut Finding
     }
     let publish: Vec<Signal> = events(g, res)
         .into_iter()
-        .filter(|s| is_publish(&s.what))
+        .filter(|s| crate::inventory::is_publish(&s.what))
         .collect();
     let mut publishers: Vec<(PrincipalId, AttributedRole)> =
         vec![(configured.clone(), AttributedRole::Publisher)];
@@ -500,12 +500,6 @@ fn dataset(g: &AttributionGraph, res: &Resource, opts: &Options, f: &mut Finding
         (DecidedBy::ResourceStamps, stamps(res)),
     ];
     apply_decision(g, f, &publishers, &[], &signals, opts, "the dataset");
-}
-
-fn is_publish(action: &str) -> bool {
-    crate::sources::powerbi::PUBLISH_ACTIVITIES
-        .iter()
-        .any(|p| p.eq_ignore_ascii_case(action))
 }
 
 /// Customer Insights instance: its active users, the principals with

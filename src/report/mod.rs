@@ -51,7 +51,7 @@ pub struct Report {
     /// A delta audit (`--since`): what was reused from the previous audit
     /// rather than read again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub delta: Option<crate::cache::Reuse>,
+    pub delta: Option<crate::inventory::Reuse>,
     /// Written with `--redact`: names are pseudonyms, so nothing can be
     /// fixed from it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]

@@ -118,7 +118,7 @@ pub async fn collect(
     };
     let mut next = Cache::new(None, Utc::now());
     let previous = plan.previous.as_deref();
-    let mut reuse = crate::cache::Reuse {
+    let mut reuse = crate::inventory::Reuse {
         since: previous.and_then(|p| p.report_generated_at),
         ..Default::default()
     };
@@ -392,7 +392,7 @@ async fn read_platform(
     plan: &Plan,
     inv: &mut Inventory,
     next: &mut Cache,
-    reuse: &mut crate::cache::Reuse,
+    reuse: &mut crate::inventory::Reuse,
     progress: &dyn Progress,
     feed: &directory::Feed,
 ) {
@@ -488,7 +488,7 @@ fn merge_environment(
     plan: &Plan,
     inv: &mut Inventory,
     next: &mut Cache,
-    reuse: &mut crate::cache::Reuse,
+    reuse: &mut crate::inventory::Reuse,
     env: &Environment,
     read: EnvironmentRead,
 ) {

@@ -56,12 +56,7 @@ const DATASET_ACTIVITIES: &[&str] = &[
     "ViewReport",
     "RefreshDataset",
 ];
-pub const PUBLISH_ACTIVITIES: &[&str] = &[
-    "Import",
-    "ImportArtifactStart",
-    "ImportArtifactEnd",
-    "TakeOverDataset",
-];
+pub use crate::inventory::PUBLISH_ACTIVITIES;
 
 #[derive(Debug, Deserialize)]
 pub struct WireWorkspaceId {
