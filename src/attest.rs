@@ -365,7 +365,7 @@ fn write(a: &Attestation, out: Option<&Path>, me: &Identity) -> Result<(), Error
     let path = out.map_or_else(|| default_name(me), Path::to_path_buf);
     let mut text = serde_json::to_string_pretty(a).expect("an attestation serializes");
     text.push('\n');
-    crate::report::write_atomic(&path, &text)?;
+    crate::output::write_atomic(&path, &text)?;
     say(&format!("attestation written to {}", path.display()))?;
     Ok(())
 }

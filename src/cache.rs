@@ -146,13 +146,12 @@ impl Cache {
 
     /// Writes the cache atomically, readable by its owner only (it holds UPNs).
     pub fn save(&self, dir: &Path) -> Result<(), crate::error::Error> {
-        std::fs::create_dir_all(dir).map_err(|source| crate::error::Error::Output {
-            path: dir.display().to_string(),
-            source,
+        std::fs::create_dir_all(dir).map_err(|source| {
+            crate::error::Error::Output(crate::output::OutputError::new(dir, source))
         })?;
-        crate::report::write_atomic_with(&Self::path(dir), |w| {
+        Ok(crate::output::write_atomic_with(&Self::path(dir), |w| {
             serde_json::to_writer(w, self).map_err(std::io::Error::from)
-        })
+        })?)
     }
 
     /// Keeps what a read said of `principal`, merged with what earlier
@@ -274,9 +273,8 @@ impl ActivityDays {
     /// Keeps `day`'s events, atomically (a file is whole or absent), readable
     /// by its owner only (it holds UPNs).
     pub fn save(&self, day: NaiveDate, events: &[DayEvent]) -> Result<(), crate::error::Error> {
-        std::fs::create_dir_all(&self.dir).map_err(|source| crate::error::Error::Output {
-            path: self.dir.display().to_string(),
-            source,
+        std::fs::create_dir_all(&self.dir).map_err(|source| {
+            crate::error::Error::Output(crate::output::OutputError::new(&self.dir, source))
         })?;
         let file = DayFile {
             version: DAY_VERSION,
@@ -284,9 +282,9 @@ impl ActivityDays {
             day,
             events: events.to_vec(),
         };
-        crate::report::write_atomic_with(&self.path(day), |w| {
+        Ok(crate::output::write_atomic_with(&self.path(day), |w| {
             serde_json::to_writer(w, &file).map_err(std::io::Error::from)
-        })
+        })?)
     }
 }
 

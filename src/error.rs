@@ -61,11 +61,8 @@ pub enum Error {
     #[error("authentication failed: {0}")]
     Auth(#[from] AuthError),
     /// The report could not be written where asked.
-    #[error("cannot write {path}: {source}")]
-    Output {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Output(#[from] crate::output::OutputError),
     /// The emulator could not start (port taken, bad tenant model).
     #[error("emulator: {0}")]
     Emulator(String),
@@ -77,9 +74,7 @@ pub enum Error {
 impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
-            Self::Usage(_) | Self::Input(_) | Self::Output { .. } | Self::Emulator(_) => {
-                code::USAGE
-            }
+            Self::Usage(_) | Self::Input(_) | Self::Output(_) | Self::Emulator(_) => code::USAGE,
             Self::Auth(_) => code::AUTH,
             Self::Service(_) => code::INCOMPLETE,
         }

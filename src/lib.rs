@@ -19,6 +19,7 @@ pub mod http;
 pub mod input;
 pub mod inventory;
 pub mod links;
+pub mod output;
 pub mod report;
 mod run;
 pub mod secrets;

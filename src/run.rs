@@ -20,6 +20,7 @@ use crate::error::{Error, InputError, code};
 use crate::fix;
 use crate::http::{ApiBase, HttpClient};
 use crate::links::{self, Link, PartnerId, is_guid};
+use crate::output;
 use crate::report::{self, Report, TableOptions};
 use crate::sources::customer_insights::{self, CiEvent};
 use crate::sources::{self, Plan};
@@ -157,7 +158,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode, Error> 
                     path.display()
                 )));
             }
-            report::write_atomic(&path, config::TEMPLATE)?;
+            output::write_atomic(&path, config::TEMPLATE)?;
             eprintln!(
                 "wrote {}: edit it, then run `pal-audit audit`",
                 path.display()
@@ -186,7 +187,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode, Error> 
             };
             let conn = config::Connection::resolve(args.conn, &file)?;
             if let Some(path) = &args.out {
-                report::check_output(path)?;
+                output::check_output(path)?;
             }
             let opts = attest::Options {
                 change,
@@ -243,10 +244,9 @@ fn to_stdout(
     use std::io::Write;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     match write(&mut out).and_then(|()| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::Output {
-            path: "stdout".into(),
-            source: e,
-        }),
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(output::OutputError::new("stdout", e).into())
+        }
         _ => Ok(()),
     }
 }
@@ -339,10 +339,10 @@ fn connect(conn: &config::Connection) -> Result<(HttpClient, Arc<Tokens>), Error
 /// written; a recording folder that is not empty needs `--force`.
 fn check_outputs(cfg: &AuditConfig) -> Result<(), Error> {
     if let Some(path) = &cfg.output.output {
-        report::check_output(path)?;
+        output::check_output(path)?;
     }
     if let Some(dir) = &cfg.cache {
-        report::check_output_dir(dir)?;
+        output::check_output_dir(dir)?;
     }
     if let Some(dir) = &cfg.record {
         let has_files = std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some());
@@ -352,7 +352,7 @@ fn check_outputs(cfg: &AuditConfig) -> Result<(), Error> {
                 dir.display()
             )));
         }
-        report::check_output_dir(dir)?;
+        output::check_output_dir(dir)?;
     }
     Ok(())
 }
@@ -521,7 +521,7 @@ fn emit(report: &Report, out: &OutputConfig, quiet: bool, color: bool) -> Result
     };
     match &out.output {
         Some(path) => {
-            report::write_atomic_with(path, write)?;
+            output::write_atomic_with(path, write)?;
             if !quiet {
                 let s = &report.summary.by_verdict;
                 let n = |v| s.get(&v).copied().unwrap_or(0);
@@ -592,7 +592,7 @@ async fn fix_command(
     let report = fix::read_report(&args.report)?;
     fix::refuse_redacted(&report, &args.report.display().to_string()).map_err(Error::Usage)?;
     if let Some(path) = args.out.as_deref().filter(|_| !args.apply) {
-        report::check_output(path)?;
+        output::check_output(path)?;
     }
     let identity = fix::identity(&report, args.as_principal.as_deref()).map_err(Error::Usage)?;
     let options = fix::PlanOptions {
@@ -611,7 +611,7 @@ async fn fix_command(
         let text = fix::script(&plan, &report, args.shell);
         match &args.out {
             Some(path) => {
-                report::write_atomic(path, &text)?;
+                output::write_atomic(path, &text)?;
                 if !quiet {
                     eprintln!(
                         "script written to {}: {} automated steps, {} already done, {} to do by hand, {} not delivered by this partner",
@@ -798,7 +798,7 @@ async fn demo(
     let asked_to_fail = args.output.fail_on.is_some() || file.fail_on.is_some();
     let output = OutputConfig::resolve(args.output, &file, "none")?;
     if let Some(path) = &output.output {
-        report::check_output(path)?;
+        output::check_output(path)?;
     }
     let (model, links) = contoso()?;
     let partner = model
@@ -898,7 +898,7 @@ async fn emulate(args: EmulateArgs, quiet: bool) -> Result<u8, Error> {
                 l.created.map(|t| t.to_rfc3339()).unwrap_or_default()
             ));
         }
-        report::write_atomic(path, &csv)?;
+        output::write_atomic(path, &csv)?;
     }
     let faults = args
         .faults

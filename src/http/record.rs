@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, InputError};
-use crate::report::{addresses, pseudonym, write_atomic};
+use crate::output::write_atomic;
+use crate::report::{addresses, pseudonym};
 
 /// What the folder says of itself.
 pub const MANIFEST: &str = "recording.json";
@@ -123,10 +124,8 @@ impl Recorder {
     /// readable by its owner only. With `redact`, through `redact_exchange`.
     pub fn save(&self, dir: &Path, redact: bool) -> Result<usize, Error> {
         let all = self.exchanges.lock().expect("recorder").clone();
-        std::fs::create_dir_all(dir).map_err(|source| Error::Output {
-            path: dir.display().to_string(),
-            source,
-        })?;
+        std::fs::create_dir_all(dir)
+            .map_err(|source| Error::Output(crate::output::OutputError::new(dir, source)))?;
         for e in &all {
             let e = if redact {
                 redact_exchange(e)
@@ -155,10 +154,7 @@ impl Recorder {
 /// for `--record DIR --force`: an old recording's answers must not mix into
 /// the new one's replay. Other files are left.
 pub fn remove_recording(dir: &Path) -> Result<(), Error> {
-    let err = |source| Error::Output {
-        path: dir.display().to_string(),
-        source,
-    };
+    let err = |source| Error::Output(crate::output::OutputError::new(dir, source));
     for entry in std::fs::read_dir(dir).map_err(err)? {
         let path = entry.map_err(err)?.path();
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
