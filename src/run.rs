@@ -591,6 +591,7 @@ async fn fix_command(
 ) -> Result<u8, Error> {
     let report = fix::read_report(&args.report)?;
     fix::refuse_redacted(&report, &args.report.display().to_string()).map_err(Error::Usage)?;
+    fix::check_ids(&report, &args.report.display().to_string())?;
     if let Some(path) = args.out.as_deref().filter(|_| !args.apply) {
         report::check_output(path)?;
     }
