@@ -291,7 +291,9 @@ pub fn plan(report: &Report, identity: Identity, opts: &PlanOptions) -> Plan {
     {
         // Missing involvement (an older report) is no involvement.
         let involved = f.involvement.as_deref().unwrap_or_default();
-        if involved.is_empty() && !opts.selected(f) {
+        // A role alone is no delivery (the audit identity holds one on
+        // every instance); it still tells a role assignment done.
+        if !crate::attribution::delivered(involved) && !opts.selected(f) {
             not_delivered.push(f.clone());
             continue;
         }
@@ -1291,12 +1293,15 @@ mod tests {
         plan(r, identity(r, None).unwrap(), opts)
     }
 
-    /// Revenue, another partner's too, is taken over only when named.
+    /// Revenue, another partner's too, is taken over only when named; Web
+    /// Analytics, where our identities only hold a role, is delivered only
+    /// when named.
     const REVENUE: &str = "c0000000-0000-4000-8000-000000000004";
+    const WEB_ANALYTICS: &str = "e1000000-0000-4000-8000-000000000004";
 
-    fn named_revenue() -> PlanOptions {
+    fn named() -> PlanOptions {
         PlanOptions {
-            resources: vec![REVENUE.into()],
+            resources: vec![REVENUE.into(), WEB_ANALYTICS.into()],
             ..Default::default()
         }
     }
@@ -1341,8 +1346,26 @@ mod tests {
         );
         assert_eq!(
             names(p.steps.iter().map(|s| &s.finding)),
-            ["Safety Checklist", "Web Analytics"]
+            ["Safety Checklist"]
         );
+        // A role on an instance is no delivery: the audit identity holds
+        // one on every instance it reads.
+        for role_only in ["Web Analytics", "Service Insights"] {
+            let f = r
+                .findings
+                .iter()
+                .find(|f| &*f.resource_name == role_only)
+                .unwrap();
+            let inv = f.involvement.as_deref().unwrap();
+            assert!(
+                !inv.is_empty() && inv.iter().all(|i| i.role == InvolvementRole::RoleHolder),
+                "{role_only}: {inv:?}"
+            );
+            assert!(
+                untouched.contains(&role_only.to_string()),
+                "{role_only}: {untouched:?}"
+            );
+        }
         assert!(p.notes.is_empty(), "{:?}", p.notes);
     }
 
@@ -1401,7 +1424,7 @@ mod tests {
         let r = report();
         let mut id = identity(&r, None).unwrap();
         id.kind = LinkKind::ServicePrincipal;
-        let p = plan(&r, id, &named_revenue());
+        let p = plan(&r, id, &named());
         assert!(
             p.steps.iter().all(|s| !matches!(
                 s.action,
@@ -1470,8 +1493,8 @@ mod tests {
         let p = plan_of(&r, &PlanOptions::default());
         let done = names(p.done.iter().map(|m| &m.finding));
         // A flow in a managed solution our identity imported last; a canvas
-        // app it owns; instances it holds a role on.
-        for name in ["Sync leads", "Inventory Audit", "Service Insights"] {
+        // app it owns.
+        for name in ["Sync leads", "Inventory Audit"] {
             assert!(done.contains(&name.to_string()), "{name}: {done:?}");
         }
         assert!(
@@ -1495,8 +1518,15 @@ mod tests {
             .unwrap()
             .push(row(InvolvementRole::CoOwner, false));
         find(&mut r, "Revenue").involvement = Some(vec![row(InvolvementRole::Publisher, true)]);
-        let p = plan_of(&r, &PlanOptions::default());
+        // An instance our identity uses and holds a role on: nothing to add.
+        find(&mut r, "Service Insights")
+            .involvement
+            .as_mut()
+            .unwrap()
+            .push(row(InvolvementRole::ActiveUser, false));
+        let p = plan_of(&r, &named());
         assert_eq!(names(p.steps.iter().map(|s| &s.finding)), ["Web Analytics"]);
+        assert!(names(p.done.iter().map(|m| &m.finding)).contains(&"Service Insights".into()));
         // Through a group only is not done: Web Analytics' role is a group's.
         assert!(
             r.findings
@@ -1602,7 +1632,7 @@ mod tests {
     #[test]
     fn scripts_group_steps_by_sign_in_and_guard_every_step() {
         let r = report();
-        let p = plan_of(&r, &named_revenue());
+        let p = plan_of(&r, &named());
         for shell in [Shell::Pwsh, Shell::Bash] {
             let s = script(&p, &r, shell);
             let admin = s.find("Part admin").expect("admin group");
@@ -1796,7 +1826,7 @@ esac
     fn tenant_text_enters_scripts_only_as_escaped_literals_or_comments() {
         let dir = tempfile::tempdir().unwrap();
         let r = hostile_report(dir.path());
-        let p = plan_of(&r, &named_revenue());
+        let p = plan_of(&r, &named());
         assert_eq!(p.steps.len(), 3, "{:?}", p.steps);
         let names: Vec<String> = ["ds", "app", "ci", "who"]
             .iter()
@@ -1907,7 +1937,7 @@ esac
     fn a_failed_or_unexpected_read_is_never_done() {
         let dir = tempfile::tempdir().unwrap();
         let r = report();
-        let p = plan_of(&r, &named_revenue());
+        let p = plan_of(&r, &named());
         let s = script(&p, &r, Shell::Bash);
         for mode in ["forbidden", "empty", "object"] {
             let (code, out, calls) = run_bash(dir.path(), &s, &r.tenant_id, SVC, mode);
@@ -1932,7 +1962,7 @@ esac
     fn a_script_part_signed_in_to_another_tenant_or_as_someone_else_is_skipped() {
         let dir = tempfile::tempdir().unwrap();
         let r = report();
-        let p = plan_of(&r, &named_revenue());
+        let p = plan_of(&r, &named());
         let s = script(&p, &r, Shell::Bash);
         let other = "99999999-9999-4999-8999-999999999999";
         let (code, out, calls) = run_bash(dir.path(), &s, other, SVC, "list");
