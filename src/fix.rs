@@ -109,11 +109,91 @@ impl PlanOptions {
         })
     }
 
-    fn selected(&self, f: &Finding) -> bool {
-        self.named(f)
-            || f.solution
+    /// In a managed solution named with `--solution`: an unmanaged one
+    /// says nothing about who delivered it.
+    fn in_solution(&self, f: &Finding) -> bool {
+        f.solution_managed == Some(true)
+            && f.solution
                 .as_deref()
                 .is_some_and(|s| self.solutions.iter().any(|n| n.eq_ignore_ascii_case(s)))
+    }
+
+    fn selected(&self, f: &Finding) -> bool {
+        self.named(f) || self.in_solution(f)
+    }
+
+    /// Every `--environment`, `--solution` and `--resource` value names
+    /// something in the report, a `--solution` a managed solution, and a
+    /// resource's name exactly one resource (in the chosen environments): a
+    /// value that matches nothing would be silently ignored, and a name
+    /// shared by resources would write to all of them.
+    pub fn check(&self, report: &Report) -> Result<(), String> {
+        let all = &report.findings;
+        for e in &self.environments {
+            if !all.iter().any(|f| {
+                e.eq_ignore_ascii_case(f.environment_id.as_str())
+                    || e.eq_ignore_ascii_case(&f.environment_name)
+            }) {
+                return Err(format!(
+                    "--environment {e:?} names no environment of the report (give its id or name)"
+                ));
+            }
+        }
+        for n in &self.solutions {
+            let in_it: Vec<&Finding> = all
+                .iter()
+                .filter(|f| {
+                    f.solution
+                        .as_deref()
+                        .is_some_and(|s| s.eq_ignore_ascii_case(n))
+                })
+                .collect();
+            if in_it.is_empty() {
+                return Err(format!("--solution {n:?} names no solution of the report"));
+            }
+            if !in_it.iter().any(|f| f.solution_managed == Some(true)) {
+                return Err(format!(
+                    "--solution {n:?} is not a managed solution: an unmanaged one says nothing about who delivered its components; select them with --resource"
+                ));
+            }
+        }
+        for r in &self.resources {
+            let scoped = all.iter().filter(|f| self.in_scope(f));
+            if scoped
+                .clone()
+                .any(|f| r.eq_ignore_ascii_case(f.resource_id.as_str()))
+            {
+                continue;
+            }
+            let by_name: Vec<&Finding> = scoped
+                .filter(|f| r.eq_ignore_ascii_case(&f.resource_name))
+                .collect();
+            match by_name.len() {
+                1 => {}
+                0 => {
+                    return Err(format!(
+                        "--resource {r:?} names no resource of the report{} (give its id or name)",
+                        if self.environments.is_empty() {
+                            ""
+                        } else {
+                            " in the chosen environments"
+                        }
+                    ));
+                }
+                _ => {
+                    let list: Vec<String> = by_name
+                        .iter()
+                        .map(|f| format!("  {} [{}]", clean(&label(f)), f.resource_id))
+                        .collect();
+                    return Err(format!(
+                        "--resource {r:?} names {} resources; give the id of the one meant, or narrow with --environment:\n{}",
+                        by_name.len(),
+                        list.join("\n")
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -195,34 +275,24 @@ pub fn check_ids(report: &Report, name: &str) -> Result<(), InputError> {
     Ok(())
 }
 
-/// `--as`: an object id or a UPN of the report's links; without it, the best
-/// identity linked to the report's partner (attested, then not a person's
-/// account).
+/// `--as`: an object id or a UPN of a link to the report's partner; without
+/// it, the best identity linked to the report's partner (attested, then not
+/// a person's account). Only a link says the principal is ours and what
+/// kind it is (a service principal is written to as one): a principal with
+/// no link to our partner is refused.
 pub fn identity(report: &Report, as_principal: Option<&str>) -> Result<Identity, String> {
-    let ours = report
+    let mut ours = report
         .links
         .iter()
-        .filter(|l| l.partner_id == report.partner_id);
+        .filter(|l| l.partner_id == report.partner_id && is_guid(&l.principal_id));
     let found = match as_principal {
-        Some(p) if is_guid(p) => {
-            let id = PrincipalId::new(p);
-            let link = report
-                .links
-                .iter()
-                .find(|l| l.principal_id.eq_ignore_ascii_case(id.as_str()));
-            return Ok(Identity {
-                name: link.and_then(|l| l.principal_name.clone()),
-                kind: link.map_or(LinkKind::ServiceAccount, |l| l.principal_kind),
-                id,
-            });
-        }
-        Some(upn) => report.links.iter().find(|l| {
+        Some(p) if is_guid(p) => ours.find(|l| l.principal_id.eq_ignore_ascii_case(p)),
+        Some(upn) => ours.find(|l| {
             l.principal_name
                 .as_deref()
                 .is_some_and(|n| n.eq_ignore_ascii_case(upn))
-                && is_guid(&l.principal_id)
         }),
-        None => ours.filter(|l| is_guid(&l.principal_id)).min_by_key(|l| {
+        None => ours.min_by_key(|l| {
             (
                 l.source != LinkSource::Attested,
                 l.principal_kind == LinkKind::User,
@@ -237,7 +307,10 @@ pub fn identity(report: &Report, as_principal: Option<&str>) -> Result<Identity,
             kind: l.principal_kind,
         })
         .ok_or_else(|| match as_principal {
-            Some(p) => format!("--as {p:?}: give an object id, or a UPN the report's links name"),
+            Some(p) => format!(
+                "--as {p:?}: no link of the report to partner {} names it: give the object id or UPN of an identity linked to partner {} (link it first: `pal-audit attest --link {}` run as it)",
+                report.partner_id, report.partner_id, report.partner_id
+            ),
             None => format!(
                 "the report names no identity linked to partner {}: give one with --as OBJECT-ID",
                 report.partner_id
@@ -1625,8 +1698,23 @@ mod tests {
         let by_upn = identity(&r, Some("ANA.COSTA@contoso.com")).unwrap();
         assert_eq!(by_upn.id.as_str(), "11111111-1111-4111-8111-000000000002");
         assert!(identity(&r, Some("nobody@contoso.com")).is_err());
-        let by_id = identity(&r, Some("44444444-4444-4444-8444-000000000006")).unwrap();
-        assert_eq!(by_id.name, None);
+        // A service principal linked to us is written to as one.
+        let sp = identity(&r, Some("22222222-2222-4222-8222-000000000007")).unwrap();
+        assert_eq!(sp.kind, LinkKind::ServicePrincipal);
+        // No link at all (Dave), or a link to another partner only (Bob, by
+        // id or UPN): refused, never guessed.
+        for p in [
+            "44444444-4444-4444-8444-000000000006",
+            "b1000000-0000-4000-8000-000000000004",
+            "bob.fischer@contoso.com",
+            "22222222-2222-4222-8222-000000000003",
+        ] {
+            let e = identity(&r, Some(p)).unwrap_err();
+            assert!(
+                e.contains("no link of the report to partner 4567890"),
+                "{p}: {e}"
+            );
+        }
     }
 
     #[test]
@@ -2015,5 +2103,66 @@ esac
         let (_, out, calls) = run_bash(dir.path(), &s, &r.tenant_id, SVC, "ours");
         assert!(out.contains("already done: Revenue"), "{out}");
         assert!(!calls.contains("Default.TakeOver"), "{calls}");
+    }
+
+    #[test]
+    fn a_selection_must_name_something_and_a_name_one_resource() {
+        let mut r = report();
+        // Two datasets named Revenue, in two workspaces.
+        find(&mut r, "Headcount").resource_name = "Revenue".into();
+        let opts = |resources: &[&str], environments: &[&str], solutions: &[&str]| PlanOptions {
+            resources: resources.iter().map(|s| s.to_string()).collect(),
+            environments: environments.iter().map(|s| s.to_string()).collect(),
+            solutions: solutions.iter().map(|s| s.to_string()).collect(),
+            take_ownership: false,
+        };
+        let e = opts(&["revenue"], &[], &[]).check(&r).unwrap_err();
+        assert!(
+            e.contains("names 2 resources")
+                && e.contains("c0000000-0000-4000-8000-000000000003")
+                && e.contains(REVENUE),
+            "{e}"
+        );
+        // The id, or the name within one workspace, is one resource.
+        assert!(opts(&[REVENUE], &[], &[]).check(&r).is_ok());
+        let one = opts(&["Revenue"], &["b0000000-0000-4000-8000-0000000000b2"], &[]);
+        assert!(one.check(&r).is_ok());
+        let p = plan_of(&r, &one);
+        assert_eq!(
+            p.steps
+                .iter()
+                .map(|s| s.finding.resource_id.as_str())
+                .collect::<Vec<_>>(),
+            [REVENUE]
+        );
+        // Values that match nothing are refused, never ignored.
+        for (o, what) in [
+            (
+                opts(&["No Such App"], &[], &[]),
+                "--resource \"No Such App\" names no resource",
+            ),
+            (
+                opts(&[], &["Nowhere"], &[]),
+                "--environment \"Nowhere\" names no environment",
+            ),
+            (
+                opts(&[], &[], &["NoSolution"]),
+                "--solution \"NoSolution\" names no solution",
+            ),
+            (
+                opts(&[REVENUE], &["Contoso Sales"], &[]),
+                "in the chosen environments",
+            ),
+        ] {
+            let e = o.check(&r).unwrap_err();
+            assert!(e.contains(what), "{e}");
+        }
+        // An unmanaged solution says nothing about who delivered.
+        let f = find(&mut r, "Welcome email");
+        f.solution = Some("Scratch".into());
+        f.solution_managed = Some(false);
+        let e = opts(&[], &[], &["scratch"]).check(&r).unwrap_err();
+        assert!(e.contains("not a managed solution"), "{e}");
+        assert!(!opts(&[], &[], &["scratch"]).selected(find(&mut r, "Welcome email")));
     }
 }

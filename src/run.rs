@@ -602,6 +602,7 @@ async fn fix_command(
         environments: args.environments,
         take_ownership: args.take_ownership,
     };
+    options.check(&report).map_err(Error::Usage)?;
     let plan = fix::plan(&report, identity, &options);
     if !quiet {
         for note in &plan.notes {

@@ -448,3 +448,31 @@ fn a_named_dataset_whose_configured_by_is_the_identity_is_not_taken_over_again()
         assert_eq!(revenue[2], "already done", "{text}");
     }
 }
+
+#[test]
+fn a_selection_or_identity_that_names_nothing_of_ours_is_exit_2() {
+    let emu = Emulator::start("", 100);
+    let dir = tempfile::tempdir().unwrap();
+    let r = report(&emu, dir.path());
+    let r = r.to_str().unwrap();
+    for (args, said) in [
+        (
+            vec![r, "--resource", "No Such App"],
+            "--resource \"No Such App\" names no resource",
+        ),
+        (
+            vec![r, "--environment", "Nowhere"],
+            "--environment \"Nowhere\" names no environment",
+        ),
+        // Bob is linked to another partner only.
+        (
+            vec![r, "--as", "bob.fischer@contoso.com"],
+            "no link of the report to partner",
+        ),
+    ] {
+        let out = fix(&emu, TOKEN, &args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(said), "{args:?}: {err}");
+    }
+}
