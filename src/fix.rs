@@ -1103,16 +1103,41 @@ pub enum Outcome {
 }
 
 /// Applies every step through the APIs. A failed step stops that resource
-/// only; the rest go on.
+/// only; the rest go on. A step whose token belongs to another tenant than
+/// the report's (`tenant`) is refused: the same ids could name another
+/// customer's resources.
 pub async fn apply(
     http: &HttpClient,
     tokens: &Tokens,
     plan: &Plan,
+    tenant: &str,
     ci_key: Option<&Secret>,
     ci_audience: &str,
 ) -> Vec<(Step, Outcome)> {
     let mut out = Vec::new();
     for step in &plan.steps {
+        let audience = match step.action {
+            Action::CanvasCoOwner { .. } | Action::CanvasOwner { .. } => powerapps::AUDIENCE,
+            Action::TakeOver { .. } => powerbi::AUDIENCE,
+            Action::InstanceRole { .. } => ci_audience,
+        };
+        // An opaque token (no claims to read) cannot be checked.
+        let tid = match tokens.token(audience).await {
+            Ok(t) => Claims::of(&t).and_then(|c| c.tid),
+            Err(e) => {
+                out.push((step.clone(), Outcome::Failed(e.to_string())));
+                continue;
+            }
+        };
+        if let Some(tid) = tid.filter(|t| !t.eq_ignore_ascii_case(tenant)) {
+            out.push((
+                step.clone(),
+                Outcome::Failed(format!(
+                    "signed in to tenant {tid}, not the report's tenant {tenant}"
+                )),
+            ));
+            continue;
+        }
         let outcome = match apply_one(http, tokens, plan, step, ci_key, ci_audience).await {
             Ok(o) => o,
             Err(e) => Outcome::Failed(e.to_string()),

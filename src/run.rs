@@ -720,7 +720,15 @@ async fn fix_command(
         .ci_audience
         .clone()
         .unwrap_or_else(|| customer_insights::DEFAULT_AUDIENCE.into());
-    let outcomes = fix::apply(&http, &tokens, &plan, ci_key().as_ref(), &ci_audience).await;
+    let outcomes = fix::apply(
+        &http,
+        &tokens,
+        &plan,
+        &report.tenant_id,
+        ci_key().as_ref(),
+        &ci_audience,
+    )
+    .await;
     // Audit again, as the report was made, to show what changed.
     let audit_args = crate::cli::AuditArgs {
         partner_id: Some(report.partner_id.to_string()),

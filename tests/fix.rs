@@ -476,3 +476,36 @@ fn a_selection_or_identity_that_names_nothing_of_ours_is_exit_2() {
         assert!(err.contains(said), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn apply_signed_in_to_another_tenant_writes_nothing() {
+    use base64::Engine;
+    let emu = Emulator::start("", 100);
+    let dir = tempfile::tempdir().unwrap();
+    let r = report(&emu, dir.path());
+    let enc = |v: serde_json::Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    };
+    // Our service account, but a token of another tenant.
+    let token = format!(
+        "{}.{}.sig",
+        enc(serde_json::json!({"alg": "none"})),
+        enc(serde_json::json!({
+            "oid": SVC,
+            "tid": "99999999-9999-4999-8999-999999999999",
+            "upn": "svc-northwind@contoso.com",
+        }))
+    );
+    let args = [&[r.to_str().unwrap(), "--apply", "--yes"][..], &AUDIT_AGAIN].concat();
+    let out = fix(&emu, &token, &args);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rows = table_rows(&text);
+    assert!(!rows.is_empty(), "{text}");
+    for row in &rows {
+        assert!(
+            row[2].starts_with("FAILED") && row[2].contains("not the report's tenant"),
+            "{row:?}"
+        );
+    }
+    assert_eq!(out.status.code(), Some(1));
+}
