@@ -208,12 +208,20 @@ pub struct Plan {
     /// Resources none of our identities took part in, and not selected:
     /// never written to.
     pub not_delivered: Vec<Finding>,
+    /// `unknown` findings none of our identities is known to have taken
+    /// part in: the evidence was unread or undecided, so whether we
+    /// delivered is not known either. Never written to; decided first.
+    pub decide_first: Vec<Finding>,
     /// What the plan could not know, said to the user.
     pub notes: Vec<String>,
 }
 
 /// How a resource no fix may touch is listed.
 pub const NOT_DELIVERED: &str = "no fix: not delivered by this partner";
+
+/// How an undecided resource with no known involvement is listed.
+pub const DECIDE_FIRST: &str =
+    "decide first: unread or undecided evidence, so not known whether this partner delivered it";
 
 /// Reads a report file; errors name the file and the JSON path.
 pub fn read_report(path: &Path) -> Result<Report, InputError> {
@@ -346,6 +354,7 @@ pub fn plan(report: &Report, identity: Identity, opts: &PlanOptions) -> Plan {
     let mut manual = Vec::new();
     let mut done = Vec::new();
     let mut not_delivered = Vec::new();
+    let mut decide_first = Vec::new();
     let mut notes = Vec::new();
     let who = identity
         .name
@@ -366,8 +375,24 @@ pub fn plan(report: &Report, identity: Identity, opts: &PlanOptions) -> Plan {
         let involved = f.involvement.as_deref().unwrap_or_default();
         // A role alone is no delivery (the audit identity holds one on
         // every instance); it still tells a role assignment done.
+        // Credited to another ID of our organisation: delivered by us, and
+        // no role change helps; the deciding identity needs re-linking.
+        if f.flags.contains(&Flag::LinkedToOtherIdOfOurs) {
+            manual.push(Manual {
+                finding: f.clone(),
+                what: format!(
+                    "the deciding link names another ID of your organisation, not {p}: re-link that identity to {p} (`pal-audit attest --link {p}` run as it, or `az managementpartner update --partner-id {p}`), then audit again",
+                    p = report.partner_id
+                ),
+            });
+            continue;
+        }
         if !crate::attribution::delivered(involved) && !opts.selected(f) {
-            not_delivered.push(f.clone());
+            if f.verdict == Verdict::Unknown {
+                decide_first.push(f.clone());
+            } else {
+                not_delivered.push(f.clone());
+            }
             continue;
         }
         let has = |role: InvolvementRole| involved.iter().any(|i| i.is_direct(id, role));
@@ -580,6 +605,7 @@ pub fn plan(report: &Report, identity: Identity, opts: &PlanOptions) -> Plan {
         manual,
         done,
         not_delivered,
+        decide_first,
         notes,
     }
 }
@@ -1063,6 +1089,14 @@ api() {{ # METHOD URL RESOURCE [BODY] [EXTRA-HEADER]
         .map(|m| (&m.finding, Some(m.what.as_str())))
         .collect();
     comment_list(&mut s, "Not automatable: do these by hand.", &manual);
+    let undecided: Vec<_> = plan.decide_first.iter().map(|f| (f, None)).collect();
+    comment_list(
+        &mut s,
+        &format!(
+            "{DECIDE_FIRST} (read its reasons, fix what could not be read, audit again; never written to):"
+        ),
+        &undecided,
+    );
     let ours_not: Vec<_> = plan.not_delivered.iter().map(|f| (f, None)).collect();
     comment_list(
         &mut s,
@@ -1420,7 +1454,11 @@ mod tests {
             .filter(|f| f.verdict != Verdict::Credited)
             .count();
         assert_eq!(
-            p.steps.len() + p.manual.len() + p.done.len() + p.not_delivered.len(),
+            p.steps.len()
+                + p.manual.len()
+                + p.done.len()
+                + p.not_delivered.len()
+                + p.decide_first.len(),
             not_credited
         );
         // The customer's own canvas app (our account may only view it), its
@@ -2189,5 +2227,39 @@ esac
         let e = opts(&[], &[], &["scratch"]).check(&r).unwrap_err();
         assert!(e.contains("not a managed solution"), "{e}");
         assert!(!opts(&[], &[], &["scratch"]).selected(find(&mut r, "Welcome email")));
+    }
+
+    #[test]
+    fn undecided_and_our_other_id_findings_are_not_called_not_delivered() {
+        let mut r = report();
+        let p = plan_of(&r, &PlanOptions::default());
+        // Unknown, none of our identities known to take part.
+        let undecided = names(p.decide_first.iter());
+        for n in ["Old KPIs", "Travel Requests"] {
+            assert!(undecided.contains(&n.to_string()), "{n}: {undecided:?}");
+        }
+        assert!(
+            p.not_delivered
+                .iter()
+                .all(|f| f.verdict != Verdict::Unknown),
+            "{:?}",
+            names(p.not_delivered.iter())
+        );
+        assert!(script(&p, &r, Shell::Bash).contains("# decide first: "));
+        // Credited to another ID of ours: a re-link, by hand.
+        let f = find(&mut r, "Pipeline");
+        f.flags.push(Flag::LinkedToOtherIdOfOurs);
+        let p = plan_of(&r, &PlanOptions::default());
+        assert!(
+            names(p.not_delivered.iter())
+                .iter()
+                .all(|n| n != "Pipeline")
+        );
+        let m = p
+            .manual
+            .iter()
+            .find(|m| &*m.finding.resource_name == "Pipeline")
+            .expect("Pipeline is manual");
+        assert!(m.what.contains("re-link"), "{}", m.what);
     }
 }

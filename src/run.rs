@@ -616,11 +616,12 @@ async fn fix_command(
                 report::write_atomic(path, &text)?;
                 if !quiet {
                     eprintln!(
-                        "script written to {}: {} automated steps, {} already done, {} to do by hand, {} not delivered by this partner",
+                        "script written to {}: {} automated steps, {} already done, {} to do by hand, {} to decide first, {} not delivered by this partner",
                         path.display(),
                         plan.steps.len(),
                         plan.done.len(),
                         plan.manual.len(),
+                        plan.decide_first.len(),
                         plan.not_delivered.len()
                     );
                 }
@@ -663,6 +664,21 @@ async fn fix_command(
                 m.finding.resource_name,
                 m.finding.kind.as_str(),
                 m.what
+            ));
+        }
+    }
+    if !plan.decide_first.is_empty() {
+        shown.push_str(&format!(
+            "{} ({}; never written to):\n",
+            fix::DECIDE_FIRST,
+            plan.decide_first.len()
+        ));
+        for f in &plan.decide_first {
+            shown.push_str(&format!(
+                "  - {} ({}, {})\n",
+                f.resource_name,
+                f.kind.as_str(),
+                f.environment_name
             ));
         }
     }
