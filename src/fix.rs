@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use crate::attribution::{Finding, Flag, InvolvementRole, Verdict};
+use crate::attribution::{AttributedRole, Finding, Flag, InvolvementRole, Verdict};
 use crate::auth::{Claims, Secret, Tokens};
 use crate::error::InputError;
 use crate::http::{Ctx, HttpClient, HttpError};
@@ -361,6 +361,72 @@ pub fn plan(report: &Report, identity: Identity, opts: &PlanOptions) -> Plan {
         .clone()
         .unwrap_or_else(|| identity.id.to_string());
     let id = &identity.id;
+    // What each --solution selected, said; and a warning where the evidence
+    // names another partner's importer of it: naming it ours does not make
+    // the import ours.
+    for n in &opts.solutions {
+        let matched: Vec<&Finding> = report
+            .findings
+            .iter()
+            .filter(|f| {
+                opts.in_scope(f)
+                    && opts.in_solution(f)
+                    && f.solution
+                        .as_deref()
+                        .is_some_and(|s| s.eq_ignore_ascii_case(n))
+            })
+            .collect();
+        let list: Vec<String> = matched
+            .iter()
+            .map(|f| {
+                format!(
+                    "{} ({}, {})",
+                    clean(&f.resource_name),
+                    f.kind.as_str(),
+                    clean(&f.environment_name)
+                )
+            })
+            .collect();
+        notes.push(format!(
+            "--solution {}: {} resource(s) of managed solution: {}",
+            clean(n),
+            matched.len(),
+            list.join(", ")
+        ));
+        let others: Vec<String> = matched
+            .iter()
+            .flat_map(|f| f.attributed.iter())
+            .filter(|a| {
+                a.role == AttributedRole::Importer
+                    && a.partner_id
+                        .as_ref()
+                        .is_some_and(|p| p != &report.partner_id)
+            })
+            .map(|a| {
+                format!(
+                    "{} (partner {})",
+                    clean(
+                        a.principal_name
+                            .as_deref()
+                            .unwrap_or(a.principal_id.as_str())
+                    ),
+                    a.partner_id
+                        .as_ref()
+                        .map(|p| p.as_str())
+                        .unwrap_or_default()
+                )
+            })
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if !others.is_empty() {
+            notes.push(format!(
+                "WARNING: --solution {}: the evidence names another partner's importer of it: {}; check that your partner delivered it",
+                clean(n),
+                others.join(", ")
+            ));
+        }
+    }
     if report.findings.iter().any(|f| f.involvement.is_none()) {
         notes.push(
             "the report does not say which resources this partner took part in (it was written by an older pal-audit): only the resources selected with --solution or --resource are fixed; audit again for a full plan".to_string(),
@@ -2261,5 +2327,35 @@ esac
             .find(|m| &*m.finding.resource_name == "Pipeline")
             .expect("Pipeline is manual");
         assert!(m.what.contains("re-link"), "{}", m.what);
+    }
+
+    #[test]
+    fn a_solution_selection_says_what_it_matched_and_warns_of_another_importer() {
+        let r = report();
+        let p = plan_of(
+            &r,
+            &PlanOptions {
+                solutions: vec!["fabrikamquoting".into()],
+                ..Default::default()
+            },
+        );
+        let said = p.notes.join("\n");
+        assert!(said.contains("--solution fabrikamquoting: "), "{said}");
+        assert!(said.contains("Quote Desk (model-driven-app"), "{said}");
+        // Quote Desk's importer is another partner's (Fabrikam Automation).
+        let importers: Vec<_> = r
+            .findings
+            .iter()
+            .filter(|f| f.solution.as_deref() == Some("FabrikamQuoting"))
+            .flat_map(|f| f.attributed.iter())
+            .filter(|a| a.role == AttributedRole::Importer)
+            .collect();
+        assert!(!importers.is_empty());
+        assert!(
+            said.contains(
+                "WARNING: --solution fabrikamquoting: the evidence names another partner's importer"
+            ),
+            "{said}"
+        );
     }
 }
