@@ -1112,7 +1112,7 @@ api() {{ # METHOD URL RESOURCE [BODY] [EXTRA-HEADER]
             (Shell::Pwsh, SignIn::Admin) => {
                 let _ = write!(
                     s,
-                    "if ($Part -in 'all', 'admin') {{\n    $tid = try {{ (Get-PalClaims {aud}).tid }} catch {{ $null }}\n    if ($tid -ne $PalTenant) {{\n        Write-Warning \"skipped {count} step(s): they must run signed in to tenant $PalTenant, not '$tid'\"\n        $failed += {count}\n    }} else {{\n{}    }}\n}}\n",
+                    "if ($Part -in 'all', 'admin') {{\n    $tid = $null\n    try {{ $tid = (Get-PalClaims {aud}).tid }} catch {{ }}\n    if ($tid -ne $PalTenant) {{\n        Write-Warning \"skipped {count} step(s): they must run signed in to tenant $PalTenant, not '$tid'\"\n        $failed += {count}\n    }} else {{\n{}    }}\n}}\n",
                     indent(&body, "        "),
                     aud = pwsh_lit(aud)
                 );
@@ -1120,7 +1120,7 @@ api() {{ # METHOD URL RESOURCE [BODY] [EXTRA-HEADER]
             (Shell::Pwsh, SignIn::Identity) => {
                 let _ = write!(
                     s,
-                    "if ($Part -in 'all', 'identity') {{\n    $c = try {{ Get-PalClaims {aud} }} catch {{ $null }}\n    if ($null -eq $c -or $c.tid -ne $PalTenant -or $c.oid -ne $PalIdentity) {{\n        Write-Warning \"skipped {count} step(s): they must run signed in as $PalName ($PalIdentity) in tenant $PalTenant, not '$($c.oid)' in '$($c.tid)'; sign in as it and run this script with -Part identity\"\n        $failed += {count}\n    }} else {{\n{}    }}\n}}\n",
+                    "if ($Part -in 'all', 'identity') {{\n    $c = $null\n    try {{ $c = Get-PalClaims {aud} }} catch {{ }}\n    if ($null -eq $c -or $c.tid -ne $PalTenant -or $c.oid -ne $PalIdentity) {{\n        Write-Warning \"skipped {count} step(s): they must run signed in as $PalName ($PalIdentity) in tenant $PalTenant, not '$($c.oid)' in '$($c.tid)'; sign in as it and run this script with -Part identity\"\n        $failed += {count}\n    }} else {{\n{}    }}\n}}\n",
                     indent(&body, "        "),
                     aud = pwsh_lit(aud)
                 );

@@ -185,8 +185,14 @@ fn selection_names_what_we_delivered_and_environment_limits_the_plan() {
     let sol = script(&["--solution", "FabrikamQuoting"]);
     let manual = sol.find("# Not automatable").unwrap();
     let not_ours = sol.find("# no fix: not delivered").unwrap();
-    let quote_desk = sol.find("Quote Desk").unwrap();
-    assert!(manual < quote_desk && quote_desk < not_ours, "{sol}");
+    let quote_desk = manual + sol[manual..].find("Quote Desk").unwrap();
+    assert!(quote_desk < not_ours, "{sol}");
+    // What the solution matched is said in the header.
+    assert!(
+        sol.contains("# NOTE: --solution FabrikamQuoting: ")
+            && sol.find("# NOTE: --solution") < Some(manual),
+        "{sol}"
+    );
     // One environment: its steps only.
     let sales = script(&["--environment", "Contoso Sales"]);
     assert!(sales.contains("Safety Checklist"));
