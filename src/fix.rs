@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use crate::attribution::{Finding, Flag, InvolvementRole, Verdict};
+use crate::attribution::{AttributedRole, Finding, Flag, InvolvementRole, Verdict};
 use crate::auth::{Claims, Secret, Tokens};
 use crate::error::InputError;
 use crate::http::{Ctx, HttpClient, HttpError};
@@ -101,14 +101,99 @@ impl PlanOptions {
             })
     }
 
-    fn selected(&self, f: &Finding) -> bool {
+    /// Named with `--resource`: the user's explicit choice.
+    fn named(&self, f: &Finding) -> bool {
         self.resources.iter().any(|r| {
             r.eq_ignore_ascii_case(f.resource_id.as_str())
                 || r.eq_ignore_ascii_case(&f.resource_name)
-        }) || f
-            .solution
-            .as_deref()
-            .is_some_and(|s| self.solutions.iter().any(|n| n.eq_ignore_ascii_case(s)))
+        })
+    }
+
+    /// In a managed solution named with `--solution`: an unmanaged one
+    /// says nothing about who delivered it.
+    fn in_solution(&self, f: &Finding) -> bool {
+        f.solution_managed == Some(true)
+            && f.solution
+                .as_deref()
+                .is_some_and(|s| self.solutions.iter().any(|n| n.eq_ignore_ascii_case(s)))
+    }
+
+    fn selected(&self, f: &Finding) -> bool {
+        self.named(f) || self.in_solution(f)
+    }
+
+    /// Every `--environment`, `--solution` and `--resource` value names
+    /// something in the report, a `--solution` a managed solution, and a
+    /// resource's name exactly one resource (in the chosen environments): a
+    /// value that matches nothing would be silently ignored, and a name
+    /// shared by resources would write to all of them.
+    pub fn check(&self, report: &Report) -> Result<(), String> {
+        let all = &report.findings;
+        for e in &self.environments {
+            if !all.iter().any(|f| {
+                e.eq_ignore_ascii_case(f.environment_id.as_str())
+                    || e.eq_ignore_ascii_case(&f.environment_name)
+            }) {
+                return Err(format!(
+                    "--environment {e:?} names no environment of the report (give its id or name)"
+                ));
+            }
+        }
+        for n in &self.solutions {
+            let in_it: Vec<&Finding> = all
+                .iter()
+                .filter(|f| {
+                    f.solution
+                        .as_deref()
+                        .is_some_and(|s| s.eq_ignore_ascii_case(n))
+                })
+                .collect();
+            if in_it.is_empty() {
+                return Err(format!("--solution {n:?} names no solution of the report"));
+            }
+            if !in_it.iter().any(|f| f.solution_managed == Some(true)) {
+                return Err(format!(
+                    "--solution {n:?} is not a managed solution: an unmanaged one says nothing about who delivered its components; select them with --resource"
+                ));
+            }
+        }
+        for r in &self.resources {
+            let scoped = all.iter().filter(|f| self.in_scope(f));
+            if scoped
+                .clone()
+                .any(|f| r.eq_ignore_ascii_case(f.resource_id.as_str()))
+            {
+                continue;
+            }
+            let by_name: Vec<&Finding> = scoped
+                .filter(|f| r.eq_ignore_ascii_case(&f.resource_name))
+                .collect();
+            match by_name.len() {
+                1 => {}
+                0 => {
+                    return Err(format!(
+                        "--resource {r:?} names no resource of the report{} (give its id or name)",
+                        if self.environments.is_empty() {
+                            ""
+                        } else {
+                            " in the chosen environments"
+                        }
+                    ));
+                }
+                _ => {
+                    let list: Vec<String> = by_name
+                        .iter()
+                        .map(|f| format!("  {} [{}]", clean(&label(f)), f.resource_id))
+                        .collect();
+                    return Err(format!(
+                        "--resource {r:?} names {} resources; give the id of the one meant, or narrow with --environment:\n{}",
+                        by_name.len(),
+                        list.join("\n")
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -123,12 +208,20 @@ pub struct Plan {
     /// Resources none of our identities took part in, and not selected:
     /// never written to.
     pub not_delivered: Vec<Finding>,
+    /// `unknown` findings none of our identities is known to have taken
+    /// part in: the evidence was unread or undecided, so whether we
+    /// delivered is not known either. Never written to; decided first.
+    pub decide_first: Vec<Finding>,
     /// What the plan could not know, said to the user.
     pub notes: Vec<String>,
 }
 
 /// How a resource no fix may touch is listed.
 pub const NOT_DELIVERED: &str = "no fix: not delivered by this partner";
+
+/// How an undecided resource with no known involvement is listed.
+pub const DECIDE_FIRST: &str =
+    "decide first: unread or undecided evidence, so not known whether this partner delivered it";
 
 /// Reads a report file; errors name the file and the JSON path.
 pub fn read_report(path: &Path) -> Result<Report, InputError> {
@@ -149,34 +242,65 @@ pub fn parse_report(name: &str, text: &str) -> Result<Report, InputError> {
     Ok(report)
 }
 
-/// `--as`: an object id or a UPN of the report's links; without it, the best
-/// identity linked to the report's partner (attested, then not a person's
-/// account).
+/// Refuses a report for `fix` whose tenant id is no GUID, or whose ids that
+/// go into a URL or a script are not the services' format: a hand-edited
+/// report could otherwise put text of its choice into them. Errors name
+/// `name` and the JSON path.
+pub fn check_ids(report: &Report, name: &str) -> Result<(), InputError> {
+    // `is_service_id` trims: a strict id has nothing to trim.
+    let strict = |s: &str| s == s.trim() && crate::http::is_service_id(s);
+    let bad = |path: String, what: &str, value: &str| {
+        InputError::new(
+            format!("{name}: {path}"),
+            format!("{value:?} is not {what}"),
+        )
+    };
+    if !is_guid(&report.tenant_id) {
+        return Err(bad(
+            "$.tenant_id".into(),
+            "a tenant id (GUID)",
+            &report.tenant_id,
+        ));
+    }
+    for (i, f) in report.findings.iter().enumerate() {
+        if !is_guid(f.resource_id.as_str()) {
+            return Err(bad(
+                format!("$.findings[{i}].resource_id"),
+                "a resource id (GUID)",
+                f.resource_id.as_str(),
+            ));
+        }
+        // An instance's "environment" is no id (`customer-insights`, or
+        // the environment it is bound to): it goes into no URL or command.
+        if f.kind != ResourceKind::Instance && !strict(f.environment_id.as_str()) {
+            return Err(bad(
+                format!("$.findings[{i}].environment_id"),
+                "an environment or workspace id (GUID, or Default-GUID)",
+                f.environment_id.as_str(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `--as`: an object id or a UPN of a link to the report's partner; without
+/// it, the best identity linked to the report's partner (attested, then not
+/// a person's account). Only a link says the principal is ours and what
+/// kind it is (a service principal is written to as one): a principal with
+/// no link to our partner is refused.
 pub fn identity(report: &Report, as_principal: Option<&str>) -> Result<Identity, String> {
-    let ours = report
+    let mut ours = report
         .links
         .iter()
-        .filter(|l| l.partner_id == report.partner_id);
+        .filter(|l| l.partner_id == report.partner_id && is_guid(&l.principal_id));
     let found = match as_principal {
-        Some(p) if is_guid(p) => {
-            let id = PrincipalId::new(p);
-            let link = report
-                .links
-                .iter()
-                .find(|l| l.principal_id.eq_ignore_ascii_case(id.as_str()));
-            return Ok(Identity {
-                name: link.and_then(|l| l.principal_name.clone()),
-                kind: link.map_or(LinkKind::ServiceAccount, |l| l.principal_kind),
-                id,
-            });
-        }
-        Some(upn) => report.links.iter().find(|l| {
+        Some(p) if is_guid(p) => ours.find(|l| l.principal_id.eq_ignore_ascii_case(p)),
+        Some(upn) => ours.find(|l| {
             l.principal_name
                 .as_deref()
                 .is_some_and(|n| n.eq_ignore_ascii_case(upn))
-                && is_guid(&l.principal_id)
         }),
-        None => ours.filter(|l| is_guid(&l.principal_id)).min_by_key(|l| {
+        None => ours.min_by_key(|l| {
             (
                 l.source != LinkSource::Attested,
                 l.principal_kind == LinkKind::User,
@@ -191,7 +315,10 @@ pub fn identity(report: &Report, as_principal: Option<&str>) -> Result<Identity,
             kind: l.principal_kind,
         })
         .ok_or_else(|| match as_principal {
-            Some(p) => format!("--as {p:?}: give an object id, or a UPN the report's links name"),
+            Some(p) => format!(
+                "--as {p:?}: no link of the report to partner {} names it: give the object id or UPN of an identity linked to partner {} (link it first: `pal-audit attest --link {}` run as it)",
+                report.partner_id, report.partner_id, report.partner_id
+            ),
             None => format!(
                 "the report names no identity linked to partner {}: give one with --as OBJECT-ID",
                 report.partner_id
@@ -227,12 +354,79 @@ pub fn plan(report: &Report, identity: Identity, opts: &PlanOptions) -> Plan {
     let mut manual = Vec::new();
     let mut done = Vec::new();
     let mut not_delivered = Vec::new();
+    let mut decide_first = Vec::new();
     let mut notes = Vec::new();
     let who = identity
         .name
         .clone()
         .unwrap_or_else(|| identity.id.to_string());
     let id = &identity.id;
+    // What each --solution selected, said; and a warning where the evidence
+    // names another partner's importer of it: naming it ours does not make
+    // the import ours.
+    for n in &opts.solutions {
+        let matched: Vec<&Finding> = report
+            .findings
+            .iter()
+            .filter(|f| {
+                opts.in_scope(f)
+                    && opts.in_solution(f)
+                    && f.solution
+                        .as_deref()
+                        .is_some_and(|s| s.eq_ignore_ascii_case(n))
+            })
+            .collect();
+        let list: Vec<String> = matched
+            .iter()
+            .map(|f| {
+                format!(
+                    "{} ({}, {})",
+                    clean(&f.resource_name),
+                    f.kind.as_str(),
+                    clean(&f.environment_name)
+                )
+            })
+            .collect();
+        notes.push(format!(
+            "--solution {}: {} resource(s) of managed solution: {}",
+            clean(n),
+            matched.len(),
+            list.join(", ")
+        ));
+        let others: Vec<String> = matched
+            .iter()
+            .flat_map(|f| f.attributed.iter())
+            .filter(|a| {
+                a.role == AttributedRole::Importer
+                    && a.partner_id
+                        .as_ref()
+                        .is_some_and(|p| p != &report.partner_id)
+            })
+            .map(|a| {
+                format!(
+                    "{} (partner {})",
+                    clean(
+                        a.principal_name
+                            .as_deref()
+                            .unwrap_or(a.principal_id.as_str())
+                    ),
+                    a.partner_id
+                        .as_ref()
+                        .map(|p| p.as_str())
+                        .unwrap_or_default()
+                )
+            })
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if !others.is_empty() {
+            notes.push(format!(
+                "WARNING: --solution {}: the evidence names another partner's importer of it: {}; check that your partner delivered it",
+                clean(n),
+                others.join(", ")
+            ));
+        }
+    }
     if report.findings.iter().any(|f| f.involvement.is_none()) {
         notes.push(
             "the report does not say which resources this partner took part in (it was written by an older pal-audit): only the resources selected with --solution or --resource are fixed; audit again for a full plan".to_string(),
@@ -245,8 +439,26 @@ pub fn plan(report: &Report, identity: Identity, opts: &PlanOptions) -> Plan {
     {
         // Missing involvement (an older report) is no involvement.
         let involved = f.involvement.as_deref().unwrap_or_default();
-        if involved.is_empty() && !opts.selected(f) {
-            not_delivered.push(f.clone());
+        // A role alone is no delivery (the audit identity holds one on
+        // every instance); it still tells a role assignment done.
+        // Credited to another ID of our organisation: delivered by us, and
+        // no role change helps; the deciding identity needs re-linking.
+        if f.flags.contains(&Flag::LinkedToOtherIdOfOurs) {
+            manual.push(Manual {
+                finding: f.clone(),
+                what: format!(
+                    "the deciding link names another ID of your organisation, not {p}: re-link that identity to {p} (`pal-audit attest --link {p}` run as it, or `az managementpartner update --partner-id {p}`), then audit again",
+                    p = report.partner_id
+                ),
+            });
+            continue;
+        }
+        if !crate::attribution::delivered(involved) && !opts.selected(f) {
+            if f.verdict == Verdict::Unknown {
+                decide_first.push(f.clone());
+            } else {
+                not_delivered.push(f.clone());
+            }
             continue;
         }
         let has = |role: InvolvementRole| involved.iter().any(|i| i.is_direct(id, role));
@@ -339,6 +551,18 @@ pub fn plan(report: &Report, identity: Identity, opts: &PlanOptions) -> Plan {
         let seg = |id: &dyn std::fmt::Display| crate::http::seg(&id.to_string());
         let sp = identity.kind == LinkKind::ServicePrincipal;
         match f.kind {
+            // A take-over moves the dataset's data-source credentials and
+            // gateway binding to the caller, which can break the customer's
+            // scheduled refresh; with another partner in play it also takes
+            // their work over. Only when the user names the dataset.
+            ResourceKind::Dataset if !others.is_empty() && !opts.named(f) => push(
+                &mut manual,
+                format!(
+                    "{} also attributed: the latest publish decides between partners. Republish the dataset as {who}; or name it (--resource {}) to take it over as {who}: a take-over also moves its data-source credentials and gateway binding to {who}, which can break its scheduled refresh",
+                    others.join(", "),
+                    f.resource_id
+                ),
+            ),
             ResourceKind::CanvasApp | ResourceKind::Instance if !others.is_empty() => {
                 let (add, use_it) = match (f.kind, direct || has(InvolvementRole::RoleHolder)) {
                     (ResourceKind::CanvasApp, true) => (
@@ -447,6 +671,7 @@ pub fn plan(report: &Report, identity: Identity, opts: &PlanOptions) -> Plan {
         manual,
         done,
         not_delivered,
+        decide_first,
         notes,
     }
 }
@@ -467,152 +692,225 @@ fn label(f: &Finding) -> String {
     )
 }
 
-/// Text that is safe inside single quotes in both shells.
-fn q(s: &str) -> String {
-    s.replace('\'', "")
+/// Characters that end a line or hide text on a terminal or in an editor:
+/// C0/C1 controls (`\n`, `\r`, NUL, NEL), the Unicode line and paragraph
+/// separators and the bidirectional overrides.
+fn unsafe_char(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+        )
+}
+
+/// Tenant text with every unsafe character a space.
+fn clean(s: &str) -> String {
+    s.chars()
+        .map(|c| if unsafe_char(c) { ' ' } else { c })
+        .collect()
 }
 
 /// Text that stays on its comment line.
 fn comment(s: &str) -> String {
-    s.replace(['\n', '\r'], " ")
+    clean(s)
 }
 
-/// The script text of one step (unindented).
-fn step_text(step: &Step, shell: Shell, name: &str, id: &str, principal_type: &str) -> String {
-    let what = q(&step.finding.resource_name);
+/// A PowerShell single-quoted literal of `s`: PowerShell ends such a string
+/// at `'` and at the typographic quotes U+2018-U+201B too, and reads any
+/// of them doubled as one.
+fn pwsh_lit(s: &str) -> String {
+    let mut out = String::from("'");
+    for c in clean(s).chars() {
+        if matches!(c, '\'' | '\u{2018}' | '\u{2019}' | '\u{201a}' | '\u{201b}') {
+            out.push(c);
+        }
+        out.push(c);
+    }
+    out.push('\'');
+    out
+}
+
+/// A bash single-quoted literal of `s`: nothing expands inside one, and a
+/// `'` is closed, escaped and reopened.
+fn bash_lit(s: &str) -> String {
+    format!("'{}'", clean(s).replace('\'', r"'\''"))
+}
+
+/// A literal of `s` for `shell`: the only way tenant text enters code.
+fn lit(shell: Shell, s: &str) -> String {
+    match shell {
+        Shell::Pwsh => pwsh_lit(s),
+        Shell::Bash => bash_lit(s),
+    }
+}
+
+/// The script text of one step (unindented). Tenant text enters it only as
+/// a literal (`$what`, `$uri`) or a comment; every read that fails or
+/// answers something else than expected counts the step as not fixed,
+/// never as done.
+fn step_text(step: &Step, shell: Shell, name: &str, principal_type: &str) -> String {
+    let what = lit(shell, &step.finding.resource_name);
+    let name = comment(name);
     let mut s = String::new();
-    match (&step.action, shell) {
-        (Action::CanvasCoOwner { environment, app }, shell) => {
+    match &step.action {
+        Action::CanvasCoOwner { environment, app } => {
             let _ = writeln!(
                 s,
                 "#   add {name} as a co-owner (CanEdit); the owner stays: POST modifyPermissions"
             );
-            let uri = format!("{POWERAPPS}/{environment}/apps/{app}");
-            let aud = powerapps::AUDIENCE;
+            let uri = lit(shell, &format!("{POWERAPPS}/{environment}/apps/{app}"));
+            let aud = lit(shell, powerapps::AUDIENCE);
             let _ = match shell {
                 Shell::Pwsh => writeln!(
                     s,
-                    r#"$uri = '{uri}'
-$res = '{aud}'
-$has = {{ @((Invoke-Pal GET "${{uri}}/permissions?api-version=2016-11-01" $res).value | Where-Object {{ $_.properties.principal.id -eq $PalIdentity -and $_.properties.roleName -in 'CanEdit', 'Owner' }}).Count -gt 0 }}
-if (& $has) {{ Write-Host 'already done: {what}' }} else {{
-    Invoke-Pal POST "${{uri}}/modifyPermissions?api-version=2016-11-01" $res @{{ put = @(@{{ properties = @{{ principal = @{{ id = $PalIdentity; type = 'User' }}; roleName = 'CanEdit'; NotifyShareTargetOption = 'DoNotNotify' }} }}); delete = @() }} | Out-Null
-    if (& $has) {{ Write-Host 'ok: {what}' }} else {{ Write-Warning 'NOT FIXED: {what}'; $failed++ }}
-}}"#
+                    r#"$what = {what}
+$uri = {uri}
+$res = {aud}
+$has = {{
+    $r = Invoke-Pal GET "${{uri}}/permissions?api-version=2016-11-01" $res
+    if ($null -eq $r -or $r.value -isnot [array]) {{ throw 'the answer has no permission list' }}
+    @($r.value | Where-Object {{ $_.properties.principal.id -eq $PalIdentity -and $_.properties.roleName -in 'CanEdit', 'Owner' }}).Count -gt 0
+}}
+try {{
+    if (& $has) {{ Write-Host ('already done: ' + $what) }} else {{
+        Invoke-Pal POST "${{uri}}/modifyPermissions?api-version=2016-11-01" $res @{{ put = @(@{{ properties = @{{ principal = @{{ id = $PalIdentity; type = 'User' }}; roleName = 'CanEdit'; NotifyShareTargetOption = 'DoNotNotify' }} }}); delete = @() }} | Out-Null
+        if (& $has) {{ Write-Host ('ok: ' + $what) }} else {{ Write-Warning ('NOT FIXED: ' + $what + ': the co-owner role did not appear'); $failed++ }}
+    }}
+}} catch {{ Write-Warning ('NOT FIXED: ' + $what + ': ' + $_); $failed++ }}"#
                 ),
                 Shell::Bash => writeln!(
                     s,
-                    r#"uri='{uri}'; res='{aud}'
-has() {{ api GET "$uri/permissions?api-version=2016-11-01" "$res" | jq --arg p "$PAL_IDENTITY" '[.value[] | select((.properties.principal.id | ascii_downcase) == ($p | ascii_downcase) and (.properties.roleName == "CanEdit" or .properties.roleName == "Owner"))] | length'; }}
-if [ "$(has)" != 0 ]; then echo 'already done: {what}'; else
-  api POST "$uri/modifyPermissions?api-version=2016-11-01" "$res" "{{\"put\":[{{\"properties\":{{\"principal\":{{\"id\":\"$PAL_IDENTITY\",\"type\":\"User\"}},\"roleName\":\"CanEdit\",\"NotifyShareTargetOption\":\"DoNotNotify\"}}}}],\"delete\":[]}}" >/dev/null
-  if [ "$(has)" != 0 ]; then echo 'ok: {what}'; else echo 'NOT FIXED: {what}' >&2; failed=$((failed+1)); fi
+                    r#"what={what}; uri={uri}; res={aud}
+has() {{ api GET "$uri/permissions?api-version=2016-11-01" "$res" | jq -e --arg p "$PAL_IDENTITY" '.value | if type == "array" then . else error("no permission list") end | [.[] | select((.properties.principal.id | ascii_downcase) == ($p | ascii_downcase) and (.properties.roleName == "CanEdit" or .properties.roleName == "Owner"))] | length'; }}
+if ! n=$(has) || ! is_count "$n"; then not_fixed "$what: reading its permissions failed"
+elif [ "$n" -gt 0 ]; then say "already done: $what"
+elif ! api POST "$uri/modifyPermissions?api-version=2016-11-01" "$res" "{{\"put\":[{{\"properties\":{{\"principal\":{{\"id\":\"$PAL_IDENTITY\",\"type\":\"User\"}},\"roleName\":\"CanEdit\",\"NotifyShareTargetOption\":\"DoNotNotify\"}}}}],\"delete\":[]}}" >/dev/null; then not_fixed "$what: the change was refused"
+elif ! n=$(has) || ! is_count "$n"; then not_fixed "$what: the change was accepted, but reading it back failed: check it by hand"
+elif [ "$n" -gt 0 ]; then say "ok: $what"
+else not_fixed "$what: the co-owner role did not appear"
 fi"#
                 ),
             };
         }
-        (Action::CanvasOwner { environment, app }, shell) => {
+        Action::CanvasOwner { environment, app } => {
             let _ = writeln!(
                 s,
                 "#   --take-ownership: make {name} the owner; the current owner stays a co-owner (CanEdit): POST modifyAppOwner"
             );
-            let uri = format!("{POWERAPPS}/{environment}/apps/{app}");
-            let aud = powerapps::AUDIENCE;
+            let uri = lit(shell, &format!("{POWERAPPS}/{environment}/apps/{app}"));
+            let aud = lit(shell, powerapps::AUDIENCE);
             let _ = match shell {
                 Shell::Pwsh => writeln!(
                     s,
-                    r#"$uri = '{uri}'
-$res = '{aud}'
-$app = Invoke-Pal GET "${{uri}}?api-version=2016-11-01" $res
-if ($app.properties.owner.id -eq $PalIdentity) {{ Write-Host 'already done: {what}' }} else {{
-    Invoke-Pal POST "${{uri}}/modifyAppOwner?api-version=2016-11-01" $res @{{ newAppOwner = $PalIdentity; roleForOldAppOwner = 'CanEdit' }} | Out-Null
-    $app = Invoke-Pal GET "${{uri}}?api-version=2016-11-01" $res
-    if ($app.properties.owner.id -eq $PalIdentity) {{ Write-Host 'ok: {what}' }} else {{ Write-Warning 'NOT FIXED: {what}'; $failed++ }}
-}}"#
+                    r#"$what = {what}
+$uri = {uri}
+$res = {aud}
+$owner = {{
+    $o = (Invoke-Pal GET "${{uri}}?api-version=2016-11-01" $res).properties.owner.id
+    if ([string]::IsNullOrEmpty($o)) {{ throw 'the answer names no owner' }}
+    $o
+}}
+try {{
+    if ((& $owner) -eq $PalIdentity) {{ Write-Host ('already done: ' + $what) }} else {{
+        Invoke-Pal POST "${{uri}}/modifyAppOwner?api-version=2016-11-01" $res @{{ newAppOwner = $PalIdentity; roleForOldAppOwner = 'CanEdit' }} | Out-Null
+        if ((& $owner) -eq $PalIdentity) {{ Write-Host ('ok: ' + $what) }} else {{ Write-Warning ('NOT FIXED: ' + $what + ': the owner did not change'); $failed++ }}
+    }}
+}} catch {{ Write-Warning ('NOT FIXED: ' + $what + ': ' + $_); $failed++ }}"#
                 ),
                 Shell::Bash => writeln!(
                     s,
-                    r#"uri='{uri}'; res='{aud}'
-owner=$(api GET "$uri?api-version=2016-11-01" "$res" | jq -r '.properties.owner.id | ascii_downcase')
-if [ "$owner" = "$PAL_IDENTITY" ]; then echo 'already done: {what}'; else
-  api POST "$uri/modifyAppOwner?api-version=2016-11-01" "$res" "{{\"newAppOwner\":\"$PAL_IDENTITY\",\"roleForOldAppOwner\":\"CanEdit\"}}" >/dev/null
-  owner=$(api GET "$uri?api-version=2016-11-01" "$res" | jq -r '.properties.owner.id | ascii_downcase')
-  if [ "$owner" = "$PAL_IDENTITY" ]; then echo 'ok: {what}'; else echo 'NOT FIXED: {what}' >&2; failed=$((failed+1)); fi
+                    r#"what={what}; uri={uri}; res={aud}
+owner() {{ api GET "$uri?api-version=2016-11-01" "$res" | jq -er '.properties.owner.id | if type == "string" and . != "" then ascii_downcase else error("no owner") end'; }}
+if ! o=$(nonempty owner); then not_fixed "$what: reading its owner failed"
+elif [ "$o" = "$PAL_IDENTITY" ]; then say "already done: $what"
+elif ! api POST "$uri/modifyAppOwner?api-version=2016-11-01" "$res" "{{\"newAppOwner\":\"$PAL_IDENTITY\",\"roleForOldAppOwner\":\"CanEdit\"}}" >/dev/null; then not_fixed "$what: the change was refused"
+elif ! o=$(nonempty owner); then not_fixed "$what: the change was accepted, but reading it back failed: check it by hand"
+elif [ "$o" = "$PAL_IDENTITY" ]; then say "ok: $what"
+else not_fixed "$what: the owner is still $o"
 fi"#
                 ),
             };
         }
-        (Action::TakeOver { workspace, dataset }, shell) => {
+        Action::TakeOver { workspace, dataset } => {
             let _ = writeln!(
                 s,
-                "#   take the dataset over as {name}: Default.TakeOver makes whoever calls it the publisher"
+                "#   take the dataset over as {name}: Default.TakeOver makes whoever calls it the publisher,\n#   and moves the dataset's data-source credentials and gateway binding to it"
             );
-            // `configuredBy` tells it done, unless the identity was already
-            // it and someone published later (then it is never "done").
-            let (pwsh_done, bash_done) = if published_since(&step.finding, &PrincipalId::new(id)) {
-                let _ = writeln!(
-                    s,
-                    "#   {name} is configuredBy already, but another publish came later: take it over again"
-                );
-                ("$false", "false")
-            } else {
-                (
-                    "($by -eq $PalName -or $by -eq $PalIdentity)",
-                    "[ \"$by\" = \"${PAL_NAME,,}\" ] || [ \"$by\" = \"$PAL_IDENTITY\" ]",
-                )
-            };
-            let uri = format!("{POWERBI}/groups/{workspace}/datasets/{dataset}");
-            let aud = powerbi::AUDIENCE;
+            let uri = lit(
+                shell,
+                &format!("{POWERBI}/groups/{workspace}/datasets/{dataset}"),
+            );
+            let aud = lit(shell, powerbi::AUDIENCE);
             let _ = match shell {
                 Shell::Pwsh => writeln!(
                     s,
-                    r#"$uri = '{uri}'
-$res = '{aud}'
-$by = (Invoke-Pal GET $uri $res).configuredBy
-if ({pwsh_done}) {{ Write-Host 'already done: {what}' }} else {{
-    Invoke-Pal POST "${{uri}}/Default.TakeOver" $res | Out-Null
-    $by = (Invoke-Pal GET $uri $res).configuredBy
-    if ($by -eq $PalName -or $by -eq $PalIdentity) {{ Write-Host 'ok: {what}' }} else {{ Write-Warning "NOT FIXED: {what} (configuredBy is $by)"; $failed++ }}
-}}"#
+                    r#"$what = {what}
+$uri = {uri}
+$res = {aud}
+$by = {{
+    $d = Invoke-Pal GET $uri $res
+    if ($null -eq $d -or $null -eq $d.id) {{ throw 'the answer is no dataset' }}
+    [string]$d.configuredBy
+}}
+try {{
+    $b = & $by
+    if ($b -eq $PalName -or $b -eq $PalIdentity) {{ Write-Host ('already done: ' + $what) }} else {{
+        Invoke-Pal POST "${{uri}}/Default.TakeOver" $res | Out-Null
+        $b = & $by
+        if ($b -eq $PalName -or $b -eq $PalIdentity) {{ Write-Host ('ok: ' + $what) }} else {{ Write-Warning ('NOT FIXED: ' + $what + ': configuredBy is ' + $b); $failed++ }}
+    }}
+}} catch {{ Write-Warning ('NOT FIXED: ' + $what + ': ' + $_); $failed++ }}"#
                 ),
                 Shell::Bash => writeln!(
                     s,
-                    r#"uri='{uri}'; res='{aud}'
-by=$(api GET "$uri" "$res" | jq -r '.configuredBy // "" | ascii_downcase')
-if {bash_done}; then echo 'already done: {what}'; else
-  api POST "$uri/Default.TakeOver" "$res" >/dev/null
-  by=$(api GET "$uri" "$res" | jq -r '.configuredBy // "" | ascii_downcase')
-  if [ "$by" = "${{PAL_NAME,,}}" ] || [ "$by" = "$PAL_IDENTITY" ]; then echo 'ok: {what}'; else echo "NOT FIXED: {what} (configuredBy is $by)" >&2; failed=$((failed+1)); fi
+                    r#"what={what}; uri={uri}; res={aud}
+by() {{ api GET "$uri" "$res" | jq -er 'if type == "object" and has("id") then "=" + (.configuredBy // "" | ascii_downcase) else error("not a dataset") end'; }}
+if ! b=$(nonempty by); then not_fixed "$what: reading the dataset failed"
+elif [ "$b" = "=${{PAL_NAME,,}}" ] || [ "$b" = "=$PAL_IDENTITY" ]; then say "already done: $what"
+elif ! api POST "$uri/Default.TakeOver" "$res" >/dev/null; then not_fixed "$what: the take-over was refused"
+elif ! b=$(nonempty by); then not_fixed "$what: the take-over was accepted, but reading it back failed: check it by hand"
+elif [ "$b" = "=${{PAL_NAME,,}}" ] || [ "$b" = "=$PAL_IDENTITY" ]; then say "ok: $what"
+else not_fixed "$what: configuredBy is ${{b#=}}"
 fi"#
                 ),
             };
         }
-        (Action::InstanceRole { instance }, shell) => {
+        Action::InstanceRole { instance } => {
             let _ = writeln!(
                 s,
                 "#   give {name} a Contributor role on the instance (needs PAL_AUDIT_CI_KEY), then use the instance as {name}:\n#   among several partners, the latest active one gets the credit."
             );
-            let uri = format!("{CI}/instances/{instance}/rbac");
-            let aud = customer_insights::DEFAULT_AUDIENCE;
+            let uri = lit(shell, &format!("{CI}/instances/{instance}/rbac"));
+            let aud = lit(shell, customer_insights::DEFAULT_AUDIENCE);
             let _ = match shell {
                 Shell::Pwsh => writeln!(
                     s,
-                    r#"$uri = '{uri}'
-$res = '{aud}'
+                    r#"$what = {what}
+$uri = {uri}
+$res = {aud}
 $key = @{{ 'Ocp-Apim-Subscription-Key' = $env:PAL_AUDIT_CI_KEY }}
-$has = {{ @(Invoke-Pal GET "${{uri}}/assignments" $res -Headers $key | Where-Object {{ $_.principalId -eq $PalIdentity }}).Count -gt 0 }}
-if (& $has) {{ Write-Host 'already done: {what}' }} else {{
-    Invoke-Pal PUT "${{uri}}/principals/${{PalIdentity}}/assign" $res @{{ principalId = $PalIdentity; principalType = '{principal_type}'; roles = @('Contributor') }} -Headers $key | Out-Null
-    if (& $has) {{ Write-Host 'ok: {what}' }} else {{ Write-Warning 'NOT FIXED: {what}'; $failed++ }}
-}}"#
+$has = {{
+    $r = Invoke-Pal GET "${{uri}}/assignments" $res -Headers $key
+    if ($null -eq $r) {{ throw 'the answer has no assignment list' }}
+    @($r | Where-Object {{ $_.principalId -eq $PalIdentity }}).Count -gt 0
+}}
+try {{
+    if (& $has) {{ Write-Host ('already done: ' + $what) }} else {{
+        Invoke-Pal PUT "${{uri}}/principals/${{PalIdentity}}/assign" $res @{{ principalId = $PalIdentity; principalType = '{principal_type}'; roles = @('Contributor') }} -Headers $key | Out-Null
+        if (& $has) {{ Write-Host ('ok: ' + $what) }} else {{ Write-Warning ('NOT FIXED: ' + $what + ': the role did not appear'); $failed++ }}
+    }}
+}} catch {{ Write-Warning ('NOT FIXED: ' + $what + ': ' + $_); $failed++ }}"#
                 ),
                 Shell::Bash => writeln!(
                     s,
-                    r#"uri='{uri}'; res='{aud}'; key="Ocp-Apim-Subscription-Key: $PAL_AUDIT_CI_KEY"
-has() {{ api GET "$uri/assignments" "$res" "" "$key" | jq --arg p "$PAL_IDENTITY" '[.[] | select((.principalId | ascii_downcase) == $p)] | length'; }}
-if [ "$(has)" != 0 ]; then echo 'already done: {what}'; else
-  api PUT "$uri/principals/$PAL_IDENTITY/assign" "$res" "{{\"principalId\":\"$PAL_IDENTITY\",\"principalType\":\"{principal_type}\",\"roles\":[\"Contributor\"]}}" "$key" >/dev/null
-  if [ "$(has)" != 0 ]; then echo 'ok: {what}'; else echo 'NOT FIXED: {what}' >&2; failed=$((failed+1)); fi
+                    r#"what={what}; uri={uri}; res={aud}; key="Ocp-Apim-Subscription-Key: ${{PAL_AUDIT_CI_KEY:-}}"
+has() {{ api GET "$uri/assignments" "$res" "" "$key" | jq -e --arg p "$PAL_IDENTITY" 'if type == "array" then . else error("no assignment list") end | [.[] | select((.principalId | ascii_downcase) == $p)] | length'; }}
+if ! n=$(has) || ! is_count "$n"; then not_fixed "$what: reading its role assignments failed"
+elif [ "$n" -gt 0 ]; then say "already done: $what"
+elif ! api PUT "$uri/principals/$PAL_IDENTITY/assign" "$res" "{{\"principalId\":\"$PAL_IDENTITY\",\"principalType\":\"{principal_type}\",\"roles\":[\"Contributor\"]}}" "$key" >/dev/null; then not_fixed "$what: the role assignment was refused"
+elif ! n=$(has) || ! is_count "$n"; then not_fixed "$what: the change was accepted, but reading it back failed: check it by hand"
+elif [ "$n" -gt 0 ]; then say "ok: $what"
+else not_fixed "$what: the role did not appear"
 fi"#
                 ),
             };
@@ -639,7 +937,7 @@ fn comment_list(s: &mut String, heading: &str, items: &[(&Finding, Option<&str>)
     if items.is_empty() {
         return;
     }
-    let _ = writeln!(s, "\n# {heading}");
+    let _ = writeln!(s, "\n# {}", comment(heading));
     for (f, what) in items {
         let _ = writeln!(
             s,
@@ -654,26 +952,29 @@ fn comment_list(s: &mut String, heading: &str, items: &[(&Finding, Option<&str>)
 }
 
 /// The plan as one script: its steps in one group per sign-in (the admin's,
-/// then the PAL identity's), each group saying which sign-in it needs; each
-/// step skipped when already done and followed by a re-read; what is done
-/// already, what is manual and what is not ours listed as comments.
+/// then the PAL identity's), each group saying which sign-in it needs and
+/// checking the token's tenant (and, for the identity's, its object id)
+/// first; each step skipped when already done and followed by a re-read;
+/// what is done already, what is manual and what is not ours listed as
+/// comments.
 pub fn script(plan: &Plan, report: &Report, shell: Shell) -> String {
-    let id = q(plan.identity.id.as_str());
-    let name = q(plan
+    let id = plan.identity.id.as_str();
+    let name = plan
         .identity
         .name
         .as_deref()
-        .unwrap_or(plan.identity.id.as_str()));
+        .unwrap_or(plan.identity.id.as_str());
     let sp = plan.identity.kind == LinkKind::ServicePrincipal;
     let principal_type = if sp { "app" } else { "user" };
-    let tenant = q(&report.tenant_id);
+    let tenant = report.tenant_id.as_str();
     let mut s = String::new();
     let mut header = vec![
         format!(
             "pal-audit fix script: tenant {}, partner {}",
-            report.tenant_id, report.partner_id
+            comment(tenant),
+            comment(report.partner_id.as_str())
         ),
-        format!("PAL identity: {name} ({id})"),
+        format!("PAL identity: {} ({})", comment(name), comment(id)),
         format!(
             "from the report generated at {}",
             report.generated_at.to_rfc3339()
@@ -681,8 +982,10 @@ pub fn script(plan: &Plan, report: &Report, shell: Shell) -> String {
         "Review every step before running it. Steps are grouped by the sign-in they need:".into(),
         "run the script signed in as the administrator (part admin), then signed in as the".into(),
         "PAL identity (part identity); with no argument both parts run, and a part whose".into(),
-        "sign-in is wrong is skipped. Each step is skipped when already done and re-reads".into(),
-        "the resource afterwards, so the script can be run again.".into(),
+        "sign-in (tenant, or identity) is wrong is skipped. Each step is skipped when already"
+            .into(),
+        "done and re-reads the resource afterwards, so the script can be run again; a read".into(),
+        "that fails counts the step as not fixed.".into(),
     ];
     header.extend(plan.notes.iter().map(|n| format!("NOTE: {}", comment(n))));
     match shell {
@@ -695,14 +998,19 @@ pub fn script(plan: &Plan, report: &Report, shell: Shell) -> String {
                 s,
                 r#"param([ValidateSet('all', 'admin', 'identity')][string]$Part = 'all')
 $ErrorActionPreference = 'Stop'
-$PalIdentity = '{id}'
-$PalName = '{name}'
+$PalIdentity = {id}
+$PalName = {name}
+$PalTenant = {tenant}
 $failed = 0
-function Get-PalToken([string]$Resource) {{ az account get-access-token --resource $Resource --query accessToken -o tsv }}
-function Get-PalCaller([string]$Resource) {{
+function Get-PalToken([string]$Resource) {{
+    $t = az account get-access-token --resource $Resource --query accessToken -o tsv
+    if ($LASTEXITCODE -ne 0 -or [string]::IsNullOrEmpty($t)) {{ throw "no token for $Resource" }}
+    $t
+}}
+function Get-PalClaims([string]$Resource) {{
     $p = (Get-PalToken $Resource).Split('.')[1].Replace('-', '+').Replace('_', '/')
     switch ($p.Length % 4) {{ 2 {{ $p += '==' }} 3 {{ $p += '=' }} }}
-    ([Text.Encoding]::UTF8.GetString([Convert]::FromBase64String($p)) | ConvertFrom-Json).oid
+    [Text.Encoding]::UTF8.GetString([Convert]::FromBase64String($p)) | ConvertFrom-Json
 }}
 function Invoke-Pal([string]$Method, [string]$Uri, [string]$Resource, $Body = $null, [hashtable]$Headers = @{{}}) {{
     $h = @{{ Authorization = "Bearer $(Get-PalToken $Resource)" }} + $Headers
@@ -711,7 +1019,10 @@ function Invoke-Pal([string]$Method, [string]$Uri, [string]$Resource, $Body = $n
     }} else {{
         Invoke-RestMethod -Method $Method -Uri $Uri -Headers $h
     }}
-}}"#
+}}"#,
+                id = pwsh_lit(id),
+                name = pwsh_lit(name),
+                tenant = pwsh_lit(tenant),
             );
         }
         Shell::Bash => {
@@ -724,17 +1035,29 @@ function Invoke-Pal([string]$Method, [string]$Uri, [string]$Resource, $Body = $n
                 r#"# Usage: fix.sh [all|admin|identity]. Needs: az, curl, jq.
 set -euo pipefail
 PART="${{1:-all}}"
-PAL_IDENTITY='{id}'
-PAL_NAME='{name}'
+PAL_IDENTITY={id}
+PAL_NAME={name}
+PAL_TENANT={tenant}
 failed=0
+say() {{ printf '%s\n' "$1"; }}
+not_fixed() {{ printf 'NOT FIXED: %s\n' "$1" >&2; failed=$((failed+1)); }}
+is_count() {{ [[ "$1" =~ ^[0-9]+$ ]]; }}
+nonempty() {{ # COMMAND...: its output, failing when it fails or prints nothing (jq 1.6 exits 0 on an empty answer)
+  local r; r=$("$@") || return 1; [ -n "$r" ] || return 1; printf '%s' "$r"
+}}
 token() {{ az account get-access-token --resource "$1" --query accessToken -o tsv; }}
-caller() {{ # the object id the token of audience $1 belongs to
-  token "$1" | jq -Rr 'split(".")[1] | gsub("-";"+") | gsub("_";"/") | . + ("==="[0:((4 - length % 4) % 4)]) | @base64d | fromjson | .oid // "" | ascii_downcase'
+claim() {{ # CLAIM RESOURCE: one claim of the token of audience RESOURCE, lower case
+  local t; t=$(token "$2") || return 1
+  printf '%s' "$t" | jq -Rr --arg c "$1" 'split(".")[1] | gsub("-";"+") | gsub("_";"/") | . + ("==="[0:((4 - length % 4) % 4)]) | @base64d | fromjson | .[$c] // "" | ascii_downcase'
 }}
 api() {{ # METHOD URL RESOURCE [BODY] [EXTRA-HEADER]
-  curl -sS --fail-with-body -X "$1" "$2" -H "Authorization: Bearer $(token "$3")" \
+  local t; t=$(token "$3") || return 1
+  curl -sS --fail-with-body -X "$1" "$2" -H "Authorization: Bearer $t" \
     -H 'Content-Type: application/json' ${{5:+-H "$5"}} ${{4:+--data "$4"}}
-}}"#
+}}"#,
+                id = bash_lit(&id.to_ascii_lowercase()),
+                name = bash_lit(name),
+                tenant = bash_lit(&tenant.to_ascii_lowercase()),
             );
         }
     }
@@ -769,44 +1092,53 @@ api() {{ # METHOD URL RESOURCE [BODY] [EXTRA-HEADER]
         };
         let _ = writeln!(
             s,
-            "\n# ===== Part {part} (group {}): {count} step(s) signed in as {needs}\n# Sign in first: {login}",
-            g + 1
+            "\n# ===== Part {part} (group {}): {count} step(s) signed in as {}\n# Sign in first: {}",
+            g + 1,
+            comment(&needs),
+            comment(&login)
         );
         let mut body = String::new();
         for step in steps {
             n += 1;
             let _ = writeln!(body, "\n# {n}/{total} {}", comment(&label(&step.finding)));
-            body.push_str(&step_text(step, shell, &name, &id, principal_type));
+            body.push_str(&step_text(step, shell, name, principal_type));
         }
+        // The audience whose token is checked: the group's first service.
+        let aud = match sign_in {
+            SignIn::Admin => powerapps::AUDIENCE,
+            SignIn::Identity => powerbi::AUDIENCE,
+        };
         match (shell, sign_in) {
             (Shell::Pwsh, SignIn::Admin) => {
                 let _ = write!(
                     s,
-                    "if ($Part -in 'all', 'admin') {{\n{}}}\n",
-                    indent(&body, "    ")
+                    "if ($Part -in 'all', 'admin') {{\n    $tid = $null\n    try {{ $tid = (Get-PalClaims {aud}).tid }} catch {{ }}\n    if ($tid -ne $PalTenant) {{\n        Write-Warning \"skipped {count} step(s): they must run signed in to tenant $PalTenant, not '$tid'\"\n        $failed += {count}\n    }} else {{\n{}    }}\n}}\n",
+                    indent(&body, "        "),
+                    aud = pwsh_lit(aud)
                 );
             }
             (Shell::Pwsh, SignIn::Identity) => {
                 let _ = write!(
                     s,
-                    "if ($Part -in 'all', 'identity') {{\n    $me = Get-PalCaller '{aud}'\n    if ($me -ne $PalIdentity) {{\n        Write-Warning \"skipped {count} step(s): they must run signed in as $PalName ($PalIdentity), not $me; sign in as it and run this script with -Part identity\"\n        $failed += {count}\n    }} else {{\n{}    }}\n}}\n",
+                    "if ($Part -in 'all', 'identity') {{\n    $c = $null\n    try {{ $c = Get-PalClaims {aud} }} catch {{ }}\n    if ($null -eq $c -or $c.tid -ne $PalTenant -or $c.oid -ne $PalIdentity) {{\n        Write-Warning \"skipped {count} step(s): they must run signed in as $PalName ($PalIdentity) in tenant $PalTenant, not '$($c.oid)' in '$($c.tid)'; sign in as it and run this script with -Part identity\"\n        $failed += {count}\n    }} else {{\n{}    }}\n}}\n",
                     indent(&body, "        "),
-                    aud = powerbi::AUDIENCE
+                    aud = pwsh_lit(aud)
                 );
             }
             (Shell::Bash, SignIn::Admin) => {
                 let _ = write!(
                     s,
-                    "if [ \"$PART\" = all ] || [ \"$PART\" = admin ]; then\n{}fi\n",
-                    indent(&body, "  ")
+                    "if [ \"$PART\" = all ] || [ \"$PART\" = admin ]; then\n  tid=$(claim tid {aud}) || tid=''\n  if [ \"$tid\" != \"$PAL_TENANT\" ]; then\n    printf 'skipped {count} step(s): they must run signed in to tenant %s, not \"%s\"\\n' \"$PAL_TENANT\" \"$tid\" >&2\n    failed=$((failed+{count}))\n  else\n{}  fi\nfi\n",
+                    indent(&body, "    "),
+                    aud = bash_lit(aud)
                 );
             }
             (Shell::Bash, SignIn::Identity) => {
                 let _ = write!(
                     s,
-                    "if [ \"$PART\" = all ] || [ \"$PART\" = identity ]; then\n  me=$(caller '{aud}')\n  if [ \"$me\" != \"$PAL_IDENTITY\" ]; then\n    echo \"skipped {count} step(s): they must run signed in as $PAL_NAME ($PAL_IDENTITY), not $me; sign in as it and run: $0 identity\" >&2\n    failed=$((failed+{count}))\n  else\n{}  fi\nfi\n",
+                    "if [ \"$PART\" = all ] || [ \"$PART\" = identity ]; then\n  tid=$(claim tid {aud}) || tid=''\n  me=$(claim oid {aud}) || me=''\n  if [ \"$tid\" != \"$PAL_TENANT\" ] || [ \"$me\" != \"$PAL_IDENTITY\" ]; then\n    printf 'skipped {count} step(s): they must run signed in as %s (%s) in tenant %s, not \"%s\" in \"%s\"; sign in as it and run: %s identity\\n' \"$PAL_NAME\" \"$PAL_IDENTITY\" \"$PAL_TENANT\" \"$me\" \"$tid\" \"$0\" >&2\n    failed=$((failed+{count}))\n  else\n{}  fi\nfi\n",
                     indent(&body, "    "),
-                    aud = powerbi::AUDIENCE
+                    aud = bash_lit(aud)
                 );
             }
         }
@@ -823,6 +1155,14 @@ api() {{ # METHOD URL RESOURCE [BODY] [EXTRA-HEADER]
         .map(|m| (&m.finding, Some(m.what.as_str())))
         .collect();
     comment_list(&mut s, "Not automatable: do these by hand.", &manual);
+    let undecided: Vec<_> = plan.decide_first.iter().map(|f| (f, None)).collect();
+    comment_list(
+        &mut s,
+        &format!(
+            "{DECIDE_FIRST} (read its reasons, fix what could not be read, audit again; never written to):"
+        ),
+        &undecided,
+    );
     let ours_not: Vec<_> = plan.not_delivered.iter().map(|f| (f, None)).collect();
     comment_list(
         &mut s,
@@ -841,18 +1181,6 @@ api() {{ # METHOD URL RESOURCE [BODY] [EXTRA-HEADER]
     };
     s
 }
-
-/// Whether the report shows `id` as the dataset's `configuredBy` with a
-/// later publish by someone else: `configuredBy` then cannot tell a take-over
-/// done, and taking it over again (harmless: it already owns it) records the
-/// latest publish.
-fn published_since(f: &Finding, id: &PrincipalId) -> bool {
-    f.involvement
-        .iter()
-        .flatten()
-        .any(|i| i.is_direct(id, InvolvementRole::Publisher) && !i.latest)
-}
-
 /// The body of `modifyPermissions` that makes `id` a co-owner (`CanEdit`)
 /// of a canvas app, without mail, removing nobody (docs/api-reference-notes.md).
 pub fn co_owner_body(id: &str) -> Value {
@@ -875,16 +1203,41 @@ pub enum Outcome {
 }
 
 /// Applies every step through the APIs. A failed step stops that resource
-/// only; the rest go on.
+/// only; the rest go on. A step whose token belongs to another tenant than
+/// the report's (`tenant`) is refused: the same ids could name another
+/// customer's resources.
 pub async fn apply(
     http: &HttpClient,
     tokens: &Tokens,
     plan: &Plan,
+    tenant: &str,
     ci_key: Option<&Secret>,
     ci_audience: &str,
 ) -> Vec<(Step, Outcome)> {
     let mut out = Vec::new();
     for step in &plan.steps {
+        let audience = match step.action {
+            Action::CanvasCoOwner { .. } | Action::CanvasOwner { .. } => powerapps::AUDIENCE,
+            Action::TakeOver { .. } => powerbi::AUDIENCE,
+            Action::InstanceRole { .. } => ci_audience,
+        };
+        // An opaque token (no claims to read) cannot be checked.
+        let tid = match tokens.token(audience).await {
+            Ok(t) => Claims::of(&t).and_then(|c| c.tid),
+            Err(e) => {
+                out.push((step.clone(), Outcome::Failed(e.to_string())));
+                continue;
+            }
+        };
+        if let Some(tid) = tid.filter(|t| !t.eq_ignore_ascii_case(tenant)) {
+            out.push((
+                step.clone(),
+                Outcome::Failed(format!(
+                    "signed in to tenant {tid}, not the report's tenant {tenant}"
+                )),
+            ));
+            continue;
+        }
         let outcome = match apply_one(http, tokens, plan, step, ci_key, ci_audience).await {
             Ok(o) => o,
             Err(e) => Outcome::Failed(e.to_string()),
@@ -1029,7 +1382,9 @@ async fn apply_one(
                     .is_some_and(|c| c.eq_ignore_ascii_case(want) || c.eq_ignore_ascii_case(id))
             };
             let before: Value = http.get_json(&ctx, &uri).await?;
-            if publisher(&before) && !published_since(&step.finding, &plan.identity.id) {
+            // Once `configuredBy` is the identity a take-over changes
+            // nothing more: done, even if the report shows a later publish.
+            if publisher(&before) {
                 return Ok(Outcome::AlreadyDone);
             }
             // The operation takes no body.
@@ -1136,6 +1491,19 @@ mod tests {
         plan(r, identity(r, None).unwrap(), opts)
     }
 
+    /// Revenue, another partner's too, is taken over only when named; Web
+    /// Analytics, where our identities only hold a role, is delivered only
+    /// when named.
+    const REVENUE: &str = "c0000000-0000-4000-8000-000000000004";
+    const WEB_ANALYTICS: &str = "e1000000-0000-4000-8000-000000000004";
+
+    fn named() -> PlanOptions {
+        PlanOptions {
+            resources: vec![REVENUE.into(), WEB_ANALYTICS.into()],
+            ..Default::default()
+        }
+    }
+
     #[test]
     fn the_plan_writes_only_where_the_partner_delivered() {
         let r = report();
@@ -1152,7 +1520,11 @@ mod tests {
             .filter(|f| f.verdict != Verdict::Credited)
             .count();
         assert_eq!(
-            p.steps.len() + p.manual.len() + p.done.len() + p.not_delivered.len(),
+            p.steps.len()
+                + p.manual.len()
+                + p.done.len()
+                + p.not_delivered.len()
+                + p.decide_first.len(),
             not_credited
         );
         // The customer's own canvas app (our account may only view it), its
@@ -1176,8 +1548,26 @@ mod tests {
         );
         assert_eq!(
             names(p.steps.iter().map(|s| &s.finding)),
-            ["Revenue", "Safety Checklist", "Web Analytics"]
+            ["Safety Checklist"]
         );
+        // A role on an instance is no delivery: the audit identity holds
+        // one on every instance it reads.
+        for role_only in ["Web Analytics", "Service Insights"] {
+            let f = r
+                .findings
+                .iter()
+                .find(|f| &*f.resource_name == role_only)
+                .unwrap();
+            let inv = f.involvement.as_deref().unwrap();
+            assert!(
+                !inv.is_empty() && inv.iter().all(|i| i.role == InvolvementRole::RoleHolder),
+                "{role_only}: {inv:?}"
+            );
+            assert!(
+                untouched.contains(&role_only.to_string()),
+                "{role_only}: {untouched:?}"
+            );
+        }
         assert!(p.notes.is_empty(), "{:?}", p.notes);
     }
 
@@ -1236,7 +1626,7 @@ mod tests {
         let r = report();
         let mut id = identity(&r, None).unwrap();
         id.kind = LinkKind::ServicePrincipal;
-        let p = plan(&r, id, &PlanOptions::default());
+        let p = plan(&r, id, &named());
         assert!(
             p.steps.iter().all(|s| !matches!(
                 s.action,
@@ -1305,8 +1695,8 @@ mod tests {
         let p = plan_of(&r, &PlanOptions::default());
         let done = names(p.done.iter().map(|m| &m.finding));
         // A flow in a managed solution our identity imported last; a canvas
-        // app it owns; instances it holds a role on.
-        for name in ["Sync leads", "Inventory Audit", "Service Insights"] {
+        // app it owns.
+        for name in ["Sync leads", "Inventory Audit"] {
             assert!(done.contains(&name.to_string()), "{name}: {done:?}");
         }
         assert!(
@@ -1330,8 +1720,15 @@ mod tests {
             .unwrap()
             .push(row(InvolvementRole::CoOwner, false));
         find(&mut r, "Revenue").involvement = Some(vec![row(InvolvementRole::Publisher, true)]);
-        let p = plan_of(&r, &PlanOptions::default());
+        // An instance our identity uses and holds a role on: nothing to add.
+        find(&mut r, "Service Insights")
+            .involvement
+            .as_mut()
+            .unwrap()
+            .push(row(InvolvementRole::ActiveUser, false));
+        let p = plan_of(&r, &named());
         assert_eq!(names(p.steps.iter().map(|s| &s.finding)), ["Web Analytics"]);
+        assert!(names(p.done.iter().map(|m| &m.finding)).contains(&"Service Insights".into()));
         // Through a group only is not done: Web Analytics' role is a group's.
         assert!(
             r.findings
@@ -1430,14 +1827,29 @@ mod tests {
         let by_upn = identity(&r, Some("ANA.COSTA@contoso.com")).unwrap();
         assert_eq!(by_upn.id.as_str(), "11111111-1111-4111-8111-000000000002");
         assert!(identity(&r, Some("nobody@contoso.com")).is_err());
-        let by_id = identity(&r, Some("44444444-4444-4444-8444-000000000006")).unwrap();
-        assert_eq!(by_id.name, None);
+        // A service principal linked to us is written to as one.
+        let sp = identity(&r, Some("22222222-2222-4222-8222-000000000007")).unwrap();
+        assert_eq!(sp.kind, LinkKind::ServicePrincipal);
+        // No link at all (Dave), or a link to another partner only (Bob, by
+        // id or UPN): refused, never guessed.
+        for p in [
+            "44444444-4444-4444-8444-000000000006",
+            "b1000000-0000-4000-8000-000000000004",
+            "bob.fischer@contoso.com",
+            "22222222-2222-4222-8222-000000000003",
+        ] {
+            let e = identity(&r, Some(p)).unwrap_err();
+            assert!(
+                e.contains("no link of the report to partner 4567890"),
+                "{p}: {e}"
+            );
+        }
     }
 
     #[test]
     fn scripts_group_steps_by_sign_in_and_guard_every_step() {
         let r = report();
-        let p = plan_of(&r, &PlanOptions::default());
+        let p = plan_of(&r, &named());
         for shell in [Shell::Pwsh, Shell::Bash] {
             let s = script(&p, &r, shell);
             let admin = s.find("Part admin").expect("admin group");
@@ -1450,19 +1862,500 @@ mod tests {
             );
             // The identity's group checks who is signed in before any step.
             assert!(
-                s[ident..take].contains("PalCaller") || s[ident..take].contains("caller '"),
+                s[ident..take].contains("Get-PalClaims") || s[ident..take].contains("claim oid '"),
                 "{shell:?}"
             );
             assert!(s.contains("Not automatable"), "{shell:?}");
             assert!(s.contains(NOT_DELIVERED), "{shell:?}");
             // Every step: skipped when done, else written and re-read.
-            assert_eq!(s.matches("NOT FIXED").count(), p.steps.len(), "{shell:?}");
             assert_eq!(
-                s.matches("'already done: ").count(),
+                s.matches("already done: ").count(),
                 p.steps.len(),
                 "{shell:?}"
             );
+            assert_eq!(s.matches("ok: ").count(), p.steps.len(), "{shell:?}");
             assert!(!s.contains("remove the other partner"), "{shell:?}");
         }
+    }
+
+    /// Tenant text that breaks out of a careless literal in either shell:
+    /// both kinds of quote, command substitution, a backtick, line breaks.
+    fn hostile(dir: &std::path::Path, tag: &str) -> String {
+        let d = dir.display();
+        format!(
+            "it's ’{tag}‘ ‚‛ $(touch {d}/PWNED-{tag}-1) `touch {d}/PWNED-{tag}-2` \"$(touch {d}/PWNED-{tag}-3)\"\n$(touch {d}/PWNED-{tag}-4)\r\u{2028}end"
+        )
+    }
+
+    /// The report with hostile names on the three steps' resources, their
+    /// environments and the identity's link.
+    fn hostile_report(dir: &std::path::Path) -> Report {
+        let mut r = report();
+        for (name, tag) in [
+            ("Revenue", "ds"),
+            ("Safety Checklist", "app"),
+            ("Web Analytics", "ci"),
+        ] {
+            let f = find(&mut r, name);
+            f.resource_name = hostile(dir, tag).into();
+            f.environment_name = hostile(dir, &format!("{tag}-env")).into();
+        }
+        for l in &mut r.links {
+            if l.principal_id == "11111111-1111-4111-8111-000000000001" {
+                l.principal_name = Some(hostile(dir, "who"));
+            }
+        }
+        r
+    }
+
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    enum Seg {
+        Code,
+        Single,
+        Double,
+        Comment,
+    }
+
+    /// The script cut into code, single-quoted literals (decoded), double-
+    /// quoted strings and comments, as `shell` reads them.
+    fn segments(text: &str, shell: Shell) -> Vec<(Seg, String)> {
+        let single = |c: char| match shell {
+            Shell::Pwsh => matches!(c, '\'' | '\u{2018}' | '\u{2019}' | '\u{201a}' | '\u{201b}'),
+            Shell::Bash => c == '\'',
+        };
+        let double = |c: char| match shell {
+            Shell::Pwsh => matches!(c, '"' | '\u{201c}' | '\u{201d}' | '\u{201e}'),
+            Shell::Bash => c == '"',
+        };
+        let escape = match shell {
+            Shell::Pwsh => '`',
+            Shell::Bash => '\\',
+        };
+        let mut out = vec![(Seg::Code, String::new())];
+        let mut cs = text.chars().peekable();
+        let mut prev = '\n';
+        while let Some(c) = cs.next() {
+            let seg = out.last().unwrap().0;
+            match seg {
+                Seg::Code if c == escape => {
+                    out.last_mut().unwrap().1.push(c);
+                    if let Some(n) = cs.next() {
+                        out.last_mut().unwrap().1.push(n);
+                    }
+                }
+                Seg::Code if single(c) => out.push((Seg::Single, String::new())),
+                Seg::Code if double(c) => out.push((Seg::Double, String::new())),
+                Seg::Code if c == '#' && prev.is_whitespace() => {
+                    out.push((Seg::Comment, String::new()))
+                }
+                Seg::Single if single(c) => {
+                    // PowerShell reads a doubled quote as one.
+                    if shell == Shell::Pwsh && cs.peek().is_some_and(|&n| single(n)) {
+                        out.last_mut().unwrap().1.push(cs.next().unwrap());
+                    } else {
+                        out.push((Seg::Code, String::new()));
+                    }
+                }
+                Seg::Double if c == escape => {
+                    out.last_mut().unwrap().1.push(c);
+                    if let Some(n) = cs.next() {
+                        out.last_mut().unwrap().1.push(n);
+                    }
+                }
+                Seg::Double if double(c) => out.push((Seg::Code, String::new())),
+                Seg::Comment if c == '\n' => out.push((Seg::Code, "\n".into())),
+                _ => out.last_mut().unwrap().1.push(c),
+            }
+            prev = c;
+        }
+        out
+    }
+
+    /// Runs a bash script with `az` and `curl` stubs first on PATH (the
+    /// real `jq`): `az` hands out a token of `tid` and `oid`, `curl` logs
+    /// each call to `calls` and answers as `mode` says.
+    fn run_bash(
+        dir: &std::path::Path,
+        script: &str,
+        tid: &str,
+        oid: &str,
+        mode: &str,
+    ) -> (i32, String, String) {
+        use base64::Engine as _;
+        let bin = dir.join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(json!({"tid": tid, "oid": oid}).to_string());
+        let stubs = [
+            ("az", format!("#!/usr/bin/env bash\nprintf 'h.%s.s\\n' '{payload}'\n")),
+            (
+                "curl",
+                r#"#!/usr/bin/env bash
+m=GET; u=''
+while [ $# -gt 0 ]; do case "$1" in -X) m=$2; shift 2;; -H|--data) shift 2;; -*) shift;; *) u=$1; shift;; esac; done
+printf '%s %s\n' "$m" "$u" >> "$STUB_DIR/calls"
+case "$STUB_MODE" in
+  forbidden) echo '{"error":{"code":"Forbidden"}}'; exit 22;;
+  empty) exit 0;;
+  object) echo '{}';;
+  ours) case "$u" in *datasets*) if [ "$m" = GET ]; then echo '{"id":"x","configuredBy":"SVC-Northwind@contoso.com"}'; else echo '{}'; fi;; *) exit 22;; esac;;
+  list) if [ "$m" = GET ]; then case "$u" in *permissions*) echo '{"value":[]}';; *assignments) echo '[]';; *) echo '{"id":"x","configuredBy":"someone@else.example"}';; esac; else echo '{}'; fi;;
+esac
+"#
+                .to_string(),
+            ),
+        ];
+        for (name, text) in stubs {
+            let path = bin.join(name);
+            std::fs::write(&path, text).unwrap();
+            std::process::Command::new("chmod")
+                .arg("+x")
+                .arg(&path)
+                .status()
+                .unwrap();
+        }
+        let path = dir.join("fix.sh");
+        std::fs::write(&path, script).unwrap();
+        let _ = std::fs::remove_file(dir.join("calls"));
+        let out = std::process::Command::new("bash")
+            .arg(&path)
+            .env(
+                "PATH",
+                format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+            )
+            .env("STUB_DIR", dir)
+            .env("STUB_MODE", mode)
+            .env("PAL_AUDIT_CI_KEY", "k")
+            .output()
+            .unwrap();
+        let calls = std::fs::read_to_string(dir.join("calls")).unwrap_or_default();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).to_string()
+                + &String::from_utf8_lossy(&out.stderr),
+            calls,
+        )
+    }
+
+    const SVC: &str = "11111111-1111-4111-8111-000000000001";
+
+    #[test]
+    fn tenant_text_enters_scripts_only_as_escaped_literals_or_comments() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = hostile_report(dir.path());
+        let p = plan_of(&r, &named());
+        assert_eq!(p.steps.len(), 3, "{:?}", p.steps);
+        let names: Vec<String> = ["ds", "app", "ci", "who"]
+            .iter()
+            .map(|t| hostile(dir.path(), t))
+            .collect();
+        for shell in [Shell::Pwsh, Shell::Bash] {
+            let s = script(&p, &r, shell);
+            let mut segs = segments(&s, shell);
+            // bash: `'it'\''s'` is one word, `it's`.
+            if shell == Shell::Bash {
+                let mut merged: Vec<(Seg, String)> = Vec::new();
+                let mut i = 0;
+                while i < segs.len() {
+                    if segs[i].0 == Seg::Single
+                        && merged.last().is_some_and(|m| m.0 == Seg::Single)
+                        && i >= 1
+                        && segs[i - 1] == (Seg::Code, "\\'".to_string())
+                    {
+                        let t = segs[i].1.clone();
+                        merged.last_mut().unwrap().1.push('\'');
+                        merged.last_mut().unwrap().1.push_str(&t);
+                    } else if !(segs[i] == (Seg::Code, "\\'".to_string())
+                        && segs.get(i + 1).is_some_and(|n| n.0 == Seg::Single))
+                    {
+                        merged.push(segs[i].clone());
+                    }
+                    i += 1;
+                }
+                segs = merged;
+            }
+            for (kind, text) in &segs {
+                if matches!(kind, Seg::Code | Seg::Double) {
+                    assert!(
+                        !text.contains("PWNED") && !text.contains("touch"),
+                        "{shell:?}: tenant text in {kind:?}: {text:?}"
+                    );
+                }
+                if *kind == Seg::Comment {
+                    assert!(!text.contains(['\r', '\u{2028}']), "{shell:?}: {text:?}");
+                }
+            }
+            // Each name is one literal, whole, its line breaks spaces.
+            for n in &names {
+                assert!(
+                    segs.iter()
+                        .any(|(k, t)| *k == Seg::Single && *t == clean(n)),
+                    "{shell:?}: no literal of {n:?}"
+                );
+            }
+        }
+        // Run for real, through every message of every step: no command
+        // of a name ran, and the names are printed as they are.
+        let s = script(&p, &r, Shell::Bash);
+        let (code, out, calls) = run_bash(dir.path(), &s, &r.tenant_id, SVC, "list");
+        assert_eq!(code, 1, "{out}");
+        let pwned: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with("PWNED"))
+            .collect();
+        assert!(pwned.is_empty(), "{pwned:?}\n{out}");
+        assert!(
+            out.contains(&format!("NOT FIXED: {}", clean(&names[0]))),
+            "{out}"
+        );
+        assert_eq!(
+            calls.matches("POST").count() + calls.matches("PUT").count(),
+            3,
+            "{calls}"
+        );
+    }
+
+    #[test]
+    fn quoting_doubles_every_powershell_quote_and_drops_line_breaks() {
+        assert_eq!(pwsh_lit("a'b’c‘d‚e‛f"), "'a''b’’c‘‘d‚‚e‛‛f'");
+        assert_eq!(bash_lit("a'b"), r"'a'\''b'");
+        assert_eq!(bash_lit("a\nb\u{0}c\u{85}d\u{2029}e"), "'a b c d e'");
+        assert_eq!(comment("x\ny\rz\u{2028}"), "x y z ");
+    }
+
+    #[test]
+    fn a_report_with_a_bad_id_is_refused_naming_the_path() {
+        let r = report();
+        assert!(check_ids(&r, "r.json").is_ok());
+        let mut bad = r.clone();
+        bad.tenant_id = format!("{}\n$(touch x)", r.tenant_id);
+        let e = check_ids(&bad, "r.json").unwrap_err();
+        assert_eq!(e.location, "r.json: $.tenant_id");
+        let mut bad = r.clone();
+        let i = bad
+            .findings
+            .iter()
+            .position(|f| &*f.resource_name == "Revenue")
+            .unwrap();
+        bad.findings[i].environment_id = "x'$(touch y)".into();
+        let e = check_ids(&bad, "r.json").unwrap_err();
+        assert_eq!(
+            e.location,
+            format!("r.json: $.findings[{i}].environment_id")
+        );
+        let mut bad = r.clone();
+        bad.findings[i].resource_id = "c0000000-0000-4000-8000-00000000000x".into();
+        let e = check_ids(&bad, "r.json").unwrap_err();
+        assert_eq!(e.location, format!("r.json: $.findings[{i}].resource_id"));
+    }
+
+    #[test]
+    fn a_failed_or_unexpected_read_is_never_done() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = report();
+        let p = plan_of(&r, &named());
+        let s = script(&p, &r, Shell::Bash);
+        for mode in ["forbidden", "empty", "object"] {
+            let (code, out, calls) = run_bash(dir.path(), &s, &r.tenant_id, SVC, mode);
+            assert_eq!(code, 1, "{mode}: {out}");
+            assert!(
+                !out.contains("already done") && !out.contains("ok: "),
+                "{mode}: {out}"
+            );
+            assert_eq!(
+                out.matches("NOT FIXED").count(),
+                p.steps.len(),
+                "{mode}: {out}"
+            );
+            assert!(
+                !calls.contains("POST") && !calls.contains("PUT"),
+                "{mode}: {calls}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_script_part_signed_in_to_another_tenant_or_as_someone_else_is_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = report();
+        let p = plan_of(&r, &named());
+        let s = script(&p, &r, Shell::Bash);
+        let other = "99999999-9999-4999-8999-999999999999";
+        let (code, out, calls) = run_bash(dir.path(), &s, other, SVC, "list");
+        assert_eq!(code, 1, "{out}");
+        assert!(calls.is_empty(), "{calls}");
+        assert!(
+            out.contains("skipped 2 step(s)") && out.contains("skipped 1 step(s)"),
+            "{out}"
+        );
+        let (_, out, calls) = run_bash(dir.path(), &s, &r.tenant_id, other, "list");
+        assert!(out.contains("skipped 1 step(s)"), "{out}");
+        assert!(!calls.contains("Default.TakeOver"), "{calls}");
+    }
+
+    #[test]
+    fn a_dataset_another_partner_is_attributed_is_taken_over_only_when_named() {
+        let r = report();
+        let p = plan_of(&r, &PlanOptions::default());
+        let revenue = p
+            .manual
+            .iter()
+            .find(|m| &*m.finding.resource_name == "Revenue")
+            .expect("Revenue is manual");
+        assert!(
+            revenue.what.contains("bob.fischer") && revenue.what.contains("gateway binding"),
+            "{}",
+            revenue.what
+        );
+        assert!(
+            p.steps
+                .iter()
+                .all(|s| &*s.finding.resource_name != "Revenue")
+        );
+        // Named, it is taken over; a solution naming it is not enough.
+        let named = PlanOptions {
+            resources: vec!["Revenue".into()],
+            ..Default::default()
+        };
+        let p = plan_of(&r, &named);
+        assert!(
+            p.steps
+                .iter()
+                .any(|s| &*s.finding.resource_name == "Revenue"
+                    && matches!(s.action, Action::TakeOver { .. }))
+        );
+        // Its configuredBy already the identity (a later publish by Bob):
+        // done, not taken over again on every run.
+        let dir = tempfile::tempdir().unwrap();
+        let s = script(&p, &r, Shell::Bash);
+        let (_, out, calls) = run_bash(dir.path(), &s, &r.tenant_id, SVC, "ours");
+        assert!(out.contains("already done: Revenue"), "{out}");
+        assert!(!calls.contains("Default.TakeOver"), "{calls}");
+    }
+
+    #[test]
+    fn a_selection_must_name_something_and_a_name_one_resource() {
+        let mut r = report();
+        // Two datasets named Revenue, in two workspaces.
+        find(&mut r, "Headcount").resource_name = "Revenue".into();
+        let opts = |resources: &[&str], environments: &[&str], solutions: &[&str]| PlanOptions {
+            resources: resources.iter().map(|s| s.to_string()).collect(),
+            environments: environments.iter().map(|s| s.to_string()).collect(),
+            solutions: solutions.iter().map(|s| s.to_string()).collect(),
+            take_ownership: false,
+        };
+        let e = opts(&["revenue"], &[], &[]).check(&r).unwrap_err();
+        assert!(
+            e.contains("names 2 resources")
+                && e.contains("c0000000-0000-4000-8000-000000000003")
+                && e.contains(REVENUE),
+            "{e}"
+        );
+        // The id, or the name within one workspace, is one resource.
+        assert!(opts(&[REVENUE], &[], &[]).check(&r).is_ok());
+        let one = opts(&["Revenue"], &["b0000000-0000-4000-8000-0000000000b2"], &[]);
+        assert!(one.check(&r).is_ok());
+        let p = plan_of(&r, &one);
+        assert_eq!(
+            p.steps
+                .iter()
+                .map(|s| s.finding.resource_id.as_str())
+                .collect::<Vec<_>>(),
+            [REVENUE]
+        );
+        // Values that match nothing are refused, never ignored.
+        for (o, what) in [
+            (
+                opts(&["No Such App"], &[], &[]),
+                "--resource \"No Such App\" names no resource",
+            ),
+            (
+                opts(&[], &["Nowhere"], &[]),
+                "--environment \"Nowhere\" names no environment",
+            ),
+            (
+                opts(&[], &[], &["NoSolution"]),
+                "--solution \"NoSolution\" names no solution",
+            ),
+            (
+                opts(&[REVENUE], &["Contoso Sales"], &[]),
+                "in the chosen environments",
+            ),
+        ] {
+            let e = o.check(&r).unwrap_err();
+            assert!(e.contains(what), "{e}");
+        }
+        // An unmanaged solution says nothing about who delivered.
+        let f = find(&mut r, "Welcome email");
+        f.solution = Some("Scratch".into());
+        f.solution_managed = Some(false);
+        let e = opts(&[], &[], &["scratch"]).check(&r).unwrap_err();
+        assert!(e.contains("not a managed solution"), "{e}");
+        assert!(!opts(&[], &[], &["scratch"]).selected(find(&mut r, "Welcome email")));
+    }
+
+    #[test]
+    fn undecided_and_our_other_id_findings_are_not_called_not_delivered() {
+        let mut r = report();
+        let p = plan_of(&r, &PlanOptions::default());
+        // Unknown, none of our identities known to take part.
+        let undecided = names(p.decide_first.iter());
+        for n in ["Old KPIs", "Travel Requests"] {
+            assert!(undecided.contains(&n.to_string()), "{n}: {undecided:?}");
+        }
+        assert!(
+            p.not_delivered
+                .iter()
+                .all(|f| f.verdict != Verdict::Unknown),
+            "{:?}",
+            names(p.not_delivered.iter())
+        );
+        assert!(script(&p, &r, Shell::Bash).contains("# decide first: "));
+        // Credited to another ID of ours: a re-link, by hand.
+        let f = find(&mut r, "Pipeline");
+        f.flags.push(Flag::LinkedToOtherIdOfOurs);
+        let p = plan_of(&r, &PlanOptions::default());
+        assert!(
+            names(p.not_delivered.iter())
+                .iter()
+                .all(|n| n != "Pipeline")
+        );
+        let m = p
+            .manual
+            .iter()
+            .find(|m| &*m.finding.resource_name == "Pipeline")
+            .expect("Pipeline is manual");
+        assert!(m.what.contains("re-link"), "{}", m.what);
+    }
+
+    #[test]
+    fn a_solution_selection_says_what_it_matched_and_warns_of_another_importer() {
+        let r = report();
+        let p = plan_of(
+            &r,
+            &PlanOptions {
+                solutions: vec!["fabrikamquoting".into()],
+                ..Default::default()
+            },
+        );
+        let said = p.notes.join("\n");
+        assert!(said.contains("--solution fabrikamquoting: "), "{said}");
+        assert!(said.contains("Quote Desk (model-driven-app"), "{said}");
+        // Quote Desk's importer is another partner's (Fabrikam Automation).
+        let importers: Vec<_> = r
+            .findings
+            .iter()
+            .filter(|f| f.solution.as_deref() == Some("FabrikamQuoting"))
+            .flat_map(|f| f.attributed.iter())
+            .filter(|a| a.role == AttributedRole::Importer)
+            .collect();
+        assert!(!importers.is_empty());
+        assert!(
+            said.contains(
+                "WARNING: --solution fabrikamquoting: the evidence names another partner's importer"
+            ),
+            "{said}"
+        );
     }
 }

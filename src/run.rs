@@ -591,6 +591,7 @@ async fn fix_command(
 ) -> Result<u8, Error> {
     let report = fix::read_report(&args.report)?;
     fix::refuse_redacted(&report, &args.report.display().to_string()).map_err(Error::Usage)?;
+    fix::check_ids(&report, &args.report.display().to_string())?;
     if let Some(path) = args.out.as_deref().filter(|_| !args.apply) {
         output::check_output(path)?;
     }
@@ -601,6 +602,7 @@ async fn fix_command(
         environments: args.environments,
         take_ownership: args.take_ownership,
     };
+    options.check(&report).map_err(Error::Usage)?;
     let plan = fix::plan(&report, identity, &options);
     if !quiet {
         for note in &plan.notes {
@@ -614,11 +616,12 @@ async fn fix_command(
                 output::write_atomic(path, &text)?;
                 if !quiet {
                     eprintln!(
-                        "script written to {}: {} automated steps, {} already done, {} to do by hand, {} not delivered by this partner",
+                        "script written to {}: {} automated steps, {} already done, {} to do by hand, {} to decide first, {} not delivered by this partner",
                         path.display(),
                         plan.steps.len(),
                         plan.done.len(),
                         plan.manual.len(),
+                        plan.decide_first.len(),
                         plan.not_delivered.len()
                     );
                 }
@@ -661,6 +664,21 @@ async fn fix_command(
                 m.finding.resource_name,
                 m.finding.kind.as_str(),
                 m.what
+            ));
+        }
+    }
+    if !plan.decide_first.is_empty() {
+        shown.push_str(&format!(
+            "{} ({}; never written to):\n",
+            fix::DECIDE_FIRST,
+            plan.decide_first.len()
+        ));
+        for f in &plan.decide_first {
+            shown.push_str(&format!(
+                "  - {} ({}, {})\n",
+                f.resource_name,
+                f.kind.as_str(),
+                f.environment_name
             ));
         }
     }
@@ -718,7 +736,15 @@ async fn fix_command(
         .ci_audience
         .clone()
         .unwrap_or_else(|| customer_insights::DEFAULT_AUDIENCE.into());
-    let outcomes = fix::apply(&http, &tokens, &plan, ci_key().as_ref(), &ci_audience).await;
+    let outcomes = fix::apply(
+        &http,
+        &tokens,
+        &plan,
+        &report.tenant_id,
+        ci_key().as_ref(),
+        &ci_audience,
+    )
+    .await;
     // Audit again, as the report was made, to show what changed.
     let audit_args = crate::cli::AuditArgs {
         partner_id: Some(report.partner_id.to_string()),

@@ -6,6 +6,7 @@ mod common;
 use common::*;
 
 const SVC: &str = "11111111-1111-4111-8111-000000000001";
+const REVENUE: &str = "c0000000-0000-4000-8000-000000000004";
 
 /// An audit of the emulator (no CI activity export: every role holder
 /// counts), written to `dir/report.json`.
@@ -102,7 +103,8 @@ fn writes_a_script_in_either_shell_only_for_what_we_delivered() {
     let emu = Emulator::start("", 100);
     let dir = tempfile::tempdir().unwrap();
     let r = report(&emu, dir.path());
-    let out = fix(&emu, TOKEN, &[r.to_str().unwrap()]);
+    // Revenue, another partner's too, is taken over only when named.
+    let out = fix(&emu, TOKEN, &[r.to_str().unwrap(), "--resource", REVENUE]);
     assert_eq!(out.status.code(), Some(0));
     let pwsh = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(pwsh.starts_with("#Requires -Version 7"));
@@ -183,8 +185,14 @@ fn selection_names_what_we_delivered_and_environment_limits_the_plan() {
     let sol = script(&["--solution", "FabrikamQuoting"]);
     let manual = sol.find("# Not automatable").unwrap();
     let not_ours = sol.find("# no fix: not delivered").unwrap();
-    let quote_desk = sol.find("Quote Desk").unwrap();
-    assert!(manual < quote_desk && quote_desk < not_ours, "{sol}");
+    let quote_desk = manual + sol[manual..].find("Quote Desk").unwrap();
+    assert!(quote_desk < not_ours, "{sol}");
+    // What the solution matched is said in the header.
+    assert!(
+        sol.contains("# NOTE: --solution FabrikamQuoting: ")
+            && sol.find("# NOTE: --solution") < Some(manual),
+        "{sol}"
+    );
     // One environment: its steps only.
     let sales = script(&["--environment", "Contoso Sales"]);
     assert!(sales.contains("Safety Checklist"));
@@ -209,6 +217,13 @@ fn apply_writes_only_to_delivered_resources_and_is_idempotent() {
     assert!(
         dry.contains("no fix: not delivered by this partner") && dry.contains("Visitor Badges")
     );
+    // Web Analytics: our identities only hold a role on it (as the audit
+    // identity does on every instance): not delivered.
+    let listed = dry
+        .split("no fix: not delivered by this partner")
+        .nth(1)
+        .unwrap();
+    assert!(listed.contains("Web Analytics"), "{dry}");
     let args = [&[r.to_str().unwrap(), "--apply", "--yes"][..], &AUDIT_AGAIN].concat();
     let out = fix(&emu, &token, &args);
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -217,7 +232,7 @@ fn apply_writes_only_to_delivered_resources_and_is_idempotent() {
     names.sort();
     assert_eq!(
         names,
-        ["Revenue", "Safety Checklist", "Web Analytics"],
+        ["Safety Checklist"],
         "{text}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
@@ -241,7 +256,12 @@ fn apply_writes_only_to_delivered_resources_and_is_idempotent() {
     let after = json(&audit(&emu, &["--format", "json"]));
     let v = verdicts(&after);
     assert_eq!(v["a0000000-0000-4000-8000-000000000008"].0, "credited");
-    assert_eq!(v["c0000000-0000-4000-8000-000000000004"].0, "credited");
+    // Revenue, Bob's (another partner's) too, is not taken over unasked.
+    assert_eq!(
+        v["c0000000-0000-4000-8000-000000000004"].0,
+        "credited-to-other"
+    );
+    assert!(text.contains("Revenue (dataset): bob.fischer"), "{text}");
     assert_eq!(v["a0000000-0000-4000-8000-000000000003"].0, "uncredited");
     assert_eq!(v["a0000000-0000-4000-8000-000000000009"].0, "uncredited");
     assert_eq!(v["c0000000-0000-4000-8000-000000000003"].0, "uncredited");
@@ -291,20 +311,13 @@ fn apply_writes_only_to_delivered_resources_and_is_idempotent() {
             .all(|a| a["principal_id"] != SVC)
     );
     // Run again from the same report: the role changes are found done and
-    // not written again. Revenue's `configuredBy` was ours before its first
-    // take-over (another partner published later), so it cannot tell a
-    // take-over done: taking it over again leaves it as it is.
+    // not written again.
     let out = fix(&emu, &token, &args);
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let rows = table_rows(&text);
-    assert_eq!(rows.len(), 3, "{text}");
+    assert_eq!(rows.len(), 1, "{text}");
     for row in &rows {
-        let want = if row[0] == "Revenue" {
-            "changed"
-        } else {
-            "already done"
-        };
-        assert_eq!(row[2], want, "{row:?}");
+        assert_eq!(row[2], "already done", "{row:?}");
         assert_eq!(
             row[4],
             if row[1] == "instance" {
@@ -359,7 +372,17 @@ fn a_take_over_refuses_to_run_as_someone_else() {
         "44444444-4444-4444-8444-000000000006",
         Some("dave.okafor@contoso.com"),
     );
-    let args = [&[r.to_str().unwrap(), "--apply", "--yes"][..], &AUDIT_AGAIN].concat();
+    let args = [
+        &[
+            r.to_str().unwrap(),
+            "--apply",
+            "--yes",
+            "--resource",
+            REVENUE,
+        ][..],
+        &AUDIT_AGAIN,
+    ]
+    .concat();
     let out = fix(&emu, &token, &args);
     let text = String::from_utf8_lossy(&out.stdout);
     let rows = table_rows(&text);
@@ -402,4 +425,93 @@ fn a_bad_report_is_exit_2_naming_the_path() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("r.json"), "{stderr}");
+}
+
+#[test]
+fn a_named_dataset_whose_configured_by_is_the_identity_is_not_taken_over_again() {
+    let emu = Emulator::start("", 100);
+    let dir = tempfile::tempdir().unwrap();
+    let r = report(&emu, dir.path());
+    let token = jwt(SVC, Some("svc-northwind@contoso.com"));
+    // Revenue: `configuredBy` is our account, a later publish is Bob's. A
+    // take-over would change nothing but the credentials, on every run.
+    let args = [
+        &[
+            r.to_str().unwrap(),
+            "--apply",
+            "--yes",
+            "--resource",
+            "c0000000-0000-4000-8000-000000000004",
+        ][..],
+        &AUDIT_AGAIN,
+    ]
+    .concat();
+    for _ in 0..2 {
+        let out = fix(&emu, &token, &args);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let rows = table_rows(&text);
+        let revenue = rows.iter().find(|r| r[0] == "Revenue").expect(&text);
+        assert_eq!(revenue[2], "already done", "{text}");
+    }
+}
+
+#[test]
+fn a_selection_or_identity_that_names_nothing_of_ours_is_exit_2() {
+    let emu = Emulator::start("", 100);
+    let dir = tempfile::tempdir().unwrap();
+    let r = report(&emu, dir.path());
+    let r = r.to_str().unwrap();
+    for (args, said) in [
+        (
+            vec![r, "--resource", "No Such App"],
+            "--resource \"No Such App\" names no resource",
+        ),
+        (
+            vec![r, "--environment", "Nowhere"],
+            "--environment \"Nowhere\" names no environment",
+        ),
+        // Bob is linked to another partner only.
+        (
+            vec![r, "--as", "bob.fischer@contoso.com"],
+            "no link of the report to partner",
+        ),
+    ] {
+        let out = fix(&emu, TOKEN, &args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(said), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn apply_signed_in_to_another_tenant_writes_nothing() {
+    use base64::Engine;
+    let emu = Emulator::start("", 100);
+    let dir = tempfile::tempdir().unwrap();
+    let r = report(&emu, dir.path());
+    let enc = |v: serde_json::Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    };
+    // Our service account, but a token of another tenant.
+    let token = format!(
+        "{}.{}.sig",
+        enc(serde_json::json!({"alg": "none"})),
+        enc(serde_json::json!({
+            "oid": SVC,
+            "tid": "99999999-9999-4999-8999-999999999999",
+            "upn": "svc-northwind@contoso.com",
+        }))
+    );
+    let args = [&[r.to_str().unwrap(), "--apply", "--yes"][..], &AUDIT_AGAIN].concat();
+    let out = fix(&emu, &token, &args);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rows = table_rows(&text);
+    assert!(!rows.is_empty(), "{text}");
+    for row in &rows {
+        assert!(
+            row[2].starts_with("FAILED") && row[2].contains("not the report's tenant"),
+            "{row:?}"
+        );
+    }
+    assert_eq!(out.status.code(), Some(1));
 }

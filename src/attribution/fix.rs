@@ -48,7 +48,13 @@ pub fn fix_for(g: &AttributionGraph, res: &Resource, f: &Finding, opts: &Options
         }
     };
     let involved = f.involvement.as_deref().unwrap_or_default();
-    if involved.is_empty() {
+    if !super::involvement::delivered(involved) && f.verdict == Verdict::Unknown {
+        // Undecided evidence cannot say the partner did not deliver it.
+        return Some(Fix::new(shared(format_args!(
+            "Decide first: none of your linked identities is known to take part in it, but the evidence is undecided: read the reasons, settle what is undecided, then audit again. If your partner delivered it, name its solution (`pal-audit fix --solution NAME`) or select it (`--resource ID`)."
+        ))));
+    }
+    if !super::involvement::delivered(involved) {
         // Never add our identity to work the partner did not do.
         return Some(Fix::new(shared(format_args!(
             "{NOT_DELIVERED} (none of its linked identities owns, co-owns, created, imported, published or uses it). If it did deliver it, name its solution (`pal-audit fix --solution NAME`) or select it (`--resource ID`)."

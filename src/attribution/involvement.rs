@@ -32,6 +32,15 @@ pub enum InvolvementRole {
 }
 
 impl InvolvementRole {
+    /// Whether this role shows the partner delivered the resource. A role
+    /// on an instance does not: the audit identity itself must hold one on
+    /// every instance it reads, so every instance would look delivered; an
+    /// instance is delivered by its active users (the contract's "Fixes").
+    /// A role still tells a role assignment done.
+    pub fn delivers(self) -> bool {
+        self != Self::RoleHolder
+    }
+
     pub fn words(self) -> &'static str {
         match self {
             Self::Owner => "owner",
@@ -43,6 +52,11 @@ impl InvolvementRole {
             Self::RoleHolder => "role holder",
         }
     }
+}
+
+/// Whether any of `involved` shows the partner delivered the resource.
+pub fn delivered(involved: &[Involvement]) -> bool {
+    involved.iter().any(|i| i.role.delivers())
 }
 
 /// One of our identities involved in a resource.

@@ -15,7 +15,7 @@ use crate::inventory::{EnvironmentId, Inventory, PrincipalId, Product, ResourceI
 use crate::links::{Link, LinkKind, LinkSource, PartnerId};
 
 pub use graph::AttributionGraph;
-pub use involvement::{Involvement, InvolvementRole};
+pub use involvement::{Involvement, InvolvementRole, delivered};
 pub use text::{Fix, Text};
 
 /// What attribution needs besides the data.
