@@ -892,6 +892,7 @@ $key = @{{ 'Ocp-Apim-Subscription-Key' = $env:PAL_AUDIT_CI_KEY }}
 $has = {{
     $r = Invoke-Pal GET "${{uri}}/assignments" $res -Headers $key
     if ($null -eq $r) {{ throw 'the answer has no assignment list' }}
+    if ($null -ne $r.PSObject.Properties['value']) {{ $r = $r.value }}
     @($r | Where-Object {{ $_.principalId -eq $PalIdentity }}).Count -gt 0
 }}
 try {{
@@ -904,7 +905,7 @@ try {{
                 Shell::Bash => writeln!(
                     s,
                     r#"what={what}; uri={uri}; res={aud}; key="Ocp-Apim-Subscription-Key: ${{PAL_AUDIT_CI_KEY:-}}"
-has() {{ api GET "$uri/assignments" "$res" "" "$key" | jq -e --arg p "$PAL_IDENTITY" 'if type == "array" then . else error("no assignment list") end | [.[] | select((.principalId | ascii_downcase) == $p)] | length'; }}
+has() {{ api GET "$uri/assignments" "$res" "" "$key" | jq -e --arg p "$PAL_IDENTITY" 'if type == "array" then . elif type == "object" and (.value | type) == "array" then .value else error("no assignment list") end | [.[] | select((.principalId | ascii_downcase) == $p)] | length'; }}
 if ! n=$(has) || ! is_count "$n"; then not_fixed "$what: reading its role assignments failed"
 elif [ "$n" -gt 0 ]; then say "already done: $what"
 elif ! api PUT "$uri/principals/$PAL_IDENTITY/assign" "$res" "{{\"principalId\":\"$PAL_IDENTITY\",\"principalType\":\"{principal_type}\",\"roles\":[\"Contributor\"]}}" "$key" >/dev/null; then not_fixed "$what: the role assignment was refused"
@@ -1280,6 +1281,15 @@ async fn reread<T: serde::de::DeserializeOwned + Send + 'static>(
     })
 }
 
+/// A Customer Insights role-assignment list: the API has answered a bare
+/// array and `{"value": [...]}` (the reader takes both); anything else is no
+/// list, so nothing counts as already assigned.
+fn assignment_list(v: &Value) -> &[Value] {
+    v.as_array()
+        .or_else(|| v["value"].as_array())
+        .map_or(&[], Vec::as_slice)
+}
+
 async fn apply_one(
     http: &HttpClient,
     tokens: &Tokens,
@@ -1416,7 +1426,7 @@ async fn apply_one(
             let ctx = customer_insights::keyed_ctx(key, ci_audience)?;
             let uri = format!("{CI}/instances/{instance}/rbac");
             let holds = |v: &Value| {
-                v.as_array().into_iter().flatten().any(|a| {
+                assignment_list(v).iter().any(|a| {
                     a["principalId"]
                         .as_str()
                         .is_some_and(|p| p.eq_ignore_ascii_case(id))
@@ -2357,5 +2367,14 @@ esac
             ),
             "{said}"
         );
+    }
+
+    #[test]
+    fn instance_assignments_are_read_bare_or_wrapped_never_guessed() {
+        let one = json!({"principalId": "x", "roles": ["Admin"]});
+        assert_eq!(assignment_list(&json!([one.clone()])).len(), 1);
+        assert_eq!(assignment_list(&json!({"value": [one]})).len(), 1);
+        assert!(assignment_list(&json!({"error": {"code": "x"}})).is_empty());
+        assert!(assignment_list(&Value::Null).is_empty());
     }
 }
