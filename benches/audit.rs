@@ -339,14 +339,7 @@ async fn run_audit(
         HttpClient::new(ApiBase::parse(base).expect("loopback"), tokens, config).expect("a client");
     let plan = Plan {
         now: options.now,
-        ours: links
-            .iter()
-            .filter(|l| &l.partner_id == partner)
-            .filter_map(|l| match &l.principal {
-                PrincipalRef::Id(id) => Some(id.clone()),
-                PrincipalRef::Upn(_) => None,
-            })
-            .collect(),
+        ours: Plan::ours_from(links, partner),
         ci_key: Some(Secret::new("bench")),
         environment_concurrency: 16,
         previous,

@@ -423,14 +423,7 @@ async fn collect_and_attribute(
         ci_audience: cfg.ci_audience.clone(),
         ci_activity: ci_activity.clone(),
         flow_owners: cfg.flow_owners,
-        ours: links
-            .iter()
-            .filter(|l| l.active && l.partner_id == cfg.partner_id)
-            .filter_map(|l| match &l.principal {
-                crate::links::PrincipalRef::Id(id) => Some(id.clone()),
-                crate::links::PrincipalRef::Upn(_) => None,
-            })
-            .collect(),
+        ours: Plan::ours_from(links, &cfg.partner_id),
         previous,
         keep_cache: cfg.cache.is_some(),
         activity_cache: cfg.cache.clone(),

@@ -83,6 +83,25 @@ pub struct Collected {
     pub cache: Cache,
 }
 
+impl Plan {
+    /// `ours`: the object ids of the active links to `partner`, as the
+    /// links name them (a UPN is resolved only during collection). One
+    /// definition for the audit and the benchmark, which had drifted apart.
+    pub fn ours_from(
+        links: &[crate::links::Link],
+        partner: &crate::links::PartnerId,
+    ) -> BTreeSet<PrincipalId> {
+        links
+            .iter()
+            .filter(|l| l.active && &l.partner_id == partner)
+            .filter_map(|l| match &l.principal {
+                crate::links::PrincipalRef::Id(id) => Some(id.clone()),
+                crate::links::PrincipalRef::Upn(_) => None,
+            })
+            .collect()
+    }
+}
+
 impl Default for Plan {
     fn default() -> Self {
         Self {
