@@ -660,28 +660,19 @@ async fn fix_command(
             ));
         }
     }
-    if !plan.decide_first.is_empty() {
-        shown.push_str(&format!(
-            "{} ({}; never written to):\n",
-            fix::DECIDE_FIRST,
-            plan.decide_first.len()
-        ));
-        for f in &plan.decide_first {
-            shown.push_str(&format!(
-                "  - {} ({}, {})\n",
-                f.resource_name,
-                f.kind.as_str(),
-                f.environment_name
-            ));
+    // Listed, never written to.
+    for (heading, findings) in [
+        (fix::DECIDE_FIRST, &plan.decide_first),
+        (fix::NOT_DELIVERED, &plan.not_delivered),
+    ] {
+        if findings.is_empty() {
+            continue;
         }
-    }
-    if !plan.not_delivered.is_empty() {
         shown.push_str(&format!(
-            "{} ({}; never written to):\n",
-            fix::NOT_DELIVERED,
-            plan.not_delivered.len()
+            "{heading} ({}; never written to):\n",
+            findings.len()
         ));
-        for f in &plan.not_delivered {
+        for f in findings {
             shown.push_str(&format!(
                 "  - {} ({}, {})\n",
                 f.resource_name,
