@@ -96,10 +96,11 @@ fn names_the_place(location: &str, name: &str, bare: bool) -> bool {
         .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_digit()))
         || rest.starts_with(": $")
         // A key of a TOML file, as range checks after parsing name it
-        // (`pal-audit.toml: http.max_pages`).
+        // (`pal-audit.toml: activity_days`, `pal-audit.toml: [http] max_attempts`).
         || rest.strip_prefix(": ").is_some_and(|k| {
-            !k.is_empty()
-                && k
+            let key = k.strip_prefix('[').and_then(|t| t.split_once("] ")).map_or(k, |(_, key)| key);
+            !key.is_empty()
+                && key
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
         })
@@ -291,6 +292,8 @@ fn rejected_files_are_exit_2_naming_the_file() {
 /// Found by `config_toml`: a value out of range is named by its key.
 #[test]
 fn a_config_value_out_of_range_names_its_key() {
-    let e = pal_audit::config::parse_file("pal-audit.toml", "activity_days = -0\n").unwrap_err();
-    assert!(names_the_place(&e.location, "pal-audit.toml", true), "{e}");
+    for text in ["activity_days = -0\n", "[http]\nmax_attempts = 100\n"] {
+        let e = pal_audit::config::parse_file("pal-audit.toml", text).unwrap_err();
+        assert!(names_the_place(&e.location, "pal-audit.toml", true), "{e}");
+    }
 }
