@@ -1,0 +1,278 @@
+//! `pal-audit doctor`: one cheap read per API with the chosen credential, and
+//! for each refusal the setup step that fixes it.
+
+use comfy_table::presets::UTF8_FULL_CONDENSED;
+use comfy_table::{ContentArrangement, Table};
+
+use crate::error::Outcome;
+use pal_client::auth::{Claims, Secret, Tokens};
+use pal_client::http::{HttpClient, HttpError};
+use pal_client::sources::{
+    bap, customer_insights, dataverse, flow, graph, management_partner, powerapps, powerbi,
+};
+use pal_core::endpoints;
+use pal_core::inventory::{Environment, Product};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Works,
+    Refused,
+    Failed,
+}
+
+/// One row of the doctor's table.
+#[derive(Debug)]
+pub struct Check {
+    pub api: &'static str,
+    pub target: String,
+    pub status: Status,
+    pub detail: String,
+    pub fix: Option<String>,
+    /// An audit needs it (ManagementPartner only serves `attest`).
+    pub needed: bool,
+}
+
+fn check(
+    api: &'static str,
+    target: impl Into<String>,
+    result: Result<String, HttpError>,
+    fix: impl Fn(&HttpError) -> String,
+) -> Check {
+    let target = target.into();
+    match result {
+        Ok(detail) => Check {
+            api,
+            target,
+            status: Status::Works,
+            detail,
+            fix: None,
+            needed: true,
+        },
+        Err(e) => Check {
+            api,
+            target,
+            status: if e.is_denied() || matches!(e, HttpError::Auth(_)) {
+                Status::Refused
+            } else {
+                Status::Failed
+            },
+            detail: e.to_string(),
+            fix: Some(fix(&e)),
+            needed: true,
+        },
+    }
+}
+
+/// The application the credential signs in as, for the setup steps.
+async fn app_id(tokens: &Tokens) -> String {
+    match tokens.token(bap::AUDIENCE).await {
+        Ok(t) => Claims::of(&t)
+            .and_then(|c| if c.app_only { c.app_id } else { None })
+            .unwrap_or_else(|| "<client id>".into()),
+        Err(_) => "<client id>".into(),
+    }
+}
+
+/// Runs every check that `products` needs.
+pub async fn run(
+    http: &HttpClient,
+    tokens: &Tokens,
+    products: &[Product],
+    ci_key: Option<&Secret>,
+    ci_audience: &str,
+) -> Vec<Check> {
+    let app = app_id(tokens).await;
+    let register = format!(
+        "register the app for Power Platform admin, as a Power Platform admin: `New-PowerAppManagementApp -ApplicationId {app}` or PUT https://api.bap.microsoft.com/providers/Microsoft.BusinessAppPlatform/adminApplications/{app}?api-version=2020-10-01"
+    );
+    let mut out = Vec::new();
+    let wants = |p: Product| products.contains(&p);
+    let platform = wants(Product::PowerApps) || wants(Product::PowerAutomate);
+    let mut envs: Vec<Environment> = Vec::new();
+    if platform || wants(Product::CustomerInsights) {
+        let detail = match bap::list_environments(http).await {
+            Ok((e, _, _)) => {
+                let d = format!("{} environments", e.len());
+                envs = e;
+                Ok(d)
+            }
+            Err(e) => Err(e),
+        };
+        out.push(check(
+            "BAP (environments)",
+            endpoints::BAP.host(),
+            detail,
+            |_| register.clone(),
+        ));
+    }
+    let first = envs.first();
+    if wants(Product::PowerApps)
+        && let Some(env) = first
+    {
+        let r = powerapps::probe(http, &env.name)
+            .await
+            .map(|()| "apps can be listed".to_string());
+        out.push(check(
+            "Power Apps admin",
+            env.display_name.clone(),
+            r,
+            |_| register.clone(),
+        ));
+    }
+    if wants(Product::PowerAutomate)
+        && let Some(env) = first
+    {
+        let r = flow::probe(http, &env.name)
+            .await
+            .map(|()| "flows can be listed".to_string());
+        out.push(check(
+            "Power Automate admin",
+            env.display_name.clone(),
+            r,
+            |_| register.clone(),
+        ));
+    }
+    if platform {
+        for env in envs.iter().filter(|e| e.dataverse_api_url.is_some()) {
+            let api = env.dataverse_api_url.as_deref().unwrap_or_default();
+            let audience = env
+                .dataverse_url
+                .as_deref()
+                .unwrap_or(api)
+                .trim_end_matches('/');
+            let r = dataverse::who_am_i(http, api, audience)
+                .await
+                .map(|user| format!("signed in as system user {user}"));
+            let name = env.display_name.clone();
+            let app = app.clone();
+            out.push(check("Dataverse", name.clone(), r, move |_| {
+                format!(
+                    "create an application user for app {app} in {name} (Power Platform admin center > {name} > Settings > Users + permissions > Application users) with a read role on app modules, workflows, solutions, solution components, canvas apps, solution history, import jobs and users"
+                )
+            }));
+        }
+    }
+    if wants(Product::PowerBi) {
+        let fix_pbi = |_: &HttpError| {
+            "in the Fabric admin portal, enable \"Service principals can use read-only admin APIs\" for a security group that holds the app (and remove any Power BI admin-consent permissions from the app); a user needs the Fabric administrator role".to_string()
+        };
+        let r = powerbi::probe_admin(http)
+            .await
+            .map(|()| "admin APIs answer".to_string());
+        out.push(check(
+            "Power BI admin",
+            endpoints::POWER_BI.host(),
+            r,
+            fix_pbi,
+        ));
+        let r = powerbi::probe_scanner(http)
+            .await
+            .map(|n| format!("scanner answers ({n} workspaces)"));
+        out.push(check(
+            "Power BI scanner",
+            endpoints::POWER_BI.host(),
+            r,
+            fix_pbi,
+        ));
+    }
+    if wants(Product::CustomerInsights) {
+        let fix_ci = |_: &HttpError| {
+            "add the app as a user (Admin or Viewer) of each Customer Insights instance, and set PAL_AUDIT_CI_KEY to the API subscription key (Settings > Permissions > API access)".to_string()
+        };
+        match ci_key {
+            None => out.push(Check {
+                api: "Customer Insights",
+                target: endpoints::CUSTOMER_INSIGHTS.host().into(),
+                status: Status::Failed,
+                detail: "PAL_AUDIT_CI_KEY is not set".into(),
+                fix: Some(fix_ci(&HttpError::BadUrl(String::new()))),
+                needed: true,
+            }),
+            Some(key) => {
+                let r = customer_insights::count_instances(http, key, ci_audience)
+                    .await
+                    .map(|n| format!("{n} instances"));
+                out.push(check(
+                    "Customer Insights",
+                    endpoints::CUSTOMER_INSIGHTS.host(),
+                    r,
+                    fix_ci,
+                ));
+            }
+        }
+    }
+    let r = graph::probe(http)
+        .await
+        .map(|()| "users can be read".to_string());
+    out.push(check("Microsoft Graph", endpoints::GRAPH.host(), r, |_| {
+        "grant the app the Graph application permissions User.Read.All and GroupMember.Read.All, with admin consent".to_string()
+    }));
+    let r = management_partner::get(http).await.map(|p| match p {
+        Some(p) => format!(
+            "this identity is linked to partner {}",
+            p.properties.partner_id.unwrap_or_default()
+        ),
+        None => "reachable; this identity has no PAL link".to_string(),
+    });
+    let mut mp = check(
+        "ManagementPartner (attest)",
+        "management.azure.com",
+        r,
+        |_| {
+            "sign in to the customer's tenant as the identity itself (`az login --tenant <tenant>`); only `attest` needs this API".to_string()
+        },
+    );
+    mp.needed = false;
+    out.push(mp);
+    out
+}
+
+/// Clean when everything an audit needs works; no sign-in when no token
+/// could be had at all; findings otherwise.
+pub fn outcome(checks: &[Check]) -> Outcome {
+    if checks
+        .iter()
+        .all(|c| c.status != Status::Works && c.detail.starts_with("no token"))
+    {
+        Outcome::AuthFailed
+    } else if checks.iter().any(|c| c.needed && c.status != Status::Works) {
+        Outcome::Findings
+    } else {
+        Outcome::Clean
+    }
+}
+
+pub fn render(checks: &[Check], width: u16) -> String {
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .force_no_tty()
+        .set_width(width);
+    t.set_header(["API", "target", "status", "detail", "to fix"]);
+    for c in checks {
+        t.add_row(vec![
+            c.api.to_string(),
+            c.target.clone(),
+            match c.status {
+                Status::Works => "works",
+                Status::Refused => "refused",
+                Status::Failed => "failed",
+            }
+            .to_string(),
+            c.detail.clone(),
+            c.fix.clone().unwrap_or_default(),
+        ]);
+    }
+    let missing = checks
+        .iter()
+        .filter(|c| c.needed && c.status != Status::Works)
+        .count();
+    format!(
+        "{t}\n{}\n",
+        if missing == 0 {
+            "Everything an audit needs works.".to_string()
+        } else {
+            format!("{missing} of what an audit needs does not work: see \"to fix\".")
+        }
+    )
+}

@@ -1,0 +1,255 @@
+//! Parsing the command line, the async runtime, dispatch to the commands
+//! (`commands/`) and the exit code; and what the commands share: logging,
+//! stdout, progress bars, the Customer Insights key and the HTTP pipeline.
+
+use std::ffi::OsString;
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+
+use crate::cli::{Cli, ColorChoice, Command};
+use crate::commands::{self, attest, doctor};
+use crate::config::{self, AuditConfig};
+use crate::error::{Error, Outcome, code};
+use pal_client::auth::{Credential, Secret, Tokens};
+use pal_client::http::HttpClient;
+use pal_client::sources::{self, customer_insights};
+use pal_core::links::PartnerId;
+use pal_core::output;
+use pal_core::report;
+
+/// Parses the command line and runs the command.
+pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode, Error> {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help and --version print to stdout and succeed; usage errors exit 2.
+            let _ = e.print();
+            return Ok(ExitCode::from(if e.use_stderr() {
+                code::USAGE
+            } else {
+                Outcome::Clean.exit_code()
+            }));
+        }
+    };
+    init_tracing(cli.verbose, cli.quiet);
+    QUIET.store(cli.quiet, std::sync::atomic::Ordering::Relaxed);
+    // The client's work is waiting on the network: one thread does it, and
+    // an answer is read by the thread that sent its request. On a pool, each
+    // answer woke another thread (the medium benchmark: eight times the
+    // context switches, a fifth more CPU, and 2% more time). Attribution has
+    // rayon's threads, large pages a blocking thread; the emulator serves
+    // from a pool.
+    let runtime = match cli.command {
+        #[cfg(feature = "emulator")]
+        Command::Emulate(_) => tokio::runtime::Builder::new_multi_thread(),
+        _ => tokio::runtime::Builder::new_current_thread(),
+    }
+    .enable_all()
+    .build()
+    .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
+    let color = match cli.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+        }
+    };
+    let outcome = match cli.command {
+        Command::Audit(args) => {
+            let file = config::load_file(cli.config.as_deref())?;
+            let cfg = AuditConfig::resolve(*args, file)?;
+            runtime.block_on(commands::audit::audit(cfg, cli.quiet, color))?
+        }
+        #[cfg(feature = "emulator")]
+        Command::Demo(args) => runtime.block_on(commands::demo::demo(
+            args,
+            cli.config.as_deref(),
+            cli.quiet,
+            color,
+        ))?,
+        #[cfg(feature = "emulator")]
+        Command::Emulate(args) => runtime.block_on(commands::emulate::emulate(args, cli.quiet))?,
+        Command::Doctor(args) => {
+            let file = config::load_file(cli.config.as_deref())?;
+            let products: Vec<_> = config::products(args.products, &file)?
+                .into_iter()
+                .collect();
+            let conn = config::Connection::resolve(args.conn, &file)?;
+            let ci_audience = file
+                .ci_audience
+                .clone()
+                .unwrap_or_else(|| customer_insights::DEFAULT_AUDIENCE.into());
+            runtime.block_on(async {
+                let (http, tokens) = connect(&conn)?;
+                let checks =
+                    doctor::run(&http, &tokens, &products, ci_key().as_ref(), &ci_audience).await;
+                print_text(&report::terminal_safe(&doctor::render(&checks, 160)))?;
+                Ok::<Outcome, Error>(doctor::outcome(&checks))
+            })?
+        }
+        Command::Explain(args) => commands::explain::explain(args)?,
+        Command::Diff(args) => commands::diff::diff(args)?,
+        Command::Config(crate::cli::ConfigCommand::Init { path }) => {
+            if path.exists() {
+                return Err(Error::Usage(format!(
+                    "{} exists already: not overwriting it",
+                    path.display()
+                )));
+            }
+            output::write_atomic(&path, config::TEMPLATE)?;
+            eprintln!(
+                "wrote {}: edit it, then run `pal-audit audit`",
+                path.display()
+            );
+            Outcome::Clean
+        }
+        Command::Completions(args) => {
+            use clap::CommandFactory;
+            let mut script = Vec::new();
+            clap_complete::generate(args.shell, &mut Cli::command(), "pal-audit", &mut script);
+            to_stdout(|w| w.write_all(&script))?;
+            Outcome::Clean
+        }
+        Command::Fix(args) => {
+            let file = config::load_file(cli.config.as_deref())?;
+            runtime.block_on(commands::fix::fix_command(*args, file, cli.quiet))?
+        }
+        Command::Attest(args) => {
+            let file = config::load_file(cli.config.as_deref())?;
+            let change = match (&args.link, args.unlink) {
+                (Some(p), _) => attest::Change::Link(
+                    PartnerId::parse(p).map_err(|e| Error::Usage(format!("--link {e}")))?,
+                ),
+                (None, true) => attest::Change::Unlink,
+                (None, false) => attest::Change::None,
+            };
+            let conn = config::Connection::resolve(args.conn, &file)?;
+            if let Some(path) = &args.out {
+                output::check_output(path)?;
+            }
+            let opts = attest::Options {
+                change,
+                service_account: args.service_account,
+                out: args.out,
+                yes: args.yes,
+            };
+            runtime.block_on(async {
+                let (http, tokens) = connect(&conn)?;
+                attest::run(&http, &tokens, &opts).await
+            })?
+        }
+    };
+    Ok(ExitCode::from(outcome.exit_code()))
+}
+
+fn init_tracing(verbose: u8, quiet: bool) {
+    use tracing_subscriber::EnvFilter;
+    let default = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "warn,pal_audit=info",
+        (false, 2) => "info,pal_audit=debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(|| ScrubbedStderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+}
+
+/// Standard error for log lines, with every known secret taken out: an
+/// error a server wrote may quote what it was sent (`secrets`).
+struct ScrubbedStderr;
+
+impl std::io::Write for ScrubbedStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        std::io::stderr().write_all(&pal_core::secrets::bytes(buf))?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
+/// Writes to stdout. A closed pipe (`| head`) ends the output quietly; any
+/// other failure (a full disk) is an error, exit 2: a truncated report must
+/// not pass for a whole one.
+pub(crate) fn to_stdout(
+    write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> Result<(), Error> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    match write(&mut out).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(output::OutputError::new("stdout", e).into())
+        }
+        _ => Ok(()),
+    }
+}
+
+pub(crate) fn print_text(text: &str) -> Result<(), Error> {
+    to_stdout(|w| w.write_all(text.as_bytes()))
+}
+
+/// Progress bars only on a terminal, and never with `--quiet`.
+pub(crate) fn progress_wanted() -> bool {
+    std::io::stderr().is_terminal() && !QUIET.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Spinners on stderr, one per part of the collection.
+#[derive(Default)]
+pub(crate) struct Bars {
+    multi: indicatif::MultiProgress,
+    bars: std::sync::Mutex<std::collections::HashMap<String, indicatif::ProgressBar>>,
+}
+
+impl sources::Progress for Bars {
+    fn begin(&self, what: &str) {
+        let bar = self.multi.add(indicatif::ProgressBar::new_spinner());
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        bar.set_message(report::terminal_safe(what).into_owned());
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        self.bars
+            .lock()
+            .expect("bars")
+            .insert(what.to_string(), bar);
+    }
+    fn finish(&self, what: &str, summary: &str) {
+        if let Some(bar) = self.bars.lock().expect("bars").remove(what) {
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("  {msg}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+            );
+            bar.finish_with_message(
+                report::terminal_safe(&format!("{what}: {summary}")).into_owned(),
+            );
+        }
+    }
+}
+
+/// `PAL_AUDIT_CI_KEY`, the Customer Insights API key.
+pub(crate) fn ci_key() -> Option<Secret> {
+    std::env::var("PAL_AUDIT_CI_KEY")
+        .ok()
+        .filter(|k| !k.trim().is_empty())
+        .map(Secret::new)
+}
+
+/// A credential and the HTTP pipeline for `conn`.
+pub(crate) fn connect(conn: &config::Connection) -> Result<(HttpClient, Arc<Tokens>), Error> {
+    let credential = Credential::from_env(conn.auth, conn.tenant.as_deref())?;
+    let tokens = Arc::new(Tokens::new(credential));
+    let http = HttpClient::new(conn.api_base.clone(), tokens.clone(), conn.http.clone())
+        .map_err(Error::Usage)?;
+    Ok((http, tokens))
+}

@@ -1,0 +1,551 @@
+//! The CLI end to end against the emulator on loopback: verdicts, paging,
+//! retries, coverage gaps, exit codes, input errors and secret hygiene.
+
+use crate::common::*;
+
+#[test]
+fn contoso_verdicts_are_the_expected_ones() {
+    let emu = Emulator::start("", 100);
+    let out = audit(&emu, &["--format", "json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "findings not credited fail by default"
+    );
+    let report = json(&out);
+    assert_eq!(report["schema"], "pal-audit/report/v1");
+    assert_eq!(report["tenant_id"], "7c1e5b2a-3d4f-4e6a-8b9c-0d1e2f3a4b5c");
+    assert_eq!(verdicts(&report), expected());
+    // Contoso Finance's Dataverse refuses: a gap, and the audit says so.
+    assert_eq!(report["complete"], false);
+    let gaps: Vec<(&str, &str)> = report["coverage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] != "complete")
+        .map(|c| {
+            (
+                c["source"].as_str().unwrap(),
+                c["environment_id"].as_str().unwrap_or("-"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        gaps,
+        [("dataverse", "0a1b2c3d-0000-4000-8000-00000000e004")]
+    );
+}
+
+#[test]
+fn paging_across_many_pages_gives_the_same_verdicts() {
+    let emu = Emulator::start("", 2);
+    let report = json(&audit(&emu, &["--format", "json"]));
+    assert_eq!(verdicts(&report), expected());
+    // 4 environments at 2 a page: 2 BAP pages. The default environment's 10
+    // apps (one a component library) take 5 pages, plus permissions for its 4
+    // shared apps, one of which (3 role assignments) takes 2 pages.
+    assert_eq!(requests(&report, "bap"), 2);
+    let default_apps = report["coverage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| {
+            c["source"] == "power-apps"
+                && c["environment_id"] == "default-7c1e5b2a-3d4f-4e6a-8b9c-0d1e2f3a4b5c"
+        })
+        .unwrap();
+    assert_eq!(default_apps["requests"], 10);
+}
+
+#[test]
+fn only_shared_apps_cost_a_permissions_call() {
+    let emu = Emulator::start("", 100);
+    let report = json(&audit(&emu, &["--format", "json"]));
+    // 4 list calls + permissions for the 10 apps that are shared or lack the
+    // counters; the 7 unshared apps cost nothing more.
+    assert_eq!(requests(&report, "power-apps"), 4 + 10);
+}
+
+fn retried(faults: &str, source: &str) {
+    let args = [&["--format", "json"], READABLE].concat();
+    let clean = json(&audit(&Emulator::start("", 100), &args));
+    let emu = Emulator::start(faults, 100);
+    let out = audit(&emu, &args);
+    let report = json(&out);
+    assert_eq!(
+        report["complete"],
+        true,
+        "{faults}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(verdicts(&report), expected_readable(), "{faults}");
+    assert_eq!(
+        requests(&report, source),
+        requests(&clean, source) + 1,
+        "{faults}: one retry is counted"
+    );
+}
+
+#[test]
+fn throttled_429_with_retry_after_seconds_then_success() {
+    retried("429:1@/apps*1", "power-apps");
+}
+
+#[test]
+fn throttled_429_with_retry_after_date_then_success() {
+    retried("429-date:1@/v2/flows*1", "power-automate");
+}
+
+#[test]
+fn unavailable_503_then_success() {
+    retried("503@api.bap.microsoft.com*1", "bap");
+}
+
+#[test]
+fn connection_cut_mid_body_then_success() {
+    retried("cut@/v2/flows*1", "power-automate");
+}
+
+#[test]
+fn throttled_dataverse_scanner_and_batch_recover() {
+    retried("429:1@/api/data/v9.2/solutions*1", "dataverse");
+    retried("503@/admin/workspaces/scanStatus*1", "power-bi");
+    retried("cut@/$batch*1", "graph");
+}
+
+#[test]
+fn forbidden_environment_is_a_gap_and_exit_code_4() {
+    let emu = Emulator::start("403-env:0a1b2c3d-0000-4000-8000-00000000e003", 100);
+    let args = [&["--format", "json", "--fail-on", "none"], READABLE].concat();
+    let out = audit(&emu, &args);
+    assert_eq!(out.status.code(), Some(4), "incomplete audit");
+    let report = json(&out);
+    assert_eq!(report["complete"], false);
+    let failed: Vec<&str> = report["coverage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] == "failed")
+        .map(|c| c["source"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed, ["power-apps", "power-automate"]);
+    // The denied environment's resources are not findings; the rest are
+    // audited as before.
+    let mut want = expected_readable();
+    want.remove("a0000000-0000-4000-8000-000000000014");
+    want.remove("f0000000-0000-4000-8000-000000000007");
+    assert_eq!(verdicts(&report), want);
+    // With the default --fail-on, the uncredited findings win: exit 1.
+    assert_eq!(audit(&emu, &["--format", "json"]).status.code(), Some(1));
+}
+
+#[test]
+fn a_refused_scanner_falls_back_to_the_groups_list() {
+    let emu = Emulator::start("403@/admin/workspaces/getInfo*all", 100);
+    let report = json(&audit(&emu, &[&["--format", "json"], READABLE].concat()));
+    assert_eq!(report["complete"], true);
+    let pbi = report["coverage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["source"] == "power-bi")
+        .unwrap();
+    assert!(
+        pbi["detail"]
+            .as_str()
+            .unwrap()
+            .contains("admin groups list"),
+        "{pbi}"
+    );
+    // Without the scan's user lists, Graph resolves every publisher: same verdicts.
+    assert_eq!(verdicts(&report), expected_readable());
+}
+
+#[test]
+fn a_spent_budget_stops_the_source_and_says_when_to_retry() {
+    let emu = Emulator::start("", 100);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("pal-audit.toml");
+    // 5% of 200 activity queries an hour is 10: fewer than 30 days need.
+    std::fs::write(&config, "[http]\nbudget_percent = 5\n").unwrap();
+    let mut args = vec!["--format", "json", "--products", "power-bi"];
+    args.extend(["--config", config.to_str().unwrap()]);
+    let out = audit(&emu, &args);
+    let report = json(&out);
+    let pbi = report["coverage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["source"] == "power-bi")
+        .unwrap();
+    assert_eq!(pbi["status"], "partial", "{pbi}");
+    let detail = pbi["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("budget") && detail.contains("retry after"),
+        "{detail}"
+    );
+    // The datasets themselves were read within their own budgets.
+    assert_eq!(report["findings"].as_array().unwrap().len(), 6);
+    // 10 activity queries and not one more.
+    assert_eq!(pbi["requests"], 1 + 1 + 2 + 1 + 10);
+}
+
+#[test]
+fn apis_that_refuse_are_gaps_never_crashes() {
+    for (fault, source) in [
+        ("404@api.ci.ai.dynamics.com*all", "customer-insights"),
+        ("403@api.powerbi.com*all", "power-bi"),
+        ("403@contososales.api.crm4.dynamics.com*all", "dataverse"),
+    ] {
+        let emu = Emulator::start(fault, 100);
+        let out = audit(
+            &emu,
+            &[&["--format", "json", "--fail-on", "none"], READABLE].concat(),
+        );
+        assert_eq!(out.status.code(), Some(4), "{fault}");
+        let report = json(&out);
+        let gap = report["coverage"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["source"] == source && c["status"] == "failed");
+        assert!(gap.is_some(), "{fault}: {}", report["coverage"]);
+        // Canvas apps and flows of every environment are still audited.
+        let kinds: Vec<&str> = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["kind"].as_str().unwrap())
+            .collect();
+        assert!(
+            kinds.contains(&"canvas-app") && kinds.contains(&"cloud-flow"),
+            "{fault}"
+        );
+    }
+}
+
+#[test]
+fn without_the_ci_key_customer_insights_is_a_gap() {
+    let emu = Emulator::start("", 100);
+    let base = emu.base();
+    let out = bin()
+        .env("PAL_AUDIT_TOKEN", TOKEN)
+        .args([
+            "audit",
+            "--auth",
+            "static-token",
+            "--api-base",
+            &base,
+            "--partner-id",
+            PARTNER,
+            "--format",
+            "json",
+            "--fail-on",
+            "none",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    let report = json(&out);
+    let ci = report["coverage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["source"] == "customer-insights")
+        .unwrap();
+    assert!(ci["detail"].as_str().unwrap().contains("PAL_AUDIT_CI_KEY"));
+}
+
+#[test]
+fn environment_and_product_filters_limit_the_audit() {
+    let emu = Emulator::start("", 100);
+    let report = json(&audit(
+        &emu,
+        &[
+            "--format",
+            "json",
+            "--environment",
+            "contoso hr",
+            "--products",
+            "power-apps,power-automate",
+        ],
+    ));
+    assert_eq!(report["findings"].as_array().unwrap().len(), 2);
+    assert_eq!(report["complete"], true);
+    assert_eq!(report["scope"]["environments"][0], "contoso hr");
+    assert_eq!(
+        report["scope"]["products"],
+        serde_json::json!(["power-apps", "power-automate"])
+    );
+    assert!(
+        report["coverage"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| !["power-bi", "customer-insights"].contains(&c["source"].as_str().unwrap()))
+    );
+    let report = json(&audit(
+        &emu,
+        &["--format", "json", "--products", "power-bi"],
+    ));
+    assert!(
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["kind"] == "dataset")
+    );
+    let out = audit(
+        &emu,
+        &[
+            "--format",
+            "json",
+            "--environment",
+            "nowhere",
+            "--fail-on",
+            "none",
+            "--products",
+            "power-apps",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(4));
+    let out = audit(&emu, &["--products", "power-pages"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn fail_on_none_and_all_credited_exit_0() {
+    let emu = Emulator::start("", 100);
+    let out = audit(
+        &emu,
+        &[&["--format", "json", "--fail-on", "none"], READABLE].concat(),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = audit(
+        &emu,
+        &["--format", "json", "--fail-on", "flag:group-co-owner"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn demo_prints_the_table_and_valid_json() {
+    let out = bin().arg("demo").output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "the demo exits 0 unless --fail-on is given"
+    );
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        table.contains("Expense Tracker") && table.contains("Summary"),
+        "{table}"
+    );
+    let out = bin().args(["demo", "--format", "json"]).output().unwrap();
+    let report = json(&out);
+    assert_eq!(verdicts(&report), expected());
+    // Every kind and every verdict is on show.
+    let kinds: std::collections::BTreeSet<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds.len(), 5, "{kinds:?}");
+    for v in ["credited", "credited-to-other", "uncredited", "unknown"] {
+        assert!(
+            report["summary"]["by_verdict"][v].as_u64().unwrap() > 0,
+            "{v}"
+        );
+    }
+    let out = bin()
+        .args(["demo", "--fail-on", "uncredited"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn bad_links_file_is_exit_2_with_file_and_line_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let links = dir.path().join("links.csv");
+    std::fs::write(
+        &links,
+        "principal,partner_id\nana@contoso.com,4567890\nbob@contoso.com,12a4\n",
+    )
+    .unwrap();
+    let report = dir.path().join("report.json");
+    let out = bin()
+        .env("PAL_AUDIT_TOKEN", TOKEN)
+        .args([
+            "audit",
+            "--auth",
+            "static-token",
+            "--api-base",
+            "http://127.0.0.1:9",
+            "--partner-id",
+            PARTNER,
+        ])
+        .arg("--links")
+        .arg(&links)
+        .arg("--output")
+        .arg(&report)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("links.csv:3: partner_id \"12a4\" is not a partner ID (digits)"),
+        "{stderr}"
+    );
+    assert!(!report.exists());
+}
+
+#[test]
+fn usage_errors_are_exit_2() {
+    let cases: &[&[&str]] = &[
+        &["audit"],
+        &["audit", "--partner-id", "12x"],
+        &["audit", "--partner-id", "1", "--auth", "static-token"],
+        &[
+            "audit",
+            "--partner-id",
+            "1",
+            "--api-base",
+            "http://example.com",
+        ],
+        &["audit", "--partner-id", "1", "--fail-on", "sometimes"],
+        &["audit", "--bogus"],
+    ];
+    for args in cases {
+        let out = bin().args(*args).output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn missing_credentials_are_exit_3() {
+    let out = bin()
+        .args([
+            "audit",
+            "--partner-id",
+            "1",
+            "--auth",
+            "static-token",
+            "--api-base",
+            "http://127.0.0.1:9",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("PAL_AUDIT_TOKEN"));
+    let out = bin()
+        .args(["audit", "--partner-id", "1", "--auth", "client-secret"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("AZURE_TENANT_ID"));
+}
+
+#[test]
+fn environment_variables_and_config_file_feed_the_audit() {
+    let emu = Emulator::start("", 100);
+    let dir = tempfile::tempdir().unwrap();
+    let root = crate::common::ROOT;
+    let config = dir.path().join("pal-audit.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "partner_id = \"1\"\nauth = \"static-token\"\nlinks = [\"{root}/crates/pal-emulator/contoso/links.csv\"]\nattestations = [\"{root}/crates/pal-emulator/contoso/attestations\"]\nformat = \"table\"\n"
+        ),
+    )
+    .unwrap();
+    // The flag (json) wins over the file (table); the env partner id wins over the file's.
+    let out = bin()
+        .env("PAL_AUDIT_TOKEN", TOKEN)
+        .env("PAL_AUDIT_CI_KEY", CI_KEY)
+        .env(
+            "PAL_AUDIT_CI_ACTIVITY",
+            format!("{root}/crates/pal-emulator/contoso/ci-activity.jsonl"),
+        )
+        .env("PAL_AUDIT_PARTNER_ID", PARTNER)
+        .env("PAL_AUDIT_API_BASE", emu.base())
+        .env("PAL_AUDIT_AS_OF", AS_OF)
+        .arg("--config")
+        .arg(&config)
+        .args(["audit", "--format", "json"])
+        .output()
+        .unwrap();
+    let report = json(&out);
+    assert_eq!(report["partner_id"], PARTNER);
+    assert_eq!(verdicts(&report), expected());
+}
+
+#[test]
+fn help_shows_an_example_for_each_command() {
+    for cmd in ["audit", "demo", "emulate"] {
+        let out = bin().args([cmd, "--help"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Example"),
+            "{cmd}"
+        );
+    }
+    let out = bin().arg("--help").output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Exit codes"));
+}
+
+/// `--our-other-id`: a finding credited to another ID of our own
+/// organisation says so and how to re-link; naming the associated ID itself
+/// is a usage error (exit 2).
+#[test]
+fn our_other_id_flags_credit_to_another_id_of_ours() {
+    let emu = Emulator::start("", 100);
+    let report = json(&audit(
+        &emu,
+        &["--format", "json", "--our-other-id", "1234567"],
+    ));
+    let fabrikam: Vec<&serde_json::Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["credited_partner_id"] == "1234567")
+        .collect();
+    assert!(!fabrikam.is_empty());
+    for f in fabrikam {
+        assert!(
+            f["flags"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|x| x == "linked-to-other-id-of-ours"),
+            "{f}"
+        );
+        assert!(
+            f["fix"].as_str().unwrap().contains("attest --link 4567890"),
+            "{f}"
+        );
+    }
+    // Litware's stay another partner's.
+    assert!(report["findings"].as_array().unwrap().iter().any(|f| {
+        f["credited_partner_id"] == "7654321"
+            && !f["flags"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|x| x == "linked-to-other-id-of-ours")
+    }));
+    let out = audit(&emu, &["--our-other-id", "4567890"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--our-other-id 4567890"));
+}

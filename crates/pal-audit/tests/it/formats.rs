@@ -1,0 +1,254 @@
+//! Every report format, `explain` and `diff`, on the demo's report: snapshots
+//! with the time fixed, the HTML parsed as XML, and diff's exit codes.
+
+use crate::common::bin;
+use pal_core::report::{self, Report};
+
+/// The demo's report, with its time and version fixed.
+fn demo_report() -> Report {
+    let out = bin().args(["demo", "--format", "json"]).output().unwrap();
+    let mut r: Report = serde_json::from_slice(&out.stdout).unwrap();
+    r.generated_at = "2026-11-20T12:00:00Z".parse().unwrap();
+    r.tool_version = "[version]".into();
+    r
+}
+
+fn write(dir: &std::path::Path, name: &str, r: &Report) -> std::path::PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, report::render_json(r)).unwrap();
+    p
+}
+
+#[test]
+fn csv_snapshot_and_shape() {
+    let r = demo_report();
+    let csv = report::render_csv(&r);
+    assert!(csv.starts_with('\u{feff}'), "a BOM for Excel");
+    assert!(csv.contains("\r\n"), "CRLF line ends");
+    let mut reader = csv::Reader::from_reader(csv.trim_start_matches('\u{feff}').as_bytes());
+    assert_eq!(reader.records().count(), r.findings.len());
+    insta::assert_snapshot!(csv);
+}
+
+#[test]
+fn markdown_snapshot() {
+    insta::assert_snapshot!(report::render_markdown(&demo_report()));
+}
+
+#[test]
+fn html_is_one_self_contained_well_formed_page() {
+    let r = demo_report();
+    let html = report::render_html(&r);
+    // Well-formed: every tag closes (it is XHTML).
+    let mut reader = quick_xml::Reader::from_str(&html);
+    let mut rows = 0;
+    let mut svgs = 0;
+    loop {
+        match reader.read_event() {
+            Ok(quick_xml::events::Event::Eof) => break,
+            Ok(quick_xml::events::Event::Start(e)) => {
+                let name = e.name();
+                if name.as_ref() == b"tr" && e.try_get_attribute("data-verdict").unwrap().is_some()
+                {
+                    rows += 1;
+                }
+                if name.as_ref() == b"svg" {
+                    svgs += 1;
+                }
+                // No external assets: nothing is loaded from anywhere.
+                for a in e.attributes() {
+                    let a = a.unwrap();
+                    assert!(
+                        !matches!(a.key.as_ref(), b"src" | b"href"),
+                        "external reference in <{}>",
+                        String::from_utf8_lossy(name.as_ref())
+                    );
+                }
+            }
+            Ok(_) => {}
+            Err(e) => panic!("not well-formed at {}: {e}", reader.buffer_position()),
+        }
+    }
+    assert_eq!(rows, r.findings.len());
+    assert_eq!(svgs, 2, "a chart per product and one per environment");
+    insta::assert_snapshot!(html);
+}
+
+#[test]
+fn explain_and_dot_snapshots() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "r.json", &demo_report());
+    let out = bin()
+        .arg("explain")
+        .arg(&path)
+        .arg("Quote Builder")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    insta::assert_snapshot!("explain", String::from_utf8(out.stdout).unwrap());
+    let out = bin()
+        .arg("explain")
+        .arg(&path)
+        .args(["a0000000-0000-4000-8000-000000000004", "--format", "dot"])
+        .output()
+        .unwrap();
+    insta::assert_snapshot!("explain_dot", String::from_utf8(out.stdout).unwrap());
+    // The whole report as one graph.
+    let out = bin()
+        .arg("explain")
+        .arg(&path)
+        .args(["--format", "dot"])
+        .output()
+        .unwrap();
+    let dot = String::from_utf8(out.stdout).unwrap();
+    assert!(dot.starts_with("digraph") && dot.contains("Field Service Hub"));
+    // An unknown resource is bad input.
+    let out = bin()
+        .arg("explain")
+        .arg(&path)
+        .arg("nothing-like-it")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn diff_reports_changes_and_gates_on_lost_credit() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = demo_report();
+    let old_path = write(dir.path(), "old.json", &old);
+    // Same reports: no change, exit 0.
+    let out = bin()
+        .arg("diff")
+        .arg(&old_path)
+        .arg(&old_path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("No change"));
+    // After: one app lost credit, one gained it, one disappeared, one appeared.
+    let mut new = old.clone();
+    new.generated_at = "2026-11-21T12:00:00Z".parse().unwrap();
+    let lost = new
+        .findings
+        .iter_mut()
+        .find(|f| &*f.resource_name == "Expense Tracker")
+        .unwrap();
+    lost.verdict = pal_core::attribution::Verdict::Uncredited;
+    lost.credited_partner_id = None;
+    let gained = new
+        .findings
+        .iter_mut()
+        .find(|f| &*f.resource_name == "Visitor Badges")
+        .unwrap();
+    gained.verdict = pal_core::attribution::Verdict::Credited;
+    let gone = new
+        .findings
+        .iter()
+        .position(|f| &*f.resource_name == "Shift Swap")
+        .unwrap();
+    let mut appeared = new.findings.remove(gone);
+    appeared.resource_id = "a0000000-0000-4000-8000-000000000099".into();
+    appeared.resource_name = "Shift Swap v2".into();
+    new.findings.push(appeared);
+    let new_path = write(dir.path(), "new.json", &new);
+    let out = bin()
+        .arg("diff")
+        .arg(&old_path)
+        .arg(&new_path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "credit was lost");
+    insta::assert_snapshot!("diff_table", String::from_utf8(out.stdout).unwrap());
+    let out = bin()
+        .arg("diff")
+        .arg(&old_path)
+        .arg(&new_path)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    let d: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(d["summary"]["lost-credit"], 1);
+    assert_eq!(d["summary"]["gained-credit"], 1);
+    assert_eq!(d["summary"]["appeared"], 1);
+    assert_eq!(d["summary"]["disappeared"], 1);
+    let out = bin()
+        .arg("diff")
+        .arg(&old_path)
+        .arg(&new_path)
+        .args(["--format", "markdown"])
+        .output()
+        .unwrap();
+    insta::assert_snapshot!("diff_markdown", String::from_utf8(out.stdout).unwrap());
+    // The other way round, Visitor Badges loses its credit: a failure too.
+    let out = bin()
+        .arg("diff")
+        .arg(&new_path)
+        .arg(&old_path)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the other way round, Visitor Badges loses credit"
+    );
+}
+
+#[test]
+fn redact_hides_every_name_in_every_format() {
+    for format in ["table", "json", "csv", "markdown", "html"] {
+        let out = bin()
+            .args(["demo", "--redact", "--format", format])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        for name in [
+            "contoso.com",
+            "Fabrikam Automation",
+            "Northwind Delivery Pipeline",
+        ] {
+            assert!(!text.contains(name), "{format}: {name}");
+        }
+        assert!(text.contains("p-"), "{format}");
+    }
+}
+
+#[test]
+fn config_init_and_completions() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pal-audit.toml");
+    let out = bin()
+        .args(["config", "init", "--path"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        std::fs::read_to_string(&path)
+            .unwrap()
+            .contains("# partner_id")
+    );
+    // It never overwrites.
+    let out = bin()
+        .args(["config", "init", "--path"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    // The written file is a valid (empty) config.
+    let out = bin()
+        .arg("--config")
+        .arg(&path)
+        .args(["demo", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let out = bin().args(["completions", shell]).output().unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("pal-audit"),
+            "{shell}"
+        );
+    }
+}

@@ -1,0 +1,21 @@
+//! pal-audit's integration tests, one binary: the CLI end to end against the
+//! emulator on loopback, every format, faults, properties and fuzzing. Each
+//! module says what it covers; `common` is shared by all of them.
+
+mod answers;
+mod attest;
+mod cli;
+#[allow(dead_code)]
+mod common;
+mod delta;
+mod doctor;
+mod faults;
+mod files;
+mod fix;
+mod formats;
+mod fuzz;
+mod properties;
+mod record;
+mod secrets;
+mod snapshots;
+mod synthetic;

@@ -1,0 +1,481 @@
+//! Merging what the APIs answered into the inventory: each environment's
+//! canvas apps, flows and Dataverse, and Customer Insights, each with its
+//! coverage row; then the UPN placeholders, once Graph has answered.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+
+use super::customer_insights::{self, CiEvent};
+use super::{EnvironmentRead, Plan, dataverse, flow, global, plural, powerapps};
+use crate::cache::Cache;
+use crate::http::{HttpClient, HttpError};
+use pal_core::inventory::{
+    Coverage, CoverageStatus, Environment, Fact, Inventory, PrincipalId, PrincipalType, Product,
+    Resource, ResourceId, ResourceKind, Role, RoleAssignment, Unread, UnreadFact,
+};
+
+/// Adds one environment's reads to the inventory, with their coverage.
+pub(super) fn merge_environment(
+    http: &HttpClient,
+    plan: &Plan,
+    inv: &mut Inventory,
+    next: &mut Cache,
+    reuse: &mut pal_core::inventory::Reuse,
+    env: &Environment,
+    read: EnvironmentRead,
+) {
+    let apps_wanted = plan.products.contains(&Product::PowerApps);
+    let flows_wanted = plan.products.contains(&Product::PowerAutomate);
+    let EnvironmentRead { apps, flows, dv } = read;
+    if let Some(apps) = apps {
+        let cov = match apps {
+            Ok(read) => {
+                let mut detail = format!(
+                    "{}, {} skipped; permissions read for {} (the others are shared with nobody)",
+                    plural(read.resources.len(), "canvas app"),
+                    plural(read.component_libraries, "component library"),
+                    plural(read.permission_reads, "app")
+                );
+                if read.reused > 0 {
+                    detail.push_str(&format!(
+                        "; reused for {} unchanged since the previous audit",
+                        plural(read.reused, "app")
+                    ));
+                }
+                if read.custom_pages > 0 {
+                    detail.push_str(&format!(
+                        "; {} left out (parts of model-driven apps, audited with them)",
+                        plural(read.custom_pages, "custom page")
+                    ));
+                }
+                if !read.unknown_types.is_empty() {
+                    let types: Vec<String> = read
+                        .unknown_types
+                        .iter()
+                        .map(|(t, n)| format!("{n} {t:?}"))
+                        .collect();
+                    detail.push_str(&format!(
+                        "; kept as canvas apps though their appType is not ClassicCanvasApp: {}",
+                        types.join(", ")
+                    ));
+                }
+                reuse.app_permissions += read.reused as u64;
+                if plan.keep_cache {
+                    next.roles.extend(read.cache);
+                    read.principals.iter().for_each(|p| next.add_principal(p));
+                }
+                let cov = partial_if(detail, &read.permission_failures, "permissions");
+                read.principals
+                    .into_iter()
+                    .for_each(|p| inv.add_principal(p));
+                inv.add_resources(read.resources);
+                cov
+            }
+            Err(e) => failed("canvas apps could not be listed", &e),
+        };
+        inv.coverage
+            .push(with_env(cov, powerapps::SOURCE, env, http));
+    }
+    if let Some(flows) = flows {
+        let cov = match flows {
+            Ok(read) => {
+                reuse.flow_owners += read.reused as u64;
+                if plan.keep_cache {
+                    next.roles.extend(read.cache);
+                    read.principals.iter().for_each(|p| next.add_principal(p));
+                }
+                let detail = if plan.flow_owners && read.reused > 0 {
+                    format!(
+                        "{}; owners read for each (reused for {} unchanged since the previous audit)",
+                        plural(read.resources.len(), "cloud flow"),
+                        read.reused
+                    )
+                } else if plan.flow_owners {
+                    format!(
+                        "{}; owners read for each",
+                        plural(read.resources.len(), "cloud flow")
+                    )
+                } else {
+                    format!(
+                        "{}; owners not read (--no-flow-owners): linked-owner-not-creator cannot be raised",
+                        plural(read.resources.len(), "cloud flow")
+                    )
+                };
+                let cov = partial_if(detail, &read.permission_failures, "owners");
+                read.principals
+                    .into_iter()
+                    .for_each(|p| inv.add_principal(p));
+                inv.add_resources(read.resources);
+                cov
+            }
+            Err(e) => failed("cloud flows could not be listed", &e),
+        };
+        inv.coverage.push(with_env(cov, flow::SOURCE, env, http));
+    }
+    if let Some(dv) = dv {
+        let cov = match dv {
+            Ok(read) => {
+                for (solution, why) in &read.unread_components {
+                    inv.unread.push(Unread {
+                        fact: UnreadFact::SolutionMembership {
+                            solution: Some(solution.clone()),
+                        },
+                        environment: Some(env.id.clone()),
+                        resource: None,
+                        why: why.clone(),
+                    });
+                }
+                merge_dataverse(inv, env, read, apps_wanted, flows_wanted)
+            }
+            Err(e) => {
+                // The environment's canvas apps and flows are still listed:
+                // which managed solution holds them is what is missing.
+                inv.unread.push(Unread {
+                    fact: UnreadFact::SolutionMembership { solution: None },
+                    environment: Some(env.id.clone()),
+                    resource: None,
+                    why: format!("Dataverse could not be read: {e}"),
+                });
+                failed(
+                    "Dataverse could not be read (model-driven apps, solution flows and solution imports of this environment are missing)",
+                    &e,
+                )
+            }
+        };
+        inv.coverage
+            .push(with_env(cov, dataverse::SOURCE, env, http));
+    }
+}
+
+/// Adds what Dataverse knows: model-driven apps, flows only Dataverse lists,
+/// solutions and their imports, and which solution each resource is in.
+fn merge_dataverse(
+    inv: &mut Inventory,
+    env: &Environment,
+    read: dataverse::DataverseRead,
+    apps_wanted: bool,
+    flows_wanted: bool,
+) -> (CoverageStatus, String) {
+    read.principals
+        .into_iter()
+        .for_each(|p| inv.add_principal(p));
+    // The solution of a component: a managed one when it is in several.
+    let managed: BTreeSet<String> = read
+        .solutions
+        .iter()
+        .filter(|s| s.managed)
+        .map(|s| s.unique_name.to_ascii_lowercase())
+        .collect();
+    let mut solution_of: BTreeMap<(i64, String), String> = BTreeMap::new();
+    for (kind, object, solution) in &read.components {
+        let key = (*kind, object.clone());
+        let better = solution_of
+            .get(&key)
+            .is_none_or(|s| !managed.contains(&s.to_ascii_lowercase()));
+        if better {
+            solution_of.insert(key, solution.clone());
+        }
+    }
+    let model_driven = read.model_driven_apps.len();
+    if apps_wanted {
+        for mut app in read.model_driven_apps {
+            app.solution = solution_of
+                .get(&(dataverse::COMPONENT_APP_MODULE, app.id.to_string()))
+                .cloned();
+            inv.add_resources([app]);
+        }
+    }
+    let mut dataverse_only = 0;
+    // Lookups by id, so the merge stays linear at any size.
+    let canvas_by_name: BTreeMap<&str, &str> = read
+        .canvas_apps
+        .iter()
+        .map(|(cid, name)| (name.as_str(), cid.as_str()))
+        .collect();
+    let workflow_by_id: BTreeMap<&str, &str> = read
+        .flows
+        .iter()
+        .flat_map(|f| {
+            [Some(f.workflowid.as_str()), f.workflowidunique.as_deref()]
+                .into_iter()
+                .flatten()
+                .map(move |k| (k, f.workflowid.as_str()))
+        })
+        .collect();
+    for r in inv.resources.iter_mut().filter(|r| r.environment == env.id) {
+        match r.kind {
+            // canvasappid is the Power Apps app name [?]; the canvas app's
+            // Dataverse `name` is the fallback.
+            ResourceKind::CanvasApp => {
+                let id = r.id.to_string();
+                let canvas_id = if read.canvas_apps.contains_key(&id) {
+                    id
+                } else {
+                    canvas_by_name
+                        .get(id.as_str())
+                        .map_or(id.clone(), |c| c.to_string())
+                };
+                r.solution = solution_of
+                    .get(&(dataverse::COMPONENT_CANVAS_APP, canvas_id))
+                    .cloned();
+            }
+            ResourceKind::CloudFlow => {
+                let id = r.id.to_string();
+                let workflow = workflow_by_id
+                    .get(id.as_str())
+                    .map_or(id.clone(), |w| w.to_string());
+                r.solution = solution_of
+                    .get(&(dataverse::COMPONENT_WORKFLOW, workflow))
+                    .cloned();
+            }
+            _ => {}
+        }
+    }
+    let listed_flows: BTreeSet<String> = inv
+        .resources
+        .iter()
+        .filter(|r| r.kind == ResourceKind::CloudFlow && r.environment == env.id)
+        .map(|r| r.id.to_string())
+        .collect();
+    if flows_wanted {
+        for f in &read.flows {
+            // The admin list may lack solution-aware flows [?]: match the
+            // Flow API name with workflowid or workflowidunique.
+            let listed = listed_flows.contains(&f.workflowid)
+                || f.workflowidunique
+                    .as_ref()
+                    .is_some_and(|u| listed_flows.contains(u));
+            if listed {
+                continue;
+            }
+            dataverse_only += 1;
+            inv.add_resources([Resource {
+                id: ResourceId::new(&f.workflowid),
+                kind: ResourceKind::CloudFlow,
+                name: f.name.as_str().into(),
+                environment: env.id.clone(),
+                environment_name: None,
+                solution: solution_of
+                    .get(&(dataverse::COMPONENT_WORKFLOW, f.workflowid.clone()))
+                    .cloned(),
+                creator: f.creator.clone(),
+                roles: Fact::Known(
+                    f.owner
+                        .iter()
+                        .map(|o| RoleAssignment {
+                            principal: o.clone(),
+                            principal_type: PrincipalType::Unknown,
+                            role: Role::Owner,
+                        })
+                        .collect(),
+                ),
+                stamps: Vec::new(),
+            }]);
+        }
+    }
+    let detail = format!(
+        "{}, {} ({dataverse_only} listed only here), {} ({} managed)",
+        plural(model_driven, "model-driven app"),
+        plural(read.flows.len(), "solution flow"),
+        plural(read.solutions.len(), "solution"),
+        managed.len()
+    );
+    inv.solutions.extend(read.solutions);
+    partial_if(detail, &read.partial, "parts")
+}
+
+pub(super) fn merge_customer_insights(
+    http: &HttpClient,
+    plan: &Plan,
+    inv: &mut Inventory,
+    events: &mut Vec<(ResourceId, PrincipalId, DateTime<Utc>, String)>,
+    read: Option<Result<customer_insights::CiRead, HttpError>>,
+) {
+    let Some(read) = read else {
+        inv.coverage.push(global(
+            customer_insights::SOURCE,
+            CoverageStatus::Failed,
+            "not read: set PAL_AUDIT_CI_KEY to the Customer Insights API subscription key, or leave customer-insights out of --products".into(),
+            http,
+        ));
+        return;
+    };
+    match read {
+        Ok(read) => {
+            let mut detail = plural(read.resources.len(), "instance");
+            match &plan.ci_activity {
+                Some(activity) => {
+                    let since = plan.now - chrono::Duration::days(i64::from(plan.activity_days));
+                    let recent: Vec<&CiEvent> = activity.iter().filter(|e| e.at >= since).collect();
+                    detail.push_str(&format!(
+                        "; {} from --ci-activity in the last {} days",
+                        plural(recent.len(), "activity record"),
+                        plan.activity_days
+                    ));
+                    events.extend(recent.into_iter().map(|e| {
+                        (
+                            e.instance.clone(),
+                            e.caller.clone(),
+                            e.at,
+                            e.operation.clone(),
+                        )
+                    }));
+                }
+                None => {
+                    detail.push_str("; no --ci-activity: who is active is not known");
+                    inv.unread.push(Unread {
+                        fact: UnreadFact::Activity {
+                            product: Product::CustomerInsights,
+                        },
+                        environment: None,
+                        resource: None,
+                        why: "no activity was supplied (--ci-activity)".into(),
+                    });
+                }
+            }
+            let cov = partial_if(detail, &read.failures, "parts");
+            inv.unread
+                .extend(read.unread_stamps.into_iter().map(|(id, why)| Unread {
+                    fact: UnreadFact::Stamps,
+                    environment: None,
+                    resource: Some(id),
+                    why,
+                }));
+            inv.add_resources(read.resources);
+            inv.coverage
+                .push(global(customer_insights::SOURCE, cov.0, cov.1, http));
+        }
+        Err(e) => inv.coverage.push(global(
+            customer_insights::SOURCE,
+            CoverageStatus::Failed,
+            format!("instances could not be read: {e}"),
+            http,
+        )),
+    }
+}
+
+/// UPNs that sources could not turn into object ids themselves.
+pub(super) fn placeholder_upns(inv: &Inventory) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut note = |id: &PrincipalId| {
+        if let Some(upn) = id.placeholder_upn() {
+            out.insert(upn.to_string());
+        }
+    };
+    for r in &inv.resources {
+        if let Fact::Known(c) = &r.creator {
+            note(c);
+        }
+        r.stamps.iter().for_each(|s| note(&s.principal));
+    }
+    inv.activity.iter().for_each(|a| note(&a.principal));
+    out
+}
+
+/// Replaces every UPN placeholder by the object id Graph or the inventory
+/// gave; a UPN nobody knows leaves the creator unknown and drops the signal.
+pub(super) fn resolve_placeholders(inv: &mut Inventory) {
+    let upns: BTreeMap<String, PrincipalId> = inv
+        .principals
+        .values()
+        .filter_map(|p| p.upn.clone().map(|u| (u, p.id.clone())))
+        .collect();
+    let lookup = |id: &PrincipalId| -> Result<PrincipalId, String> {
+        match id.placeholder_upn() {
+            None => Ok(id.clone()),
+            Some(upn) => upns
+                .get(&upn.to_ascii_lowercase())
+                .cloned()
+                .ok_or_else(|| upn.to_string()),
+        }
+    };
+    for r in &mut inv.resources {
+        if let Fact::Known(c) = &r.creator {
+            r.creator = match lookup(c) {
+                Ok(id) => Fact::Known(id),
+                Err(upn) => Fact::Unknown(format!(
+                    "{upn} could not be resolved to an Entra object (not found in Graph)"
+                )),
+            };
+        }
+        r.stamps.retain_mut(|s| match lookup(&s.principal) {
+            Ok(id) => {
+                s.principal = id;
+                true
+            }
+            Err(_) => false,
+        });
+    }
+    // An event whose principal Graph failed to look up (not: found absent)
+    // is not dropped silently: its resource's activity is partly unread.
+    let failed: BTreeSet<String> = inv
+        .unread
+        .iter()
+        .filter_map(|u| match &u.fact {
+            UnreadFact::LinkPrincipal {
+                reference,
+                upn: true,
+            } => Some(reference.to_ascii_lowercase()),
+            _ => None,
+        })
+        .collect();
+    let mut unread = Vec::new();
+    inv.activity.retain_mut(|a| match lookup(&a.principal) {
+        Ok(id) => {
+            a.principal = id;
+            true
+        }
+        Err(upn) => {
+            if failed.contains(&upn.to_ascii_lowercase()) {
+                unread.push(Unread {
+                    fact: UnreadFact::Activity {
+                        product: Product::PowerBi,
+                    },
+                    environment: None,
+                    resource: Some(a.resource.clone()),
+                    why: format!(
+                        "the {} event of {upn} could not be tied to an Entra object (Graph failed)",
+                        a.action
+                    ),
+                });
+            }
+            false
+        }
+    });
+    inv.unread.extend(unread);
+}
+
+fn partial_if(detail: String, failures: &[String], what: &str) -> (CoverageStatus, String) {
+    if failures.is_empty() {
+        (CoverageStatus::Complete, detail)
+    } else {
+        (
+            CoverageStatus::Partial,
+            format!(
+                "{detail}; {what} of {} could not be read: {}",
+                failures.len(),
+                failures.join("; ")
+            ),
+        )
+    }
+}
+
+fn failed(what: &str, e: &HttpError) -> (CoverageStatus, String) {
+    (CoverageStatus::Failed, format!("{what}: {e}"))
+}
+
+fn with_env(
+    (status, detail): (CoverageStatus, String),
+    source: &str,
+    env: &Environment,
+    http: &HttpClient,
+) -> Coverage {
+    Coverage {
+        source: source.into(),
+        environment_id: Some(env.id.clone()),
+        status,
+        detail,
+        requests: http.requests(source, Some(&env.id)),
+    }
+}
