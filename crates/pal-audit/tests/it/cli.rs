@@ -549,3 +549,24 @@ fn our_other_id_flags_credit_to_another_id_of_ours() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--our-other-id 4567890"));
 }
+
+/// `-v` shows the info lines of every crate of ours: the retries are logged
+/// by pal-client, not by the binary.
+#[test]
+fn verbose_shows_what_the_client_logs() {
+    // The fault fires once per emulator: one each.
+    let quiet = audit(
+        &Emulator::start("429@/apps*1", 100),
+        &["--format", "json", "--fail-on", "none"],
+    );
+    let loud = audit(
+        &Emulator::start("429@/apps*1", 100),
+        &["-v", "--format", "json", "--fail-on", "none"],
+    );
+    let said = String::from_utf8_lossy(&loud.stderr);
+    assert!(said.contains("retrying after"), "{said}");
+    assert!(
+        !String::from_utf8_lossy(&quiet.stderr).contains("retrying after"),
+        "without -v, info lines are not shown"
+    );
+}
