@@ -14,7 +14,10 @@ pub use pal_core::record;
 pub mod retry;
 pub mod rewrite;
 
+use std::any::Any;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -342,6 +345,20 @@ enum Attempt {
 }
 
 /// The pipeline. Cheap to share behind an `Arc`.
+/// What the pipeline does with the body of a 2xx answer: buffer or decode
+/// it, and give the value and, when recording, the raw body.
+type Read = dyn for<'a> Fn(
+        reqwest::Response,
+        &'a Target,
+    ) -> Pin<
+        Box<
+            dyn Future<
+                    Output = Result<(Box<dyn Any + Send>, Option<bytes::Bytes>), body::BodyFault>,
+                > + Send
+                + 'a,
+        >,
+    > + Sync;
+
 pub struct HttpClient {
     client: reqwest::Client,
     base: ApiBase,
@@ -515,19 +532,19 @@ impl HttpClient {
     ) -> Result<T, HttpError> {
         let cap = self.config.max_body;
         let keep = self.recorder.is_some();
+        let read: &Read = &move |resp, target| {
+            Box::pin(async move {
+                body::decode_body::<T>(resp, target, cap, keep)
+                    .await
+                    .map(|(v, raw)| (Box::new(v) as Box<dyn Any + Send>, raw))
+            })
+        };
         let (_, value) = self
-            .send_with(
-                ctx,
-                Method::GET,
-                url,
-                None,
-                true,
-                async |resp: reqwest::Response, target: &Target| {
-                    body::decode_body::<T>(resp, target, cap, keep).await
-                },
-            )
+            .send_with(ctx, Method::GET, url, None, true, read)
             .await?;
-        Ok(value)
+        Ok(*value
+            .downcast::<T>()
+            .expect("the reader gives the type it was made for"))
     }
 
     /// Sends `method` with a JSON body and decodes the answer (an empty
@@ -673,36 +690,39 @@ impl HttpClient {
         idempotent: bool,
     ) -> Result<(Target, bytes::Bytes), HttpError> {
         let cap = self.config.max_body;
-        self.send_with(
-            ctx,
-            method,
-            url,
-            body,
-            idempotent,
-            async |resp: reqwest::Response, target: &Target| {
+        let read: &Read = &move |resp, target| {
+            Box::pin(async move {
                 body::buffer(resp, target, cap)
                     .await
-                    .map(|b| (b.clone(), Some(b)))
-            },
-        )
-        .await
+                    .map(|b| (Box::new(b.clone()) as Box<dyn Any + Send>, Some(b)))
+            })
+        };
+        let (target, out) = self
+            .send_with(ctx, method, url, body, idempotent, read)
+            .await?;
+        Ok((
+            target,
+            *out.downcast::<bytes::Bytes>()
+                .expect("the reader gives the type it was made for"),
+        ))
     }
 
     /// The pipeline, with `read` taking the body of a 2xx answer (buffered,
     /// or decoded as it arrives) and giving the value and, when recording,
     /// the raw body. A body cut short is retried like a broken connection.
-    async fn send_with<R>(
+    ///
+    /// Not generic: the value is boxed, so the pipeline is compiled once, not
+    /// once for every type a caller decodes (it was, in every crate that
+    /// called `get_json`: a third of the release build of the binary).
+    async fn send_with(
         &self,
         ctx: &Ctx,
         method: Method,
         url: &str,
         body: Option<&[u8]>,
         idempotent: bool,
-        read: impl AsyncFn(
-            reqwest::Response,
-            &Target,
-        ) -> Result<(R, Option<bytes::Bytes>), body::BodyFault>,
-    ) -> Result<(Target, R), HttpError> {
+        read: &Read,
+    ) -> Result<(Target, Box<dyn Any + Send>), HttpError> {
         // A stop drops the call wherever it is: waiting for a slot, a budget,
         // a retry, or in flight (reqwest cancels a dropped request).
         let attempts = async {

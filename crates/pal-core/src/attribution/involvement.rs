@@ -171,16 +171,25 @@ pub fn involvement(g: &AttributionGraph, res: &Resource, opts: &Options) -> Vec<
             // Publishers: `configuredBy` and every publish event; the latest
             // publish is the newest event's, else `configuredBy`'s.
             let publishes: Vec<_> = g.activity_of(&res.id).filter(|a| a.is_publish()).collect();
-            let newest = publishes.iter().max_by_key(|a| a.at).map(|a| &a.principal);
+            // Two people publishing at the same instant: neither is the
+            // latest, whatever order the events came in.
+            let newest = publishes.iter().map(|a| a.at).max().map(|at| {
+                let mut at_newest = publishes.iter().filter(|a| a.at == at);
+                let first = at_newest.next().map(|a| &a.principal);
+                first.filter(|f| at_newest.all(|a| &a.principal == *f))
+            });
             for a in &publishes {
                 if ours(&a.principal) {
                     add(InvolvementRole::Publisher, &a.principal, None, false);
                 }
             }
-            let latest = newest.or(match &res.creator {
-                Fact::Known(p) => Some(p),
-                Fact::Unknown(_) => None,
-            });
+            let latest = match newest {
+                Some(newest) => newest,
+                None => match &res.creator {
+                    Fact::Known(p) => Some(p),
+                    Fact::Unknown(_) => None,
+                },
+            };
             if let Some(p) = latest.filter(|p| ours(p)) {
                 add(InvolvementRole::Publisher, p, None, true);
             }

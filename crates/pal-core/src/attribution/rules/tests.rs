@@ -2063,6 +2063,27 @@ fn dataset_publishers_are_involved_and_the_latest_publish_is_marked() {
 }
 
 #[test]
+fn two_publishes_at_the_same_instant_mark_no_one_latest_in_any_order() {
+    // Found by the order property: the newest of two publishes at the same
+    // time was whichever came last from the API.
+    for order in [[1, 2], [2, 1]] {
+        let mut w = World::new()
+            .link(1, OURS)
+            .link(2, OTHER)
+            .resource(dataset(Some(1)));
+        for who in order {
+            w.inv.activity.push(event("ds-1", who, 8, "Import"));
+        }
+        let f = w.one();
+        assert_eq!(
+            involvement(&f),
+            [(InvolvementRole::Publisher, id(1), None, false)],
+            "{order:?}"
+        );
+    }
+}
+
+#[test]
 fn instance_role_holders_and_active_users_are_involved() {
     let mut w = World::new()
         .link(1, OURS)
