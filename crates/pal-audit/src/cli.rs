@@ -98,6 +98,15 @@ pub enum Command {
         after_help = "Examples:\n  pal-audit explain report.json a0000000-0000-4000-8000-000000000004\n  pal-audit explain report.json \"Quote Builder\"\n  pal-audit explain report.json --format dot | dot -Tsvg > attribution.svg"
     )]
     Explain(ExplainArgs),
+    /// Render or gate a saved report (from `audit --format json`) without auditing again.
+    #[command(after_help = concat!(
+        "Examples:\n  pal-audit report report.json --format html --output report.html\n",
+        "  pal-audit report report.json --fail-on uncredited > /dev/null     # a pipeline gate\n",
+        "  pal-audit report report.json --output handover.md                 # format from the extension\n\n",
+        "Exit codes as for audit: 0 nothing at or above --fail-on; 1 findings at or above it;\n",
+        "2 bad input; 4 the saved audit was incomplete."
+    ))]
+    Report(ReportArgs),
     /// What changed between two reports: credit gained or lost, resources that appeared or disappeared.
     #[command(
         after_help = "Example:\n  pal-audit diff before.json after.json --format markdown\n\nExit codes: 0 no credit lost; 1 credit was lost; 2 bad input."
@@ -153,6 +162,7 @@ pub enum Format {
     /// One row per finding, for Excel.
     Csv,
     /// A handover document.
+    #[value(alias = "md")]
     Markdown,
     /// One self-contained page with charts and a sortable, filterable table.
     Html,
@@ -161,7 +171,8 @@ pub enum Format {
 /// Where and how the report goes; shared by `audit` and `demo`.
 #[derive(Debug, Args, Default)]
 pub struct OutputArgs {
-    /// Report format: table, json, csv, markdown, html [default: table].
+    /// Report format: table, json, csv, markdown (md), html [default: from --output's extension
+    /// (.json, .csv, .md, .html), else table].
     #[arg(long, value_enum, env = "PAL_AUDIT_FORMAT", hide_env_values = true)]
     pub format: Option<Format>,
     /// Write the report to FILE (atomically, owner-readable only; a device or
@@ -446,6 +457,17 @@ pub struct DiffArgs {
     pub new: PathBuf,
     #[arg(long, value_enum, default_value_t = DiffFormat::Table)]
     pub format: DiffFormat,
+    /// Compare reports of different tenants or partner IDs anyway.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A report written by `audit --format json` (or `demo --format json`).
+    pub report: PathBuf,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -611,6 +633,7 @@ impl From<AuthArg> for AuthKind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ShellArg {
     /// PowerShell 7 (`pwsh`).
+    #[value(alias = "powershell")]
     Pwsh,
     /// bash, with curl and jq.
     Bash,
@@ -622,5 +645,25 @@ impl From<ShellArg> for pal_core::fix::Shell {
             ShellArg::Pwsh => Self::Pwsh,
             ShellArg::Bash => Self::Bash,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aliases_people_type_are_accepted() {
+        let cli =
+            Cli::try_parse_from(["pal-audit", "fix", "r.json", "--shell", "powershell"]).unwrap();
+        let Command::Fix(args) = cli.command else {
+            panic!("fix")
+        };
+        assert_eq!(args.shell, ShellArg::Pwsh);
+        let cli = Cli::try_parse_from(["pal-audit", "report", "r.json", "--format", "md"]).unwrap();
+        let Command::Report(args) = cli.command else {
+            panic!("report")
+        };
+        assert_eq!(args.output.format, Some(Format::Markdown));
     }
 }

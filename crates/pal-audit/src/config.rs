@@ -278,6 +278,19 @@ pub struct OutputConfig {
     pub fail_on: FailOn,
 }
 
+/// The report format a file name's extension names, if any.
+pub fn format_of(path: &std::path::Path) -> Option<Format> {
+    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+    Some(match ext.as_str() {
+        "json" => Format::Json,
+        "csv" => Format::Csv,
+        "md" | "markdown" => Format::Markdown,
+        "html" | "htm" => Format::Html,
+        "txt" => Format::Table,
+        _ => return None,
+    })
+}
+
 impl OutputConfig {
     /// `default_fail_on` is `any` for audits and `none` for the demo.
     pub fn resolve(
@@ -289,10 +302,14 @@ impl OutputConfig {
             .fail_on
             .or_else(|| file.fail_on.clone())
             .unwrap_or_else(|| default_fail_on.to_string());
+        let output = args.output.or_else(|| file.output.clone());
+        // `--output report.html` without `--format` means HTML, not a table
+        // in a file named .html.
+        let inferred = output.as_deref().and_then(format_of);
         Ok(Self {
             redact: args.redact,
-            format: args.format.or(file.format).unwrap_or_default(),
-            output: args.output.or_else(|| file.output.clone()),
+            format: args.format.or(inferred).or(file.format).unwrap_or_default(),
+            output,
             fail_on: FailOn::parse(&fail_on).map_err(Error::Usage)?,
         })
     }
@@ -511,6 +528,30 @@ impl AuditConfig {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_output_extension_names_the_format_when_none_is_given() {
+        use std::path::Path;
+        assert_eq!(format_of(Path::new("r.HTML")), Some(Format::Html));
+        assert_eq!(format_of(Path::new("out/r.md")), Some(Format::Markdown));
+        assert_eq!(format_of(Path::new("r.csv")), Some(Format::Csv));
+        assert_eq!(format_of(Path::new("r.json")), Some(Format::Json));
+        assert_eq!(format_of(Path::new("report")), None);
+        let file = FileConfig::default();
+        let out = |format, output: &str| {
+            let args = OutputArgs {
+                format,
+                output: Some(output.into()),
+                ..Default::default()
+            };
+            OutputConfig::resolve(args, &file, "any").unwrap().format
+        };
+        assert_eq!(out(None, "r.html"), Format::Html);
+        // An explicit --format wins over the extension.
+        assert_eq!(out(Some(Format::Json), "r.html"), Format::Json);
+        assert_eq!(out(None, "r.out"), Format::Table);
+    }
+
     use super::*;
 
     fn args(partner: Option<&str>) -> AuditArgs {

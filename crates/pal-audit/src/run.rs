@@ -99,6 +99,10 @@ fn run_args(args: Vec<OsString>) -> Result<ExitCode, Error> {
         }
         Command::Explain(args) => commands::explain::explain(args)?,
         Command::Diff(args) => commands::diff::diff(args)?,
+        Command::Report(args) => {
+            let file = config::load_file(cli.config.as_deref())?;
+            commands::report::report(args, &file, cli.quiet, color)?
+        }
         Command::Config(crate::cli::ConfigCommand::Init { path }) => {
             if path.exists() {
                 return Err(Error::Usage(format!(

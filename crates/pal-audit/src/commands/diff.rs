@@ -10,6 +10,27 @@ use pal_core::report::{self, Report};
 pub(crate) fn diff(args: crate::cli::DiffArgs) -> Result<Outcome, Error> {
     let mut old = fix::read_report(&args.old)?;
     let mut new = fix::read_report(&args.new)?;
+    // Two tenants' or two partners' reports differ everywhere: every
+    // resource would show as appeared or disappeared, every credit as lost.
+    let mismatch = [
+        ("tenant", old.tenant_id.clone(), new.tenant_id.clone()),
+        (
+            "partner ID",
+            old.partner_id.to_string(),
+            new.partner_id.to_string(),
+        ),
+    ]
+    .into_iter()
+    .find(|(_, a, b)| !a.eq_ignore_ascii_case(b));
+    if let Some((what, a, b)) = mismatch
+        && !args.force
+    {
+        return Err(Error::Usage(format!(
+            "{} is of {what} {a}, {} of {what} {b}: a diff of different {what}s shows every resource as changed; compare reports of the same audit, or add --force",
+            args.old.display(),
+            args.new.display()
+        )));
+    }
     // Shown to people: names made safe; JSON keeps the data exact.
     let safe: Option<fn(&Report) -> Report> = match args.format {
         crate::cli::DiffFormat::Table => Some(report::for_terminal),

@@ -12,3 +12,4 @@ pub mod doctor;
 pub(crate) mod emulate;
 pub(crate) mod explain;
 pub(crate) mod fix;
+pub(crate) mod report;

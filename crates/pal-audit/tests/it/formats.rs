@@ -252,3 +252,113 @@ fn config_init_and_completions() {
         );
     }
 }
+
+/// `report` renders a saved report in every format without auditing again,
+/// and exits by `--fail-on` as the audit did.
+#[test]
+fn report_renders_a_saved_report_in_every_format_and_gates_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = demo_report();
+    let saved = write(dir.path(), "saved.json", &r);
+    let run = |args: &[&str]| {
+        let mut a = vec!["report", saved.to_str().unwrap()];
+        a.extend_from_slice(args);
+        bin().args(&a).output().unwrap()
+    };
+    // JSON out is the file in: nothing lost on the way through.
+    let json = run(&["--format", "json", "--fail-on", "none"]);
+    assert_eq!(
+        String::from_utf8(json.stdout).unwrap(),
+        report::render_json(&r)
+    );
+    // The same renderers as the audit's.
+    let md = run(&["--format", "md", "--fail-on", "none"]);
+    assert_eq!(
+        String::from_utf8(md.stdout).unwrap(),
+        report::render_markdown(&r)
+    );
+    let csv = run(&["--format", "csv", "--fail-on", "none"]);
+    assert_eq!(
+        String::from_utf8(csv.stdout).unwrap(),
+        report::render_csv(&r)
+    );
+    let table = run(&["--fail-on", "none"]);
+    assert!(String::from_utf8_lossy(&table.stdout).contains("Quote Builder"));
+    // The format follows --output's extension when --format is absent.
+    for (name, starts) in [
+        ("r.html", "<!DOCTYPE html"),
+        ("r.md", "# "),
+        ("r.json", "{"),
+    ] {
+        let path = dir.path().join(name);
+        let out = run(&["--output", path.to_str().unwrap(), "--fail-on", "none"]);
+        assert!(out.stderr.starts_with(b"report written to"), "{name}");
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with(starts), "{name}: {}", &text[..40]);
+    }
+    // Exit codes: the demo's report is incomplete (a refused Dataverse) and
+    // has uncredited findings.
+    assert_eq!(run(&["--fail-on", "none"]).status.code(), Some(4));
+    assert_eq!(run(&["--fail-on", "uncredited"]).status.code(), Some(1));
+    let mut complete = r.clone();
+    complete.complete = true;
+    complete.coverage.clear();
+    let complete = write(dir.path(), "complete.json", &complete);
+    let gate = bin()
+        .args(["report", complete.to_str().unwrap(), "--fail-on", "none"])
+        .output()
+        .unwrap();
+    assert_eq!(gate.status.code(), Some(0));
+    // A file that is not a report: exit 2, named.
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, "{\"schema\": 1}").unwrap();
+    let out = bin()
+        .args(["report", bad.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad.json"));
+}
+
+/// `diff` of two tenants' or two partners' reports is refused unless
+/// `--force`: every resource would show as changed.
+#[test]
+fn diff_refuses_reports_of_different_tenants_or_partners() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = demo_report();
+    let old = write(dir.path(), "old.json", &r);
+    let mut other = r.clone();
+    other.tenant_id = "11111111-2222-4333-8444-555555555555".into();
+    let other_tenant = write(dir.path(), "other-tenant.json", &other);
+    let mut other = r.clone();
+    other.partner_id = pal_core::links::PartnerId::parse("7654321").unwrap();
+    let other_partner = write(dir.path(), "other-partner.json", &other);
+    for (new, what) in [(&other_tenant, "tenant"), (&other_partner, "partner ID")] {
+        let out = bin()
+            .args(["diff", old.to_str().unwrap(), new.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{what}");
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(said.contains(what) && said.contains("--force"), "{said}");
+        let forced = bin()
+            .args([
+                "diff",
+                old.to_str().unwrap(),
+                new.to_str().unwrap(),
+                "--force",
+            ])
+            .output()
+            .unwrap();
+        assert_ne!(forced.status.code(), Some(2), "{what}");
+    }
+    // The same tenant and partner, different case: the same.
+    let mut same = r.clone();
+    same.tenant_id = r.tenant_id.to_ascii_uppercase();
+    let same = write(dir.path(), "same.json", &same);
+    let out = bin()
+        .args(["diff", old.to_str().unwrap(), same.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+}
