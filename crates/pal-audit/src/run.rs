@@ -275,6 +275,7 @@ pub(crate) fn ci_key() -> Option<Secret> {
 /// A credential and the HTTP pipeline for `conn`.
 pub(crate) fn connect(conn: &config::Connection) -> Result<(HttpClient, Arc<Tokens>), Error> {
     let credential = Credential::from_env(conn.auth, conn.tenant.as_deref())?;
+    conn.api_base.check_listening().map_err(Error::Usage)?;
     let tokens = Arc::new(Tokens::new(credential));
     let http = HttpClient::new(conn.api_base.clone(), tokens.clone(), conn.http.clone())
         .map_err(Error::Usage)?;

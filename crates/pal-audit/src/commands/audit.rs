@@ -80,6 +80,7 @@ pub(crate) async fn audit(cfg: AuditConfig, quiet: bool, color: bool) -> Result<
     check_outputs(&cfg)?;
     let ci_key = ci_key();
     let credential = Credential::from_env(cfg.conn.auth, cfg.conn.tenant.as_deref())?;
+    cfg.conn.api_base.check_listening().map_err(Error::Usage)?;
     let report = collect_and_attribute(&cfg, &links, credential, &ci_key, &ci_activity).await?;
     let code = emit(&report, &cfg.output, quiet, color)?;
     Ok(if report.interrupted() {

@@ -570,3 +570,39 @@ fn verbose_shows_what_the_client_logs() {
         "without -v, info lines are not shown"
     );
 }
+
+/// An `--api-base` nobody listens on fails at once, naming the address
+/// tried, before any retry against the Microsoft host it stands for.
+#[test]
+fn an_api_base_nobody_listens_on_fails_at_once_naming_it() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let started = std::time::Instant::now();
+    let out = bin()
+        .env("PAL_AUDIT_TOKEN", TOKEN)
+        .args(["audit", "--auth", "static-token", "--api-base", &base])
+        .args([
+            "--partner-id",
+            PARTNER,
+            "--links",
+            "crates/pal-emulator/contoso/links.csv",
+        ])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(said.contains(&format!("127.0.0.1:{port}")), "{said}");
+    assert!(!said.contains("microsoft.com"), "{said}");
+    // Not a measure of speed: the retries it no longer makes took 40 s.
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    let doctor = bin()
+        .env("PAL_AUDIT_TOKEN", TOKEN)
+        .args(["doctor", "--auth", "static-token", "--api-base", &base])
+        .output()
+        .unwrap();
+    assert_eq!(doctor.status.code(), Some(2));
+}

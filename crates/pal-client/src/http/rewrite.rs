@@ -68,6 +68,30 @@ impl ApiBase {
         self.base.is_some()
     }
 
+    /// With `--api-base`, that something accepts connections there, within a
+    /// second: else every call would fail, each after its retries, and name
+    /// the Microsoft host it stands for rather than the address tried.
+    pub fn check_listening(&self) -> Result<(), String> {
+        let Some(base) = &self.base else {
+            return Ok(());
+        };
+        let u = Url::parse(base).map_err(|e| format!("--api-base {base}: {e}"))?;
+        let addrs = u
+            .socket_addrs(|| None)
+            .map_err(|e| format!("--api-base {base}: {e}"))?;
+        let mut last = None;
+        for addr in &addrs {
+            match std::net::TcpStream::connect_timeout(addr, std::time::Duration::from_secs(1)) {
+                Ok(_) => return Ok(()),
+                Err(e) => last = Some(format!("{addr}: {e}")),
+            }
+        }
+        Err(format!(
+            "--api-base {base}: nothing answers there ({}); start the emulator (`pal-audit emulate`) or the stand-in first",
+            last.unwrap_or_else(|| "no address".into())
+        ))
+    }
+
     /// True when requests go to a loopback address (what `static-token` needs).
     pub fn is_loopback(&self) -> bool {
         self.base
