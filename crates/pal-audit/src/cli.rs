@@ -317,6 +317,17 @@ pub struct InputArgs {
         hide_env_values = true
     )]
     pub ci_activity: Option<PathBuf>,
+    /// Log Analytics workspace id the Customer Insights diagnostics go to:
+    /// CIEventsAudit / CIEventsOperational are queried for the activity
+    /// window (instead of --ci-activity; not both). Needs Log Analytics
+    /// Reader on the workspace.
+    #[arg(
+        long,
+        value_name = "ID",
+        env = "PAL_AUDIT_CI_WORKSPACE",
+        hide_env_values = true
+    )]
+    pub ci_workspace: Option<String>,
     /// Judge attestation freshness at this RFC 3339 time instead of now (reproducible runs).
     #[arg(
         long,
@@ -499,6 +510,15 @@ pub struct DoctorArgs {
         value_delimiter = ','
     )]
     pub products: Vec<String>,
+    /// Log Analytics workspace id of the Customer Insights diagnostics: checks
+    /// that it can be queried (Log Analytics Reader).
+    #[arg(
+        long,
+        value_name = "ID",
+        env = "PAL_AUDIT_CI_WORKSPACE",
+        hide_env_values = true
+    )]
+    pub ci_workspace: Option<String>,
 }
 
 #[derive(Debug, Args, Default)]

@@ -50,6 +50,8 @@ pub const TEMPLATE: &str = r#"# pal-audit.toml: read from the current folder, or
 # Activity that decides between partners, and the Customer Insights export.
 # activity_days = 30
 # ci_activity = "ci-activity.jsonl"
+# or, instead of the file, the Log Analytics workspace the diagnostics go to:
+# ci_workspace = "00000000-0000-0000-0000-000000000000"
 # ci_audience = "https://api.ci.ai.microsoft.com"
 
 # Attestations older than this raise stale-attestation.
@@ -98,6 +100,8 @@ pub struct FileConfig {
     pub products: Vec<String>,
     pub activity_days: Option<u32>,
     pub ci_activity: Option<PathBuf>,
+    /// Log Analytics workspace id of the Customer Insights diagnostics.
+    pub ci_workspace: Option<String>,
     /// Token audience for Customer Insights (the API has used two).
     pub ci_audience: Option<String>,
     pub auth: Option<AuthKind>,
@@ -325,6 +329,8 @@ pub struct AuditConfig {
     pub products: BTreeSet<Product>,
     pub activity_days: u32,
     pub ci_activity: Option<PathBuf>,
+    /// `--ci-workspace`: a GUID, never together with `ci_activity`.
+    pub ci_workspace: Option<String>,
     pub ci_audience: String,
     pub flow_owners: bool,
     /// `--cache`: where this audit saves what it read.
@@ -456,6 +462,18 @@ where
     if flag.is_empty() { file.to_vec() } else { flag }
 }
 
+/// `--ci-workspace` (or `ci_workspace`): a Log Analytics workspace id, a
+/// GUID: it goes into the query URL's path.
+pub fn ci_workspace(flag: Option<String>, file: &FileConfig) -> Result<Option<String>, Error> {
+    match flag.or_else(|| file.ci_workspace.clone()) {
+        None => Ok(None),
+        Some(id) if pal_core::links::is_guid(id.trim()) => Ok(Some(id.trim().to_ascii_lowercase())),
+        Some(id) => Err(Error::Usage(format!(
+            "--ci-workspace {id:?} is not a Log Analytics workspace id (a GUID: the workspace's Overview > Workspace ID)"
+        ))),
+    }
+}
+
 impl AuditConfig {
     pub fn resolve(args: AuditArgs, file: FileConfig) -> Result<Self, Error> {
         let partner = args.partner_id.or_else(|| file.partner_id.clone()).ok_or_else(|| {
@@ -494,6 +512,13 @@ impl AuditConfig {
             }
             our_other_ids.push(id);
         }
+        let ci_activity = args.inputs.ci_activity.or_else(|| file.ci_activity.clone());
+        let ci_workspace = ci_workspace(args.inputs.ci_workspace, &file)?;
+        if ci_activity.is_some() && ci_workspace.is_some() {
+            return Err(Error::Usage(
+                "--ci-activity and --ci-workspace both give Customer Insights activity: use one (a file and a workspace may cover different windows, so they are not merged)".into(),
+            ));
+        }
         Ok(Self {
             partner_id,
             products,
@@ -502,7 +527,8 @@ impl AuditConfig {
                 .or(file.activity_days)
                 .unwrap_or(30)
                 .max(1),
-            ci_activity: args.inputs.ci_activity.or_else(|| file.ci_activity.clone()),
+            ci_activity,
+            ci_workspace,
             ci_audience: file
                 .ci_audience
                 .clone()

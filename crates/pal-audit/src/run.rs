@@ -85,14 +85,22 @@ fn run_args(args: Vec<OsString>) -> Result<ExitCode, Error> {
                 .into_iter()
                 .collect();
             let conn = config::Connection::resolve(args.conn, &file)?;
+            let ci_workspace = config::ci_workspace(args.ci_workspace, &file)?;
             let ci_audience = file
                 .ci_audience
                 .clone()
                 .unwrap_or_else(|| customer_insights::DEFAULT_AUDIENCE.into());
             runtime.block_on(async {
                 let (http, tokens) = connect(&conn)?;
-                let checks =
-                    doctor::run(&http, &tokens, &products, ci_key().as_ref(), &ci_audience).await;
+                let checks = doctor::run(
+                    &http,
+                    &tokens,
+                    &products,
+                    ci_key().as_ref(),
+                    &ci_audience,
+                    ci_workspace.as_deref(),
+                )
+                .await;
                 print_text(&report::terminal_safe(&doctor::render(&checks, 160)))?;
                 Ok::<Outcome, Error>(doctor::outcome(&checks))
             })?

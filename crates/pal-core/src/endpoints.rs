@@ -83,6 +83,17 @@ pub const MANAGEMENT_PARTNER: Endpoint = Endpoint {
     api_version: Some("2018-02-01"),
 };
 
+/// Azure Monitor Log Analytics query API: the Customer Insights
+/// diagnostics (`CIEventsAudit`, `CIEventsOperational`) in the workspace
+/// they are sent to (`--ci-workspace`). `api.loganalytics.azure.com` is
+/// documented as its successor; this one stays supported.
+pub const LOG_ANALYTICS: Endpoint = Endpoint {
+    source: "log-analytics",
+    base: "https://api.loganalytics.io/v1",
+    audience: "https://api.loganalytics.io",
+    api_version: None,
+};
+
 /// Dataverse's source name; its base and audience are per environment.
 pub const DATAVERSE_SOURCE: &str = "dataverse";
 
@@ -95,6 +106,7 @@ pub const ALL: &[Endpoint] = &[
     CUSTOMER_INSIGHTS,
     GRAPH,
     MANAGEMENT_PARTNER,
+    LOG_ANALYTICS,
 ];
 
 /// An id put into a URL path: percent-encoded, so an id like `../apps/X`
@@ -130,6 +142,7 @@ mod tests {
     fn hosts_are_the_bases_hosts() {
         assert_eq!(POWER_BI.host(), "api.powerbi.com");
         assert_eq!(MANAGEMENT_PARTNER.host(), "management.azure.com");
+        assert_eq!(LOG_ANALYTICS.host(), "api.loganalytics.io");
         assert!(
             ALL.iter()
                 .all(|e| e.base.starts_with("https://") && !e.base.ends_with('/'))

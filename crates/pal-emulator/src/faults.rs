@@ -31,7 +31,10 @@
 //! - `lost-write`: a write (any method but GET) answered with an empty 200
 //!   that changes nothing, so only a re-read can tell it did not happen;
 //! - `token-only`: a Power BI activity events page without `continuationUri`,
-//!   only its (already percent-encoded) `continuationToken`.
+//!   only its (already percent-encoded) `continuationToken`;
+//! - `partial-error`: a Log Analytics query answered 200 with its last row
+//!   left out and a top-level `error` of code `PartialError`, as the query
+//!   API reports a non-fatal failure (`partial-error@loganalytics`).
 //!
 //! Inside a Graph `$batch`, status faults apply to each inner request, so
 //! `404@ID*all` makes one principal unknown.
@@ -62,6 +65,7 @@ pub enum FaultKind {
     Duplicate { changed: bool },
     LostWrite,
     TokenOnly,
+    PartialError,
 }
 
 #[derive(Debug)]
@@ -145,6 +149,7 @@ impl Faults {
                 "foreign-next" => FaultKind::ForeignNext,
                 "lost-write" => FaultKind::LostWrite,
                 "token-only" => FaultKind::TokenOnly,
+                "partial-error" => FaultKind::PartialError,
                 "replay-page" => FaultKind::ReplayPage,
                 "echo-secrets" => FaultKind::EchoSecrets,
                 "foreign-dataverse" => FaultKind::ForeignDataverse,
@@ -152,7 +157,7 @@ impl Faults {
                 "duplicate-changed" => FaultKind::Duplicate { changed: true },
                 other => {
                     return Err(format!(
-                        "--faults {item:?}: {other:?} is not one of 429, 429-date, 400, 401, 403, 404, 500, 502, 503, 504, cut, slow, malformed, repeat-next, scan, 403-env, not-a-list, redirect, foreign-next, replay-page, echo-secrets, foreign-dataverse, duplicate, duplicate-changed, lost-write, token-only"
+                        "--faults {item:?}: {other:?} is not one of 429, 429-date, 400, 401, 403, 404, 500, 502, 503, 504, cut, slow, malformed, repeat-next, scan, 403-env, not-a-list, redirect, foreign-next, replay-page, echo-secrets, foreign-dataverse, duplicate, duplicate-changed, lost-write, token-only, partial-error"
                     ));
                 }
             };

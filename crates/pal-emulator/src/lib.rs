@@ -367,6 +367,19 @@ fn answer(
                 page.remove("continuationUri");
             }
         }
+        Some(FaultKind::PartialError) if body.get("tables").is_some() => {
+            if let Some(rows) = body
+                .pointer_mut("/tables/0/rows")
+                .and_then(|r| r.as_array_mut())
+            {
+                rows.pop();
+            }
+            body["error"] = json!({
+                "code": "PartialError",
+                "message": "There were some errors when processing your query.",
+                "details": [{"code": "EngineError", "message": "Something went wrong processing your query on the server."}]
+            });
+        }
         Some(FaultKind::ScanStatus(s)) if body.get("status").is_some() => {
             body["status"] = json!(s);
         }

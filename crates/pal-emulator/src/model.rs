@@ -43,6 +43,14 @@ pub struct TenantModel {
     pub powerbi_activity: Vec<ModelPowerBiEvent>,
     #[serde(default)]
     pub instances: Vec<ModelInstance>,
+    /// The Log Analytics workspace the instances' diagnostics go to: the
+    /// query API answers for it alone (any workspace when unset).
+    #[serde(default)]
+    pub ci_workspace: Option<String>,
+    /// Customer Insights diagnostics events, served by the Log Analytics
+    /// query API as rows of `CIEventsAudit` / `CIEventsOperational`.
+    #[serde(default)]
+    pub ci_activity: Vec<ModelCiEvent>,
     /// PAL links as ManagementPartner holds them, one per principal.
     #[serde(default)]
     pub partner_links: Vec<ModelPartnerLink>,
@@ -226,6 +234,27 @@ pub struct ModelInstance {
     pub roles: Vec<ModelInstanceRole>,
     #[serde(default)]
     pub note: Option<String>,
+}
+
+/// One Customer Insights diagnostics event.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelCiEvent {
+    pub instance: String,
+    /// The caller's object id.
+    pub by: String,
+    pub at: DateTime<Utc>,
+    pub operation: String,
+    /// `CIEventsAudit` (the default) or `CIEventsOperational`.
+    #[serde(default = "audit_table")]
+    pub table: String,
+    /// Leave `CallerObjectId` empty: the user is known by UPN alone.
+    #[serde(default)]
+    pub upn_only: bool,
+}
+
+fn audit_table() -> String {
+    "CIEventsAudit".into()
 }
 
 #[derive(Clone, Debug, Deserialize)]

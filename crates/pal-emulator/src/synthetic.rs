@@ -398,6 +398,8 @@ pub fn generate(spec: &Spec) -> TenantModel {
         datasets,
         powerbi_activity: Vec::new(),
         instances,
+        ci_workspace: None,
+        ci_activity: Vec::new(),
         partner_links,
         index: std::sync::OnceLock::new(),
     }

@@ -125,6 +125,7 @@ pub(crate) async fn collect_and_attribute(
             ci_key: ci_key.clone(),
             ci_audience: cfg.ci_audience.clone(),
             ci_activity: ci_activity.clone(),
+            ci_workspace: cfg.ci_workspace.clone(),
             flow_owners: cfg.flow_owners,
             previous,
             activity_cache: cfg.cache.clone(),

@@ -50,6 +50,7 @@ pub(crate) async fn demo(
         products: pal_core::inventory::Product::ALL.into_iter().collect(),
         activity_days: 30,
         ci_activity: None,
+        ci_workspace: None,
         ci_audience: customer_insights::DEFAULT_AUDIENCE.into(),
         flow_owners: true,
         cache: None,

@@ -8,7 +8,8 @@ use crate::error::Outcome;
 use pal_client::auth::{Claims, Secret, Tokens};
 use pal_client::http::{HttpClient, HttpError};
 use pal_client::sources::{
-    bap, customer_insights, dataverse, flow, graph, management_partner, powerapps, powerbi,
+    bap, customer_insights, dataverse, flow, graph, log_analytics, management_partner, powerapps,
+    powerbi,
 };
 use pal_core::endpoints;
 use pal_core::inventory::{Environment, Product};
@@ -80,6 +81,7 @@ pub async fn run(
     products: &[Product],
     ci_key: Option<&Secret>,
     ci_audience: &str,
+    ci_workspace: Option<&str>,
 ) -> Vec<Check> {
     let app = app_id(tokens).await;
     let register = format!(
@@ -200,6 +202,24 @@ pub async fn run(
                 ));
             }
         }
+    }
+    // Only with --ci-workspace: without it activity comes from a file, or
+    // is said to be unknown.
+    if wants(Product::CustomerInsights)
+        && let Some(ws) = ci_workspace
+    {
+        let r = log_analytics::probe(http, ws)
+            .await
+            .map(|n| format!("CIEventsAudit and CIEventsOperational can be queried ({n} rows of the last day read)"));
+        out.push(check(
+            "Log Analytics (CI activity)",
+            format!("workspace {ws}"),
+            r,
+            |e| match e {
+                HttpError::Status { status: 400, .. } => "send the Customer Insights diagnostics to this workspace (Customer Insights > Settings > System > Diagnostics, destination Log Analytics): the CIEventsAudit or CIEventsOperational table is missing".to_string(),
+                _ => format!("give the app the Log Analytics Reader role on the workspace (Azure portal > the workspace > Access control (IAM)); its token audience is {}", endpoints::LOG_ANALYTICS.audience),
+            },
+        ));
     }
     let r = graph::probe(http)
         .await

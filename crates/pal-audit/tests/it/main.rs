@@ -14,6 +14,7 @@ mod files;
 mod fix;
 mod formats;
 mod fuzz;
+mod log_analytics;
 mod properties;
 mod record;
 mod secrets;

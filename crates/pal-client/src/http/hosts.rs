@@ -38,6 +38,14 @@ pub fn may_receive(audience: &str, url: &Url) -> bool {
         }
         "https://graph.microsoft.com" => default_port && host == "graph.microsoft.com",
         "https://management.azure.com" => default_port && host == "management.azure.com",
+        // Log Analytics' query API, on its documented host and its successor.
+        "https://api.loganalytics.io" => {
+            default_port
+                && matches!(
+                    host.as_str(),
+                    "api.loganalytics.io" | "api.loganalytics.azure.com"
+                )
+        }
         // Dataverse: the audience is the environment's own URL; its token
         // goes to that organisation's hosts only (`org.crm4.dynamics.com`
         // and its Web API host `org.api.crm4.dynamics.com`).
@@ -138,6 +146,18 @@ mod tests {
         assert!(ok(
             "https://management.azure.com",
             "https://management.azure.com/providers/x"
+        ));
+        let la = "https://api.loganalytics.io";
+        assert!(ok(la, "https://api.loganalytics.io/v1/workspaces/w/query"));
+        assert!(ok(
+            la,
+            "https://api.loganalytics.azure.com/v1/workspaces/w/query"
+        ));
+        assert!(!ok(la, "https://api.loganalytics.io.example/v1"));
+        assert!(!ok(la, "https://api.loganalytics.io:8443/v1"));
+        assert!(!ok(
+            "https://graph.microsoft.com",
+            "https://api.loganalytics.io/v1/workspaces/w/query"
         ));
     }
 

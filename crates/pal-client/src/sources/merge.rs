@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 
 use super::customer_insights::{self, CiEvent};
+use super::log_analytics;
 use super::{EnvironmentRead, Plan, dataverse, flow, global, plural, powerapps};
 use crate::cache::Cache;
 use crate::http::{HttpClient, HttpError};
@@ -291,6 +292,7 @@ pub(super) fn merge_customer_insights(
     inv: &mut Inventory,
     events: &mut Vec<(ResourceId, PrincipalId, DateTime<Utc>, String)>,
     read: Option<Result<customer_insights::CiRead, HttpError>>,
+    activity: Option<Result<log_analytics::ActivityRead, HttpError>>,
 ) {
     let Some(read) = read else {
         inv.coverage.push(global(
@@ -301,37 +303,92 @@ pub(super) fn merge_customer_insights(
         ));
         return;
     };
+    let since = plan.activity_since();
+    let mut take = |from: &[CiEvent]| -> usize {
+        let recent: Vec<&CiEvent> = from.iter().filter(|e| e.at >= since).collect();
+        events.extend(recent.iter().map(|e| {
+            (
+                e.instance.clone(),
+                e.caller.clone(),
+                e.at,
+                e.operation.clone(),
+            )
+        }));
+        recent.len()
+    };
+    let unread = |why: String| Unread {
+        fact: UnreadFact::Activity {
+            product: Product::CustomerInsights,
+        },
+        environment: None,
+        resource: None,
+        why,
+    };
     match read {
         Ok(read) => {
             let mut detail = plural(read.resources.len(), "instance");
-            match &plan.ci_activity {
-                Some(activity) => {
-                    let since = plan.now - chrono::Duration::days(i64::from(plan.activity_days));
-                    let recent: Vec<&CiEvent> = activity.iter().filter(|e| e.at >= since).collect();
+            match (&plan.ci_activity, activity) {
+                (Some(activity), _) => {
+                    let n = take(activity);
                     detail.push_str(&format!(
                         "; {} from --ci-activity in the last {} days",
-                        plural(recent.len(), "activity record"),
+                        plural(n, "activity record"),
                         plan.activity_days
                     ));
-                    events.extend(recent.into_iter().map(|e| {
-                        (
-                            e.instance.clone(),
-                            e.caller.clone(),
-                            e.at,
-                            e.operation.clone(),
-                        )
-                    }));
                 }
-                None => {
-                    detail.push_str("; no --ci-activity: who is active is not known");
-                    inv.unread.push(Unread {
-                        fact: UnreadFact::Activity {
-                            product: Product::CustomerInsights,
-                        },
-                        environment: None,
-                        resource: None,
-                        why: "no activity was supplied (--ci-activity)".into(),
-                    });
+                (None, Some(activity)) => {
+                    // The workspace's own coverage row says how it was read;
+                    // a gap there is activity not read, never nobody active.
+                    let (status, la_detail) = match activity {
+                        Ok(a) => {
+                            let n = take(&a.events);
+                            detail.push_str(&format!(
+                                "; {} from Log Analytics (--ci-workspace) in the last {} days",
+                                plural(n, "activity record"),
+                                plan.activity_days
+                            ));
+                            let mut la = format!(
+                                "{} of CIEventsAudit and CIEventsOperational in the last {} days",
+                                plural(a.rows, "row"),
+                                plan.activity_days
+                            );
+                            if a.skipped > 0 {
+                                la.push_str(&format!(
+                                    " ({} naming no user or no instance, left out)",
+                                    plural(a.skipped, "row")
+                                ));
+                            }
+                            match a.partial {
+                                None => (CoverageStatus::Complete, la),
+                                Some(why) => {
+                                    inv.unread.push(unread(format!(
+                                        "the Log Analytics answer is partial: {why}"
+                                    )));
+                                    (CoverageStatus::Partial, format!("{la}; partial: {why}"))
+                                }
+                            }
+                        }
+                        Err(e) => {
+                            detail.push_str("; activity could not be read from Log Analytics");
+                            inv.unread.push(unread(format!(
+                                "the activity could not be read from Log Analytics: {e}"
+                            )));
+                            (
+                                CoverageStatus::Failed,
+                                format!("Customer Insights activity could not be read: {e}"),
+                            )
+                        }
+                    };
+                    inv.coverage
+                        .push(global(log_analytics::SOURCE, status, la_detail, http));
+                }
+                (None, None) => {
+                    detail.push_str(
+                        "; no --ci-activity or --ci-workspace: who is active is not known",
+                    );
+                    inv.unread.push(unread(
+                        "no activity was supplied (--ci-activity or --ci-workspace)".into(),
+                    ));
                 }
             }
             let cov = partial_if(detail, &read.failures, "parts");

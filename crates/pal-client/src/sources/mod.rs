@@ -8,6 +8,7 @@ pub mod dataverse;
 pub mod directory;
 pub mod flow;
 pub mod graph;
+pub mod log_analytics;
 pub mod management_partner;
 mod merge;
 pub mod powerapps;
@@ -62,6 +63,10 @@ pub struct Plan {
     pub ci_audience: String,
     /// `--ci-activity`, already parsed.
     pub ci_activity: Option<Vec<CiEvent>>,
+    /// `--ci-workspace`: the Log Analytics workspace the Customer Insights
+    /// diagnostics go to, queried for the activity window instead of a file
+    /// (never together with `ci_activity`).
+    pub ci_workspace: Option<String>,
     /// Read each flow's owners (one call per flow); `--no-flow-owners` skips
     /// them, and `linked-owner-not-creator` can then not be raised.
     pub flow_owners: bool,
@@ -87,6 +92,11 @@ pub struct Collected {
 }
 
 impl Plan {
+    /// The start of the activity window: `activity_days` before `now`.
+    pub fn activity_since(&self) -> DateTime<Utc> {
+        self.now - chrono::Duration::days(i64::from(self.activity_days))
+    }
+
     /// `ours`: the object ids of the active links to `partner`, as the
     /// links name them (a UPN is resolved only during collection). One
     /// definition for the audit and the benchmark, which had drifted apart.
@@ -117,6 +127,7 @@ impl Default for Plan {
             ci_key: None,
             ci_audience: customer_insights::DEFAULT_AUDIENCE.into(),
             ci_activity: None,
+            ci_workspace: None,
             flow_owners: true,
             ours: BTreeSet::new(),
             previous: None,
@@ -194,11 +205,22 @@ pub async fn collect(
             return None;
         }
         progress.begin("Customer Insights");
-        let read = match &plan.ci_key {
+        let (read, activity) = match &plan.ci_key {
             Some(key) => {
-                Some(customer_insights::read(http, key, &plan.ci_audience, &environments).await)
+                let instances =
+                    customer_insights::read(http, key, &plan.ci_audience, &environments);
+                let activity = async {
+                    match &plan.ci_workspace {
+                        Some(ws) => Some(
+                            log_analytics::read(http, ws, plan.activity_since(), plan.now).await,
+                        ),
+                        None => None,
+                    }
+                };
+                let (read, activity) = tokio::join!(instances, activity);
+                (Some(read), activity)
             }
-            None => None,
+            None => (None, None),
         };
         progress.finish(
             "Customer Insights",
@@ -208,7 +230,7 @@ pub async fn collect(
                 None => "no key".into(),
             },
         );
-        Some(read)
+        Some((read, activity))
     };
     // Graph starts on each environment's groups and account status while
     // the others are read; the rest of Graph waits for every source.
@@ -303,8 +325,8 @@ pub async fn collect(
             )),
         }
     }
-    if let Some(read) = ci {
-        merge_customer_insights(http, plan, &mut inv, &mut events, read);
+    if let Some((read, activity)) = ci {
+        merge_customer_insights(http, plan, &mut inv, &mut events, read, activity);
     }
     inv.activity = events
         .into_iter()

@@ -594,7 +594,7 @@ fn instance_without_activity(g: &AttributionGraph, res: &Resource, f: &mut Findi
             .map(|group| format!("members of group {} (not expanded)", g.name_of(group))),
     );
     f.reasons.push(text!(
-        "the instance's active users are not known ({why}); role holders who could be active: {}. Supply the instance's activity (--ci-activity) to settle it",
+        "the instance's active users are not known ({why}); role holders who could be active: {}. Supply the instance's activity (--ci-activity or --ci-workspace) to settle it",
         could.join(", ")
     ));
 }

@@ -13,6 +13,7 @@ mod customer_insights;
 mod dataverse;
 mod flow;
 mod graph;
+mod log_analytics;
 mod management_partner;
 mod powerapps;
 mod powerbi;
@@ -157,6 +158,10 @@ pub fn route(st: &Shared, req: &Req, seg: &[String]) -> Answer {
                 drop(guard);
                 graph::graph_batch(st, req)
             }
+            (
+                "api.loganalytics.io" | "api.loganalytics.azure.com",
+                ["v1", "workspaces", workspace, "query"],
+            ) => log_analytics::query(m, req, workspace),
             _ => (
                 StatusCode::METHOD_NOT_ALLOWED,
                 json!({"error": {"code": "MethodNotAllowed", "message": "read-only emulator"}}),
