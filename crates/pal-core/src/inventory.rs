@@ -425,6 +425,12 @@ pub struct Resource {
     /// signal that decides between partners when no audit event does.
     #[serde(default)]
     pub stamps: Vec<Stamp>,
+    /// A Customer Insights instance's `instanceType` as `GET /instances`
+    /// gives it (`trial`, `sandbox`, `production`, ...); `None` when not
+    /// given, and for every other kind. `sandbox` and `trial` raise
+    /// `non-production-environment`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_type: Option<String>,
 }
 
 /// How much of what was asked of a source it gave. Anything but
@@ -715,6 +721,7 @@ mod tests {
                 principal: creator.clone(),
                 at: Utc::now(),
             }],
+            instance_type: None,
         };
         inv.add_resources([resource]);
         let own = inv.principals.keys().next().unwrap();

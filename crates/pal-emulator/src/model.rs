@@ -216,6 +216,10 @@ pub struct ModelInstance {
     /// The environment whose Dataverse the instance uses (`cdsOrgInfo`).
     #[serde(default)]
     pub environment: Option<String>,
+    /// `instanceType` on `GET /instances` (`production`, `sandbox`,
+    /// `trial`, ...); `production` when not given.
+    #[serde(default)]
+    pub instance_type: Option<String>,
     pub created_by: String,
     pub created: DateTime<Utc>,
     #[serde(default)]

@@ -296,6 +296,7 @@ pub async fn read_environment(
             creator: to_entra(&a.created_by, "the app module's createdby"),
             roles: Fact::Known(Vec::new()),
             stamps: Vec::new(),
+            instance_type: None,
         });
     }
 

@@ -271,6 +271,7 @@ fn merge_dataverse(
                         .collect(),
                 ),
                 stamps: Vec::new(),
+                instance_type: None,
             }]);
         }
     }

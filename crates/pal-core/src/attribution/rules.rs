@@ -118,8 +118,20 @@ fn other_id_of_ours(opts: &Options, f: &mut Finding) {
 
 /// The rule book counts production use for specializations: a resource in an
 /// environment whose type is known and is neither Production nor Default is
-/// flagged (an unknown type is not).
+/// flagged (an unknown type is not); so is a Customer Insights instance whose
+/// `instanceType` is `sandbox` or `trial` (any other or no type: no flag).
 fn non_production(g: &AttributionGraph, res: &Resource, f: &mut Finding) {
+    if res.kind == ResourceKind::Instance
+        && let Some(t) = res
+            .instance_type
+            .as_deref()
+            .filter(|t| t.eq_ignore_ascii_case("sandbox") || t.eq_ignore_ascii_case("trial"))
+    {
+        f.flags.push(Flag::NonProductionEnvironment);
+        f.reasons.push(text!(
+            "the instance is of type {t}, not production: credit for specializations counts production use"
+        ));
+    }
     let Some(sku) = g
         .environment(&res.environment)
         .and_then(|e| e.sku.as_deref())

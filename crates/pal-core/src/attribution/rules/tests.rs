@@ -153,6 +153,7 @@ fn app(owner: u8, others: Vec<RoleAssignment>, stamps: Vec<Stamp>) -> Resource {
         creator: Fact::Known(id(owner)),
         roles: Fact::Known(roles),
         stamps,
+        instance_type: None,
     }
 }
 
@@ -167,6 +168,7 @@ fn flow(creator: Option<u8>, owners: Vec<RoleAssignment>) -> Resource {
         creator: creator.map_or(Fact::Unknown("no creator".into()), |c| Fact::Known(id(c))),
         roles: Fact::Known(owners),
         stamps: Vec::new(),
+        instance_type: None,
     }
 }
 
@@ -627,6 +629,7 @@ fn dataset(publisher: Option<u8>) -> Resource {
         creator: publisher.map_or(Fact::Unknown("unresolved".into()), |p| Fact::Known(id(p))),
         roles: Fact::Known(vec![]),
         stamps: vec![],
+        instance_type: None,
     }
 }
 
@@ -650,6 +653,7 @@ fn instance(holders: &[u8], stamps: Vec<Stamp>) -> Resource {
                 .collect(),
         ),
         stamps,
+        instance_type: None,
     }
 }
 
@@ -1736,6 +1740,59 @@ mod v2_cases {
             );
             assert_eq!(f.at_risk(), flagged, "{sku:?}: {:?}", f.flags);
         }
+    }
+
+    #[test]
+    fn sandbox_and_trial_customer_insights_instances_are_non_production() {
+        // An instance credited to us by its activity; only its own type
+        // changes. `pitchDemo`, `pov`, an unknown or no type raise nothing.
+        let mut w = World::new()
+            .link(1, OURS)
+            .principal(1, PrincipalType::ServicePrincipal)
+            .resource(instance(&[1], vec![]));
+        w.inv.activity = vec![event("inst-1", 1, 3, "a")];
+        for (t, flagged) in [
+            (None, false),
+            (Some("production"), false),
+            (Some("pitchDemo"), false),
+            (Some("pov"), false),
+            (Some("ci"), false),
+            (Some(""), false),
+            (Some("sandbox"), true),
+            (Some("Trial"), true),
+            (Some("SANDBOX"), true),
+        ] {
+            w.inv.resources[0].instance_type = t.map(str::to_string);
+            let f = w.one();
+            assert_eq!(f.verdict, Verdict::Credited, "{t:?}");
+            assert_eq!(
+                f.flags.contains(&Flag::NonProductionEnvironment),
+                flagged,
+                "{t:?}"
+            );
+            assert_eq!(f.at_risk(), flagged, "{t:?}: {:?}", f.flags);
+        }
+        // A production instance in a sandbox environment: the environment
+        // flags it; a sandbox instance in a production one: the instance.
+        w.inv.environments[0].sku = Some("Sandbox".into());
+        w.inv.resources[0].instance_type = Some("production".into());
+        assert!(w.one().flags.contains(&Flag::NonProductionEnvironment));
+        w.inv.environments[0].sku = Some("Production".into());
+        w.inv.resources[0].instance_type = Some("sandbox".into());
+        let f = w.one();
+        assert!(f.flags.contains(&Flag::NonProductionEnvironment));
+        assert!(
+            f.reasons.iter().any(|r| r.contains("type sandbox")),
+            "{:?}",
+            f.reasons
+        );
+        // The type of a canvas app's resource is never read as an instance's.
+        let mut w = World::new()
+            .link(1, OURS)
+            .principal(1, PrincipalType::ServicePrincipal)
+            .resource(app(1, vec![], vec![]));
+        w.inv.resources[0].instance_type = Some("sandbox".into());
+        assert!(!w.one().flags.contains(&Flag::NonProductionEnvironment));
     }
 
     #[test]
