@@ -272,6 +272,9 @@ pub enum ResourceKind {
     ModelDrivenApp,
     /// A Power Automate cloud flow: its creator alone is attributed.
     CloudFlow,
+    /// A Power Automate desktop flow (a Dataverse `workflow` of category
+    /// 6): its creator alone is attributed, as for a cloud flow.
+    DesktopFlow,
     /// A Power BI dataset (semantic model): its publishers are attributed.
     Dataset,
     /// A Customer Insights instance: its active users are attributed.
@@ -283,7 +286,7 @@ impl ResourceKind {
     pub fn product(self) -> Product {
         match self {
             Self::CanvasApp | Self::ModelDrivenApp => Product::PowerApps,
-            Self::CloudFlow => Product::PowerAutomate,
+            Self::CloudFlow | Self::DesktopFlow => Product::PowerAutomate,
             Self::Dataset => Product::PowerBi,
             Self::Instance => Product::CustomerInsights,
         }
@@ -295,6 +298,7 @@ impl ResourceKind {
             Self::CanvasApp => "canvas-app",
             Self::ModelDrivenApp => "model-driven-app",
             Self::CloudFlow => "cloud-flow",
+            Self::DesktopFlow => "desktop-flow",
             Self::Dataset => "dataset",
             Self::Instance => "instance",
         }

@@ -375,12 +375,21 @@ pub struct ModelFlow {
     /// Only Dataverse lists it; the Flow admin API leaves it out.
     #[serde(default)]
     pub dataverse_only: bool,
+    /// Dataverse `workflow.category`: 5 a cloud flow (the default), 6 a
+    /// desktop flow. A desktop flow is listed by Dataverse only, never by
+    /// the Flow admin API's cloud flows.
+    #[serde(default = "cloud_flow")]
+    pub category: u8,
     /// The Flow API `name` differs from the Dataverse `workflowid`: it is the
     /// `workflowidunique` (give that id here).
     #[serde(default)]
     pub workflowid: Option<String>,
     #[serde(default)]
     pub note: Option<String>,
+}
+
+fn cloud_flow() -> u8 {
+    5
 }
 
 fn started() -> String {

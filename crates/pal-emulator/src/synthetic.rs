@@ -297,6 +297,7 @@ pub fn generate(spec: &Spec) -> TenantModel {
                 editors: Vec::new(),
                 solution: None,
                 dataverse_only: false,
+                category: 5,
                 workflowid: None,
                 note: None,
             }

@@ -356,7 +356,7 @@ fn demo_prints_the_table_and_valid_json() {
         .iter()
         .map(|f| f["kind"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds.len(), 5, "{kinds:?}");
+    assert_eq!(kinds.len(), 6, "{kinds:?}");
     for v in ["credited", "credited-to-other", "uncredited", "unknown"] {
         assert!(
             report["summary"]["by_verdict"][v].as_u64().unwrap() > 0,

@@ -31,7 +31,7 @@ pub fn finding(g: &AttributionGraph, index: usize, opts: &Options) -> Finding {
     let reading = solution_reading(g, res, &mut f);
     match res.kind {
         ResourceKind::CanvasApp => canvas_app(g, res, opts, &mut f),
-        ResourceKind::CloudFlow => cloud_flow(g, res, opts, &mut f),
+        ResourceKind::CloudFlow | ResourceKind::DesktopFlow => cloud_flow(g, res, opts, &mut f),
         ResourceKind::ModelDrivenApp => model_driven_app(g, res, opts, &mut f, &reading),
         ResourceKind::Dataset => dataset(g, res, opts, &mut f),
         ResourceKind::Instance => instance(g, res, opts, &mut f),
@@ -396,7 +396,8 @@ fn single(
     }
 }
 
-/// Cloud flow: the creator only; there is no latest-partner choice.
+/// Cloud or desktop flow: the creator only; there is no latest-partner
+/// choice.
 fn cloud_flow(g: &AttributionGraph, res: &Resource, opts: &Options, f: &mut Finding) {
     let creator = match &res.creator {
         Fact::Known(c) => c.clone(),
@@ -770,7 +771,10 @@ fn both_readings(g: &AttributionGraph, res: &Resource, f: &mut Finding, reading:
                 ));
                 return;
             }
-            let who = if res.kind == ResourceKind::CloudFlow {
+            let who = if matches!(
+                res.kind,
+                ResourceKind::CloudFlow | ResourceKind::DesktopFlow
+            ) {
                 "its creator"
             } else {
                 "its owner and co-owners"
@@ -820,6 +824,7 @@ fn unread(g: &AttributionGraph, res: &Resource, f: &mut Finding) {
                     ResourceKind::CanvasApp
                         | ResourceKind::ModelDrivenApp
                         | ResourceKind::CloudFlow
+                        | ResourceKind::DesktopFlow
                 );
                 if !component || managed_solution(g, res).is_some() {
                     continue;
@@ -918,6 +923,7 @@ fn kind_words(kind: ResourceKind) -> &'static str {
         ResourceKind::CanvasApp => "the canvas app",
         ResourceKind::ModelDrivenApp => "the model-driven app",
         ResourceKind::CloudFlow => "the flow",
+        ResourceKind::DesktopFlow => "the desktop flow",
         ResourceKind::Dataset => "the dataset",
         ResourceKind::Instance => "the instance",
     }

@@ -2157,3 +2157,115 @@ fn instance_role_holders_and_active_users_are_involved() {
         ]
     );
 }
+
+mod desktop_flows {
+    //! Issue 18, point 7: a desktop flow (Dataverse `workflow` category 6)
+    //! follows its creator, exactly as a cloud flow does.
+    use super::*;
+    use crate::inventory::{Unread, UnreadFact};
+
+    fn desktop(creator: Option<u8>, owners: Vec<RoleAssignment>) -> Resource {
+        Resource {
+            id: ResourceId::new("desktop-1"),
+            kind: ResourceKind::DesktopFlow,
+            name: "Desktop".into(),
+            ..flow(creator, owners)
+        }
+    }
+
+    #[test]
+    fn a_desktop_flow_follows_its_creator_and_is_power_automate() {
+        let f = World::new()
+            .link(1, OURS)
+            .resource(desktop(Some(1), vec![]))
+            .one();
+        assert_eq!(f.verdict, Verdict::Credited);
+        assert_eq!(f.product, crate::inventory::Product::PowerAutomate);
+        assert_eq!(f.kind.as_str(), "desktop-flow");
+        assert_eq!(f.attributed[0].principal_id, id(1));
+        // Another partner's creator; an unlinked creator; no creator read.
+        let other = World::new()
+            .link(1, OTHER)
+            .resource(desktop(Some(1), vec![]));
+        assert_eq!(other.one().verdict, Verdict::CreditedToOther);
+        let unlinked = World::new()
+            .link(9, OURS)
+            .resource(desktop(Some(1), vec![]));
+        assert_eq!(unlinked.one().verdict, Verdict::Uncredited);
+        let unread = World::new().link(1, OURS).resource(desktop(None, vec![]));
+        assert_eq!(unread.one().verdict, Verdict::Unknown);
+    }
+
+    #[test]
+    fn a_linked_owner_of_a_desktop_flow_who_did_not_create_it_earns_nothing() {
+        let f = World::new()
+            .link(2, OURS)
+            .resource(desktop(
+                Some(1),
+                vec![role(1, Role::Owner), role(2, Role::Owner)],
+            ))
+            .one();
+        assert_eq!(f.verdict, Verdict::Uncredited);
+        assert!(f.flags.contains(&Flag::LinkedOwnerNotCreator));
+        // The fix says no API re-creates it, and proposes no write.
+        let fix = f.fix.as_ref().unwrap().to_string();
+        assert!(
+            fix.contains("desktop flow") && fix.contains("no API"),
+            "{fix}"
+        );
+        assert!(fix.contains("Power Automate for desktop"), "{fix}");
+    }
+
+    #[test]
+    fn a_desktop_flow_in_a_managed_solution_gets_both_readings_like_a_cloud_flow() {
+        // Created by an unlinked customer, imported by us: unknown, flagged,
+        // the reason speaking of its creator.
+        let mut w = World::new()
+            .link(2, OURS)
+            .resource(with_solution(desktop(Some(1), vec![]), "Sol"));
+        w.inv
+            .solutions
+            .push(solution("Sol", true, vec![(Some(2), 5)]));
+        let f = w.one();
+        assert_eq!(f.verdict, Verdict::Unknown);
+        assert!(f.flags.contains(&Flag::OwnerChangedSinceImport));
+        assert!(
+            f.reasons.iter().any(|r| r.contains("(its creator)")),
+            "{:?}",
+            f.reasons
+        );
+        // Created and imported by us: the readings agree.
+        w.inv.resources[0].creator = Fact::Known(id(2));
+        let f = w.one();
+        assert_eq!(f.verdict, Verdict::Credited);
+        assert!(
+            f.fix
+                .as_ref()
+                .is_none_or(|x| !x.to_string().contains("re-create")),
+            "{:?}",
+            f.fix
+        );
+    }
+
+    #[test]
+    fn unread_solution_membership_makes_a_desktop_flow_unknown() {
+        // Credited by its creator, but a managed solution's components were
+        // not read: its last linked importer could decide instead.
+        let mut w = World::new()
+            .link(1, OURS)
+            .resource(desktop(Some(1), vec![]));
+        w.inv.unread.push(Unread {
+            fact: UnreadFact::SolutionMembership { solution: None },
+            environment: Some(EnvironmentId::new("env")),
+            resource: None,
+            why: "403".into(),
+        });
+        let f = w.one();
+        assert_eq!(f.verdict, Verdict::Unknown);
+        assert!(
+            f.reasons.iter().any(|r| r.contains("the desktop flow")),
+            "{:?}",
+            f.reasons
+        );
+    }
+}
