@@ -247,6 +247,7 @@ fn attribution_only(n: usize) -> serde_json::Value {
             creator: Fact::Known(owner),
             roles: Fact::Known(roles),
             stamps: Vec::new(),
+            instance_type: None,
         });
     }
     let options = Options {

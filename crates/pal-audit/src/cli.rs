@@ -214,6 +214,12 @@ pub struct AuditArgs {
     /// linked-to-other-id-of-ours instead of counting as another partner.
     #[arg(long, value_name = "ID")]
     pub our_other_id: Vec<String>,
+    /// Audit even though no link in --links/--attestations names
+    /// --partner-id (links naming an --our-other-id do not count). Without
+    /// it, such an ID is taken for a typo and refused (exit 2) before
+    /// anything is read.
+    #[arg(long, env = "PAL_AUDIT_ALLOW_UNLINKED_PARTNER", hide_env_values = true)]
+    pub allow_unlinked_partner: bool,
     /// Products to audit: power-apps, power-automate, power-bi, customer-insights
     /// (comma-separated) [default: all].
     #[arg(

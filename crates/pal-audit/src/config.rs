@@ -31,6 +31,9 @@ pub const TEMPLATE: &str = r#"# pal-audit.toml: read from the current folder, or
 # Your organisation's other partner IDs (a global ID, another location): a
 # link naming one is flagged linked-to-other-id-of-ours, not "another partner".
 # our_other_ids = ["4567891"]
+# A partner_id that no link (links, attestations) names is refused as a
+# likely typo (exit 2) unless this is true.
+# allow_unlinked_partner = false
 
 # The customer tenant: id or domain.
 # tenant = "contoso.onmicrosoft.com"
@@ -89,6 +92,7 @@ pub struct FileConfig {
     pub partner_id: Option<String>,
     #[serde(default)]
     pub our_other_ids: Vec<String>,
+    pub allow_unlinked_partner: Option<bool>,
     pub tenant: Option<String>,
     #[serde(default)]
     pub links: Vec<PathBuf>,
@@ -348,6 +352,9 @@ pub struct AuditConfig {
     pub attestation_max_age: chrono::Duration,
     /// `--our-other-id`: our organisation's other partner IDs.
     pub our_other_ids: Vec<PartnerId>,
+    /// `--allow-unlinked-partner`: audit although no link names the
+    /// partner ID.
+    pub allow_unlinked_partner: bool,
     pub environment_concurrency: usize,
     pub output: OutputConfig,
 }
@@ -546,6 +553,8 @@ impl AuditConfig {
             as_of,
             attestation_max_age: chrono::Duration::days(i64::from(max_age_days)),
             our_other_ids,
+            allow_unlinked_partner: args.allow_unlinked_partner
+                || file.allow_unlinked_partner.unwrap_or(false),
             environment_concurrency: file.http.environment_concurrency.unwrap_or(4).max(1),
             output: OutputConfig::resolve(args.output, &file, "any")?,
         })

@@ -272,6 +272,9 @@ pub enum ResourceKind {
     ModelDrivenApp,
     /// A Power Automate cloud flow: its creator alone is attributed.
     CloudFlow,
+    /// A Power Automate desktop flow (a Dataverse `workflow` of category
+    /// 6): its creator alone is attributed, as for a cloud flow.
+    DesktopFlow,
     /// A Power BI dataset (semantic model): its publishers are attributed.
     Dataset,
     /// A Customer Insights instance: its active users are attributed.
@@ -283,7 +286,7 @@ impl ResourceKind {
     pub fn product(self) -> Product {
         match self {
             Self::CanvasApp | Self::ModelDrivenApp => Product::PowerApps,
-            Self::CloudFlow => Product::PowerAutomate,
+            Self::CloudFlow | Self::DesktopFlow => Product::PowerAutomate,
             Self::Dataset => Product::PowerBi,
             Self::Instance => Product::CustomerInsights,
         }
@@ -295,6 +298,7 @@ impl ResourceKind {
             Self::CanvasApp => "canvas-app",
             Self::ModelDrivenApp => "model-driven-app",
             Self::CloudFlow => "cloud-flow",
+            Self::DesktopFlow => "desktop-flow",
             Self::Dataset => "dataset",
             Self::Instance => "instance",
         }
@@ -425,6 +429,12 @@ pub struct Resource {
     /// signal that decides between partners when no audit event does.
     #[serde(default)]
     pub stamps: Vec<Stamp>,
+    /// A Customer Insights instance's `instanceType` as `GET /instances`
+    /// gives it (`trial`, `sandbox`, `production`, ...); `None` when not
+    /// given, and for every other kind. `sandbox` and `trial` raise
+    /// `non-production-environment`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_type: Option<String>,
 }
 
 /// How much of what was asked of a source it gave. Anything but
@@ -715,6 +725,7 @@ mod tests {
                 principal: creator.clone(),
                 at: Utc::now(),
             }],
+            instance_type: None,
         };
         inv.add_resources([resource]);
         let own = inv.principals.keys().next().unwrap();

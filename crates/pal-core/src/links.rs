@@ -446,6 +446,13 @@ pub fn load(links_files: &[PathBuf], attestations: &[PathBuf]) -> Result<Vec<Lin
     Ok(links)
 }
 
+/// Whether any link (declared or attested, active or `Deleted`) names
+/// `partner`: a `--partner-id` no link names is almost always a typo. Only
+/// the partner ID itself counts, never one of our organisation's other IDs.
+pub fn names_partner(links: &[Link], partner: &PartnerId) -> bool {
+    links.iter().any(|l| &l.partner_id == partner)
+}
+
 /// Refuses attestations made in another tenant than the audited one.
 pub fn check_tenant(links: &[Link], tenant_id: &str) -> Result<(), InputError> {
     for link in links {
@@ -466,6 +473,35 @@ mod tests {
     use super::*;
 
     const GUID: &str = "6A1B2C3D-0000-4000-8000-00000000000A";
+
+    #[test]
+    fn a_partner_id_is_named_only_by_a_link_to_that_very_id() {
+        let att = |partner: &str, state: &str| {
+            parse_attestation(
+                "a.json",
+                &format!(
+                    r#"{{"schema":"{ATTESTATION_SCHEMA}","tenant_id":"{GUID}","principal_id":"{GUID}","principal_kind":"service-account","partner_id":"{partner}","state":"{state}","attested_at":"2026-01-01T00:00:00Z"}}"#
+                ),
+            )
+            .unwrap()
+        };
+        let id = |s: &str| PartnerId::parse(s).unwrap();
+        // Attestations only, all to our real ID and to one of our other IDs:
+        // a transposed --partner-id is named by none of them.
+        let links = vec![att("4567890", "Active"), att("4567891", "Active")];
+        assert!(names_partner(&links, &id("4567890")));
+        assert!(!names_partner(&links, &id("4567809")), "a typo");
+        // A link naming one of our other IDs names that ID, not ours.
+        let other_only = vec![att("4567891", "Active")];
+        assert!(!names_partner(&other_only, &id("4567890")));
+        // A Deleted attestation still names the ID: no typo.
+        assert!(names_partner(&[att("4567890", "Deleted")], &id("4567890")));
+        // Declared rows count as well as attestations.
+        let rows =
+            parse_links_csv("l.csv", &format!("principal,partner_id\n{GUID},4567890\n")).unwrap();
+        assert!(names_partner(&rows, &id("4567890")));
+        assert!(!names_partner(&[], &id("4567890")));
+    }
 
     #[test]
     fn line_numbers_scan_the_file_once() {

@@ -224,6 +224,10 @@ pub struct ModelInstance {
     /// The environment whose Dataverse the instance uses (`cdsOrgInfo`).
     #[serde(default)]
     pub environment: Option<String>,
+    /// `instanceType` on `GET /instances` (`production`, `sandbox`,
+    /// `trial`, ...); `production` when not given.
+    #[serde(default)]
+    pub instance_type: Option<String>,
     pub created_by: String,
     pub created: DateTime<Utc>,
     #[serde(default)]
@@ -400,12 +404,21 @@ pub struct ModelFlow {
     /// Only Dataverse lists it; the Flow admin API leaves it out.
     #[serde(default)]
     pub dataverse_only: bool,
+    /// Dataverse `workflow.category`: 5 a cloud flow (the default), 6 a
+    /// desktop flow. A desktop flow is listed by Dataverse only, never by
+    /// the Flow admin API's cloud flows.
+    #[serde(default = "cloud_flow")]
+    pub category: u8,
     /// The Flow API `name` differs from the Dataverse `workflowid`: it is the
     /// `workflowidunique` (give that id here).
     #[serde(default)]
     pub workflowid: Option<String>,
     #[serde(default)]
     pub note: Option<String>,
+}
+
+fn cloud_flow() -> u8 {
+    5
 }
 
 fn started() -> String {

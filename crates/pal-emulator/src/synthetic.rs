@@ -297,6 +297,7 @@ pub fn generate(spec: &Spec) -> TenantModel {
                 editors: Vec::new(),
                 solution: None,
                 dataverse_only: false,
+                category: 5,
                 workflowid: None,
                 note: None,
             }
@@ -369,6 +370,7 @@ pub fn generate(spec: &Spec) -> TenantModel {
             id: guid(0xe1e1_e1e1, i),
             name: format!("Instance {i}"),
             environment: None,
+            instance_type: None,
             created_by: maker(&mut rng),
             created: t0,
             updated_by: None,

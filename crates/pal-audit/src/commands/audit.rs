@@ -63,10 +63,31 @@ fn check_outputs(cfg: &AuditConfig) -> Result<(), Error> {
     Ok(())
 }
 
+/// A `--partner-id` that no given link names is almost always a typo: it is
+/// refused before anything is read (exit 2), unless
+/// `--allow-unlinked-partner`. A link naming one of `--our-other-id` does
+/// not name the partner ID; a `Deleted` attestation naming it does (the ID
+/// is then no typo). With no links at all there is nothing to compare: the
+/// "no links given" warning says so instead.
+fn check_partner_named(links: &[Link], partner: &links::PartnerId) -> Result<(), Error> {
+    if links.is_empty() || links::names_partner(links, partner) {
+        return Ok(());
+    }
+    let named: std::collections::BTreeSet<&str> =
+        links.iter().map(|l| l.partner_id.as_str()).collect();
+    Err(Error::Usage(format!(
+        "--partner-id {partner}: no link in --links/--attestations names it (they name {}), so nothing could be credited to it: a typo? Check the ID (your associated partner ID, its links naming an --our-other-id do not count), or give --allow-unlinked-partner (PAL_AUDIT_ALLOW_UNLINKED_PARTNER, allow_unlinked_partner in pal-audit.toml) to audit anyway",
+        named.into_iter().collect::<Vec<_>>().join(", ")
+    )))
+}
+
 /// `pal-audit audit`.
 pub(crate) async fn audit(cfg: AuditConfig, quiet: bool, color: bool) -> Result<Outcome, Error> {
     // Every input is read and checked before the first call.
     let links = links::load(&cfg.links, &cfg.attestations)?;
+    if !cfg.allow_unlinked_partner {
+        check_partner_named(&links, &cfg.partner_id)?;
+    }
     if let Some(t) = cfg.conn.tenant.as_deref().filter(|t| is_guid(t)) {
         links::check_tenant(&links, t)?;
     }

@@ -67,6 +67,7 @@ pub(crate) async fn demo(
         as_of,
         attestation_max_age: chrono::Duration::days(30),
         our_other_ids: Vec::new(),
+        allow_unlinked_partner: false,
         environment_concurrency: 4,
         output,
     };

@@ -356,7 +356,7 @@ fn demo_prints_the_table_and_valid_json() {
         .iter()
         .map(|f| f["kind"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds.len(), 5, "{kinds:?}");
+    assert_eq!(kinds.len(), 6, "{kinds:?}");
     for v in ["credited", "credited-to-other", "uncredited", "unknown"] {
         assert!(
             report["summary"]["by_verdict"][v].as_u64().unwrap() > 0,
@@ -605,4 +605,123 @@ fn an_api_base_nobody_listens_on_fails_at_once_naming_it() {
         .output()
         .unwrap();
     assert_eq!(doctor.status.code(), Some(2));
+}
+
+#[test]
+fn a_partner_id_no_link_names_is_refused_as_a_typo() {
+    let emu = Emulator::start("", 100);
+    let base = emu.base();
+    // Attestations only (they name 4567890 and Fabrikam's 1234567): a
+    // transposed partner ID is refused before anything is read.
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "audit",
+            "--auth",
+            "static-token",
+            "--api-base",
+            &base,
+            "--attestations",
+            "crates/pal-emulator/contoso/attestations",
+            "--as-of",
+            AS_OF,
+            "--format",
+            "json",
+            "--fail-on",
+            "none",
+        ];
+        args.extend_from_slice(extra);
+        bin()
+            .env("PAL_AUDIT_TOKEN", TOKEN)
+            .env("PAL_AUDIT_CI_KEY", CI_KEY)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let typo = run(&["--partner-id", "4567809"]);
+    assert_eq!(typo.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&typo.stderr);
+    assert!(
+        stderr.contains("--partner-id 4567809: no link") && stderr.contains("4567890"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--allow-unlinked-partner"), "{stderr}");
+    assert!(typo.stdout.is_empty(), "no report: nothing was read");
+    // The links naming 4567890 do not name the partner ID when 4567890 is
+    // given as one of our other IDs.
+    let other = run(&["--partner-id", "4567809", "--our-other-id", "4567890"]);
+    assert_eq!(other.status.code(), Some(2));
+    // The right ID audits.
+    assert_eq!(run(&["--partner-id", PARTNER]).status.code(), Some(4));
+    // Allowed by the flag, the variable or the config file: the audit runs,
+    // and nothing is credited to the unlinked ID.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("pal-audit.toml");
+    std::fs::write(&config, "allow_unlinked_partner = true\n").unwrap();
+    let config = config.to_str().unwrap().to_string();
+    let allowed = [
+        run(&["--partner-id", "4567809", "--allow-unlinked-partner"]),
+        {
+            let mut args = vec!["--config", config.as_str()];
+            args.extend([
+                "audit",
+                "--auth",
+                "static-token",
+                "--api-base",
+                &base,
+                "--partner-id",
+                "4567809",
+                "--attestations",
+                "crates/pal-emulator/contoso/attestations",
+                "--format",
+                "json",
+                "--fail-on",
+                "none",
+            ]);
+            bin()
+                .env("PAL_AUDIT_TOKEN", TOKEN)
+                .env("PAL_AUDIT_CI_KEY", CI_KEY)
+                .args(args)
+                .output()
+                .unwrap()
+        },
+        {
+            let mut cmd = bin();
+            cmd.env("PAL_AUDIT_TOKEN", TOKEN)
+                .env("PAL_AUDIT_CI_KEY", CI_KEY)
+                .env("PAL_AUDIT_ALLOW_UNLINKED_PARTNER", "true")
+                .args([
+                    "audit",
+                    "--auth",
+                    "static-token",
+                    "--api-base",
+                    &base,
+                    "--partner-id",
+                    "4567809",
+                    "--attestations",
+                    "crates/pal-emulator/contoso/attestations",
+                    "--format",
+                    "json",
+                    "--fail-on",
+                    "none",
+                ]);
+            cmd.output().unwrap()
+        },
+    ];
+    for out in allowed {
+        assert_ne!(
+            out.status.code(),
+            Some(2),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report = json(&out);
+        assert!(
+            report["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|f| f["verdict"] != "credited"),
+            "nothing is credited to an ID no link names"
+        );
+    }
 }

@@ -220,6 +220,7 @@ fn build(w: &World) -> (Inventory, Vec<Link>) {
                     at: day(*d),
                 })
                 .collect(),
+            instance_type: None,
         });
     }
     let mut imports: Vec<Import> = w

@@ -35,6 +35,10 @@ pub struct WireInstance {
     pub instance_id: String,
     #[serde(default)]
     pub name: Option<String>,
+    /// `trial`, `sandbox`, `production`, `pitchDemo`, `pov` (the client
+    /// library's `InstanceInfo`, 2021 [?]); anything else is kept as given.
+    #[serde(default)]
+    pub instance_type: Option<String>,
 }
 
 /// `GET /instances` is a bare array; some answers wrap it in `value`.
@@ -263,6 +267,12 @@ pub async fn read(
             creator: Fact::Unknown("an instance has no creator rule".into()),
             roles,
             stamps,
+            instance_type: instance
+                .instance_type
+                .as_deref()
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_string),
         });
     }
     Ok(out)

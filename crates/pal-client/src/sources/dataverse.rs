@@ -68,6 +68,9 @@ pub struct WireWorkflow {
     pub owner: Option<String>,
     #[serde(default, rename = "_createdby_value")]
     pub created_by: Option<String>,
+    /// 5 a cloud flow, 6 a desktop flow (`workflow_category`).
+    #[serde(default)]
+    pub category: Option<Value>,
 }
 
 #[derive(Debug, PartialEq, Deserialize)]
@@ -148,9 +151,16 @@ fn boolean(v: &Option<Value>) -> Option<bool> {
     }
 }
 
-/// A cloud flow that Dataverse lists.
+/// Dataverse `workflow.category` of a cloud flow ("Modern Flow").
+pub const CATEGORY_CLOUD_FLOW: i64 = 5;
+/// Dataverse `workflow.category` of a desktop flow.
+pub const CATEGORY_DESKTOP_FLOW: i64 = 6;
+
+/// A cloud or desktop flow that Dataverse lists.
 #[derive(Debug, Clone)]
 pub struct DataverseFlow {
+    /// A desktop flow (category 6): never in the Flow admin API's list.
+    pub desktop: bool,
     pub workflowid: String,
     pub workflowidunique: Option<String>,
     pub name: String,
@@ -296,18 +306,33 @@ pub async fn read_environment(
             creator: to_entra(&a.created_by, "the app module's createdby"),
             roles: Fact::Known(Vec::new()),
             stamps: Vec::new(),
+            instance_type: None,
         });
     }
 
     let workflows: Vec<WireWorkflow> = http
         .get_all_by_id::<ValuePage<_>>(
             &ctx,
-            &get("workflows?$filter=category eq 5&$select=workflowid,workflowidunique,name,statecode,ismanaged,_ownerid_value,_createdby_value,_modifiedby_value,createdon,modifiedon"),
+            &get("workflows?$filter=category eq 5 or category eq 6&$select=workflowid,workflowidunique,name,category,statecode,ismanaged,_ownerid_value,_createdby_value,_modifiedby_value,createdon,modifiedon"),
             |w: &WireWorkflow| w.workflowid.to_ascii_lowercase(),
         )
         .await?;
     for w in workflows {
+        let desktop = match int(&w.category) {
+            Some(CATEGORY_DESKTOP_FLOW) => true,
+            // Asked for 5 or 6; a row without its category is the cloud
+            // flow it always was.
+            Some(CATEGORY_CLOUD_FLOW) | None => false,
+            Some(other) => {
+                tracing::info!(
+                    "workflow {} of category {other} left out: not a flow",
+                    w.workflowid
+                );
+                continue;
+            }
+        };
         out.flows.push(DataverseFlow {
+            desktop,
             name: w.name.clone().unwrap_or_else(|| w.workflowid.clone()),
             creator: to_entra(&w.created_by, "the workflow's createdby"),
             owner: w

@@ -498,6 +498,7 @@ mod tests {
             creator: Fact::Known(creator),
             roles: Fact::Known(Vec::new()),
             stamps: Vec::new(),
+            instance_type: None,
         }
     }
 

@@ -179,6 +179,7 @@ pub async fn read_environment(
             roles: Fact::Unknown(String::new()),
             // A flow has one creator: no latest-partner choice, no stamps needed.
             stamps: Vec::new(),
+            instance_type: None,
         });
         out.principals.extend(creator);
     }

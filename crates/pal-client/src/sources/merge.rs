@@ -197,6 +197,7 @@ fn merge_dataverse(
     let workflow_by_id: BTreeMap<&str, &str> = read
         .flows
         .iter()
+        .filter(|f| !f.desktop)
         .flat_map(|f| {
             [Some(f.workflowid.as_str()), f.workflowidunique.as_deref()]
                 .into_iter()
@@ -239,21 +240,30 @@ fn merge_dataverse(
         .filter(|r| r.kind == ResourceKind::CloudFlow && r.environment == env.id)
         .map(|r| r.id.to_string())
         .collect();
+    let desktop_flows = read.flows.iter().filter(|f| f.desktop).count();
     if flows_wanted {
         for f in &read.flows {
             // The admin list may lack solution-aware flows [?]: match the
-            // Flow API name with workflowid or workflowidunique.
-            let listed = listed_flows.contains(&f.workflowid)
-                || f.workflowidunique
-                    .as_ref()
-                    .is_some_and(|u| listed_flows.contains(u));
+            // Flow API name with workflowid or workflowidunique. A desktop
+            // flow is listed by Dataverse only.
+            let listed = !f.desktop
+                && (listed_flows.contains(&f.workflowid)
+                    || f.workflowidunique
+                        .as_ref()
+                        .is_some_and(|u| listed_flows.contains(u)));
             if listed {
                 continue;
             }
-            dataverse_only += 1;
+            if !f.desktop {
+                dataverse_only += 1;
+            }
             inv.add_resources([Resource {
                 id: ResourceId::new(&f.workflowid),
-                kind: ResourceKind::CloudFlow,
+                kind: if f.desktop {
+                    ResourceKind::DesktopFlow
+                } else {
+                    ResourceKind::CloudFlow
+                },
                 name: f.name.as_str().into(),
                 environment: env.id.clone(),
                 environment_name: None,
@@ -272,13 +282,15 @@ fn merge_dataverse(
                         .collect(),
                 ),
                 stamps: Vec::new(),
+                instance_type: None,
             }]);
         }
     }
     let detail = format!(
-        "{}, {} ({dataverse_only} listed only here), {} ({} managed)",
+        "{}, {} ({dataverse_only} listed only here), {}, {} ({} managed)",
         plural(model_driven, "model-driven app"),
-        plural(read.flows.len(), "solution flow"),
+        plural(read.flows.len() - desktop_flows, "solution flow"),
+        plural(desktop_flows, "desktop flow"),
         plural(read.solutions.len(), "solution"),
         managed.len()
     );

@@ -343,6 +343,7 @@ fn to_resource(app: &WireApp, env: &Environment, roles: Fact<Vec<RoleAssignment>
         ),
         roles,
         stamps,
+        instance_type: None,
     }
 }
 

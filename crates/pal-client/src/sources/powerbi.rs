@@ -609,6 +609,7 @@ fn into_read(workspaces: Vec<WireWorkspace>, path: String) -> PowerBiRead {
                 creator: publisher,
                 roles: Fact::Known(Vec::new()),
                 stamps,
+                instance_type: None,
             });
         }
     }

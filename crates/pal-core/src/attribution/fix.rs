@@ -113,7 +113,7 @@ pub fn fix_for(g: &AttributionGraph, res: &Resource, f: &Finding, opts: &Options
                 ),
             ));
         }
-        ResourceKind::CloudFlow | ResourceKind::ModelDrivenApp
+        ResourceKind::CloudFlow | ResourceKind::DesktopFlow | ResourceKind::ModelDrivenApp
             if managed && latest(InvolvementRole::Importer, id) =>
         {
             shared(format_args!(
@@ -127,6 +127,15 @@ pub fn fix_for(g: &AttributionGraph, res: &Resource, f: &Finding, opts: &Options
         )),
         ResourceKind::CloudFlow => shared(format_args!(
             "A flow's creator cannot change and the flow is in no managed solution: re-create it as {who}. Changing owners does not move credit."
+        )),
+        // No API changes a desktop flow's creator or re-creates it: the
+        // steps are a person's, in Power Automate for desktop.
+        ResourceKind::DesktopFlow if managed => shared(format_args!(
+            "A desktop flow's creator cannot change, and no API re-creates it: re-import managed solution {} as {who} (`pac solution import` or build tools), or re-create the desktop flow in Power Automate for desktop signed in as {who}. Changing owners does not move credit.",
+            solution.as_deref().unwrap_or_default()
+        )),
+        ResourceKind::DesktopFlow => shared(format_args!(
+            "A desktop flow's creator cannot change, no API re-creates it, and it is in no managed solution: re-create it in Power Automate for desktop signed in as {who}, or ship it in a managed solution imported as {who}. Changing owners does not move credit."
         )),
         ResourceKind::ModelDrivenApp if managed => shared(format_args!(
             "Re-import managed solution {} as {who} (`pac solution import` or build tools); there is no GUI or PowerShell path.",

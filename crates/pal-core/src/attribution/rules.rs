@@ -31,7 +31,7 @@ pub fn finding(g: &AttributionGraph, index: usize, opts: &Options) -> Finding {
     let reading = solution_reading(g, res, &mut f);
     match res.kind {
         ResourceKind::CanvasApp => canvas_app(g, res, opts, &mut f),
-        ResourceKind::CloudFlow => cloud_flow(g, res, opts, &mut f),
+        ResourceKind::CloudFlow | ResourceKind::DesktopFlow => cloud_flow(g, res, opts, &mut f),
         ResourceKind::ModelDrivenApp => model_driven_app(g, res, opts, &mut f, &reading),
         ResourceKind::Dataset => dataset(g, res, opts, &mut f),
         ResourceKind::Instance => instance(g, res, opts, &mut f),
@@ -118,8 +118,20 @@ fn other_id_of_ours(opts: &Options, f: &mut Finding) {
 
 /// The rule book counts production use for specializations: a resource in an
 /// environment whose type is known and is neither Production nor Default is
-/// flagged (an unknown type is not).
+/// flagged (an unknown type is not); so is a Customer Insights instance whose
+/// `instanceType` is `sandbox` or `trial` (any other or no type: no flag).
 fn non_production(g: &AttributionGraph, res: &Resource, f: &mut Finding) {
+    if res.kind == ResourceKind::Instance
+        && let Some(t) = res
+            .instance_type
+            .as_deref()
+            .filter(|t| t.eq_ignore_ascii_case("sandbox") || t.eq_ignore_ascii_case("trial"))
+    {
+        f.flags.push(Flag::NonProductionEnvironment);
+        f.reasons.push(text!(
+            "the instance is of type {t}, not production: credit for specializations counts production use"
+        ));
+    }
     let Some(sku) = g
         .environment(&res.environment)
         .and_then(|e| e.sku.as_deref())
@@ -384,7 +396,8 @@ fn single(
     }
 }
 
-/// Cloud flow: the creator only; there is no latest-partner choice.
+/// Cloud or desktop flow: the creator only; there is no latest-partner
+/// choice.
 fn cloud_flow(g: &AttributionGraph, res: &Resource, opts: &Options, f: &mut Finding) {
     let creator = match &res.creator {
         Fact::Known(c) => c.clone(),
@@ -758,7 +771,10 @@ fn both_readings(g: &AttributionGraph, res: &Resource, f: &mut Finding, reading:
                 ));
                 return;
             }
-            let who = if res.kind == ResourceKind::CloudFlow {
+            let who = if matches!(
+                res.kind,
+                ResourceKind::CloudFlow | ResourceKind::DesktopFlow
+            ) {
                 "its creator"
             } else {
                 "its owner and co-owners"
@@ -808,6 +824,7 @@ fn unread(g: &AttributionGraph, res: &Resource, f: &mut Finding) {
                     ResourceKind::CanvasApp
                         | ResourceKind::ModelDrivenApp
                         | ResourceKind::CloudFlow
+                        | ResourceKind::DesktopFlow
                 );
                 if !component || managed_solution(g, res).is_some() {
                     continue;
@@ -906,6 +923,7 @@ fn kind_words(kind: ResourceKind) -> &'static str {
         ResourceKind::CanvasApp => "the canvas app",
         ResourceKind::ModelDrivenApp => "the model-driven app",
         ResourceKind::CloudFlow => "the flow",
+        ResourceKind::DesktopFlow => "the desktop flow",
         ResourceKind::Dataset => "the dataset",
         ResourceKind::Instance => "the instance",
     }

@@ -510,7 +510,7 @@ pub fn plan(report: &Report, identity: Identity, opts: &PlanOptions) -> Plan {
             ResourceKind::Dataset if latest(InvolvementRole::Publisher) => Some(format!(
                 "{who} published the dataset last: nothing to take over"
             )),
-            ResourceKind::CloudFlow | ResourceKind::ModelDrivenApp
+            ResourceKind::CloudFlow | ResourceKind::DesktopFlow | ResourceKind::ModelDrivenApp
                 if f.solution_managed == Some(true) && latest(InvolvementRole::Importer) =>
             {
                 Some(format!(
@@ -665,7 +665,7 @@ pub fn plan(report: &Report, identity: Identity, opts: &PlanOptions) -> Plan {
                 },
             }),
             // Re-importing is for components of a managed solution only.
-            ResourceKind::CloudFlow | ResourceKind::ModelDrivenApp
+            ResourceKind::CloudFlow | ResourceKind::DesktopFlow | ResourceKind::ModelDrivenApp
                 if f.solution_managed == Some(true) =>
             {
                 push(
@@ -676,6 +676,8 @@ pub fn plan(report: &Report, identity: Identity, opts: &PlanOptions) -> Plan {
                         f.environment_id,
                         if f.kind == ResourceKind::CloudFlow {
                             "a flow's creator"
+                        } else if f.kind == ResourceKind::DesktopFlow {
+                            "a desktop flow's creator"
                         } else {
                             "a model-driven app's owner"
                         }
@@ -686,6 +688,12 @@ pub fn plan(report: &Report, identity: Identity, opts: &PlanOptions) -> Plan {
                 &mut manual,
                 format!(
                     "a flow's creator cannot change and this flow is in no managed solution: re-create it signed in as {who}"
+                ),
+            ),
+            ResourceKind::DesktopFlow => push(
+                &mut manual,
+                format!(
+                    "a desktop flow's creator cannot change, no API re-creates it, and it is in no managed solution: re-create it in Power Automate for desktop signed in as {who}"
                 ),
             ),
             ResourceKind::ModelDrivenApp => push(

@@ -28,7 +28,7 @@ pub(super) fn customer_insights(m: &TenantModel, req: &Req, s: &[&str]) -> Answe
             Value::Array(
                 m.instances
                     .iter()
-                    .map(|i| json!({"instanceId": i.id, "name": i.name, "instanceType": "ci"}))
+                    .map(|i| json!({"instanceId": i.id, "name": i.name, "instanceType": i.instance_type.as_deref().unwrap_or("production")}))
                     .collect(),
             ),
         ),

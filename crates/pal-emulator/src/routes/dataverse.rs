@@ -89,13 +89,9 @@ pub(super) fn dataverse(m: &TenantModel, env: &ModelEnvironment, req: &Req, s: &
             .flows
             .iter()
             .filter(|f| in_env(&f.environment))
-            // Every flow of the model is a cloud flow (category 5).
-            .filter(|_| {
-                filter.is_empty()
-                    || filter
-                        .replace(' ', "")
-                        .contains("category eq 5".replace(' ', "").as_str())
-            })
+            // `category eq 5`, `category eq 6`, joined by `or`: the
+            // categories asked for; no filter, every flow.
+            .filter(|f| filter.is_empty() || categories(&filter).contains(&f.category))
             .map(|f| {
                 let creator = f.creator.as_deref().map(systemuser_id);
                 let owner = f
@@ -107,7 +103,7 @@ pub(super) fn dataverse(m: &TenantModel, env: &ModelEnvironment, req: &Req, s: &
                     "workflowid": f.workflowid.clone().unwrap_or_else(|| f.id.clone()),
                     "workflowidunique": f.id,
                     "name": f.name,
-                    "category": 5,
+                    "category": f.category,
                     "statecode": 1,
                     "ismanaged": f.solution.is_some(),
                     "_ownerid_value": owner,
@@ -226,4 +222,18 @@ pub(super) fn dataverse(m: &TenantModel, env: &ModelEnvironment, req: &Req, s: &
         _ => return not_found(req.path),
     };
     (StatusCode::OK, req.page(items, "@odata.nextLink"))
+}
+
+/// The workflow categories a `$filter` of `category eq N` terms (joined by
+/// `or`) asks for.
+fn categories(filter: &str) -> Vec<u8> {
+    let compact = filter.replace(' ', "");
+    compact
+        .split("categoryeq")
+        .skip(1)
+        .filter_map(|rest| {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse().ok()
+        })
+        .collect()
 }

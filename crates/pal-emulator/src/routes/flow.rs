@@ -18,7 +18,7 @@ pub(super) fn list_flows(m: &TenantModel, req: &Req, env: &str) -> Answer {
         return not_found("environment");
     };
     let mut items = m.flows_in(&env.name);
-    items.retain(|f| !f.dataverse_only);
+    items.retain(|f| !f.dataverse_only && f.category == 5);
     (
         StatusCode::OK,
         req.page_with(items, |f| flow(m, f), "nextLink"),

@@ -153,6 +153,7 @@ fn app(owner: u8, others: Vec<RoleAssignment>, stamps: Vec<Stamp>) -> Resource {
         creator: Fact::Known(id(owner)),
         roles: Fact::Known(roles),
         stamps,
+        instance_type: None,
     }
 }
 
@@ -167,6 +168,7 @@ fn flow(creator: Option<u8>, owners: Vec<RoleAssignment>) -> Resource {
         creator: creator.map_or(Fact::Unknown("no creator".into()), |c| Fact::Known(id(c))),
         roles: Fact::Known(owners),
         stamps: Vec::new(),
+        instance_type: None,
     }
 }
 
@@ -627,6 +629,7 @@ fn dataset(publisher: Option<u8>) -> Resource {
         creator: publisher.map_or(Fact::Unknown("unresolved".into()), |p| Fact::Known(id(p))),
         roles: Fact::Known(vec![]),
         stamps: vec![],
+        instance_type: None,
     }
 }
 
@@ -650,6 +653,7 @@ fn instance(holders: &[u8], stamps: Vec<Stamp>) -> Resource {
                 .collect(),
         ),
         stamps,
+        instance_type: None,
     }
 }
 
@@ -1739,6 +1743,59 @@ mod v2_cases {
     }
 
     #[test]
+    fn sandbox_and_trial_customer_insights_instances_are_non_production() {
+        // An instance credited to us by its activity; only its own type
+        // changes. `pitchDemo`, `pov`, an unknown or no type raise nothing.
+        let mut w = World::new()
+            .link(1, OURS)
+            .principal(1, PrincipalType::ServicePrincipal)
+            .resource(instance(&[1], vec![]));
+        w.inv.activity = vec![event("inst-1", 1, 3, "a")];
+        for (t, flagged) in [
+            (None, false),
+            (Some("production"), false),
+            (Some("pitchDemo"), false),
+            (Some("pov"), false),
+            (Some("ci"), false),
+            (Some(""), false),
+            (Some("sandbox"), true),
+            (Some("Trial"), true),
+            (Some("SANDBOX"), true),
+        ] {
+            w.inv.resources[0].instance_type = t.map(str::to_string);
+            let f = w.one();
+            assert_eq!(f.verdict, Verdict::Credited, "{t:?}");
+            assert_eq!(
+                f.flags.contains(&Flag::NonProductionEnvironment),
+                flagged,
+                "{t:?}"
+            );
+            assert_eq!(f.at_risk(), flagged, "{t:?}: {:?}", f.flags);
+        }
+        // A production instance in a sandbox environment: the environment
+        // flags it; a sandbox instance in a production one: the instance.
+        w.inv.environments[0].sku = Some("Sandbox".into());
+        w.inv.resources[0].instance_type = Some("production".into());
+        assert!(w.one().flags.contains(&Flag::NonProductionEnvironment));
+        w.inv.environments[0].sku = Some("Production".into());
+        w.inv.resources[0].instance_type = Some("sandbox".into());
+        let f = w.one();
+        assert!(f.flags.contains(&Flag::NonProductionEnvironment));
+        assert!(
+            f.reasons.iter().any(|r| r.contains("type sandbox")),
+            "{:?}",
+            f.reasons
+        );
+        // The type of a canvas app's resource is never read as an instance's.
+        let mut w = World::new()
+            .link(1, OURS)
+            .principal(1, PrincipalType::ServicePrincipal)
+            .resource(app(1, vec![], vec![]));
+        w.inv.resources[0].instance_type = Some("sandbox".into());
+        assert!(!w.one().flags.contains(&Flag::NonProductionEnvironment));
+    }
+
+    #[test]
     fn linked_to_other_id_of_ours_is_flagged_with_a_re_link_fix() {
         let w = World::new().link(1, OTHER).resource(app(1, vec![], vec![]));
         let f = w.one();
@@ -2099,4 +2156,116 @@ fn instance_role_holders_and_active_users_are_involved() {
             (InvolvementRole::RoleHolder, id(1), None, false),
         ]
     );
+}
+
+mod desktop_flows {
+    //! Issue 18, point 7: a desktop flow (Dataverse `workflow` category 6)
+    //! follows its creator, exactly as a cloud flow does.
+    use super::*;
+    use crate::inventory::{Unread, UnreadFact};
+
+    fn desktop(creator: Option<u8>, owners: Vec<RoleAssignment>) -> Resource {
+        Resource {
+            id: ResourceId::new("desktop-1"),
+            kind: ResourceKind::DesktopFlow,
+            name: "Desktop".into(),
+            ..flow(creator, owners)
+        }
+    }
+
+    #[test]
+    fn a_desktop_flow_follows_its_creator_and_is_power_automate() {
+        let f = World::new()
+            .link(1, OURS)
+            .resource(desktop(Some(1), vec![]))
+            .one();
+        assert_eq!(f.verdict, Verdict::Credited);
+        assert_eq!(f.product, crate::inventory::Product::PowerAutomate);
+        assert_eq!(f.kind.as_str(), "desktop-flow");
+        assert_eq!(f.attributed[0].principal_id, id(1));
+        // Another partner's creator; an unlinked creator; no creator read.
+        let other = World::new()
+            .link(1, OTHER)
+            .resource(desktop(Some(1), vec![]));
+        assert_eq!(other.one().verdict, Verdict::CreditedToOther);
+        let unlinked = World::new()
+            .link(9, OURS)
+            .resource(desktop(Some(1), vec![]));
+        assert_eq!(unlinked.one().verdict, Verdict::Uncredited);
+        let unread = World::new().link(1, OURS).resource(desktop(None, vec![]));
+        assert_eq!(unread.one().verdict, Verdict::Unknown);
+    }
+
+    #[test]
+    fn a_linked_owner_of_a_desktop_flow_who_did_not_create_it_earns_nothing() {
+        let f = World::new()
+            .link(2, OURS)
+            .resource(desktop(
+                Some(1),
+                vec![role(1, Role::Owner), role(2, Role::Owner)],
+            ))
+            .one();
+        assert_eq!(f.verdict, Verdict::Uncredited);
+        assert!(f.flags.contains(&Flag::LinkedOwnerNotCreator));
+        // The fix says no API re-creates it, and proposes no write.
+        let fix = f.fix.as_ref().unwrap().to_string();
+        assert!(
+            fix.contains("desktop flow") && fix.contains("no API"),
+            "{fix}"
+        );
+        assert!(fix.contains("Power Automate for desktop"), "{fix}");
+    }
+
+    #[test]
+    fn a_desktop_flow_in_a_managed_solution_gets_both_readings_like_a_cloud_flow() {
+        // Created by an unlinked customer, imported by us: unknown, flagged,
+        // the reason speaking of its creator.
+        let mut w = World::new()
+            .link(2, OURS)
+            .resource(with_solution(desktop(Some(1), vec![]), "Sol"));
+        w.inv
+            .solutions
+            .push(solution("Sol", true, vec![(Some(2), 5)]));
+        let f = w.one();
+        assert_eq!(f.verdict, Verdict::Unknown);
+        assert!(f.flags.contains(&Flag::OwnerChangedSinceImport));
+        assert!(
+            f.reasons.iter().any(|r| r.contains("(its creator)")),
+            "{:?}",
+            f.reasons
+        );
+        // Created and imported by us: the readings agree.
+        w.inv.resources[0].creator = Fact::Known(id(2));
+        let f = w.one();
+        assert_eq!(f.verdict, Verdict::Credited);
+        assert!(
+            f.fix
+                .as_ref()
+                .is_none_or(|x| !x.to_string().contains("re-create")),
+            "{:?}",
+            f.fix
+        );
+    }
+
+    #[test]
+    fn unread_solution_membership_makes_a_desktop_flow_unknown() {
+        // Credited by its creator, but a managed solution's components were
+        // not read: its last linked importer could decide instead.
+        let mut w = World::new()
+            .link(1, OURS)
+            .resource(desktop(Some(1), vec![]));
+        w.inv.unread.push(Unread {
+            fact: UnreadFact::SolutionMembership { solution: None },
+            environment: Some(EnvironmentId::new("env")),
+            resource: None,
+            why: "403".into(),
+        });
+        let f = w.one();
+        assert_eq!(f.verdict, Verdict::Unknown);
+        assert!(
+            f.reasons.iter().any(|r| r.contains("the desktop flow")),
+            "{:?}",
+            f.reasons
+        );
+    }
 }
