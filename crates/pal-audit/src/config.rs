@@ -50,6 +50,7 @@ pub const TEMPLATE: &str = r#"# pal-audit.toml: read from the current folder, or
 # Activity that decides between partners, and the Customer Insights export.
 # activity_days = 30
 # ci_activity = "ci-activity.jsonl"
+# audit_log = ["audit-log.csv"]
 # ci_audience = "https://api.ci.ai.microsoft.com"
 
 # Attestations older than this raise stale-attestation.
@@ -98,6 +99,8 @@ pub struct FileConfig {
     pub products: Vec<String>,
     pub activity_days: Option<u32>,
     pub ci_activity: Option<PathBuf>,
+    #[serde(default)]
+    pub audit_log: Vec<PathBuf>,
     /// Token audience for Customer Insights (the API has used two).
     pub ci_audience: Option<String>,
     pub auth: Option<AuthKind>,
@@ -266,6 +269,7 @@ pub fn load_file(explicit: Option<&Path>) -> Result<FileConfig, Error> {
     if let Some(o) = cfg.ci_activity.as_mut() {
         rebase(o);
     }
+    cfg.audit_log.iter_mut().for_each(rebase);
     Ok(cfg)
 }
 
@@ -308,6 +312,8 @@ pub struct AuditConfig {
     pub products: BTreeSet<Product>,
     pub activity_days: u32,
     pub ci_activity: Option<PathBuf>,
+    /// `--audit-log` files.
+    pub audit_log: Vec<PathBuf>,
     pub ci_audience: String,
     pub flow_owners: bool,
     /// `--cache`: where this audit saves what it read.
@@ -486,6 +492,7 @@ impl AuditConfig {
                 .unwrap_or(30)
                 .max(1),
             ci_activity: args.inputs.ci_activity.or_else(|| file.ci_activity.clone()),
+            audit_log: or_file(args.inputs.audit_log, &file.audit_log),
             ci_audience: file
                 .ci_audience
                 .clone()
