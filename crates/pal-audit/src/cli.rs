@@ -334,6 +334,17 @@ pub struct InputArgs {
         hide_env_values = true
     )]
     pub ci_workspace: Option<String>,
+    /// Microsoft 365 unified audit log export (Purview audit search: CSV with
+    /// an AuditData column, or JSON lines): canvas app launches and edits,
+    /// flow creates and edits; repeatable.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "PAL_AUDIT_AUDIT_LOG",
+        hide_env_values = true,
+        value_delimiter = ','
+    )]
+    pub audit_log: Vec<PathBuf>,
     /// Judge attestation freshness at this RFC 3339 time instead of now (reproducible runs).
     #[arg(
         long,

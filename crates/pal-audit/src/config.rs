@@ -55,6 +55,7 @@ pub const TEMPLATE: &str = r#"# pal-audit.toml: read from the current folder, or
 # ci_activity = "ci-activity.jsonl"
 # or, instead of the file, the Log Analytics workspace the diagnostics go to:
 # ci_workspace = "00000000-0000-0000-0000-000000000000"
+# audit_log = ["audit-log.csv"]
 # ci_audience = "https://api.ci.ai.microsoft.com"
 
 # Attestations older than this raise stale-attestation.
@@ -106,6 +107,8 @@ pub struct FileConfig {
     pub ci_activity: Option<PathBuf>,
     /// Log Analytics workspace id of the Customer Insights diagnostics.
     pub ci_workspace: Option<String>,
+    #[serde(default)]
+    pub audit_log: Vec<PathBuf>,
     /// Token audience for Customer Insights (the API has used two).
     pub ci_audience: Option<String>,
     pub auth: Option<AuthKind>,
@@ -274,6 +277,7 @@ pub fn load_file(explicit: Option<&Path>) -> Result<FileConfig, Error> {
     if let Some(o) = cfg.ci_activity.as_mut() {
         rebase(o);
     }
+    cfg.audit_log.iter_mut().for_each(rebase);
     Ok(cfg)
 }
 
@@ -335,6 +339,8 @@ pub struct AuditConfig {
     pub ci_activity: Option<PathBuf>,
     /// `--ci-workspace`: a GUID, never together with `ci_activity`.
     pub ci_workspace: Option<String>,
+    /// `--audit-log` files.
+    pub audit_log: Vec<PathBuf>,
     pub ci_audience: String,
     pub flow_owners: bool,
     /// `--cache`: where this audit saves what it read.
@@ -536,6 +542,7 @@ impl AuditConfig {
                 .max(1),
             ci_activity,
             ci_workspace,
+            audit_log: or_file(args.inputs.audit_log, &file.audit_log),
             ci_audience: file
                 .ci_audience
                 .clone()

@@ -501,8 +501,82 @@ pub struct Activity {
     pub principal: PrincipalId,
     /// When.
     pub at: DateTime<Utc>,
-    /// `Import`, `TakeOverDataset`, `ViewReport`, the CI operation, ...
+    /// `Import`, `TakeOverDataset`, `ViewReport`, the CI operation,
+    /// `LaunchPowerApp`, ...
     pub action: String,
+    /// Where the event was read; `None` in an inventory written before it
+    /// was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<ActivitySource>,
+}
+
+/// Where audit events come from: what a finding's `decided_by_source` and
+/// `usage.source` name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ActivitySource {
+    /// Power BI's activity events (`admin/activityevents`).
+    PowerBiActivity,
+    /// Customer Insights diagnostics (`--ci-activity`).
+    CustomerInsightsDiagnostics,
+    /// The Microsoft 365 unified audit log (`--audit-log`).
+    AuditLog,
+}
+
+impl ActivitySource {
+    /// The source in words: "audit log", "Power BI activity", ...
+    pub fn words(self) -> &'static str {
+        match self {
+            Self::PowerBiActivity => "Power BI activity",
+            Self::CustomerInsightsDiagnostics => "Customer Insights diagnostics",
+            Self::AuditLog => "audit log",
+        }
+    }
+}
+
+/// The span of the activity window a file-based activity source covers
+/// (the unified audit log export): activity outside `covered` is not known.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ActivityWindow {
+    /// The source.
+    pub source: ActivitySource,
+    /// The kinds of resource whose activity it gives.
+    pub kinds: Vec<ResourceKind>,
+    /// The activity window asked for (`--activity-days` back from the
+    /// audit's time).
+    pub from: DateTime<Utc>,
+    /// Its end: the audit's time.
+    pub to: DateTime<Utc>,
+    /// The part of the window the source covers, `None` when none: from its
+    /// earliest to its latest record (clipped to the window).
+    pub covered: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    /// The files read, for the reasons.
+    pub files: Vec<String>,
+}
+
+/// How close to the audit's time a file's last record must be for the file
+/// to count as covering the window's end: the unified audit log itself
+/// takes up to a day to show an event (research §2), so no reading of it,
+/// live or exported, knows the last day for certain.
+pub const AUDIT_LOG_END_SLACK: chrono::Duration = chrono::Duration::hours(24);
+
+impl ActivityWindow {
+    /// The parts of the window the source does not cover, oldest first.
+    pub fn gaps(&self) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+        match self.covered {
+            None => vec![(self.from, self.to)],
+            Some((a, b)) => {
+                let mut out = Vec::new();
+                if a > self.from {
+                    out.push((self.from, a));
+                }
+                if b + AUDIT_LOG_END_SLACK < self.to {
+                    out.push((b, self.to));
+                }
+                out
+            }
+        }
+    }
 }
 
 /// The Power BI activities that publish a dataset (its publishers are
@@ -609,6 +683,10 @@ pub struct Inventory {
     /// Audit events read for the activity window.
     #[serde(default)]
     pub activity: Vec<Activity>,
+    /// What part of the activity window each file-based activity source
+    /// covers (`--audit-log`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub activity_windows: Vec<ActivityWindow>,
     /// One row per source, per environment where it applies: what was read.
     pub coverage: Vec<Coverage>,
     /// Facts that failed reads would have given.

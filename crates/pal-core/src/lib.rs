@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 pub mod attribution;
+pub mod audit_log;
 pub mod diff;
 pub mod endpoints;
 pub mod error;

@@ -16,6 +16,12 @@ pub const CI_ACTIVITY: (&str, &str) = (
     "crates/pal-emulator/contoso/ci-activity.jsonl",
     include_str!("../contoso/ci-activity.jsonl"),
 );
+/// The demo's unified audit log export (Purview audit search, new CSV
+/// header): app launches and edits.
+pub const AUDIT_LOG: (&str, &str) = (
+    "crates/pal-emulator/contoso/audit-log.csv",
+    include_str!("../contoso/audit-log.csv"),
+);
 const ATTESTATIONS: &[(&str, &str)] = &[
     (
         "crates/pal-emulator/contoso/attestations/svc-delivery.json",

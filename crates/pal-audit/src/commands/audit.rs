@@ -2,6 +2,7 @@
 //! then collection and attribution (shared with `demo` and `fix --apply`),
 //! then the report written and the exit code it gives.
 
+use pal_core::audit_log::AuditLog;
 use std::sync::Arc;
 
 use chrono::Utc;
@@ -102,7 +103,9 @@ pub(crate) async fn audit(cfg: AuditConfig, quiet: bool, color: bool) -> Result<
     let ci_key = ci_key();
     let credential = Credential::from_env(cfg.conn.auth, cfg.conn.tenant.as_deref())?;
     cfg.conn.api_base.check_listening().map_err(Error::Usage)?;
-    let report = collect_and_attribute(&cfg, &links, credential, &ci_key, &ci_activity).await?;
+    let audit_log = read_audit_log(&cfg)?;
+    let report =
+        collect_and_attribute(&cfg, &links, credential, &ci_key, &ci_activity, &audit_log).await?;
     let code = emit(&report, &cfg.output, quiet, color)?;
     Ok(if report.interrupted() {
         Outcome::Interrupted
@@ -117,6 +120,7 @@ pub(crate) async fn collect_and_attribute(
     credential: Credential,
     ci_key: &Option<Secret>,
     ci_activity: &Option<Vec<CiEvent>>,
+    audit_log: &Option<AuditLog>,
 ) -> Result<Report, Error> {
     // A delta audit reads the previous report and its cache before any call.
     let previous = match (&cfg.since, &cfg.cache) {
@@ -147,6 +151,7 @@ pub(crate) async fn collect_and_attribute(
             ci_audience: cfg.ci_audience.clone(),
             ci_activity: ci_activity.clone(),
             ci_workspace: cfg.ci_workspace.clone(),
+            audit_log: audit_log.clone(),
             flow_owners: cfg.flow_owners,
             previous,
             activity_cache: cfg.cache.clone(),
@@ -235,6 +240,22 @@ pub(crate) fn emit(
         None => to_stdout(write)?,
     }
     Ok(report.gate(&out.fail_on).into())
+}
+
+/// `--audit-log`: every file read and parsed (a bad one is exit 2, naming
+/// the file, line and field); `None` when none is given.
+pub(crate) fn read_audit_log(cfg: &AuditConfig) -> Result<Option<AuditLog>, Error> {
+    let mut all: Option<AuditLog> = None;
+    for path in &cfg.audit_log {
+        let name = path.display().to_string();
+        let text = pal_core::input::read_text(path, pal_core::input::MAX_INPUT)?;
+        let log = pal_core::audit_log::parse_audit_log(&name, &text)?;
+        match &mut all {
+            Some(a) => a.extend(log),
+            None => all = Some(log),
+        }
+    }
+    Ok(all)
 }
 
 pub(crate) fn read_ci_activity(cfg: &AuditConfig) -> Result<Option<Vec<CiEvent>>, Error> {

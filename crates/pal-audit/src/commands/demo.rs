@@ -51,6 +51,7 @@ pub(crate) async fn demo(
         activity_days: 30,
         ci_activity: None,
         ci_workspace: None,
+        audit_log: Vec::new(),
         ci_audience: customer_insights::DEFAULT_AUDIENCE.into(),
         flow_owners: true,
         cache: None,
@@ -75,12 +76,17 @@ pub(crate) async fn demo(
         pal_emulator::contoso::CI_ACTIVITY.0,
         pal_emulator::contoso::CI_ACTIVITY.1,
     )?;
+    let audit_log = pal_core::audit_log::parse_audit_log(
+        pal_emulator::contoso::AUDIT_LOG.0,
+        pal_emulator::contoso::AUDIT_LOG.1,
+    )?;
     let report = collect_and_attribute(
         &cfg,
         &links,
         Credential::Static(Secret::new("demo")),
         &Some(Secret::new("demo-ci-key")),
         &Some(activity),
+        &Some(audit_log),
     )
     .await;
     server.stop().await;

@@ -4,7 +4,7 @@
 
 use std::io::IsTerminal;
 
-use super::audit::{collect_and_attribute, read_ci_activity};
+use super::audit::{collect_and_attribute, read_audit_log, read_ci_activity};
 use crate::config::{self, AuditConfig};
 use crate::error::{Error, Outcome};
 use crate::run::{ci_key, connect, print_text};
@@ -179,7 +179,16 @@ pub(crate) async fn fix_command(
     let ci_activity = read_ci_activity(&cfg)?;
     let credential = Credential::from_env(cfg.conn.auth, cfg.conn.tenant.as_deref())?;
     let links = links::load(&cfg.links, &cfg.attestations)?;
-    let after = collect_and_attribute(&cfg, &links, credential, &ci_key(), &ci_activity).await?;
+    let audit_log = read_audit_log(&cfg)?;
+    let after = collect_and_attribute(
+        &cfg,
+        &links,
+        credential,
+        &ci_key(),
+        &ci_activity,
+        &audit_log,
+    )
+    .await?;
     let mut t = comfy_table::Table::new();
     t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED)
         .force_no_tty()

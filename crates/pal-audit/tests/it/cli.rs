@@ -466,7 +466,7 @@ fn environment_variables_and_config_file_feed_the_audit() {
     std::fs::write(
         &config,
         format!(
-            "partner_id = \"1\"\nauth = \"static-token\"\nlinks = [\"{root}/crates/pal-emulator/contoso/links.csv\"]\nattestations = [\"{root}/crates/pal-emulator/contoso/attestations\"]\nformat = \"table\"\n"
+            "partner_id = \"1\"\nauth = \"static-token\"\nlinks = [\"{root}/crates/pal-emulator/contoso/links.csv\"]\nattestations = [\"{root}/crates/pal-emulator/contoso/attestations\"]\naudit_log = [\"{root}/crates/pal-emulator/contoso/audit-log.csv\"]\nformat = \"table\"\n"
         ),
     )
     .unwrap();
@@ -536,10 +536,11 @@ fn our_other_id_flags_credit_to_another_id_of_ours() {
             "{f}"
         );
     }
-    // Litware's stay another partner's.
-    assert!(report["findings"].as_array().unwrap().iter().any(|f| {
-        f["credited_partner_id"] == "7654321"
-            && !f["flags"]
+    // Litware's stay another partner's (none is Litware's since the audit
+    // log gave Onboarding Hub to us).
+    assert!(report["findings"].as_array().unwrap().iter().all(|f| {
+        f["credited_partner_id"] != "7654321"
+            || !f["flags"]
                 .as_array()
                 .unwrap()
                 .iter()
@@ -724,4 +725,99 @@ fn a_partner_id_no_link_names_is_refused_as_a_typo() {
             "nothing is credited to an ID no link names"
         );
     }
+}
+
+/// `--audit-log` (issue 18): the bundled export decides Onboarding Hub by
+/// our co-owner's launch, gives canvas apps their users, and says what it
+/// covers; an export missing the window's start leaves that decision
+/// unknown; a bad record is exit 2 naming the file, line and field.
+#[test]
+fn the_audit_log_decides_between_partners_and_counts_users() {
+    let emu = Emulator::start("", 100);
+    let report = json(&audit(&emu, &["--format", "json"]));
+    let finding = |r: &serde_json::Value, name: &str| {
+        r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["resource_name"] == name)
+            .cloned()
+            .unwrap()
+    };
+    let hub = finding(&report, "Onboarding Hub");
+    assert_eq!(hub["verdict"], "credited", "{hub}");
+    assert_eq!(hub["decided_by"], "audit-events");
+    assert_eq!(hub["decided_by_source"], "audit-log");
+    // Three launchers, one of them a guest Graph does not know: kept.
+    assert_eq!(
+        finding(&report, "Expense Tracker")["usage"]["active_users"],
+        3
+    );
+    assert_eq!(
+        finding(&report, "Inventory Audit")["usage"]["active_users"],
+        5
+    );
+    // A model-driven app has no usage source: absent, never zero.
+    assert!(finding(&report, "Quote Desk").get("usage").is_none());
+    let cov = report["coverage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["source"] == "audit-log")
+        .unwrap();
+    assert_eq!(cov["status"], "complete", "{cov}");
+    assert!(
+        cov["detail"]
+            .as_str()
+            .unwrap()
+            .contains("the files cover 2026-10-21"),
+        "{cov}"
+    );
+
+    // The same export without its first half of the window.
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(format!("{ROOT}/crates/pal-emulator/contoso/audit-log.csv"))
+        .unwrap();
+    let late: Vec<&str> = text
+        .lines()
+        .enumerate()
+        .filter(|(i, l)| *i == 0 || l.contains(",2026-11-1"))
+        .map(|(_, l)| l)
+        .collect();
+    let partial = dir.path().join("late.csv");
+    std::fs::write(&partial, late.join("\r\n")).unwrap();
+    let out = audit_command_with_log(&emu, partial.to_str().unwrap(), &["--format", "json"])
+        .output()
+        .unwrap();
+    let report = json(&out);
+    let cov = report["coverage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["source"] == "audit-log")
+        .unwrap();
+    assert_eq!(cov["status"], "partial", "{cov}");
+    assert_eq!(report["complete"], false, "an incomplete audit");
+    // Our co-owner's launch is in the file; the other partner's owner's
+    // activity before the file's start could only be older: it stands.
+    assert_eq!(finding(&report, "Onboarding Hub")["verdict"], "credited");
+    // Usage over part of the window is not known.
+    assert!(finding(&report, "Expense Tracker").get("usage").is_none());
+
+    // A bad record: exit 2, naming the file, the line and the field.
+    let bad = dir.path().join("bad.jsonl");
+    std::fs::write(
+        &bad,
+        "{\"CreationTime\":\"2026-11-01T00:00:00\",\"RecordType\":45,\"Operation\":\"LaunchPowerApp\",\"UserId\":\"a@b.c\",\"AppName\":\"x\"}\n{\"CreationTime\":\"2026-11-02T00:00:00\",\"RecordType\":45,\"Operation\":\"LaunchPowerApp\",\"AppName\":\"x\"}\n",
+    )
+    .unwrap();
+    let out = audit_command_with_log(&emu, bad.to_str().unwrap(), &[])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("bad.jsonl:2: AuditData.UserId: missing"),
+        "{stderr}"
+    );
 }

@@ -121,6 +121,11 @@ pub fn audit(emu: &Emulator, extra: &[&str]) -> Output {
 
 /// The command `audit` runs, for a test to add to (variables, more flags).
 pub fn audit_command(emu: &Emulator, extra: &[&str]) -> Command {
+    audit_command_with_log(emu, "crates/pal-emulator/contoso/audit-log.csv", extra)
+}
+
+/// `audit_command` with another `--audit-log` file than the bundled one.
+pub fn audit_command_with_log(emu: &Emulator, audit_log: &str, extra: &[&str]) -> Command {
     let base = emu.base();
     let mut args = vec![
         "audit",
@@ -136,6 +141,8 @@ pub fn audit_command(emu: &Emulator, extra: &[&str]) -> Command {
         "crates/pal-emulator/contoso/attestations",
         "--ci-activity",
         "crates/pal-emulator/contoso/ci-activity.jsonl",
+        "--audit-log",
+        audit_log,
         "--as-of",
         AS_OF,
     ];

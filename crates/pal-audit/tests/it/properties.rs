@@ -249,6 +249,7 @@ fn build(w: &World) -> (Inventory, Vec<Link>) {
                 at: day(*d),
                 // Some are publish events: they make publishers of datasets.
                 action: if d % 3 == 0 { "Import" } else { "ViewReport" }.into(),
+                source: None,
             });
         }
     }

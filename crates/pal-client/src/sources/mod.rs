@@ -27,8 +27,8 @@ use crate::http::{HttpClient, HttpError};
 use customer_insights::CiEvent;
 use merge::{merge_customer_insights, merge_environment, placeholder_upns, resolve_placeholders};
 use pal_core::inventory::{
-    Activity, Coverage, CoverageStatus, Environment, Inventory, PrincipalId, Product, ResourceId,
-    Unread, UnreadFact,
+    Activity, ActivitySource, Coverage, CoverageStatus, Environment, Inventory, PrincipalId,
+    Product, ResourceId, Unread, UnreadFact,
 };
 use pal_core::links::{Link, is_guid};
 
@@ -67,6 +67,8 @@ pub struct Plan {
     /// diagnostics go to, queried for the activity window instead of a file
     /// (never together with `ci_activity`).
     pub ci_workspace: Option<String>,
+    /// `--audit-log`, every file already parsed.
+    pub audit_log: Option<pal_core::audit_log::AuditLog>,
     /// Read each flow's owners (one call per flow); `--no-flow-owners` skips
     /// them, and `linked-owner-not-creator` can then not be raised.
     pub flow_owners: bool,
@@ -128,6 +130,7 @@ impl Default for Plan {
             ci_audience: customer_insights::DEFAULT_AUDIENCE.into(),
             ci_activity: None,
             ci_workspace: None,
+            audit_log: None,
             flow_owners: true,
             ours: BTreeSet::new(),
             previous: None,
@@ -325,18 +328,28 @@ pub async fn collect(
             )),
         }
     }
+    let power_bi_events = events.len();
     if let Some((read, activity)) = ci {
         merge_customer_insights(http, plan, &mut inv, &mut events, read, activity);
     }
     inv.activity = events
         .into_iter()
-        .map(|(resource, principal, at, action)| Activity {
+        .enumerate()
+        .map(|(i, (resource, principal, at, action))| Activity {
             resource,
             principal,
             at,
             action,
+            source: Some(if i < power_bi_events {
+                ActivitySource::PowerBiActivity
+            } else {
+                ActivitySource::CustomerInsightsDiagnostics
+            }),
         })
         .collect();
+    if let Some(log) = &plan.audit_log {
+        merge::merge_audit_log(plan, &mut inv, log);
+    }
 
     let placeholders = placeholder_upns(&inv);
     progress.begin("Graph");

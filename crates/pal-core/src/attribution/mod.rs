@@ -11,7 +11,9 @@ use chrono::{DateTime, Duration, Utc};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::inventory::{EnvironmentId, Inventory, PrincipalId, Product, ResourceId, ResourceKind};
+use crate::inventory::{
+    ActivitySource, EnvironmentId, Inventory, PrincipalId, Product, ResourceId, ResourceKind,
+};
 use crate::links::{Link, LinkKind, LinkSource, PartnerId};
 
 pub use fix::NOT_DELIVERED;
@@ -303,6 +305,29 @@ pub struct Finding {
     /// in none, or which kind it is was not read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub solution_managed: Option<bool>,
+    /// With `decided_by: audit-events`, the source whose events decided
+    /// (`audit-log`, `power-bi-activity`, `customer-insights-diagnostics`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_by_source: Option<ActivitySource>,
+    /// Distinct active users in the activity window, when a source gives
+    /// them for the whole window; absent when not known (never zero for
+    /// unknown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+}
+
+/// A finding's usage: how many distinct users were active on the resource
+/// in the activity window, and where the number came from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    /// Distinct users (an unresolved user counts once, by UPN).
+    pub active_users: u64,
+    /// The source: `audit-log` (canvas apps: `LaunchPowerApp`),
+    /// `power-bi-activity` (datasets: `ViewReport` of reports bound to
+    /// it), `customer-insights-diagnostics` (instances: any event).
+    pub source: ActivitySource,
+    /// What was counted, in words.
+    pub counted: String,
 }
 
 impl Finding {

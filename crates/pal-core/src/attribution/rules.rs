@@ -13,7 +13,8 @@ use chrono::{DateTime, Utc};
 use super::graph::{AttributionGraph, EffectiveLink};
 use super::{Attributed, AttributedRole, DecidedBy, Finding, Flag, Options, Verdict, fix};
 use crate::inventory::{
-    Fact, PrincipalId, PrincipalType, Product, Resource, ResourceKind, Role, UnreadFact,
+    ActivitySource, Fact, PrincipalId, PrincipalType, Product, Resource, ResourceKind, Role,
+    UnreadFact,
 };
 use crate::links::{Link, LinkKind, LinkSource, PartnerId, PrincipalRef};
 
@@ -44,6 +45,7 @@ pub fn finding(g: &AttributionGraph, index: usize, opts: &Options) -> Finding {
     if !g.inventory.unread.is_empty() {
         unread(g, res, &mut f);
     }
+    f.usage = usage(g, res);
     f.flags.sort();
     f.flags.dedup();
     f.involvement = Some(super::involvement::involvement(g, res, opts));
@@ -188,6 +190,8 @@ fn blank(g: &AttributionGraph, res: &Resource) -> Finding {
         flags: Vec::new(),
         fix: None,
         involvement: None,
+        decided_by_source: None,
+        usage: None,
         solution_managed: res
             .solution
             .as_deref()
@@ -258,8 +262,197 @@ fn canvas_app(g: &AttributionGraph, res: &Resource, opts: &Options, f: &mut Find
     }
     f.attributed = attributed_rows(g, &attributed);
     orphans(g, &attributed, f);
-    let signals = [(DecidedBy::ResourceStamps, stamps(res))];
+    // The unified audit log (launches and maker work) first, then the
+    // stamps; without an audit log the app has no audit events.
+    let mut audit = events(g, res);
+    // A stamp after the end of the audit log's files is activity the log
+    // could not show: it competes with the log's events.
+    if let Some(end) = audit_log_window(g, res).and_then(|w| w.covered.map(|c| c.1)) {
+        audit.extend(stamps(res).into_iter().filter(|s| s.at > end));
+    }
+    let signals = [
+        (DecidedBy::AuditEvents, audit),
+        (DecidedBy::ResourceStamps, stamps(res)),
+    ];
     apply_decision(g, f, &attributed, &groups, &signals, opts, "the app");
+    audit_log_unsettled(g, res, &attributed, f);
+}
+
+/// A canvas app decided between partners by activity, with an audit log
+/// supplied: activity the log does not show could change the decision when
+/// part of the window after the deciding signal is not covered by the
+/// files, or when a user the log names could not be resolved and could be
+/// an attributed user (one whose UPN is not known). Then `unknown`.
+fn audit_log_unsettled(
+    g: &AttributionGraph,
+    res: &Resource,
+    attributed: &[(PrincipalId, AttributedRole)],
+    f: &mut Finding,
+) {
+    let Some(window) = audit_log_window(g, res) else {
+        return;
+    };
+    if f.verdict != Verdict::Credited && f.verdict != Verdict::CreditedToOther {
+        return;
+    }
+    let Some(decided_at) = deciding_time(g, res, f) else {
+        return;
+    };
+    let files = window.files.join(", ");
+    let mut unsettled = false;
+    if let Some((a, b)) = window.gaps().into_iter().find(|(_, end)| *end > decided_at) {
+        unsettled = true;
+        f.reasons.push(text!(
+            "the audit log ({files}) does not cover {} to {} of the activity window, after the deciding activity ({}): another partner's attributed user could have been active then. An export covering the whole window settles it",
+            a.to_rfc3339(),
+            b.to_rfc3339(),
+            decided_at.to_rfc3339()
+        ));
+    }
+    let no_upn: Vec<&PrincipalId> = attributed
+        .iter()
+        .map(|(p, _)| p)
+        .filter(|p| {
+            g.principal(p).is_none_or(|pr| {
+                pr.upn.is_none() && pr.principal_type != PrincipalType::ServicePrincipal
+            })
+        })
+        .collect();
+    if !no_upn.is_empty()
+        && let Some(a) = g
+            .activity_of(&res.id)
+            .filter(|a| a.principal.placeholder_upn().is_some() && a.at > decided_at)
+            .max_by_key(|a| a.at)
+    {
+        unsettled = true;
+        f.reasons.push(text!(
+            "the audit log names {} ({}, {}) later than the deciding activity, and that user could not be resolved to an Entra object: it could be {}, whose UPN is not known. Resolving the user (Graph) settles it",
+            a.principal.placeholder_upn().unwrap_or_default(),
+            a.action,
+            a.at.to_rfc3339(),
+            no_upn
+                .iter()
+                .map(|p| g.name_of(p).to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if unsettled {
+        make_unknown(f);
+    }
+}
+
+/// The unified audit log's window, when one was supplied for the
+/// resource's kind.
+fn audit_log_window<'a>(
+    g: &AttributionGraph<'a>,
+    res: &Resource,
+) -> Option<&'a crate::inventory::ActivityWindow> {
+    g.inventory
+        .activity_windows
+        .iter()
+        .find(|w| w.source == ActivitySource::AuditLog && w.kinds.contains(&res.kind))
+}
+
+/// The time of the activity that decided between partners, when activity
+/// did (`decided_by` audit events or stamps).
+fn deciding_time(g: &AttributionGraph, res: &Resource, f: &Finding) -> Option<DateTime<Utc>> {
+    let partners: BTreeSet<&PartnerId> = f
+        .attributed
+        .iter()
+        .filter_map(|a| a.partner_id.as_ref())
+        .collect();
+    if partners.len() < 2 {
+        return None;
+    }
+    let ours = |p: &PrincipalId| {
+        f.attributed
+            .iter()
+            .any(|a| &a.principal_id == p && a.partner_id == f.credited_partner_id)
+    };
+    let log_end = audit_log_window(g, res).and_then(|w| w.covered.map(|c| c.1));
+    match f.decided_by? {
+        // The audit set: the events, and the stamps after the log's end.
+        DecidedBy::AuditEvents => g
+            .activity_of(&res.id)
+            .filter(|a| ours(&a.principal))
+            .map(|a| a.at)
+            .chain(
+                res.stamps
+                    .iter()
+                    .filter(|s| ours(&s.principal) && log_end.is_some_and(|end| s.at > end))
+                    .map(|s| s.at),
+            )
+            .max(),
+        DecidedBy::ResourceStamps => res
+            .stamps
+            .iter()
+            .filter(|s| ours(&s.principal))
+            .map(|s| s.at)
+            .max(),
+        _ => None,
+    }
+}
+
+/// Distinct active users of the resource in the activity window, when a
+/// source gives them for the whole window (attribution-rules.md, "Usage").
+fn usage(g: &AttributionGraph, res: &Resource) -> Option<super::Usage> {
+    let (source, counted, users): (ActivitySource, &str, BTreeSet<&PrincipalId>) = match res.kind {
+        ResourceKind::CanvasApp => {
+            let window = audit_log_window(g, res)?;
+            if !window.gaps().is_empty() {
+                return None;
+            }
+            (
+                ActivitySource::AuditLog,
+                "users who launched it (LaunchPowerApp)",
+                g.activity_of(&res.id)
+                    .filter(|a| a.source == Some(ActivitySource::AuditLog))
+                    .filter(|a| crate::audit_log::is_launch(&a.action))
+                    .map(|a| &a.principal)
+                    .collect(),
+            )
+        }
+        ResourceKind::Dataset => {
+            if activity_unread(g, res, Product::PowerBi).is_some() || !power_bi_read(g) {
+                return None;
+            }
+            (
+                ActivitySource::PowerBiActivity,
+                "users who viewed a report bound to it (ViewReport)",
+                g.activity_of(&res.id)
+                    .filter(|a| a.action.eq_ignore_ascii_case("ViewReport"))
+                    .map(|a| &a.principal)
+                    .collect(),
+            )
+        }
+        ResourceKind::Instance => {
+            if activity_unread(g, res, Product::CustomerInsights).is_some() {
+                return None;
+            }
+            (
+                ActivitySource::CustomerInsightsDiagnostics,
+                "users with any event on it",
+                g.activity_of(&res.id).map(|a| &a.principal).collect(),
+            )
+        }
+        ResourceKind::ModelDrivenApp | ResourceKind::CloudFlow | ResourceKind::DesktopFlow => {
+            return None;
+        }
+    };
+    Some(super::Usage {
+        active_users: users.len() as u64,
+        source,
+        counted: counted.to_string(),
+    })
+}
+
+/// Power BI's activity events were read (a coverage row says so): an
+/// inventory built without them gives no dataset usage.
+fn power_bi_read(g: &AttributionGraph) -> bool {
+    g.inventory.coverage.iter().any(|c| {
+        c.source == crate::endpoints::POWER_BI.source && c.detail.contains("activity event")
+    })
 }
 
 /// The resource's stamps as activity signals.
@@ -270,6 +463,7 @@ fn stamps(res: &Resource) -> Vec<Signal> {
             principal: s.principal.clone(),
             at: s.at,
             what: s.kind.verb().to_string(),
+            source: None,
         })
         .collect()
 }
@@ -281,6 +475,7 @@ fn events(g: &AttributionGraph, res: &Resource) -> Vec<Signal> {
             principal: a.principal.clone(),
             at: a.at,
             what: a.action.clone(),
+            source: a.source,
         })
         .collect()
 }
@@ -313,6 +508,9 @@ fn apply_decision(
             latest,
         } => {
             credit(g, f, &partner, &principal, by, opts);
+            if by == DecidedBy::AuditEvents {
+                f.decided_by_source = latest.as_ref().and_then(|s| s.source);
+            }
             if let Some(s) = latest {
                 f.reasons.push(text!(
                     "several partners: {} {} {what} at {}, later than any other partner's attributed user, so partner {partner} is the latest ({})",
@@ -323,9 +521,11 @@ fn apply_decision(
                         format!("was active ({}) on", s.what)
                     },
                     s.at.to_rfc3339(),
-                    match by {
-                        DecidedBy::AuditEvents => "audit events",
-                        _ => "resource stamps",
+                    match (by, s.source) {
+                        (DecidedBy::AuditEvents, Some(source)) =>
+                            format!("audit events: {}", source.words()),
+                        (DecidedBy::AuditEvents, None) => "audit events".to_string(),
+                        _ => "resource stamps".to_string(),
                     }
                 ));
             }
@@ -800,6 +1000,7 @@ fn make_unknown(f: &mut Finding) {
         f.verdict = Verdict::Unknown;
         f.credited_partner_id = None;
         f.decided_by = None;
+        f.decided_by_source = None;
     }
 }
 
@@ -935,6 +1136,8 @@ struct Signal {
     principal: PrincipalId,
     at: DateTime<Utc>,
     what: String,
+    /// The audit events' source; `None` for a stamp.
+    source: Option<ActivitySource>,
 }
 
 enum Decision {

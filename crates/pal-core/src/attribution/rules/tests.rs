@@ -663,6 +663,7 @@ fn event(resource: &str, n: u8, day: u32, action: &str) -> Activity {
         principal: id(n),
         at: at(day),
         action: action.into(),
+        source: None,
     }
 }
 
@@ -2267,5 +2268,224 @@ mod desktop_flows {
             "{:?}",
             f.reasons
         );
+    }
+}
+
+/// The unified audit log (`--audit-log`) deciding between partners on a
+/// canvas app, and what part of the window it covers.
+mod audit_log_activity {
+    use super::*;
+    use crate::inventory::{ActivitySource, ActivityWindow};
+
+    /// The activity window of `opts()`: 30 days back from `now()`.
+    fn window(covered: Option<(DateTime<Utc>, DateTime<Utc>)>) -> ActivityWindow {
+        ActivityWindow {
+            source: ActivitySource::AuditLog,
+            kinds: vec![ResourceKind::CanvasApp, ResourceKind::CloudFlow],
+            from: now() - Duration::days(30),
+            to: now(),
+            covered,
+            files: vec!["audit.csv".into()],
+        }
+    }
+
+    fn whole() -> ActivityWindow {
+        window(Some((
+            now() - Duration::days(30),
+            now() - Duration::hours(2),
+        )))
+    }
+
+    fn launch(n: u8, day: u32) -> Activity {
+        Activity {
+            source: Some(ActivitySource::AuditLog),
+            ..event("app-1", n, day, "LaunchPowerApp")
+        }
+    }
+
+    /// Our owner (1) and another partner's co-owner (2); the other partner
+    /// published the app on day 10.
+    fn two_partners(w: ActivityWindow, events: Vec<Activity>) -> Finding {
+        let mut world = World::new().link(1, OURS).link(2, OTHER).resource(app(
+            1,
+            vec![role(2, Role::CoOwner)],
+            vec![stamp(2, StampKind::Published, 10)],
+        ));
+        world.inv.activity_windows.push(w);
+        world.inv.activity.extend(events);
+        world.one()
+    }
+
+    #[test]
+    fn launches_decide_between_partners_and_the_finding_names_the_audit_log() {
+        let f = two_partners(whole(), vec![launch(1, 20), launch(3, 28)]);
+        assert_eq!(f.verdict, Verdict::Credited, "{:?}", f.reasons);
+        assert_eq!(f.decided_by, Some(DecidedBy::AuditEvents));
+        assert_eq!(f.decided_by_source, Some(ActivitySource::AuditLog));
+        assert!(
+            f.reasons
+                .iter()
+                .any(|r| r.contains("LaunchPowerApp") && r.contains("audit events: audit log")),
+            "{:?}",
+            f.reasons
+        );
+        // Two distinct launchers, one of them no attributed user.
+        let usage = f.usage.expect("the log covers the window");
+        assert_eq!(usage.active_users, 2);
+        assert_eq!(usage.source, ActivitySource::AuditLog);
+    }
+
+    #[test]
+    fn the_other_partner_s_user_active_after_ours_takes_it() {
+        let f = two_partners(whole(), vec![launch(1, 20), launch(2, 25)]);
+        assert_eq!(f.verdict, Verdict::CreditedToOther);
+        assert_eq!(partner(&f), Some(OTHER));
+        assert_eq!(f.decided_by_source, Some(ActivitySource::AuditLog));
+        // Never other-partner-activity: activity decided.
+        assert!(!f.flags.contains(&Flag::OtherPartnerActivity));
+    }
+
+    #[test]
+    fn a_stamp_after_the_log_ends_competes_with_its_events() {
+        // The log ends 20 hours before now (within the day the audit log
+        // itself may lag); the other partner published 12 hours before now,
+        // after our launch: the stamp is activity the log could not show.
+        let mut world = World::new().link(1, OURS).link(2, OTHER).resource(app(
+            1,
+            vec![role(2, Role::CoOwner)],
+            vec![Stamp {
+                kind: StampKind::Published,
+                principal: id(2),
+                at: now() - Duration::hours(12),
+            }],
+        ));
+        world.inv.activity_windows.push(window(Some((
+            now() - Duration::days(30),
+            now() - Duration::hours(20),
+        ))));
+        world.inv.activity.push(launch(1, 30));
+        let f = world.one();
+        assert_eq!(f.verdict, Verdict::CreditedToOther, "{:?}", f.reasons);
+        assert_eq!(f.decided_by_source, None, "a stamp decided");
+        // The log ending days before now: what came after is not known,
+        // whoever the stamps name.
+        world.inv.activity_windows[0] = window(Some((now() - Duration::days(30), at(20))));
+        world.inv.activity[0] = launch(1, 19);
+        let f = world.one();
+        assert_eq!(f.verdict, Verdict::Unknown, "{:?}", f.reasons);
+    }
+
+    #[test]
+    fn an_audit_log_missing_the_window_s_start_is_no_evidence_of_no_activity() {
+        // The files start on day 15; nothing of the attributed users in
+        // them, so our owner's stamp of day 12 (in the uncovered start)
+        // would decide: the other partner's user could have launched it on
+        // day 13.
+        let mut world = World::new().link(1, OURS).link(2, OTHER).resource(app(
+            1,
+            vec![role(2, Role::CoOwner)],
+            vec![
+                stamp(2, StampKind::Published, 10),
+                stamp(1, StampKind::Modified, 12),
+            ],
+        ));
+        world
+            .inv
+            .activity_windows
+            .push(window(Some((at(15), now() - Duration::hours(1)))));
+        world.inv.activity.push(launch(3, 20));
+        let f = world.one();
+        assert_eq!(f.verdict, Verdict::Unknown, "{:?}", f.reasons);
+        assert!(
+            f.reasons
+                .iter()
+                .any(|r| r.contains("does not cover") && r.contains("audit.csv")),
+            "{:?}",
+            f.reasons
+        );
+        // Usage over part of the window is not the window's usage.
+        assert_eq!(f.usage, None);
+        // A launch inside the covered part, later than anything uncovered
+        // before it, still decides.
+        let f = two_partners(
+            window(Some((at(15), now() - Duration::hours(1)))),
+            vec![launch(1, 20)],
+        );
+        assert_eq!(f.verdict, Verdict::Credited, "{:?}", f.reasons);
+    }
+
+    #[test]
+    fn an_audit_log_ending_early_leaves_later_activity_unknown() {
+        let f = two_partners(
+            window(Some((now() - Duration::days(30), at(21)))),
+            vec![launch(1, 20)],
+        );
+        assert_eq!(f.verdict, Verdict::Unknown, "{:?}", f.reasons);
+        // A log covering none of the window is no evidence either.
+        let f = two_partners(window(None), vec![]);
+        assert_eq!(f.verdict, Verdict::Unknown, "{:?}", f.reasons);
+    }
+
+    #[test]
+    fn same_instant_launches_of_two_partners_are_undecided() {
+        let f = two_partners(whole(), vec![launch(1, 20), launch(2, 20)]);
+        assert_eq!(f.verdict, Verdict::Unknown);
+        assert!(
+            f.reasons.iter().any(|r| r.contains("same time")),
+            "{:?}",
+            f.reasons
+        );
+    }
+
+    #[test]
+    fn an_unresolvable_user_who_could_be_an_attributed_one_makes_it_unknown() {
+        let ghost = Activity {
+            principal: PrincipalId::upn_placeholder("ghost@fabrikam.example"),
+            ..launch(1, 25)
+        };
+        // Every attributed user's UPN is known: the ghost is none of them,
+        // but is still a user of the app.
+        let f = two_partners(whole(), vec![launch(1, 20), ghost.clone()]);
+        assert_eq!(f.verdict, Verdict::Credited, "{:?}", f.reasons);
+        assert_eq!(f.usage.unwrap().active_users, 2);
+        // The other partner's co-owner has no known UPN: the ghost could be
+        // them, launching after ours.
+        let mut world = World::new().link(1, OURS).link(2, OTHER).resource(app(
+            1,
+            vec![role(2, Role::CoOwner)],
+            vec![stamp(2, StampKind::Published, 10)],
+        ));
+        world.inv.principals.get_mut(&id(2)).unwrap().upn = None;
+        world.inv.activity_windows.push(whole());
+        world.inv.activity.extend([launch(1, 20), ghost]);
+        let f = world.one();
+        assert_eq!(f.verdict, Verdict::Unknown, "{:?}", f.reasons);
+        assert!(
+            f.reasons.iter().any(
+                |r| r.contains("ghost@fabrikam.example") && r.contains("could not be resolved")
+            ),
+            "{:?}",
+            f.reasons
+        );
+    }
+
+    #[test]
+    fn one_partner_needs_no_activity_and_usage_without_a_log_is_unknown() {
+        let mut world = World::new().link(1, OURS).resource(app(1, vec![], vec![]));
+        let f = world.one();
+        assert_eq!(f.verdict, Verdict::Credited);
+        assert_eq!(f.usage, None, "no audit log: usage unknown, not zero");
+        world
+            .inv
+            .activity_windows
+            .push(window(Some((at(15), now()))));
+        let f = world.one();
+        assert_eq!(
+            f.verdict,
+            Verdict::Credited,
+            "a gap changes no single-partner verdict"
+        );
+        world.inv.activity_windows[0] = whole();
+        assert_eq!(world.one().usage.unwrap().active_users, 0);
     }
 }
