@@ -1,5 +1,6 @@
 //! The command line (clap derive): commands, flags, their environment
 //! variables and help texts. Nothing here acts; `config` merges and checks.
+//! Over 600 lines of help text and flags: one place for what `--help` says.
 
 use std::path::PathBuf;
 

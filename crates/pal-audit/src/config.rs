@@ -1,6 +1,8 @@
 //! One validated configuration from flags, `PAL_AUDIT_*` variables (clap reads
 //! both; flags win) and `pal-audit.toml` (lowest). Relative paths in the file
 //! are read from the file's folder.
+//! Over 600 lines with its tests: every setting's three sources, its range
+//! and its error naming the key are here, so they cannot disagree.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

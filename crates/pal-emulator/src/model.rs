@@ -1,6 +1,9 @@
 //! The tenant model: one compact, human-editable TOML file (principals,
 //! environments, canvas apps, cloud flows) that the emulator renders into
 //! the real JSON shapes.
+//! Over 600 lines because it is the whole tenant schema (one struct per
+//! table of the TOML file, each checked), kept in one place for the people
+//! who write tenants.
 
 use std::collections::BTreeMap;
 use std::path::Path;

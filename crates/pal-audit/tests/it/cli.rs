@@ -1,5 +1,7 @@
 //! The CLI end to end against the emulator on loopback: verdicts, paging,
 //! retries, coverage gaps, exit codes, input errors and secret hygiene.
+//! Long because each end-to-end case builds its own emulator and command;
+//! helpers shared with the other modules are in `common`.
 
 use crate::common::*;
 
