@@ -8,6 +8,7 @@ mod cli;
 #[allow(dead_code)]
 mod common;
 mod delta;
+mod docs;
 mod doctor;
 mod faults;
 mod files;
