@@ -10,6 +10,7 @@ mod commands;
 pub mod config;
 pub mod error;
 mod run;
+mod term;
 
 pub use commands::{attest, doctor};
 pub use error::Error;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 
-use crate::cli::{Cli, ColorChoice, Command};
+use crate::cli::{Cli, Command};
 use crate::commands::{self, attest, doctor};
 use crate::config::{self, AuditConfig};
 use crate::error::{Error, Outcome, code};
@@ -57,13 +57,7 @@ fn run_args(args: Vec<OsString>) -> Result<ExitCode, Error> {
     .enable_all()
     .build()
     .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
-    let color = match cli.color {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => {
-            std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
-        }
-    };
+    let color = crate::term::color_here(cli.color);
     let outcome = match cli.command {
         Command::Audit(args) => {
             let file = config::load_file(cli.config.as_deref())?;

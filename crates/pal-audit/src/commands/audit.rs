@@ -204,9 +204,10 @@ pub(crate) fn emit(
     };
     // JSON and CSV are written as they are made: a large tenant's report is
     // hundreds of megabytes of text, never held whole.
+    // A file gets neither colour nor the terminal's width.
     let table = TableOptions {
         color: color && out.output.is_none(),
-        width: None,
+        width: crate::term::table_width_here(out.wide, out.output.is_none()),
     };
     let write = |w: &mut dyn std::io::Write| match out.format {
         Format::Json => report::write_json(report, w),
