@@ -9,6 +9,7 @@ pub mod cli;
 mod commands;
 pub mod config;
 pub mod error;
+mod progress;
 mod run;
 mod term;
 
