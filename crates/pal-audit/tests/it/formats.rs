@@ -160,6 +160,19 @@ fn diff_reports_changes_and_gates_on_lost_credit() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "credit was lost");
     insta::assert_snapshot!("diff_table", String::from_utf8(out.stdout).unwrap());
+    // Its table wraps to COLUMNS too.
+    let out = bin()
+        .arg("diff")
+        .arg(&old_path)
+        .arg(&new_path)
+        .env("COLUMNS", "80")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("Shift Swap v2") && widest(&text) <= 80,
+        "{text}"
+    );
     let out = bin()
         .arg("diff")
         .arg(&old_path)

@@ -1,6 +1,7 @@
 //! Text fitted to a width in terminal columns (display width, not bytes: a
 //! CJK character or an emoji takes two): names cut with an ellipsis, prose
-//! wrapped at spaces, long ids shortened, and column widths shared out.
+//! wrapped at spaces, long ids shortened, column widths shared out, and a
+//! table's cells fitted to them (the report's table, `diff`'s).
 
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
@@ -159,6 +160,117 @@ pub(crate) fn share(columns: &[Column], total: usize) -> Vec<usize> {
         }
     }
     widths
+}
+
+/// Part of a cell, and how it narrows to a column's width.
+pub(crate) enum Piece {
+    /// One line, cut with `…` (a name).
+    Name(String),
+    /// Wrapped (words, sentences, kebab-case words at hyphens).
+    Words(String),
+    /// Shortened, never wrapped (an id).
+    Id(String),
+    /// A name then words: on one line when both fit, else the name cut on
+    /// its line and the words wrapped below (an attributed user).
+    Lead(String, String),
+}
+
+impl Piece {
+    /// Its width unwrapped, at a fitted width.
+    fn natural(&self) -> usize {
+        match self {
+            Piece::Name(s) => width(&s.replace('\n', " ")),
+            Piece::Words(s) => s.split('\n').map(width).max().unwrap_or(0),
+            Piece::Id(s) => width(&short_id(s)),
+            Piece::Lead(a, b) => width(&a.replace('\n', " ")) + 1 + width(b),
+        }
+    }
+
+    /// The narrowest it can be.
+    fn min(&self) -> usize {
+        match self {
+            Piece::Id(s) => width(&short_id(s)),
+            _ => 0,
+        }
+    }
+
+    fn lines(&self, width: Option<usize>, out: &mut Vec<String>) {
+        let Some(w) = width else {
+            out.push(match self {
+                Piece::Name(s) | Piece::Words(s) | Piece::Id(s) => s.clone(),
+                Piece::Lead(a, b) => format!("{a} {b}"),
+            });
+            return;
+        };
+        match self {
+            Piece::Name(s) => out.push(truncate(s, w)),
+            Piece::Words(s) => out.extend(wrap(s, w)),
+            Piece::Id(s) => out.push(short_id(s)),
+            Piece::Lead(a, b) if self.natural() <= w && !a.contains('\n') => {
+                out.push(format!("{a} {b}"));
+            }
+            Piece::Lead(a, b) => {
+                out.push(truncate(a, w));
+                out.extend(wrap(b, w));
+            }
+        }
+    }
+}
+
+/// A table's text, fitted: its header and rows as the lines of each cell.
+/// `mins` are the columns' narrowest widths.
+pub(crate) fn fitted(
+    header: &[&str],
+    mins: &[usize],
+    rows: &[Vec<Vec<Piece>>],
+    width: Option<usize>,
+) -> (Vec<String>, Vec<Vec<String>>) {
+    let widths: Vec<Option<usize>> = match width {
+        None => vec![None; header.len()],
+        Some(total) => {
+            let columns: Vec<Column> = (0..header.len())
+                .map(|i| {
+                    let cells = rows.iter().flat_map(|r| r[i].iter());
+                    let natural = cells
+                        .clone()
+                        .map(Piece::natural)
+                        .chain([self::width(header[i])])
+                        .max()
+                        .unwrap_or(1);
+                    let min = cells.map(Piece::min).chain([mins[i]]).max().unwrap_or(1);
+                    Column {
+                        natural,
+                        min: min.min(natural),
+                    }
+                })
+                .collect();
+            share(&columns, total).into_iter().map(Some).collect()
+        }
+    };
+    let header = header
+        .iter()
+        .zip(&widths)
+        .map(|(h, w)| match w {
+            Some(w) => wrap(h, *w).join("\n"),
+            None => h.to_string(),
+        })
+        .collect();
+    let rows = rows
+        .iter()
+        .map(|row| {
+            row.iter()
+                .zip(&widths)
+                .map(|(cell, w)| {
+                    let mut lines = Vec::new();
+                    for piece in cell {
+                        piece.lines(*w, &mut lines);
+                    }
+                    lines.join("\n")
+                })
+                .collect()
+        })
+        .collect();
+    (header, rows)
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table};
 
 use super::Report;
-use super::fit::{self, Column};
+use super::fit::{self, Piece, fitted};
 use crate::attribution::{Finding, Verdict};
 use crate::inventory::{CoverageStatus, Product};
 
@@ -27,117 +27,6 @@ pub struct TableOptions {
 /// Below this width the findings table shows the kind under the name
 /// instead of in a column of its own.
 const COMPACT_BELOW: usize = 120;
-
-/// Part of a cell, and how it narrows to a column's width.
-enum Piece {
-    /// One line, cut with `…` (a name).
-    Name(String),
-    /// Wrapped (words, sentences, kebab-case words at hyphens).
-    Words(String),
-    /// Shortened, never wrapped (an id).
-    Id(String),
-    /// A name then words: on one line when both fit, else the name cut on
-    /// its line and the words wrapped below (an attributed user).
-    Lead(String, String),
-}
-
-impl Piece {
-    /// Its width unwrapped, at a fitted width.
-    fn natural(&self) -> usize {
-        match self {
-            Piece::Name(s) => fit::width(&s.replace('\n', " ")),
-            Piece::Words(s) => s.split('\n').map(fit::width).max().unwrap_or(0),
-            Piece::Id(s) => fit::width(&fit::short_id(s)),
-            Piece::Lead(a, b) => fit::width(&a.replace('\n', " ")) + 1 + fit::width(b),
-        }
-    }
-
-    /// The narrowest it can be.
-    fn min(&self) -> usize {
-        match self {
-            Piece::Id(s) => fit::width(&fit::short_id(s)),
-            _ => 0,
-        }
-    }
-
-    fn lines(&self, width: Option<usize>, out: &mut Vec<String>) {
-        let Some(w) = width else {
-            out.push(match self {
-                Piece::Name(s) | Piece::Words(s) | Piece::Id(s) => s.clone(),
-                Piece::Lead(a, b) => format!("{a} {b}"),
-            });
-            return;
-        };
-        match self {
-            Piece::Name(s) => out.push(fit::truncate(s, w)),
-            Piece::Words(s) => out.extend(fit::wrap(s, w)),
-            Piece::Id(s) => out.push(fit::short_id(s)),
-            Piece::Lead(a, b) if self.natural() <= w && !a.contains('\n') => {
-                out.push(format!("{a} {b}"));
-            }
-            Piece::Lead(a, b) => {
-                out.push(fit::truncate(a, w));
-                out.extend(fit::wrap(b, w));
-            }
-        }
-    }
-}
-
-/// A table's text, fitted: its header and rows as the lines of each cell.
-/// `mins` are the columns' narrowest widths.
-fn fitted(
-    header: &[&str],
-    mins: &[usize],
-    rows: &[Vec<Vec<Piece>>],
-    width: Option<usize>,
-) -> (Vec<String>, Vec<Vec<String>>) {
-    let widths: Vec<Option<usize>> = match width {
-        None => vec![None; header.len()],
-        Some(total) => {
-            let columns: Vec<Column> = (0..header.len())
-                .map(|i| {
-                    let cells = rows.iter().flat_map(|r| r[i].iter());
-                    let natural = cells
-                        .clone()
-                        .map(Piece::natural)
-                        .chain([fit::width(header[i])])
-                        .max()
-                        .unwrap_or(1);
-                    let min = cells.map(Piece::min).chain([mins[i]]).max().unwrap_or(1);
-                    Column {
-                        natural,
-                        min: min.min(natural),
-                    }
-                })
-                .collect();
-            fit::share(&columns, total).into_iter().map(Some).collect()
-        }
-    };
-    let header = header
-        .iter()
-        .zip(&widths)
-        .map(|(h, w)| match w {
-            Some(w) => fit::wrap(h, *w).join("\n"),
-            None => h.to_string(),
-        })
-        .collect();
-    let rows = rows
-        .iter()
-        .map(|row| {
-            row.iter()
-                .zip(&widths)
-                .map(|(cell, w)| {
-                    let mut lines = Vec::new();
-                    for piece in cell {
-                        piece.lines(*w, &mut lines);
-                    }
-                    lines.join("\n")
-                })
-                .collect()
-        })
-        .collect();
-    (header, rows)
-}
 
 /// The report for people at a terminal: a findings table per product, why
 /// and how to fix what is not credited, the summary and the coverage. The
