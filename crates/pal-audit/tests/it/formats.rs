@@ -1,5 +1,6 @@
 //! Every report format, `explain` and `diff`, on the demo's report: snapshots
-//! with the time fixed, the HTML parsed as XML, and diff's exit codes.
+//! with the time fixed, the HTML parsed as XML, and diff's exit codes; the
+//! table at 80 and 200 columns and wide, with hostile names, and `--color`.
 
 use crate::common::bin;
 use pal_core::report::{self, Report};
