@@ -16,6 +16,7 @@ mod fix;
 mod formats;
 mod fuzz;
 mod log_analytics;
+mod progress;
 mod properties;
 mod record;
 mod secrets;
