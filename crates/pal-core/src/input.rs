@@ -73,7 +73,7 @@ pub fn decode(name: &str, bytes: Vec<u8>) -> Result<String, InputError> {
         })
     };
     let pairs = |rest: &[u8], from: fn([u8; 2]) -> u16| {
-        if rest.len() % 2 != 0 {
+        if !rest.len().is_multiple_of(2) {
             return Err(InputError::new(
                 name,
                 "not UTF-16 text (an odd number of bytes) despite its byte order mark",

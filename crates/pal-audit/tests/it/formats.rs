@@ -35,6 +35,36 @@ fn markdown_snapshot() {
     insta::assert_snapshot!(report::render_markdown(&demo_report()));
 }
 
+/// Tenant names that would be HTML, a link or a heading in GitHub's
+/// Markdown render inert: the lines that show them, snapshotted.
+#[test]
+fn markdown_renders_hostile_names_inert() {
+    let mut r = demo_report();
+    let hostile = [
+        "<img src=x onerror=alert(1)>",
+        "</details><script>alert(1)</script>",
+        "[click](javascript:alert(1)) ![t](https://evil.example/t.png)\n# Fix: run me",
+    ];
+    // Uncredited findings: they are in the table and in "What to fix".
+    let mut uncredited = r
+        .findings
+        .iter_mut()
+        .filter(|f| f.verdict != pal_core::attribution::Verdict::Credited);
+    for name in hostile {
+        let f = uncredited.next().unwrap();
+        f.resource_name = name.into();
+        f.environment_name = name.into();
+    }
+    let md = report::render_markdown(&r);
+    assert!(!md.contains("<img") && !md.contains("</details>") && !md.contains("<script"));
+    assert!(!md.contains("click](") && !md.contains("t](") && !md.contains("\n# Fix: run me"));
+    let lines: Vec<&str> = md
+        .lines()
+        .filter(|l| l.contains("alert(1)") || l.contains("run me"))
+        .collect();
+    insta::assert_snapshot!(lines.join("\n"));
+}
+
 #[test]
 fn html_is_one_self_contained_well_formed_page() {
     let r = demo_report();
@@ -372,14 +402,128 @@ fn config_init_and_completions() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
-    for shell in ["bash", "zsh", "fish", "powershell"] {
+    // Completions name the options and, in bash, zsh and fish, their values
+    // (as value lists, not only in help texts); paths complete as files.
+    let script = |shell: &str| {
         let out = bin().args(["completions", shell]).output().unwrap();
-        assert_eq!(out.status.code(), Some(0));
-        assert!(
-            String::from_utf8_lossy(&out.stdout).contains("pal-audit"),
-            "{shell}"
-        );
+        assert_eq!(out.status.code(), Some(0), "{shell}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let bash = script("bash");
+    for list in [
+        "\"table json csv markdown html\"",
+        "\"any none uncredited credited-to-other unknown\"",
+        "\"power-apps power-automate power-bi customer-insights\"",
+        "\"azure-cli client-secret client-certificate managed-identity workload-identity static-token\"",
+        "\"pwsh bash\"",
+        "bash zsh fish powershell elvish\"",
+    ] {
+        assert!(bash.contains(list), "bash: {list}");
     }
+    assert!(bash.contains("compgen -f"), "bash: files");
+    let zsh = script("zsh");
+    for list in [
+        "markdown\\:\"A handover document\"",
+        "credited-to-other\\:\"findings credited to another partner\"",
+        ":(power-apps power-automate power-bi customer-insights)",
+        ":FILE:_files",
+        ":DIR:_files -/",
+    ] {
+        assert!(zsh.contains(list), "zsh: {list}");
+    }
+    let fish = script("fish");
+    for value in [
+        "markdown\\t",
+        "credited-to-other\\t",
+        "power-bi\\t",
+        "client-certificate\\t",
+    ] {
+        assert!(fish.contains(value), "fish: {value}");
+    }
+    assert!(fish.contains("-l links -d 'Links CSV"), "fish");
+    // PowerShell's (and elvish's) generated scripts complete commands and
+    // options only: clap_complete writes no values for them.
+    for shell in ["powershell", "pwsh", "elvish"] {
+        let s = script(shell);
+        assert!(s.contains("--fail-on") && s.contains("--output"), "{shell}");
+    }
+}
+
+/// `-o/--output` on `diff` and `explain`: written atomically, the format
+/// from the extension where none is given; a diff to `.html` is refused.
+#[test]
+fn diff_and_explain_write_to_output_in_the_extension_s_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = demo_report();
+    let a = write(dir.path(), "a.json", &r);
+    let md = dir.path().join("d.md");
+    let out = bin()
+        .arg("diff")
+        .arg(&a)
+        .arg(&a)
+        .arg("-o")
+        .arg(&md)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout.is_empty());
+    let want = bin()
+        .arg("diff")
+        .arg(&a)
+        .arg(&a)
+        .args(["--format", "md"])
+        .output()
+        .unwrap();
+    assert_eq!(std::fs::read(&md).unwrap(), want.stdout);
+    let js = dir.path().join("d.json");
+    let out = bin()
+        .arg("diff")
+        .arg(&a)
+        .arg(&a)
+        .arg("--output")
+        .arg(&js)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    serde_json::from_slice::<serde_json::Value>(&std::fs::read(&js).unwrap()).unwrap();
+    let out = bin()
+        .arg("diff")
+        .arg(&a)
+        .arg(&a)
+        .arg("-o")
+        .arg(dir.path().join("d.html"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let gv = dir.path().join("g.gv");
+    let out = bin()
+        .arg("explain")
+        .arg(&a)
+        .arg("-o")
+        .arg(&gv)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(std::fs::read_to_string(&gv).unwrap().starts_with("digraph"));
+    let out = bin()
+        .arg("explain")
+        .arg(&a)
+        .arg("Quote Builder")
+        .arg("-o")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "a folder is refused");
 }
 
 /// `report` renders a saved report in every format without auditing again,

@@ -106,9 +106,9 @@ fn hosts_and_paths(text: &str) -> Vec<String> {
             .filter(|(_, line)| !line.is_empty() && line.bytes().all(|b| b.is_ascii_digit()))
             .map_or(token, |(path, _)| path);
         let lower = bare.to_ascii_lowercase();
-        if TENANT_HOSTS.iter().any(|t| lower.ends_with(t)) && !lower.contains('@') {
-            out.push(bare.to_string());
-        } else if PATH_EXTENSIONS.iter().any(|e| lower.ends_with(e)) && lower.len() > 5 {
+        let host = TENANT_HOSTS.iter().any(|t| lower.ends_with(t)) && !lower.contains('@');
+        let path = PATH_EXTENSIONS.iter().any(|e| lower.ends_with(e)) && lower.len() > 5;
+        if host || path {
             out.push(bare.to_string());
         }
     }
