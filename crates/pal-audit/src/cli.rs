@@ -118,7 +118,7 @@ pub enum Command {
     /// Write a commented pal-audit.toml (`config init`).
     #[command(subcommand)]
     Config(ConfigCommand),
-    /// Print shell completions: bash, zsh, fish, powershell, elvish.
+    /// Print shell completions (options, and in bash, zsh and fish their values): bash, zsh, fish, powershell (pwsh), elvish.
     #[command(
         after_help = "Example:\n  pal-audit completions bash > /etc/bash_completion.d/pal-audit"
     )]
@@ -199,8 +199,10 @@ pub struct OutputArgs {
         hide_env_values = true
     )]
     pub fail_on: Option<String>,
-    /// Replace UPNs and display names by stable short hashes, in every format
-    /// (for reports that leave the tenant).
+    /// Replace every piece of tenant text (UPNs, domains, names of people,
+    /// groups, resources and environments, Dataverse hosts, local paths) by
+    /// stable short hashes, in every format (for reports that leave the
+    /// tenant).
     #[arg(long)]
     pub redact: bool,
 }
