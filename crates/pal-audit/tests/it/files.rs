@@ -1,6 +1,7 @@
 //! Files and streams end to end: where reports go (stdout, --output, a
 //! device, a folder), what happens when writing fails, and the limits on
-//! what is read (size, duplicate columns, byte order marks, numbers).
+//! what is read (size, duplicate columns, byte order marks, UTF-16 and `;`
+//! as Excel saves them, workbooks refused, numbers).
 
 use crate::common::*;
 

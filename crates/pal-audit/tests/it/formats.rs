@@ -1,5 +1,8 @@
 //! Every report format, `explain` and `diff`, on the demo's report: snapshots
-//! with the time fixed, the HTML parsed as XML, and diff's exit codes.
+//! with the time fixed, the HTML parsed as XML, and diff's exit codes; what
+//! `--redact` leaves; completions.
+//! Over 600 lines: every test here renders the one demo report, so they
+//! share its fixture rather than each file making its own.
 
 use crate::common::bin;
 use pal_core::report::{self, Report};
