@@ -543,3 +543,45 @@ fn links_files_as_excel_saves_them_are_read_and_workbooks_refused() {
         );
     }
 }
+
+/// `--redact` hides the local paths of the inputs, spaces and all: a reason
+/// names the links file a link came from.
+#[test]
+fn redact_hides_the_input_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("Ana Costa's customers");
+    std::fs::create_dir(&folder).unwrap();
+    let links = folder.join("contoso links.csv");
+    std::fs::copy(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../pal-emulator/contoso/links.csv"),
+        &links,
+    )
+    .unwrap();
+    let emu = Emulator::start("", 100);
+    let base = emu.base();
+    let run = |redact: bool| {
+        let mut cmd = bin();
+        cmd.env("PAL_AUDIT_TOKEN", TOKEN)
+            .args(["audit", "--auth", "static-token", "--api-base", &base])
+            .args([
+                "--partner-id",
+                PARTNER,
+                "--as-of",
+                AS_OF,
+                "--products",
+                "power-apps",
+            ])
+            .args(["--format", "json", "--fail-on", "none", "--links"])
+            .arg(&links);
+        if redact {
+            cmd.arg("--redact");
+        }
+        String::from_utf8(cmd.output().unwrap().stdout).unwrap()
+    };
+    let path = links.display().to_string();
+    assert!(run(false).contains(&path), "the path is in the reasons");
+    let redacted = run(true);
+    for part in [path.as_str(), "Ana Costa", "contoso links.csv", "customers"] {
+        assert!(!redacted.contains(part), "{part}");
+    }
+}
