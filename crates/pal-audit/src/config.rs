@@ -11,7 +11,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use crate::cli::{AuditArgs, ConnArgs, Format, OutputArgs};
+use crate::cli::{AuditArgs, ConnArgs, DiffFormat, ExplainFormat, Format, OutputArgs};
 use crate::error::{Error, InputError};
 use pal_client::auth::AuthKind;
 use pal_client::http::{ApiBase, HttpConfig, RetryPolicy};
@@ -312,6 +312,40 @@ pub fn format_of(path: &std::path::Path) -> Option<Format> {
     })
 }
 
+/// `diff`'s format: `--format`, else `--output`'s extension (.json, .md,
+/// .txt), else table. An extension naming a format diff does not write
+/// (.csv, .html) is refused rather than a table written under that name.
+pub fn diff_format(flag: Option<DiffFormat>, output: Option<&Path>) -> Result<DiffFormat, Error> {
+    if let Some(f) = flag {
+        return Ok(f);
+    }
+    match output.and_then(format_of) {
+        None | Some(Format::Table) => Ok(DiffFormat::Table),
+        Some(Format::Json) => Ok(DiffFormat::Json),
+        Some(Format::Markdown) => Ok(DiffFormat::Markdown),
+        Some(Format::Csv | Format::Html) => Err(Error::Usage(format!(
+            "--output {}: diff writes table, json or markdown, not what the extension names; give --format",
+            output
+                .map(Path::display)
+                .map(|d| d.to_string())
+                .unwrap_or_default()
+        ))),
+    }
+}
+
+/// `explain`'s format: `--format`, else dot for an `--output` ending in
+/// .dot or .gv, else text.
+pub fn explain_format(flag: Option<ExplainFormat>, output: Option<&Path>) -> ExplainFormat {
+    let ext = output
+        .and_then(Path::extension)
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    flag.unwrap_or(match ext.as_deref() {
+        Some("dot" | "gv") => ExplainFormat::Dot,
+        _ => ExplainFormat::Text,
+    })
+}
+
 impl OutputConfig {
     /// `default_fail_on` is `any` for audits and `none` for the demo.
     pub fn resolve(
@@ -602,6 +636,17 @@ mod tests {
         // An explicit --format wins over the extension.
         assert_eq!(out(Some(Format::Json), "r.html"), Format::Json);
         assert_eq!(out(None, "r.out"), Format::Table);
+        let p = |s: &'static str| Some(Path::new(s));
+        assert_eq!(diff_format(None, p("d.md")).unwrap(), DiffFormat::Markdown);
+        assert_eq!(diff_format(None, p("d.JSON")).unwrap(), DiffFormat::Json);
+        assert_eq!(diff_format(None, None).unwrap(), DiffFormat::Table);
+        assert!(diff_format(None, p("d.html")).is_err());
+        assert_eq!(
+            diff_format(Some(DiffFormat::Json), p("d.html")).unwrap(),
+            DiffFormat::Json
+        );
+        assert_eq!(explain_format(None, p("g.gv")), ExplainFormat::Dot);
+        assert_eq!(explain_format(None, p("e.txt")), ExplainFormat::Text);
     }
 
     use super::*;

@@ -80,7 +80,7 @@ pub(crate) async fn demo(
         pal_emulator::contoso::AUDIT_LOG.0,
         pal_emulator::contoso::AUDIT_LOG.1,
     )?;
-    let report = collect_and_attribute(
+    let audited = collect_and_attribute(
         &cfg,
         &links,
         Credential::Static(Secret::new("demo")),
@@ -90,6 +90,8 @@ pub(crate) async fn demo(
     )
     .await;
     server.stop().await;
-    let code = emit(&report?, &cfg.output, quiet, color)?;
+    let audited = audited?;
+    let known = super::audit::known_text(&cfg, audited.tenant_text);
+    let code = emit(&audited.report, &known, &cfg.output, quiet, color)?;
     Ok(if asked_to_fail { code } else { Outcome::Clean })
 }

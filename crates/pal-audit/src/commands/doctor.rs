@@ -4,8 +4,8 @@
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{ContentArrangement, Table};
 
-use crate::error::Outcome;
-use pal_client::auth::{Claims, Secret, Tokens};
+use crate::error::{Error, Outcome};
+use pal_client::auth::{AuthKind, Claims, Secret, Tokens};
 use pal_client::http::{HttpClient, HttpError};
 use pal_client::sources::{
     bap, customer_insights, dataverse, flow, graph, log_analytics, management_partner, powerapps,
@@ -72,6 +72,33 @@ async fn app_id(tokens: &Tokens) -> String {
             .unwrap_or_else(|| "<client id>".into()),
         Err(_) => "<client id>".into(),
     }
+}
+
+/// Gets one token (for the Power Platform admin API) before any check: when
+/// none can be had, every check would fail alike, so the error says how to
+/// sign in instead (exit 3). For the Azure CLI, it tells a missing `az`
+/// from one not signed in.
+pub async fn sign_in(tokens: &Tokens, auth: AuthKind, tenant: Option<&str>) -> Result<(), Error> {
+    let Err(e) = tokens.token(bap::AUDIENCE).await else {
+        return Ok(());
+    };
+    let e = e.to_string();
+    let login = format!(
+        "az login{}",
+        tenant.map(|t| format!(" --tenant {t}")).unwrap_or_default()
+    );
+    let hint = match auth {
+        AuthKind::AzureCli if e.contains("not found") || e.contains("wasn't found") => format!(
+            "the Azure CLI (az) is not installed or not on PATH: install it (https://learn.microsoft.com/cli/azure/install-azure-cli), then sign in with `{login}`; or choose another --auth"
+        ),
+        AuthKind::AzureCli => format!(
+            "the Azure CLI (az) could not give a token: sign in with `{login}` (as an account that may read the tenant), or choose another --auth"
+        ),
+        _ => {
+            "check the credential's AZURE_* variables and that it may sign in to the tenant".into()
+        }
+    };
+    Err(Error::SignIn(format!("cannot sign in: {hint}\n  ({e})")))
 }
 
 /// Runs every check that `products` needs.
