@@ -15,6 +15,7 @@ mod fix;
 mod formats;
 mod fuzz;
 mod log_analytics;
+mod management_activity;
 mod properties;
 mod record;
 mod secrets;
