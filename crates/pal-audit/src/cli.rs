@@ -552,6 +552,10 @@ pub struct DoctorArgs {
         hide_env_values = true
     )]
     pub ci_workspace: Option<String>,
+    /// Check the Office 365 Management Activity API (ActivityFeed.Read and
+    /// the Audit.General subscription) that `audit --audit-api` reads.
+    #[arg(long, env = "PAL_AUDIT_AUDIT_API", hide_env_values = true)]
+    pub audit_api: bool,
 }
 
 #[derive(Debug, Args, Default)]

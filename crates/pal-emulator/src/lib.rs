@@ -42,6 +42,7 @@ pub enum Error {
 }
 pub use faults::{FaultKind, Faults};
 pub use model::TenantModel;
+pub use routes::management_activity::content_blobs;
 
 /// Knobs of `pal-audit emulate`.
 #[derive(Debug)]

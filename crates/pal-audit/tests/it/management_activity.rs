@@ -315,3 +315,41 @@ fn a_window_longer_than_the_api_keeps_is_a_gap() {
         .collect();
     assert!(!unsettled.is_empty(), "{}", api.report["findings"]);
 }
+
+/// `doctor --audit-api`: the subscription's state, and for a refusal the
+/// permission to grant.
+#[test]
+fn doctor_checks_the_permission_and_the_subscription() {
+    let doctor = |emu: &Emulator| {
+        let base = emu.base();
+        let out = bin()
+            .env(
+                "PAL_AUDIT_TOKEN",
+                jwt(
+                    "11111111-1111-4111-8111-000000000001",
+                    Some("svc-northwind@contoso.com"),
+                ),
+            )
+            .args(["doctor", "--auth", "static-token", "--api-base", &base])
+            .args(["--products", "power-bi", "--audit-api"])
+            .args(["--tenant", "7c1e5b2a-3d4f-4e6a-8b9c-0d1e2f3a4b5c"])
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+        )
+    };
+    let (code, table) = doctor(&Emulator::start("", 100));
+    assert_eq!(code, Some(0), "{table}");
+    assert!(table.contains("Management Activity"), "{table}");
+    let (code, table) = doctor(&Emulator::start("403@manage.office.com*all", 100));
+    assert_eq!(code, Some(1), "{table}");
+    assert!(table.contains("ActivityFeed.Read"), "{table}");
+    assert!(table.contains("Office 365 Management APIs"), "{table}");
+    let (mut model, _) = pal_emulator::contoso::load().unwrap();
+    model.audit_subscription = false;
+    let (code, table) = doctor(&Emulator::serve(model, "", 100));
+    assert_eq!(code, Some(1), "{table}");
+    assert!(table.contains("--start-audit-subscription"), "{table}");
+}

@@ -99,6 +99,13 @@ fn blobs(m: &TenantModel) -> Vec<Blob<'_>> {
     out.into_values().collect()
 }
 
+/// The content blobs the tenant serves: id and when each became
+/// available, oldest first (the benchmark counts its minimum requests by
+/// them).
+pub fn content_blobs(m: &TenantModel) -> Vec<(String, DateTime<Utc>)> {
+    blobs(m).into_iter().map(|b| (b.id, b.created)).collect()
+}
+
 /// Every request to `manage.office.com`.
 pub(crate) fn handle(st: &Shared, req: &Req, seg: &[String]) -> Response {
     let s: Vec<&str> = seg.iter().map(String::as_str).collect();
