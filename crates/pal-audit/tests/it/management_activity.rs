@@ -198,6 +198,22 @@ fn no_subscription_is_a_gap_naming_the_flag_and_the_flag_starts_it() {
         }
     }
 
+    // Refused: a gap naming the permission.
+    let refused = run(
+        &Emulator::start("403@manage.office.com*all", 100),
+        &[API, &week[..]].concat(),
+    );
+    assert_eq!(refused.code, Some(4), "{}", refused.stderr);
+    let row = coverage(&refused.report, "management-activity");
+    assert_eq!(row["status"], "failed", "{row}");
+    assert!(
+        row["detail"]
+            .as_str()
+            .unwrap()
+            .contains("ActivityFeed.Read"),
+        "{row}"
+    );
+
     // Asked to, it starts it: content comes later, so still a gap.
     let start = ["--audit-api", "--start-audit-subscription"];
     let started = run(&emu, &[&start[..], &week[..]].concat());

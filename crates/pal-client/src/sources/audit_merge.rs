@@ -129,6 +129,11 @@ pub(super) fn merge_audit_log(
     let source = management_activity::SOURCE;
     if let Some(e) = feed_error {
         let mut detail = format!("the unified audit log could not be read: {e}");
+        if matches!(&e, FeedError::Http(h) if h.is_denied()) {
+            detail.push_str(
+                "; the app needs the application permission ActivityFeed.Read of Office 365 Management APIs, with admin consent",
+            );
+        }
         if both && unknown.is_none() {
             detail.push_str("; the --audit-log files cover the activity window");
         }

@@ -255,7 +255,8 @@ pub async fn collect(
         }
     };
     let audit_feed = async {
-        let start = plan.audit_api?;
+        // Its events are on apps and flows only.
+        let start = plan.audit_api.filter(|_| platform)?;
         progress.begin("audit log (Management Activity API)");
         let tenant = match known_tenant {
             Some(t) => Some(t),
