@@ -370,6 +370,21 @@ pub struct InputArgs {
         value_delimiter = ','
     )]
     pub audit_log: Vec<PathBuf>,
+    /// Read the unified audit log from the Office 365 Management Activity
+    /// API (Audit.General content, the last 7 days of the activity window)
+    /// too. Needs the application permission ActivityFeed.Read (Office 365
+    /// Management APIs) with admin consent.
+    #[arg(long, env = "PAL_AUDIT_AUDIT_API", hide_env_values = true)]
+    pub audit_api: bool,
+    /// With --audit-api: start the tenant's Audit.General subscription when
+    /// it is not enabled (content appears up to 12 hours later).
+    #[arg(
+        long,
+        requires = "audit_api",
+        env = "PAL_AUDIT_START_AUDIT_SUBSCRIPTION",
+        hide_env_values = true
+    )]
+    pub start_audit_subscription: bool,
     /// Judge attestation freshness at this RFC 3339 time instead of now (reproducible runs).
     #[arg(
         long,
@@ -614,6 +629,10 @@ pub struct DoctorArgs {
     pub ci_workspace: Option<String>,
     #[command(flatten)]
     pub output: FileOutput,
+    /// Check the Office 365 Management Activity API (ActivityFeed.Read and
+    /// the Audit.General subscription) that `audit --audit-api` reads.
+    #[arg(long, env = "PAL_AUDIT_AUDIT_API", hide_env_values = true)]
+    pub audit_api: bool,
 }
 
 #[derive(Debug, Args, Default)]

@@ -58,6 +58,9 @@ pub const TEMPLATE: &str = r#"# pal-audit.toml: read from the current folder, or
 # or, instead of the file, the Log Analytics workspace the diagnostics go to:
 # ci_workspace = "00000000-0000-0000-0000-000000000000"
 # audit_log = ["audit-log.csv"]
+# and/or the Office 365 Management Activity API (last 7 days):
+# audit_api = false
+# start_audit_subscription = false
 # ci_audience = "https://api.ci.ai.microsoft.com"
 
 # Attestations older than this raise stale-attestation.
@@ -114,6 +117,10 @@ pub struct FileConfig {
     pub ci_workspace: Option<String>,
     #[serde(default)]
     pub audit_log: Vec<PathBuf>,
+    /// Read the Management Activity API (`--audit-api`).
+    pub audit_api: Option<bool>,
+    /// Start its Audit.General subscription (`--start-audit-subscription`).
+    pub start_audit_subscription: Option<bool>,
     /// Token audience for Customer Insights (the API has used two).
     pub ci_audience: Option<String>,
     pub auth: Option<AuthKind>,
@@ -385,6 +392,8 @@ pub struct AuditConfig {
     pub ci_workspace: Option<String>,
     /// `--audit-log` files.
     pub audit_log: Vec<PathBuf>,
+    /// `--audit-api`: `Some(start the subscription?)`.
+    pub audit_api: Option<bool>,
     pub ci_audience: String,
     pub flow_owners: bool,
     /// `--cache`: where this audit saves what it read.
@@ -519,6 +528,20 @@ where
     if flag.is_empty() { file.to_vec() } else { flag }
 }
 
+/// `--audit-api` and `--start-audit-subscription` (or their keys): the
+/// second only with the first.
+fn audit_api(inputs: &crate::cli::InputArgs, file: &FileConfig) -> Result<Option<bool>, Error> {
+    let on = inputs.audit_api || file.audit_api.unwrap_or(false);
+    let start = inputs.start_audit_subscription || file.start_audit_subscription.unwrap_or(false);
+    match (on, start) {
+        (false, true) => Err(Error::Usage(
+            "start_audit_subscription needs audit_api (--audit-api): the subscription is only started to be read".into(),
+        )),
+        (false, false) => Ok(None),
+        (true, start) => Ok(Some(start)),
+    }
+}
+
 /// `--ci-workspace` (or `ci_workspace`): a Log Analytics workspace id, a
 /// GUID: it goes into the query URL's path.
 pub fn ci_workspace(flag: Option<String>, file: &FileConfig) -> Result<Option<String>, Error> {
@@ -569,6 +592,7 @@ impl AuditConfig {
             }
             our_other_ids.push(id);
         }
+        let audit_api = audit_api(&args.inputs, &file)?;
         let ci_activity = args.inputs.ci_activity.or_else(|| file.ci_activity.clone());
         let ci_workspace = ci_workspace(args.inputs.ci_workspace, &file)?;
         if ci_activity.is_some() && ci_workspace.is_some() {
@@ -587,6 +611,7 @@ impl AuditConfig {
             ci_activity,
             ci_workspace,
             audit_log: or_file(args.inputs.audit_log, &file.audit_log),
+            audit_api,
             ci_audience: file
                 .ci_audience
                 .clone()

@@ -101,6 +101,8 @@ fn run_args(args: Vec<OsString>) -> Result<ExitCode, Error> {
                     ci_key().as_ref(),
                     &ci_audience,
                     ci_workspace.as_deref(),
+                    (args.audit_api || file.audit_api.unwrap_or(false))
+                        .then_some(conn.tenant.as_deref()),
                 )
                 .await;
                 write_text(

@@ -162,6 +162,7 @@ pub(crate) async fn collect_and_attribute(
             ci_activity: ci_activity.clone(),
             ci_workspace: cfg.ci_workspace.clone(),
             audit_log: audit_log.clone(),
+            audit_api: cfg.audit_api,
             flow_owners: cfg.flow_owners,
             previous,
             activity_cache: cfg.cache.clone(),

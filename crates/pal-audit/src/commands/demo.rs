@@ -52,6 +52,7 @@ pub(crate) async fn demo(
         ci_activity: None,
         ci_workspace: None,
         audit_log: Vec::new(),
+        audit_api: None,
         ci_audience: customer_insights::DEFAULT_AUDIENCE.into(),
         flow_owners: true,
         cache: None,

@@ -8,8 +8,8 @@ use crate::error::{Error, Outcome};
 use pal_client::auth::{AuthKind, Claims, Secret, Tokens};
 use pal_client::http::{HttpClient, HttpError};
 use pal_client::sources::{
-    bap, customer_insights, dataverse, flow, graph, log_analytics, management_partner, powerapps,
-    powerbi,
+    bap, customer_insights, dataverse, flow, graph, log_analytics, management_activity,
+    management_partner, powerapps, powerbi,
 };
 use pal_core::endpoints;
 use pal_core::inventory::{Environment, Product};
@@ -109,6 +109,7 @@ pub async fn run(
     ci_key: Option<&Secret>,
     ci_audience: &str,
     ci_workspace: Option<&str>,
+    audit_api: Option<Option<&str>>,
 ) -> Vec<Check> {
     let app = app_id(tokens).await;
     let register = format!(
@@ -248,6 +249,11 @@ pub async fn run(
             },
         ));
     }
+    // Only with --audit-api: the Management Activity API's subscription
+    // list needs ActivityFeed.Read, and the audit needs the subscription.
+    if let Some(tenant) = audit_api {
+        out.push(audit_api_check(http, tokens, tenant, &envs).await);
+    }
     let r = graph::probe(http)
         .await
         .map(|()| "users can be read".to_string());
@@ -272,6 +278,76 @@ pub async fn run(
     mp.needed = false;
     out.push(mp);
     out
+}
+
+/// The Management Activity API: the permission and the subscription. Its
+/// URLs need the tenant's id: `--tenant` when it is one, else the default
+/// environment's, else the token's.
+async fn audit_api_check(
+    http: &HttpClient,
+    tokens: &Tokens,
+    tenant: Option<&str>,
+    envs: &[Environment],
+) -> Check {
+    let api = "Management Activity API (audit log)";
+    let permission = format!(
+        "grant the app the application permission ActivityFeed.Read of Office 365 Management APIs (Entra admin center > App registrations > API permissions > Add a permission > Office 365 Management APIs > Application permissions), with admin consent; its token audience is {}",
+        endpoints::MANAGEMENT_ACTIVITY.audience
+    );
+    let from_env = envs
+        .iter()
+        .find_map(|e| {
+            e.name
+                .get(8..)
+                .filter(|_| e.name.to_ascii_lowercase().starts_with("default-"))
+        })
+        .filter(|t| pal_core::links::is_guid(t))
+        .map(str::to_string);
+    let tenant = match tenant.filter(|t| pal_core::links::is_guid(t)) {
+        Some(t) => Some(t.to_string()),
+        None => match from_env {
+            Some(t) => Some(t),
+            None => tokens
+                .token(management_activity::AUDIENCE)
+                .await
+                .ok()
+                .and_then(|t| Claims::of(&t))
+                .and_then(|c| c.tid),
+        },
+    };
+    let Some(tenant) = tenant else {
+        return Check {
+            api,
+            target: endpoints::MANAGEMENT_ACTIVITY.host().into(),
+            status: Status::Failed,
+            detail: "the tenant id is not known".into(),
+            fix: Some("pass --tenant with the tenant's id (a GUID)".into()),
+            needed: true,
+        };
+    };
+    let mut c = check(
+        api,
+        format!("tenant {tenant}"),
+        management_activity::probe(http, &tenant).await,
+        |_| permission.clone(),
+    );
+    if c.status == Status::Works {
+        if management_activity::probe_enabled(&c.detail) {
+            c.detail = format!(
+                "ActivityFeed.Read works; the {} subscription is enabled",
+                management_activity::CONTENT_TYPE
+            );
+        } else {
+            c.status = Status::Failed;
+            c.detail = format!(
+                "ActivityFeed.Read works; the {} subscription is not enabled ({})",
+                management_activity::CONTENT_TYPE,
+                c.detail
+            );
+            c.fix = Some("run `pal-audit audit --audit-api --start-audit-subscription` once (content appears up to 12 hours later)".into());
+        }
+    }
+    c
 }
 
 /// Clean when everything an audit needs works; no sign-in when no token
