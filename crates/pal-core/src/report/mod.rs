@@ -2,6 +2,7 @@
 //! attribution, the `--fail-on` gate, atomic output, and one renderer per format.
 
 mod csv;
+mod digest;
 mod html;
 mod markdown;
 mod redact;
@@ -15,10 +16,14 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::attribution::{Attribution, Finding, Flag, LinkRow, Verdict};
-use crate::inventory::{Coverage, CoverageStatus, Inventory, Product};
+use crate::inventory::{Coverage, CoverageStatus, EnvironmentId, Inventory, Product};
 use crate::links::PartnerId;
 
 pub use csv::{render_csv, write_csv};
+pub use digest::{
+    Digest, Identity, NotCredited, VERDICT_ORDER, active_users, delivered_by, not_credited_to_us,
+    ranked, risk_flags, to_fix_first,
+};
 pub use html::render_html;
 pub use markdown::render_markdown;
 pub use redact::{addresses, pseudonym, redact};
@@ -57,6 +62,10 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// What each source read, by source and environment.
     pub coverage: Vec<Coverage>,
+    /// The audited environments' names by id, so coverage rows name them
+    /// (a Power BI workspace is named by its findings).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub environments: BTreeMap<EnvironmentId, String>,
     /// The findings counted.
     pub summary: Summary,
     /// A delta audit (`--since`): what was reused from the previous audit
@@ -101,6 +110,14 @@ pub struct Summary {
     /// `at_risk` per product; a product with none is absent.
     #[serde(default)]
     pub at_risk_by_product: BTreeMap<Product, u64>,
+    /// Active users, summed per resource, on the `uncredited` and
+    /// `credited-to-other` findings whose usage is known.
+    #[serde(default)]
+    pub not_credited_active_users: u64,
+    /// How many `uncredited` and `credited-to-other` findings have unknown
+    /// usage (not counted in `not_credited_active_users`, never zero).
+    #[serde(default)]
+    pub not_credited_usage_unknown: u64,
 }
 
 impl Summary {
@@ -117,7 +134,12 @@ impl Summary {
             by_product: BTreeMap::new(),
             at_risk: 0,
             at_risk_by_product: BTreeMap::new(),
+            not_credited_active_users: 0,
+            not_credited_usage_unknown: 0,
         };
+        let lost = NotCredited::of(findings);
+        s.not_credited_active_users = lost.active_users;
+        s.not_credited_usage_unknown = lost.usage_unknown;
         for f in findings {
             if f.at_risk() {
                 s.at_risk += 1;
@@ -162,6 +184,11 @@ impl Report {
             links: attribution.links,
             findings: attribution.findings,
             coverage,
+            environments: inventory
+                .environments
+                .iter()
+                .map(|e| (e.id.clone(), e.display_name.clone()))
+                .collect(),
             delta: inventory.reuse.clone(),
             redacted: false,
         }

@@ -1,12 +1,14 @@
-//! The human renderer: a findings table (one row per finding), why and how to
-//! fix what is not credited, a summary by verdict and product, and coverage.
+//! The human renderer: what credit is worth (one line), a findings table (one
+//! row per finding), why and how to fix what is not credited, a summary by
+//! verdict and product, the linked identities with their evidence, and
+//! coverage.
 
 use std::fmt::Write;
 
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table};
 
-use super::Report;
+use super::{Digest, Report};
 use crate::attribution::{Finding, Verdict};
 use crate::inventory::{CoverageStatus, Product};
 
@@ -25,6 +27,7 @@ pub struct TableOptions {
 pub fn render_table(report: &Report, opts: TableOptions) -> String {
     // The tenant's names, shown to people: no control character gets through.
     let report = &super::for_terminal(report);
+    let digest = Digest::of(report);
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -43,13 +46,15 @@ pub fn render_table(report: &Report, opts: TableOptions) -> String {
             " (INCOMPLETE: see coverage)".to_string()
         }
     );
+    let _ = writeln!(out, "{}", digest.not_credited.sentence());
     out.push('\n');
 
     // One table per product, environments in order within it.
     for product in Product::ALL {
-        let findings: Vec<&Finding> = report
-            .findings
+        let findings: Vec<&Finding> = digest
+            .ranked
             .iter()
+            .copied()
             .filter(|f| f.product == product)
             .collect();
         if findings.is_empty() {
@@ -92,9 +97,10 @@ pub fn render_table(report: &Report, opts: TableOptions) -> String {
         let _ = writeln!(out, "No resources found.");
     }
 
-    let not_credited: Vec<&Finding> = report
-        .findings
+    let not_credited: Vec<&Finding> = digest
+        .ranked
         .iter()
+        .copied()
         .filter(|f| f.verdict != Verdict::Credited)
         .collect();
     if !not_credited.is_empty() {
@@ -102,11 +108,12 @@ pub fn render_table(report: &Report, opts: TableOptions) -> String {
         for f in not_credited {
             let _ = writeln!(
                 out,
-                "\n* {} ({}, {}) -> {}",
+                "\n* {} ({}, {}) -> {}, active users {}",
                 f.resource_name,
                 f.kind.as_str(),
                 f.environment_name,
-                f.verdict.as_str()
+                f.verdict.as_str(),
+                super::active_users(f).map_or_else(|| "unknown".to_string(), |u| u.to_string())
             );
             for r in &f.reasons {
                 let _ = writeln!(out, "  - {r}");
@@ -122,44 +129,98 @@ pub fn render_table(report: &Report, opts: TableOptions) -> String {
     header.extend(Verdict::ALL.iter().map(|v| v.as_str().to_string()));
     header.push("credited at risk".to_string());
     s.set_header(header);
-    for (product, counts) in &report.summary.by_product {
-        let mut row = vec![product.as_str().to_string()];
-        row.extend(
-            Verdict::ALL
-                .iter()
-                .map(|v| counts.get(v).copied().unwrap_or(0).to_string()),
-        );
-        row.push(
-            report
-                .summary
-                .at_risk_by_product
-                .get(product)
-                .copied()
-                .unwrap_or(0)
-                .to_string(),
-        );
-        s.add_row(row);
-    }
-    let mut total = vec!["all".to_string()];
-    total.extend(Verdict::ALL.iter().map(|v| {
-        report
-            .summary
-            .by_verdict
-            .get(v)
-            .copied()
-            .unwrap_or(0)
+    let counts_row = |name: &str, counts: &std::collections::BTreeMap<Verdict, u64>, risk: u64| {
+        let mut row = vec![name.to_string()];
+        row.extend(Verdict::ALL.iter().map(|v| {
+            let n = counts.get(v).copied().unwrap_or(0);
+            // Credited at risk is counted apart from plain credited.
+            if *v == Verdict::Credited {
+                n - risk.min(n)
+            } else {
+                n
+            }
             .to_string()
-    }));
-    total.push(report.summary.at_risk.to_string());
-    s.add_row(total);
-    let _ = writeln!(out, "\nSummary\n{s}");
+        }));
+        row.push(risk.to_string());
+        row
+    };
+    for (product, counts) in &report.summary.by_product {
+        let risk = report
+            .summary
+            .at_risk_by_product
+            .get(product)
+            .copied()
+            .unwrap_or(0);
+        s.add_row(counts_row(product.as_str(), counts, risk));
+    }
+    s.add_row(counts_row(
+        "all",
+        &report.summary.by_verdict,
+        report.summary.at_risk,
+    ));
+    let _ = writeln!(
+        out,
+        "\nSummary (credited at risk is counted apart from credited)\n{s}"
+    );
+
+    let _ = writeln!(out, "\nLinked identities");
+    if digest.identities.is_empty() {
+        let _ = writeln!(out, "No links were given.");
+    } else {
+        let mut l = new_table(opts);
+        l.set_header([
+            "identity",
+            "kind",
+            "partner",
+            "evidence",
+            "age",
+            "findings resting on it",
+        ]);
+        for id in &digest.identities {
+            let link = id.link;
+            let mut names: Vec<String> = id
+                .findings
+                .iter()
+                .take(3)
+                .map(|f| f.resource_name.to_string())
+                .collect();
+            if id.findings.len() > 3 {
+                names.push(format!("and {} more", id.findings.len() - 3));
+            }
+            l.add_row(vec![
+                Cell::new(format!(
+                    "{}\n{}",
+                    link.principal_name.as_deref().unwrap_or("-"),
+                    link.principal_id
+                )),
+                Cell::new(serde_plain(&link.principal_kind)),
+                Cell::new(link.partner_id.as_str()),
+                Cell::new(id.evidence()),
+                Cell::new(if link.stale {
+                    format!("{} (stale)", id.age())
+                } else {
+                    id.age()
+                }),
+                Cell::new(if names.is_empty() {
+                    id.counts()
+                } else {
+                    format!("{}\n{}", id.counts(), names.join(", "))
+                }),
+            ]);
+        }
+        let _ = writeln!(out, "{l}");
+    }
 
     let mut c = new_table(opts);
     c.set_header(["source", "environment", "status", "requests", "detail"]);
     for cov in &report.coverage {
         c.add_row(vec![
             Cell::new(&cov.source),
-            Cell::new(cov.environment_id.as_ref().map_or("-", |e| e.as_str())),
+            Cell::new(
+                cov.environment_id
+                    .as_ref()
+                    .map_or_else(|| "-".to_string(), |e| digest.environment(e)),
+            ),
             status_cell(cov.status, opts),
             Cell::new(cov.requests),
             Cell::new(&cov.detail),
@@ -167,6 +228,14 @@ pub fn render_table(report: &Report, opts: TableOptions) -> String {
     }
     let _ = writeln!(out, "\nCoverage\n{c}");
     out
+}
+
+/// An enum's kebab-case name, as the JSON report spells it.
+fn serde_plain<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
 }
 
 fn new_table(opts: TableOptions) -> Table {
