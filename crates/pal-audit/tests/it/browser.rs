@@ -323,3 +323,31 @@ fn the_first_screen_is_a_picture_of_the_summary() {
         "no credited green on the first screen"
     );
 }
+
+/// Not a check but a measurement, run by hand for docs/performance.md:
+/// `cargo test -p pal-audit --test it -- --ignored --nocapture
+/// measure_a_150000_finding_page`. It prints the page's size and when its
+/// script was ready (`data-ready-ms`, from the start of navigation), with
+/// and without a search.
+#[test]
+#[ignore = "a measurement for docs/performance.md, run by hand"]
+fn measure_a_150000_finding_page() {
+    let Some(chromium) = chromium() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let r = large_report(150_000, 551);
+    let page = dir.path().join("150k.html");
+    let html = report::render_html(&r);
+    std::fs::write(&page, &html).unwrap();
+    for fragment in ["", "", "#q=expense%20tracker", "#q=expense%20tracker"] {
+        let started = Instant::now();
+        let dom = dom(&chromium, &page, fragment);
+        let root = &dom[dom.find("<html").unwrap()..];
+        let root = &root[..root.find('>').unwrap()];
+        eprintln!(
+            "150,000 findings{fragment}: {} bytes; {root}; {}; chromium ran {:?} in all",
+            html.len(),
+            page_info(&dom),
+            started.elapsed()
+        );
+    }
+}

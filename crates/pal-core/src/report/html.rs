@@ -293,43 +293,8 @@ fn findings_json(digest: &Digest<'_>) -> String {
     script_json(&format!("{{\"strings\":{strings},\"rows\":{rows}}}"))
 }
 
-const STYLE: &str = r#"
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem; color: #222; }
-h1 { font-size: 1.5rem; margin-bottom: 0.2rem; }
-h2 { font-size: 1.2rem; margin-top: 2rem; }
-.meta { color: #555; margin-top: 0; }
-.lead { font-size: 1.15rem; }
-.incomplete { background: #fff3e0; border-left: 4px solid #ef6c00; padding: 0.5rem 1rem; }
-.charts { display: flex; flex-wrap: wrap; gap: 2rem; }
-figure { margin: 0; }
-figcaption { font-weight: 600; margin-bottom: 0.4rem; }
-table { border-collapse: collapse; font-size: 0.9rem; }
-#findings, #identities { width: 100%; }
-th, td { border-bottom: 1px solid #ddd; padding: 0.35rem 0.5rem; text-align: left; vertical-align: top; overflow-wrap: anywhere; }
-th { background: #f5f5f5; }
-#findings th { cursor: pointer; position: sticky; top: 0; }
-td.n, th.n { text-align: right; }
-.v { color: #fff; padding: 0.1rem 0.4rem; border-radius: 3px; white-space: nowrap; }
-.v.credited { background: #2e7d32; }
-.v.at-risk { background: #2e7d32; outline: 3px solid #ef6c00; }
-.v.credited-to-other { background: #f9a825; color: #222; }
-.v.uncredited { background: #c62828; }
-.v.unknown { background: #6a1b9a; }
-code { font-size: 0.8rem; color: #444; }
-details { margin-top: 0.3rem; }
-.fix { background: #f1f8e9; padding: 0.3rem 0.5rem; margin: 0.3rem 0; }
-.stale { color: #c62828; font-weight: 600; }
-ol.fix-first li { margin-bottom: 0.6rem; }
-.filters { margin: 1rem 0; display: flex; flex-wrap: wrap; gap: 1rem; align-items: center; }
-#errors { color: #c62828; font-weight: 600; }
-@media print {
-  body { margin: 0.5cm; }
-  .filters, .pager, .charts, #errors { display: none; }
-  #findings th { position: static; }
-  ol.fix-first li, tr { break-inside: avoid; }
-  .v { color: #000; background: none; border: 1px solid #000; outline: none; }
-}
-"#;
+/// The page's style sheet (print rules included).
+const STYLE: &str = include_str!("html/style.css");
 
 /// The findings' script: reads the JSON block, shows a page of rows with
 /// DOM calls only (tenant text is never parsed as markup), filters by the
@@ -337,162 +302,7 @@ ol.fix-first li { margin-bottom: 0.6rem; }
 /// URL fragment (`#q=text&verdict=uncredited&page=2`). Errors are written
 /// into the page (`data-errors` on the root element); `data-ready` says it
 /// ran to the end.
-const SCRIPT: &str = r#"
-(function () {
-  var root = document.documentElement;
-  function fail(msg) {
-    var prev = root.getAttribute('data-errors');
-    root.setAttribute('data-errors', (prev ? prev + ' | ' : '') + msg);
-    var box = document.getElementById('errors');
-    if (box) { box.textContent = 'This page failed: ' + root.getAttribute('data-errors'); }
-  }
-  window.addEventListener('error', function (e) { fail(String(e.message)); });
-  var PAGE = 100;
-  var data = JSON.parse(document.getElementById('findings-data').textContent);
-  var S = data.strings, R = data.rows;
-  var lower = null;
-  var body = document.getElementById('findings').tBodies[0];
-  var q = document.getElementById('q');
-  var sel = document.getElementById('verdict');
-  var info = document.getElementById('page-info');
-  var prev = document.getElementById('prev');
-  var next = document.getElementById('next');
-  var shown = [], page = 0, sortCol = -1, sortDir = 1;
-  // Columns as rows hold them: 0 verdict text, 1 verdict class, 2 name,
-  // 3 id, 4 kind, 5 product, 6 environment, 7 solution, 8 users text,
-  // 9 users number (-1 unknown), 10 attributed, 11 flags, 12 reasons, 13 fix.
-  var TEXT = [0, 2, 3, 4, 5, 6, 7, 8, 10, 11, 13];
-  function matches(r, text) {
-    for (var i = 0; i < TEXT.length; i++) {
-      var k = r[TEXT[i]];
-      if (k >= 0 && lower[k].indexOf(text) !== -1) { return true; }
-    }
-    for (var j = 0; j < r[12].length; j++) {
-      if (lower[r[12][j]].indexOf(text) !== -1) { return true; }
-    }
-    return false;
-  }
-  function want(r, v) {
-    if (!v) { return true; }
-    var text = S[r[0]];
-    return v === 'at-risk' ? text === 'credited (at risk)' : text === v;
-  }
-  function el(tag, text, cls) {
-    var e = document.createElement(tag);
-    if (text !== undefined && text !== null) { e.textContent = text; }
-    if (cls) { e.className = cls; }
-    return e;
-  }
-  function lines(td, text) {
-    var parts = text.split('\n');
-    for (var i = 0; i < parts.length; i++) {
-      if (i > 0) { td.appendChild(el('br')); }
-      td.appendChild(document.createTextNode(parts[i]));
-    }
-  }
-  function row(r) {
-    var tr = el('tr');
-    tr.setAttribute('data-verdict', S[r[0]]);
-    var td = el('td'); td.appendChild(el('span', S[r[0]], S[r[1]])); tr.appendChild(td);
-    td = el('td');
-    td.appendChild(el('b', S[r[2]])); td.appendChild(el('br')); td.appendChild(el('code', S[r[3]]));
-    if (r[13] >= 0) {
-      var fix = el('p', null, 'fix'); fix.appendChild(el('b', 'Fix: '));
-      fix.appendChild(document.createTextNode(S[r[13]])); td.appendChild(fix);
-    }
-    if (r[12].length) {
-      var d = el('details'); d.appendChild(el('summary', 'why'));
-      var ul = el('ul');
-      for (var i = 0; i < r[12].length; i++) { ul.appendChild(el('li', S[r[12][i]])); }
-      d.appendChild(ul); td.appendChild(d);
-    }
-    tr.appendChild(td);
-    tr.appendChild(el('td', S[r[4]]));
-    tr.appendChild(el('td', S[r[5]]));
-    tr.appendChild(el('td', S[r[6]]));
-    tr.appendChild(el('td', S[r[7]]));
-    tr.appendChild(el('td', S[r[8]], 'n'));
-    td = el('td'); lines(td, S[r[10]]); tr.appendChild(td);
-    td = el('td'); lines(td, S[r[11]]); tr.appendChild(td);
-    return tr;
-  }
-  function render() {
-    var pages = Math.max(1, Math.ceil(shown.length / PAGE));
-    if (page >= pages) { page = pages - 1; }
-    if (page < 0) { page = 0; }
-    var frag = document.createDocumentFragment();
-    var end = Math.min(shown.length, (page + 1) * PAGE);
-    for (var i = page * PAGE; i < end; i++) { frag.appendChild(row(R[shown[i]])); }
-    while (body.firstChild) { body.removeChild(body.firstChild); }
-    body.appendChild(frag);
-    info.textContent = shown.length === 0 ? 'no findings match' :
-      'findings ' + (page * PAGE + 1) + '-' + end + ' of ' + shown.length +
-      (shown.length === R.length ? '' : ' (of ' + R.length + ')') +
-      ', page ' + (page + 1) + ' of ' + pages;
-    prev.disabled = page === 0;
-    next.disabled = page >= pages - 1;
-  }
-  function filter() {
-    var text = q.value.trim().toLowerCase();
-    var v = sel.value;
-    if (text && lower === null) {
-      lower = S.map(function (s) { return s.toLowerCase(); });
-    }
-    shown = [];
-    for (var i = 0; i < R.length; i++) {
-      if (want(R[i], v) && (!text || matches(R[i], text))) { shown.push(i); }
-    }
-    if (sortCol >= 0) { sortShown(); }
-    render();
-  }
-  // Table columns to row fields: verdict, resource, kind, product,
-  // environment, solution, active users, attributed users, flags.
-  var COLS = [0, 2, 4, 5, 6, 7, 9, 10, 11];
-  function sortShown() {
-    var k = COLS[sortCol];
-    shown.sort(function (a, b) {
-      var x = R[a][k], y = R[b][k], c;
-      if (k === 9) { c = x - y; } else { c = S[x].localeCompare(S[y]); }
-      return c !== 0 ? c * sortDir : a - b;
-    });
-  }
-  var timer = null;
-  q.addEventListener('input', function () {
-    clearTimeout(timer);
-    timer = setTimeout(function () { page = 0; filter(); }, 150);
-  });
-  sel.addEventListener('change', function () { page = 0; filter(); });
-  prev.addEventListener('click', function () { page--; render(); });
-  next.addEventListener('click', function () { page++; render(); });
-  var ths = document.getElementById('findings').tHead.rows[0].cells;
-  Array.prototype.forEach.call(ths, function (th, i) {
-    th.addEventListener('click', function () {
-      sortDir = sortCol === i ? -sortDir : (i === 6 ? -1 : 1);
-      sortCol = i;
-      sortShown();
-      render();
-    });
-  });
-  function fromHash() {
-    var h = location.hash.replace(/^#/, '');
-    h.split('&').forEach(function (kv) {
-      var i = kv.indexOf('=');
-      if (i < 0) { return; }
-      var key = kv.slice(0, i), val = decodeURIComponent(kv.slice(i + 1).replace(/\+/g, ' '));
-      if (key === 'q') { q.value = val; }
-      if (key === 'verdict') { sel.value = val; }
-      if (key === 'page') { page = Math.max(0, (parseInt(val, 10) || 1) - 1); }
-    });
-    filter();
-  }
-  window.addEventListener('hashchange', function () { page = 0; fromHash(); });
-  fromHash();
-  // When the page was ready, from the start of navigation (measured, never
-  // asserted: docs/performance.md).
-  root.setAttribute('data-ready-ms', String(Math.round(performance.now())));
-  root.setAttribute('data-ready', 'true');
-})();
-"#;
+const SCRIPT: &str = include_str!("html/findings.js");
 
 /// The report as one self-contained XHTML page (see the module head); the
 /// tenant's text is escaped.
@@ -502,8 +312,8 @@ pub fn render_html(report: &Report) -> String {
     for (p, counts) in &report.summary.by_product {
         by_product.insert(p.title().to_string(), counts.clone());
     }
-    let script = format!("//<![CDATA[{SCRIPT}//]]>");
-    let style = format!("/*<![CDATA[*/{STYLE}/*]]>*/");
+    let script = format!("//<![CDATA[\n{SCRIPT}//]]>");
+    let style = format!("/*<![CDATA[*/\n{STYLE}/*]]>*/");
     let mut s = String::new();
     let _ = write!(
         s,
@@ -674,7 +484,7 @@ fn identities(s: &mut String, digest: &Digest<'_>) {
         }
         let _ = write!(
             s,
-            r#"<tr><td><b>{}</b><br/><code>{}</code></td><td>{}</td><td>{}</td><td class="n">{}{}</td><td>{}{}</td></tr>"#,
+            r#"<tr><td><b>{}</b><br/><code>{}</code></td><td class="nw">{}</td><td class="nw">{}</td><td class="n">{}{}</td><td>{}{}</td></tr>"#,
             esc(id.link.principal_name.as_deref().unwrap_or("")),
             esc(&id.link.principal_id),
             esc(id.link.partner_id.as_str()),
@@ -753,6 +563,13 @@ mod tests {
             esc(r#"<a href="x">&'"#),
             "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
         );
+    }
+
+    #[test]
+    fn the_style_and_script_stay_inside_their_elements() {
+        for text in [STYLE, SCRIPT] {
+            assert!(!text.contains("]]>") && !text.contains("</"));
+        }
     }
 
     #[test]
