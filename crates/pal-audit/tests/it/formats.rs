@@ -26,7 +26,19 @@ fn csv_snapshot_and_shape() {
     assert!(csv.starts_with('\u{feff}'), "a BOM for Excel");
     assert!(csv.contains("\r\n"), "CRLF line ends");
     let mut reader = csv::Reader::from_reader(csv.trim_start_matches('\u{feff}').as_bytes());
-    assert_eq!(reader.records().count(), r.findings.len());
+    let last = reader.headers().unwrap().len() - 1;
+    assert_eq!(&reader.headers().unwrap()[last], "audit_complete");
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), r.findings.len());
+    // The demo's audit is incomplete: every row says so, so a filtered
+    // extract still does.
+    assert!(!r.complete);
+    assert!(rows.iter().all(|row| &row[last] == "false"));
+    let mut complete = r.clone();
+    complete.complete = true;
+    let text = report::render_csv(&complete);
+    let mut reader = csv::Reader::from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+    assert!(reader.records().all(|row| &row.unwrap()[last] == "true"));
     insta::assert_snapshot!(csv);
 }
 

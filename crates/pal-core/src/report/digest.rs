@@ -397,7 +397,7 @@ mod tests {
         );
         assert_eq!(
             Summary::of(&r.findings).not_credited_usage_unknown,
-            lost - 2
+            Some(lost - 2)
         );
     }
 

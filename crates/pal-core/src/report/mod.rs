@@ -111,13 +111,14 @@ pub struct Summary {
     #[serde(default)]
     pub at_risk_by_product: BTreeMap<Product, u64>,
     /// Active users, summed per resource, on the `uncredited` and
-    /// `credited-to-other` findings whose usage is known.
-    #[serde(default)]
-    pub not_credited_active_users: u64,
+    /// `credited-to-other` findings whose usage is known; `None` in a
+    /// report written before it was counted (never read as zero).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_credited_active_users: Option<u64>,
     /// How many `uncredited` and `credited-to-other` findings have unknown
-    /// usage (not counted in `not_credited_active_users`, never zero).
-    #[serde(default)]
-    pub not_credited_usage_unknown: u64,
+    /// usage (not in `not_credited_active_users`); `None` as above.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_credited_usage_unknown: Option<u64>,
 }
 
 impl Summary {
@@ -134,12 +135,12 @@ impl Summary {
             by_product: BTreeMap::new(),
             at_risk: 0,
             at_risk_by_product: BTreeMap::new(),
-            not_credited_active_users: 0,
-            not_credited_usage_unknown: 0,
+            not_credited_active_users: None,
+            not_credited_usage_unknown: None,
         };
         let lost = NotCredited::of(findings);
-        s.not_credited_active_users = lost.active_users;
-        s.not_credited_usage_unknown = lost.usage_unknown;
+        s.not_credited_active_users = Some(lost.active_users);
+        s.not_credited_usage_unknown = Some(lost.usage_unknown);
         for f in findings {
             if f.at_risk() {
                 s.at_risk += 1;
