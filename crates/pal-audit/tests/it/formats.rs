@@ -9,7 +9,7 @@ use crate::common::bin;
 use pal_core::report::{self, Report};
 
 /// The demo's report, with its time and version fixed.
-fn demo_report() -> Report {
+pub(crate) fn demo_report() -> Report {
     let out = bin().args(["demo", "--format", "json"]).output().unwrap();
     let mut r: Report = serde_json::from_slice(&out.stdout).unwrap();
     r.generated_at = "2026-11-20T12:00:00Z".parse().unwrap();
@@ -30,7 +30,19 @@ fn csv_snapshot_and_shape() {
     assert!(csv.starts_with('\u{feff}'), "a BOM for Excel");
     assert!(csv.contains("\r\n"), "CRLF line ends");
     let mut reader = csv::Reader::from_reader(csv.trim_start_matches('\u{feff}').as_bytes());
-    assert_eq!(reader.records().count(), r.findings.len());
+    let last = reader.headers().unwrap().len() - 1;
+    assert_eq!(&reader.headers().unwrap()[last], "audit_complete");
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), r.findings.len());
+    // The demo's audit is incomplete: every row says so, so a filtered
+    // extract still does.
+    assert!(!r.complete);
+    assert!(rows.iter().all(|row| &row[last] == "false"));
+    let mut complete = r.clone();
+    complete.complete = true;
+    let text = report::render_csv(&complete);
+    let mut reader = csv::Reader::from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+    assert!(reader.records().all(|row| &row.unwrap()[last] == "true"));
     insta::assert_snapshot!(csv);
 }
 
@@ -75,17 +87,23 @@ fn html_is_one_self_contained_well_formed_page() {
     let html = report::render_html(&r);
     // Well-formed: every tag closes (it is XHTML).
     let mut reader = quick_xml::Reader::from_str(&html);
-    let mut rows = 0;
+    let mut data = None;
+    let mut in_data = false;
     let mut svgs = 0;
     loop {
         match reader.read_event() {
             Ok(quick_xml::events::Event::Eof) => break,
+            Ok(quick_xml::events::Event::Text(t)) if in_data => {
+                // The findings' JSON is plain XML text: no `<` or `&` in it.
+                data = Some(String::from_utf8(t.to_vec()).unwrap());
+            }
+            Ok(quick_xml::events::Event::End(_)) => in_data = false,
             Ok(quick_xml::events::Event::Start(e)) => {
                 let name = e.name();
-                if name.as_ref() == b"tr" && e.try_get_attribute("data-verdict").unwrap().is_some()
-                {
-                    rows += 1;
-                }
+                in_data = name.as_ref() == b"script"
+                    && e.try_get_attribute("id")
+                        .unwrap()
+                        .is_some_and(|a| a.value.as_ref() == b"findings-data");
                 if name.as_ref() == b"svg" {
                     svgs += 1;
                 }
@@ -103,7 +121,8 @@ fn html_is_one_self_contained_well_formed_page() {
             Err(e) => panic!("not well-formed at {}: {e}", reader.buffer_position()),
         }
     }
-    assert_eq!(rows, r.findings.len());
+    let data: serde_json::Value = serde_json::from_str(&data.expect("the findings' data")).unwrap();
+    assert_eq!(data["rows"].as_array().unwrap().len(), r.findings.len());
     assert_eq!(svgs, 2, "a chart per product and one per environment");
     insta::assert_snapshot!(html);
 }

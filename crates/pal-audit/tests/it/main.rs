@@ -4,6 +4,7 @@
 
 mod answers;
 mod attest;
+mod browser;
 mod cli;
 #[allow(dead_code)]
 mod common;

@@ -371,6 +371,9 @@ impl<'a> AttributionGraph<'a> {
                 partner_id: l.partner_id.clone(),
                 source: l.source,
                 linked_at: l.linked_at,
+                attested_at: l.attested_at,
+                stale: false,
+                age_days: None,
             })
             .collect();
         // Every field orders, so the links' input order never shows.
@@ -382,6 +385,7 @@ impl<'a> AttributionGraph<'a> {
                 a.principal_kind,
                 a.linked_at,
                 &a.principal_name,
+                std::cmp::Reverse(a.attested_at),
             )
                 .cmp(&(
                     &b.principal_id,
@@ -390,9 +394,16 @@ impl<'a> AttributionGraph<'a> {
                     b.principal_kind,
                     b.linked_at,
                     &b.principal_name,
+                    std::cmp::Reverse(b.attested_at),
                 ))
         });
-        rows.dedup();
+        // One row per link; of several attestations of it, the newest.
+        rows.dedup_by(|later, first| {
+            LinkRow {
+                attested_at: first.attested_at,
+                ..later.clone()
+            } == *first
+        });
         rows
     }
 }

@@ -355,6 +355,18 @@ pub struct LinkRow {
     /// When the link was made or last updated, where known (not when it
     /// was attested).
     pub linked_at: Option<DateTime<Utc>>,
+    /// When `attest` read the link (attestations only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attested_at: Option<DateTime<Utc>>,
+    /// An attestation older than `--attestation-max-age` at the audit's
+    /// time: the credit resting on it is flagged `stale-attestation`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stale: bool,
+    /// Days from the link's evidence (an attestation's `attested_at`, a
+    /// declared row's `linked_at`) to the time attestations are judged at;
+    /// `None` when undated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub age_days: Option<i64>,
 }
 
 /// What attribution produced.
@@ -396,10 +408,18 @@ pub fn attribute(inventory: &Inventory, links: &[Link], options: &Options) -> At
         rayon::broadcast(|_| text::forget());
         all
     };
-    Attribution {
-        links: graph.link_rows(),
-        findings,
+    let mut links = graph.link_rows();
+    for l in &mut links {
+        let evidence = match l.source {
+            LinkSource::Attested => l.attested_at,
+            LinkSource::Declared => l.linked_at,
+        };
+        l.age_days = evidence.map(|at| (options.now - at).num_days());
+        l.stale = l.source == LinkSource::Attested
+            && l.attested_at
+                .is_some_and(|at| options.now - at > options.attestation_max_age);
     }
+    Attribution { links, findings }
 }
 
 /// The inventory's resource indices in the report's order: product,

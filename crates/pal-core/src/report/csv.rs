@@ -1,8 +1,12 @@
 //! CSV: one row per finding, attributed users joined, for Excel and friends.
+//! Rows in the order every renderer shows them (`report::ranked`); the last
+//! column, `audit_complete`, is `false` on every row of an incomplete audit,
+//! so a filtered or pasted extract still says so (a marker row would break
+//! csv readers and Excel's filters).
 
 use super::Report;
 
-const HEADER: [&str; 15] = [
+const HEADER: [&str; 17] = [
     "product",
     "kind",
     "environment_id",
@@ -18,6 +22,8 @@ const HEADER: [&str; 15] = [
     "reasons",
     "fix",
     "tenant_id",
+    "active_users",
+    "audit_complete",
 ];
 
 /// A cell Excel will not run as a formula: text starting with `= + - @`
@@ -44,7 +50,8 @@ pub fn write_csv(report: &Report, out: &mut dyn std::io::Write) -> std::io::Resu
         .terminator(csv::Terminator::CRLF)
         .from_writer(out);
     w.write_record(HEADER)?;
-    for f in &report.findings {
+    let complete = if report.complete { "true" } else { "false" };
+    for f in super::ranked(report) {
         let decided = f
             .decided_by
             .and_then(|d| serde_json::to_value(d).ok())
@@ -77,6 +84,9 @@ pub fn write_csv(report: &Report, out: &mut dyn std::io::Write) -> std::io::Resu
             f.reasons.join(" | "),
             f.fix.as_ref().map(ToString::to_string).unwrap_or_default(),
             report.tenant_id.clone(),
+            // Empty when unknown: never zero.
+            super::active_users(f).map_or_else(String::new, |u| u.to_string()),
+            complete.to_string(),
         ];
         w.write_record(row.iter().map(|c| cell(c)))?;
     }

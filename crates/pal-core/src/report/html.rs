@@ -1,12 +1,25 @@
-//! HTML: one self-contained file (no network, no external assets): charts of
-//! credit per product and per environment (inline SVG), and a findings table
-//! that sorts and filters, with each finding's reasons, flags and fix.
-//! Written as well-formed XHTML, so a test can parse it as XML.
+//! HTML: one self-contained page (no network, no external assets, a strict
+//! Content-Security-Policy that admits only its own style and script by
+//! hash). A summary first (what credit is worth, totals per verdict and at
+//! risk, coverage gaps with environment names), what to fix first, the
+//! linked identities, charts (inline SVG; the top environments and
+//! "others"), then the findings: one JSON data block that a small script
+//! shows a page at a time, searchable over the text it shows, so a report of
+//! 150,000 findings opens in seconds. Written as well-formed XHTML, so a test
+//! can parse it as XML.
+//!
+//! Tenant text is hostile: it is escaped for markup, and inside the JSON
+//! block `<`, `>`, `&`, U+2028 and U+2029 are `\u` escapes, so no name can
+//! close the script or start markup.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use super::Report;
+use base64::Engine;
+use rustc_hash::FxHashMap;
+use sha2::{Digest as _, Sha256};
+
+use super::{Digest, Report, active_users};
 use crate::attribution::{Finding, Verdict};
 use crate::inventory::CoverageStatus;
 
@@ -26,6 +39,34 @@ fn esc(s: &str) -> String {
     out
 }
 
+/// JSON made safe inside a `<script>` element (and as XML text): no `<`,
+/// `>` or `&` (so neither `</script>` nor `<!--` nor an entity), and no
+/// U+2028/U+2029 (line ends to older JavaScript). Each only occurs inside
+/// JSON strings, where its `\u` escape means the same.
+fn script_json(json: &str) -> String {
+    let mut out = String::with_capacity(json.len() + 64);
+    for c in json.chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `'sha256-...'`: a CSP source admitting exactly this inline text.
+fn csp_hash(text: &str) -> String {
+    let digest = Sha256::digest(text.as_bytes());
+    format!(
+        "'sha256-{}'",
+        base64::engine::general_purpose::STANDARD.encode(digest)
+    )
+}
+
 fn color(v: Verdict) -> &'static str {
     match v {
         Verdict::Credited => "#2e7d32",
@@ -34,6 +75,13 @@ fn color(v: Verdict) -> &'static str {
         Verdict::Unknown => "#6a1b9a",
     }
 }
+
+/// How many environments the chart draws before "others".
+const TOP_ENVIRONMENTS: usize = 12;
+/// How many "fix first" findings the page lists.
+const FIX_FIRST_SHOWN: usize = 50;
+/// How many resource names an identity lists.
+const NAMES_SHOWN: usize = 5;
 
 /// A stacked bar per row: how many findings of each verdict.
 fn chart(title: &str, rows: &[(String, BTreeMap<Verdict, u64>)]) -> String {
@@ -57,11 +105,18 @@ fn chart(title: &str, rows: &[(String, BTreeMap<Verdict, u64>)]) -> String {
         .max(1);
     for (i, (label, counts)) in rows.iter().enumerate() {
         let y = i as u32 * ROW + 4;
+        // A long name is cut, whole in the tooltip.
+        let short: String = if label.chars().count() > 30 {
+            label.chars().take(29).chain(['…']).collect()
+        } else {
+            label.clone()
+        };
         let _ = write!(
             s,
-            r#"<text x="{}" y="{}" text-anchor="end" font-size="13">{}</text>"#,
+            r#"<text x="{}" y="{}" text-anchor="end" font-size="13">{}<title>{}</title></text>"#,
             LABEL - 8,
             y + 15,
+            esc(&short),
             esc(label)
         );
         let mut x = LABEL;
@@ -104,110 +159,161 @@ fn chart(title: &str, rows: &[(String, BTreeMap<Verdict, u64>)]) -> String {
     s
 }
 
-fn row(f: &Finding) -> String {
-    let attributed = f
-        .attributed
-        .iter()
-        .map(|a| esc(&a.describe()))
-        .collect::<Vec<_>>()
-        .join("<br/>");
-    let mut details = String::new();
-    let _ = write!(details, "<details><summary>why</summary><ul>");
-    for r in &f.reasons {
-        let _ = write!(details, "<li>{}</li>", esc(r));
+/// The environments with the most findings, then one "others" row.
+fn environment_rows(report: &Report) -> Vec<(String, BTreeMap<Verdict, u64>)> {
+    let mut by_env: BTreeMap<&str, (&str, BTreeMap<Verdict, u64>)> = BTreeMap::new();
+    for f in &report.findings {
+        *by_env
+            .entry(f.environment_id.as_str())
+            .or_insert_with(|| (&f.environment_name, BTreeMap::new()))
+            .1
+            .entry(f.verdict)
+            .or_default() += 1;
     }
-    details.push_str("</ul>");
-    if let Some(fix) = &f.fix {
-        let _ = write!(
-            details,
-            r#"<p class="fix"><b>Fix:</b> {}</p>"#,
-            esc(&fix.to_string())
-        );
+    let mut rows: Vec<(&str, BTreeMap<Verdict, u64>)> = by_env.into_values().collect();
+    // Most findings first; equal counts by name (the map's id order breaks
+    // the rest, as the sort is stable).
+    rows.sort_by(|a, b| {
+        b.1.values()
+            .sum::<u64>()
+            .cmp(&a.1.values().sum::<u64>())
+            .then_with(|| a.0.cmp(b.0))
+    });
+    // "Others" only when it stands for two or more environments.
+    let shown = if rows.len() > TOP_ENVIRONMENTS + 1 {
+        TOP_ENVIRONMENTS
+    } else {
+        rows.len()
+    };
+    let others = rows.len() - shown;
+    let mut out: Vec<(String, BTreeMap<Verdict, u64>)> = Vec::new();
+    let mut rest: BTreeMap<Verdict, u64> = BTreeMap::new();
+    for (i, (name, counts)) in rows.into_iter().enumerate() {
+        if i < shown {
+            out.push((name.to_string(), counts));
+        } else {
+            for (v, n) in counts {
+                *rest.entry(v).or_default() += n;
+            }
+        }
     }
-    details.push_str("</details>");
-    format!(
-        r#"<tr data-verdict="{v}"><td><span class="v" style="background:{c}">{v}</span></td><td><b>{name}</b><br/><code>{id}</code>{details}</td><td>{kind}</td><td>{product}</td><td>{env}</td><td>{solution}</td><td>{attributed}</td><td>{flags}</td></tr>"#,
-        v = f.verdict.as_str(),
-        c = color(f.verdict),
-        name = esc(&f.resource_name),
-        id = esc(f.resource_id.as_str()),
-        kind = f.kind.as_str(),
-        product = f.product.as_str(),
-        env = esc(&f.environment_name),
-        solution = esc(f.solution.as_deref().unwrap_or("")),
-        flags = f
-            .flags
-            .iter()
-            .map(|x| format!("<code>{}</code>", x.as_str()))
-            .collect::<Vec<_>>()
-            .join(" "),
-    )
+    if others > 0 {
+        out.push((format!("others ({others} environments)"), rest));
+    }
+    out
 }
 
-const STYLE: &str = r#"
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem; color: #222; }
-h1 { font-size: 1.5rem; margin-bottom: 0.2rem; }
-.meta { color: #555; margin-top: 0; }
-.incomplete { background: #fff3e0; border-left: 4px solid #ef6c00; padding: 0.5rem 1rem; }
-.charts { display: flex; flex-wrap: wrap; gap: 2rem; }
-figure { margin: 0; }
-figcaption { font-weight: 600; margin-bottom: 0.4rem; }
-table { border-collapse: collapse; width: 100%; font-size: 0.9rem; }
-th, td { border-bottom: 1px solid #ddd; padding: 0.35rem 0.5rem; text-align: left; vertical-align: top; }
-th { background: #f5f5f5; cursor: pointer; position: sticky; top: 0; }
-.v { color: #fff; padding: 0.1rem 0.4rem; border-radius: 3px; white-space: nowrap; }
-code { font-size: 0.8rem; color: #444; }
-details { margin-top: 0.3rem; }
-.fix { background: #f1f8e9; padding: 0.3rem 0.5rem; }
-.filters { margin: 1rem 0; display: flex; gap: 1rem; }
-"#;
+/// The verdict as shown: "credited (at risk)" apart from plain credited.
+fn verdict_text(f: &Finding) -> &'static str {
+    if f.at_risk() {
+        "credited (at risk)"
+    } else {
+        f.verdict.as_str()
+    }
+}
 
-const SCRIPT: &str = r#"
-(function () {
-  var table = document.getElementById('findings');
-  var body = table.tBodies[0];
-  var q = document.getElementById('q');
-  var v = document.getElementById('verdict');
-  function filter() {
-    var text = q.value.toLowerCase();
-    var want = v.value;
-    Array.prototype.forEach.call(body.rows, function (r) {
-      var ok = (!want || r.getAttribute('data-verdict') === want) &&
-        r.textContent.toLowerCase().indexOf(text) !== -1;
-      r.style.display = ok ? '' : 'none';
-    });
-  }
-  q.addEventListener('input', filter);
-  v.addEventListener('change', filter);
-  Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, i) {
-    th.addEventListener('click', function () {
-      var dir = th.getAttribute('data-dir') === 'asc' ? -1 : 1;
-      th.setAttribute('data-dir', dir === 1 ? 'asc' : 'desc');
-      var rows = Array.prototype.slice.call(body.rows);
-      rows.sort(function (a, b) {
-        return a.cells[i].textContent.localeCompare(b.cells[i].textContent) * dir;
-      });
-      rows.forEach(function (r) { body.appendChild(r); });
-    });
-  });
-})();
-"#;
+/// The verdict badge's class.
+fn verdict_class(f: &Finding) -> &'static str {
+    if f.at_risk() {
+        "v at-risk"
+    } else {
+        match f.verdict {
+            Verdict::Credited => "v credited",
+            Verdict::CreditedToOther => "v credited-to-other",
+            Verdict::Uncredited => "v uncredited",
+            Verdict::Unknown => "v unknown",
+        }
+    }
+}
+
+fn users_text(f: &Finding) -> String {
+    active_users(f).map_or_else(|| "unknown".to_string(), |u| u.to_string())
+}
+
+/// The findings as the script reads them: a table of distinct strings
+/// (a large tenant repeats kinds, environments, reasons and fixes by the
+/// thousand) and one row of indices per finding, in `ranked` order.
+fn findings_json(digest: &Digest<'_>) -> String {
+    let mut strings: Vec<&str> = Vec::new();
+    let mut index: FxHashMap<String, usize> = FxHashMap::default();
+    let mut intern = |s: String| -> usize {
+        if let Some(&i) = index.get(&s) {
+            return i;
+        }
+        let i = index.len();
+        index.insert(s, i);
+        i
+    };
+    let mut rows = String::with_capacity(digest.ranked.len() * 48);
+    rows.push('[');
+    for (n, f) in digest.ranked.iter().enumerate() {
+        if n > 0 {
+            rows.push(',');
+        }
+        let attributed = f
+            .attributed
+            .iter()
+            .map(|a| a.describe())
+            .collect::<Vec<_>>()
+            .join("\n");
+        let flags = f
+            .flags
+            .iter()
+            .map(|x| x.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let reasons: Vec<usize> = f.reasons.iter().map(|r| intern(r.to_string())).collect();
+        let _ = write!(
+            rows,
+            "[{},{},{},{},{},{},{},{},{},{},{},{},{:?},{}]",
+            intern(verdict_text(f).to_string()),
+            intern(verdict_class(f).to_string()),
+            intern(f.resource_name.to_string()),
+            intern(f.resource_id.to_string()),
+            intern(f.kind.as_str().to_string()),
+            intern(f.product.as_str().to_string()),
+            intern(f.environment_name.to_string()),
+            intern(f.solution.clone().unwrap_or_default()),
+            intern(users_text(f)),
+            active_users(f).map_or_else(|| "-1".to_string(), |u| u.to_string()),
+            intern(attributed),
+            intern(flags),
+            reasons,
+            f.fix
+                .as_ref()
+                .map_or_else(|| "-1".to_string(), |x| intern(x.to_string()).to_string()),
+        );
+    }
+    rows.push(']');
+    strings.resize(index.len(), "");
+    for (s, &i) in &index {
+        strings[i] = s;
+    }
+    let strings = serde_json::to_string(&strings).expect("strings serialise");
+    script_json(&format!("{{\"strings\":{strings},\"rows\":{rows}}}"))
+}
+
+/// The page's style sheet (print rules included).
+const STYLE: &str = include_str!("html/style.css");
+
+/// The findings' script: reads the JSON block, shows a page of rows with
+/// DOM calls only (tenant text is never parsed as markup), filters by the
+/// shown text and the verdict, sorts by a clicked column, and follows the
+/// URL fragment (`#q=text&verdict=uncredited&page=2`). Errors are written
+/// into the page (`data-errors` on the root element); `data-ready` says it
+/// ran to the end.
+const SCRIPT: &str = include_str!("html/findings.js");
 
 /// The report as one self-contained XHTML page (see the module head); the
 /// tenant's text is escaped.
 pub fn render_html(report: &Report) -> String {
+    let digest = Digest::of(report);
     let mut by_product: BTreeMap<String, BTreeMap<Verdict, u64>> = BTreeMap::new();
     for (p, counts) in &report.summary.by_product {
-        by_product.insert(p.as_str().to_string(), counts.clone());
+        by_product.insert(p.title().to_string(), counts.clone());
     }
-    let mut by_env: BTreeMap<String, BTreeMap<Verdict, u64>> = BTreeMap::new();
-    for f in &report.findings {
-        *by_env
-            .entry(f.environment_name.to_string())
-            .or_default()
-            .entry(f.verdict)
-            .or_default() += 1;
-    }
+    let script = format!("//<![CDATA[\n{SCRIPT}//]]>");
+    let style = format!("/*<![CDATA[*/\n{STYLE}/*]]>*/");
     let mut s = String::new();
     let _ = write!(
         s,
@@ -215,22 +321,84 @@ pub fn render_html(report: &Report) -> String {
 <html xmlns="http://www.w3.org/1999/xhtml" lang="en">
 <head>
 <meta charset="utf-8"/>
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src {style_hash}; script-src {script_hash}; base-uri 'none'; form-action 'none'"/>
 <meta name="viewport" content="width=device-width, initial-scale=1"/>
 <title>PAL credit: tenant {tenant}</title>
-<style>/*<![CDATA[*/{STYLE}/*]]>*/</style>
+<style>{style}</style>
 </head>
 <body>
+<p id="errors"></p>
 <h1>Partner Admin Link credit for partner {partner}</h1>
 <p class="meta">Tenant {tenant}; {n} resources; pal-audit {version}; {time}</p>
 "#,
+        style_hash = csp_hash(&style),
+        script_hash = csp_hash(&script),
         tenant = esc(&report.tenant_id),
         partner = esc(report.partner_id.as_str()),
         n = report.findings.len(),
         version = esc(&report.tool_version),
         time = report.generated_at.format("%Y-%m-%d %H:%M UTC"),
     );
+    summary(&mut s, report, &digest);
+    fix_first(&mut s, &digest);
+    identities(&mut s, &digest);
+    s.push_str(r#"<h2>Charts</h2><div class="charts">"#);
+    s.push_str(&chart(
+        "Credit per product",
+        &by_product.into_iter().collect::<Vec<_>>(),
+    ));
+    s.push_str(&chart("Credit per environment", &environment_rows(report)));
+    s.push_str("</div>\n");
+    findings(&mut s);
+    coverage(&mut s, report, &digest);
+    let _ = write!(
+        s,
+        "<script type=\"application/json\" id=\"findings-data\">{}</script>\n<script>{script}</script>\n</body>\n</html>\n",
+        findings_json(&digest)
+    );
+    s
+}
+
+/// What credit is worth, totals per verdict and at risk, and the coverage
+/// gaps.
+fn summary(s: &mut String, report: &Report, digest: &Digest<'_>) {
+    let _ = write!(
+        s,
+        "<h2>Summary</h2>\n<p class=\"lead\"><b>{}</b></p>\n",
+        esc(&digest.not_credited.sentence())
+    );
+    s.push_str(r#"<table id="totals"><thead><tr><th>product</th><th class="n">credited</th><th class="n">credited at risk</th><th class="n">credited to another partner</th><th class="n">uncredited</th><th class="n">unknown</th></tr></thead><tbody>"#);
+    let n = |m: &BTreeMap<Verdict, u64>, v| m.get(&v).copied().unwrap_or(0);
+    let mut line = |name: &str, counts: &BTreeMap<Verdict, u64>, risk: u64, bold: bool| {
+        let (a, b) = if bold { ("<b>", "</b>") } else { ("", "") };
+        let _ = write!(
+            s,
+            r#"<tr><td>{a}{}{b}</td><td class="n">{a}{}{b}</td><td class="n">{a}{risk}{b}</td><td class="n">{a}{}{b}</td><td class="n">{a}{}{b}</td><td class="n">{a}{}{b}</td></tr>"#,
+            esc(name),
+            n(counts, Verdict::Credited).saturating_sub(risk),
+            n(counts, Verdict::CreditedToOther),
+            n(counts, Verdict::Uncredited),
+            n(counts, Verdict::Unknown),
+        );
+    };
+    for (p, counts) in &report.summary.by_product {
+        let risk = report
+            .summary
+            .at_risk_by_product
+            .get(p)
+            .copied()
+            .unwrap_or(0);
+        line(p.title(), counts, risk, false);
+    }
+    line(
+        "all",
+        &report.summary.by_verdict,
+        report.summary.at_risk,
+        true,
+    );
+    s.push_str("</tbody></table>\n<p class=\"meta\">Credited at risk is counted apart from credited: together they are every credited resource.</p>\n");
     if !report.complete {
-        s.push_str(r#"<div class="incomplete"><b>The audit is incomplete.</b><ul>"#);
+        s.push_str(r#"<div class="incomplete"><b>The audit is incomplete: these were not read in full.</b><ul>"#);
         for c in report
             .coverage
             .iter()
@@ -242,42 +410,147 @@ pub fn render_html(report: &Report) -> String {
                 esc(&c.source),
                 c.environment_id
                     .as_ref()
-                    .map(|e| format!(" ({})", esc(e.as_str())))
+                    .map(|e| format!(" in {}", esc(&digest.environment(e))))
                     .unwrap_or_default(),
                 esc(&c.detail)
             );
         }
         s.push_str("</ul></div>\n");
     }
-    s.push_str(r#"<div class="charts">"#);
-    s.push_str(&chart(
-        "Credit per product",
-        &by_product.into_iter().collect::<Vec<_>>(),
-    ));
-    s.push_str(&chart(
-        "Credit per environment",
-        &by_env.into_iter().collect::<Vec<_>>(),
-    ));
-    s.push_str("</div>\n<h2>Findings</h2>\n");
-    s.push_str(
-        r#"<div class="filters"><label>Filter <input id="q" type="search" placeholder="name, user, flag..."/></label><label>Verdict <select id="verdict"><option value="">all</option>"#,
-    );
-    for v in Verdict::ALL {
-        let _ = write!(s, r#"<option value="{0}">{0}</option>"#, v.as_str());
+}
+
+/// The uncredited and at-risk resources we delivered, most users first.
+fn fix_first(s: &mut String, digest: &Digest<'_>) {
+    s.push_str("<h2>Fix first</h2>\n");
+    if digest.fix_first.is_empty() {
+        s.push_str(
+            "<p>Nothing: no uncredited or at-risk resource that our identities delivered.</p>\n",
+        );
+        return;
     }
-    s.push_str("</select></label></div>\n");
-    s.push_str(r#"<table id="findings"><thead><tr><th>verdict</th><th>resource</th><th>kind</th><th>product</th><th>environment</th><th>solution</th><th>attributed users</th><th>flags</th></tr></thead><tbody>"#);
-    s.push('\n');
-    for f in &report.findings {
-        s.push_str(&row(f));
-        s.push('\n');
+    s.push_str("<p>The uncredited and at-risk resources that our identities delivered, most active users first.</p>\n<ol class=\"fix-first\">");
+    for f in digest.fix_first.iter().take(FIX_FIRST_SHOWN) {
+        let ours = super::delivered_by(f);
+        let _ = write!(
+            s,
+            r#"<li><span class="{}">{}</span> <b>{}</b> ({}, {}): active users {}; ours: {}"#,
+            verdict_class(f),
+            verdict_text(f),
+            esc(&f.resource_name),
+            f.kind.as_str(),
+            esc(&f.environment_name),
+            esc(&users_text(f)),
+            esc(&ours)
+        );
+        if f.at_risk() {
+            let _ = write!(s, "<br/>At risk: {}", super::risk_flags(f));
+        }
+        if let Some(fix) = &f.fix {
+            let _ = write!(
+                s,
+                r#"<p class="fix"><b>Fix:</b> {}</p>"#,
+                esc(&fix.to_string())
+            );
+        }
+        s.push_str("</li>");
+    }
+    s.push_str("</ol>\n");
+    if digest.fix_first.len() > FIX_FIRST_SHOWN {
+        let _ = writeln!(
+            s,
+            "<p>And {} more in the findings below.</p>",
+            digest.fix_first.len() - FIX_FIRST_SHOWN
+        );
+    }
+}
+
+/// Every link with its evidence and the findings resting on it.
+fn identities(s: &mut String, digest: &Digest<'_>) {
+    s.push_str("<h2>Linked identities</h2>\n");
+    if digest.identities.is_empty() {
+        s.push_str("<p>No links were given.</p>\n");
+        return;
+    }
+    s.push_str(r#"<table id="identities"><thead><tr><th>identity</th><th>partner</th><th>evidence</th><th class="n">age</th><th>findings resting on it</th></tr></thead><tbody>"#);
+    for id in &digest.identities {
+        let mut names: Vec<String> = id
+            .findings
+            .iter()
+            .take(NAMES_SHOWN)
+            .map(|f| esc(&f.resource_name))
+            .collect();
+        if id.findings.len() > NAMES_SHOWN {
+            names.push(format!("and {} more", id.findings.len() - NAMES_SHOWN));
+        }
+        let _ = write!(
+            s,
+            r#"<tr><td><b>{}</b><br/><code>{}</code></td><td class="nw">{}</td><td class="nw">{}</td><td class="n">{}{}</td><td>{}{}</td></tr>"#,
+            esc(id.link.principal_name.as_deref().unwrap_or("")),
+            esc(&id.link.principal_id),
+            esc(id.link.partner_id.as_str()),
+            id.evidence(),
+            id.age(),
+            if id.link.stale {
+                r#" <span class="stale">stale</span>"#
+            } else {
+                ""
+            },
+            esc(&id.counts()),
+            if names.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", names.join(", "))
+            }
+        );
     }
     s.push_str("</tbody></table>\n");
+}
+
+/// The findings' controls and empty table; the script fills it.
+fn findings(s: &mut String) {
+    s.push_str("<h2>Findings</h2>\n");
+    s.push_str(
+        r#"<div class="filters"><label>Search <input id="q" type="search" placeholder="name, user, flag, fix..."/></label><label>Verdict <select id="verdict"><option value="">all</option>"#,
+    );
+    for v in super::VERDICT_ORDER {
+        let _ = write!(s, r#"<option value="{0}">{0}</option>"#, v.as_str());
+    }
+    s.push_str(r#"<option value="at-risk">credited (at risk)</option></select></label><span class="pager"><button id="prev" type="button">previous</button> <span id="page-info"></span> <button id="next" type="button">next</button></span></div>"#);
+    s.push_str("\n<noscript><p>The findings list needs JavaScript; the summary and fix-first list above do not. <code>--format csv</code> or <code>--format markdown</code> list every finding.</p></noscript>\n");
+    s.push_str(r#"<table id="findings"><thead><tr><th>verdict</th><th>resource</th><th>kind</th><th>product</th><th>environment</th><th>solution</th><th class="n">active users</th><th>attributed users</th><th>flags</th></tr></thead><tbody></tbody></table>"#);
+    s.push('\n');
+}
+
+/// Every coverage row, environments named.
+fn coverage(s: &mut String, report: &Report, digest: &Digest<'_>) {
     let _ = write!(
         s,
-        "<script>//<![CDATA[{SCRIPT}//]]></script>\n</body>\n</html>\n"
+        r#"<h2>Coverage</h2><details><summary>{} sources read; {} not in full</summary><table id="coverage"><thead><tr><th>source</th><th>environment</th><th>status</th><th class="n">requests</th><th>detail</th></tr></thead><tbody>"#,
+        report.coverage.len(),
+        report
+            .coverage
+            .iter()
+            .filter(|c| c.status != CoverageStatus::Complete)
+            .count()
     );
-    s
+    for c in &report.coverage {
+        let _ = write!(
+            s,
+            r#"<tr><td>{}</td><td>{}</td><td>{}</td><td class="n">{}</td><td>{}</td></tr>"#,
+            esc(&c.source),
+            c.environment_id
+                .as_ref()
+                .map_or_else(|| "-".to_string(), |e| esc(&digest.environment(e))),
+            match c.status {
+                CoverageStatus::Complete => "complete",
+                CoverageStatus::Partial => "partial",
+                CoverageStatus::Failed => "failed",
+            },
+            c.requests,
+            esc(&c.detail)
+        );
+    }
+    s.push_str("</tbody></table></details>\n");
 }
 
 #[cfg(test)]
@@ -289,6 +562,27 @@ mod tests {
         assert_eq!(
             esc(r#"<a href="x">&'"#),
             "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
+    }
+
+    #[test]
+    fn the_style_and_script_stay_inside_their_elements() {
+        for text in [STYLE, SCRIPT] {
+            assert!(!text.contains("]]>") && !text.contains("</"));
+        }
+    }
+
+    #[test]
+    fn json_in_a_script_cannot_close_it() {
+        let json = serde_json::to_string("</script><img onerror=x>&amp;\u{2028}\u{2029}").unwrap();
+        let safe = script_json(&json);
+        for bad in ['<', '>', '&', '\u{2028}', '\u{2029}'] {
+            assert!(!safe.contains(bad), "{bad:?} in {safe}");
+        }
+        // Still the same string to a JSON reader.
+        assert_eq!(
+            serde_json::from_str::<String>(&safe).unwrap(),
+            "</script><img onerror=x>&amp;\u{2028}\u{2029}"
         );
     }
 }

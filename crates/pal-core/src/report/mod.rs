@@ -2,6 +2,7 @@
 //! attribution, the `--fail-on` gate, atomic output, and one renderer per format.
 
 mod csv;
+mod digest;
 pub(crate) mod fit;
 mod html;
 mod markdown;
@@ -16,10 +17,14 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::attribution::{Attribution, Finding, Flag, LinkRow, Verdict};
-use crate::inventory::{Coverage, CoverageStatus, Inventory, Product};
+use crate::inventory::{Coverage, CoverageStatus, EnvironmentId, Inventory, Product};
 use crate::links::PartnerId;
 
 pub use csv::{render_csv, write_csv};
+pub use digest::{
+    Digest, Identity, NotCredited, VERDICT_ORDER, active_users, delivered_by, not_credited_to_us,
+    ranked, risk_flags, to_fix_first,
+};
 pub use html::render_html;
 pub use markdown::render_markdown;
 pub use redact::{addresses, pseudonym, redact, tenant_text};
@@ -58,6 +63,10 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// What each source read, by source and environment.
     pub coverage: Vec<Coverage>,
+    /// The audited environments' names by id, so coverage rows name them
+    /// (a Power BI workspace is named by its findings).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub environments: BTreeMap<EnvironmentId, String>,
     /// The findings counted.
     pub summary: Summary,
     /// A delta audit (`--since`): what was reused from the previous audit
@@ -102,6 +111,15 @@ pub struct Summary {
     /// `at_risk` per product; a product with none is absent.
     #[serde(default)]
     pub at_risk_by_product: BTreeMap<Product, u64>,
+    /// Active users, summed per resource, on the `uncredited` and
+    /// `credited-to-other` findings whose usage is known; `None` in a
+    /// report written before it was counted (never read as zero).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_credited_active_users: Option<u64>,
+    /// How many `uncredited` and `credited-to-other` findings have unknown
+    /// usage (not in `not_credited_active_users`); `None` as above.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_credited_usage_unknown: Option<u64>,
 }
 
 impl Summary {
@@ -118,7 +136,12 @@ impl Summary {
             by_product: BTreeMap::new(),
             at_risk: 0,
             at_risk_by_product: BTreeMap::new(),
+            not_credited_active_users: None,
+            not_credited_usage_unknown: None,
         };
+        let lost = NotCredited::of(findings);
+        s.not_credited_active_users = Some(lost.active_users);
+        s.not_credited_usage_unknown = Some(lost.usage_unknown);
         for f in findings {
             if f.at_risk() {
                 s.at_risk += 1;
@@ -163,6 +186,11 @@ impl Report {
             links: attribution.links,
             findings: attribution.findings,
             coverage,
+            environments: inventory
+                .environments
+                .iter()
+                .map(|e| (e.id.clone(), e.display_name.clone()))
+                .collect(),
             delta: inventory.reuse.clone(),
             redacted: false,
         }

@@ -1,14 +1,16 @@
-//! The human renderer: a findings table (one row per finding), why and how to
-//! fix what is not credited, a summary by verdict and product, and coverage;
-//! fitted to a width (names cut, ids shortened, text wrapped) or wide.
+//! The human renderer: what credit is worth (one line), a findings table (one
+//! row per finding), why and how to fix what is not credited, a summary by
+//! verdict and product, the linked identities with their evidence, and
+//! coverage; fitted to a width (names cut, ids shortened, text wrapped) or
+//! wide.
 
 use std::fmt::Write;
 
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table};
 
-use super::Report;
 use super::fit::{self, Piece, fitted};
+use super::{Digest, Report};
 use crate::attribution::{Finding, Verdict};
 use crate::inventory::{CoverageStatus, Product};
 
@@ -35,6 +37,7 @@ pub fn render_table(report: &Report, opts: TableOptions) -> String {
     // The tenant's names, shown to people: no control character gets through.
     let report = &super::for_terminal(report);
     let width = opts.width.map(usize::from);
+    let digest = Digest::of(report);
     let mut out = String::new();
     let title = format!(
         "pal-audit {}: tenant {}, partner {}, {} resources{}",
@@ -53,13 +56,19 @@ pub fn render_table(report: &Report, opts: TableOptions) -> String {
         }
     );
     let _ = writeln!(out, "{}", fit::hang("", "", &title, width));
+    let _ = writeln!(
+        out,
+        "{}",
+        fit::hang("", "", &digest.not_credited.sentence(), width)
+    );
     out.push('\n');
 
     // One table per product, environments in order within it.
     for product in Product::ALL {
-        let findings: Vec<&Finding> = report
-            .findings
+        let findings: Vec<&Finding> = digest
+            .ranked
             .iter()
+            .copied()
             .filter(|f| f.product == product)
             .collect();
         if findings.is_empty() {
@@ -72,20 +81,22 @@ pub fn render_table(report: &Report, opts: TableOptions) -> String {
         let _ = writeln!(out, "No resources found.");
     }
 
-    let not_credited: Vec<&Finding> = report
-        .findings
+    let not_credited: Vec<&Finding> = digest
+        .ranked
         .iter()
+        .copied()
         .filter(|f| f.verdict != Verdict::Credited)
         .collect();
     if !not_credited.is_empty() {
         let _ = writeln!(out, "\nNot credited to partner {}:", report.partner_id);
         for f in not_credited {
             let head = format!(
-                "{} ({}, {}) -> {}",
+                "{} ({}, {}) -> {}, active users {}",
                 f.resource_name,
                 f.kind.as_str(),
                 f.environment_name,
-                f.verdict.as_str()
+                f.verdict.as_str(),
+                super::active_users(f).map_or_else(|| "unknown".to_string(), |u| u.to_string())
             );
             let _ = writeln!(out, "\n{}", fit::hang("* ", "  ", &head, width));
             for r in &f.reasons {
@@ -98,8 +109,22 @@ pub fn render_table(report: &Report, opts: TableOptions) -> String {
         }
     }
 
-    let _ = writeln!(out, "\nSummary\n{}", summary_table(report, width, opts));
-    let _ = writeln!(out, "\nCoverage\n{}", coverage_table(report, width, opts));
+    let _ = writeln!(
+        out,
+        "\nSummary (credited at risk is counted apart from credited)\n{}",
+        summary_table(report, width, opts)
+    );
+    let _ = writeln!(out, "\nLinked identities");
+    if digest.identities.is_empty() {
+        let _ = writeln!(out, "No links were given.");
+    } else {
+        let _ = writeln!(out, "{}", identities_table(&digest, width, opts));
+    }
+    let _ = writeln!(
+        out,
+        "\nCoverage\n{}",
+        coverage_table(report, &digest, width, opts)
+    );
     out
 }
 
@@ -191,26 +216,22 @@ fn summary_table(report: &Report, width: Option<usize>, opts: TableOptions) -> T
     let mut rows: Vec<Vec<Vec<Piece>>> = Vec::new();
     for (product, counts) in &report.summary.by_product {
         let mut row = vec![vec![Piece::Words(product.as_str().to_string())]];
-        row.extend(
-            Verdict::ALL
-                .iter()
-                .map(|v| count(counts.get(v).copied().unwrap_or(0))),
-        );
-        row.push(count(
-            report
-                .summary
-                .at_risk_by_product
-                .get(product)
-                .copied()
-                .unwrap_or(0),
-        ));
+        let risk = report
+            .summary
+            .at_risk_by_product
+            .get(product)
+            .copied()
+            .unwrap_or(0);
+        row.extend(Verdict::ALL.iter().map(|v| count(apart(*v, counts, risk))));
+        row.push(count(risk));
         rows.push(row);
     }
     let mut total = vec![vec![Piece::Words("all".to_string())]];
+    let risk = report.summary.at_risk;
     total.extend(
         Verdict::ALL
             .iter()
-            .map(|v| count(report.summary.by_verdict.get(v).copied().unwrap_or(0))),
+            .map(|v| count(apart(*v, &report.summary.by_verdict, risk))),
     );
     total.push(count(report.summary.at_risk));
     rows.push(total);
@@ -224,9 +245,87 @@ fn summary_table(report: &Report, width: Option<usize>, opts: TableOptions) -> T
     s
 }
 
+/// A verdict's count, credited at risk counted apart from plain credited.
+fn apart(v: Verdict, counts: &std::collections::BTreeMap<Verdict, u64>, at_risk: u64) -> u64 {
+    let n = counts.get(&v).copied().unwrap_or(0);
+    if v == Verdict::Credited {
+        n - at_risk.min(n)
+    } else {
+        n
+    }
+}
+
+/// The linked identities: their evidence, its age, and the findings
+/// resting on each.
+fn identities_table(digest: &Digest, width: Option<usize>, opts: TableOptions) -> Table {
+    let header = [
+        "identity",
+        "kind",
+        "partner",
+        "evidence",
+        "age",
+        "findings resting on it",
+    ];
+    let rows: Vec<Vec<Vec<Piece>>> = digest
+        .identities
+        .iter()
+        .map(|id| {
+            let link = id.link;
+            let mut names: Vec<String> = id
+                .findings
+                .iter()
+                .take(3)
+                .map(|f| f.resource_name.to_string())
+                .collect();
+            if id.findings.len() > 3 {
+                names.push(format!("and {} more", id.findings.len() - 3));
+            }
+            let mut resting = vec![Piece::Words(id.counts())];
+            if !names.is_empty() {
+                resting.push(Piece::Words(names.join(", ")));
+            }
+            vec![
+                vec![
+                    Piece::Name(link.principal_name.as_deref().unwrap_or("-").to_string()),
+                    Piece::Id(link.principal_id.to_string()),
+                ],
+                vec![Piece::Words(serde_plain(&link.principal_kind))],
+                vec![Piece::Id(link.partner_id.to_string())],
+                vec![Piece::Words(id.evidence().to_string())],
+                vec![Piece::Words(if link.stale {
+                    format!("{} (stale)", id.age())
+                } else {
+                    id.age()
+                })],
+                resting,
+            ]
+        })
+        .collect();
+    let (header, cells) = fitted(&header, &[13, 6, 7, 8, 5, 8], &rows, width);
+    let mut t = new_table(opts);
+    t.set_header(header);
+    for row in cells {
+        t.add_row(row);
+    }
+    t
+}
+
+/// An enum's kebab-case name, as the JSON report spells it.
+fn serde_plain<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
 /// What each source read. Narrower than [`COMPACT_BELOW`], the
 /// environment goes under the source.
-fn coverage_table(report: &Report, width: Option<usize>, opts: TableOptions) -> Table {
+fn coverage_table(
+    report: &Report,
+    digest: &Digest,
+    width: Option<usize>,
+    opts: TableOptions,
+) -> Table {
     let compact = width.is_some_and(|w| w < COMPACT_BELOW);
     let (header, mins): (&[&str], &[usize]) = if compact {
         (
@@ -244,17 +343,21 @@ fn coverage_table(report: &Report, width: Option<usize>, opts: TableOptions) -> 
         .iter()
         .map(|cov| {
             let source = Piece::Words(cov.source.clone());
-            let env = cov
-                .environment_id
-                .as_ref()
-                .map(|e| Piece::Id(e.to_string()));
+            // The environment's name (when known), then its id.
+            let env: Vec<Piece> = cov.environment_id.as_ref().map_or_else(Vec::new, |e| {
+                let name = digest
+                    .environment_names
+                    .get(e.as_str())
+                    .filter(|name| **name != e.as_str())
+                    .map(|name| Piece::Name(name.to_string()));
+                name.into_iter().chain([Piece::Id(e.to_string())]).collect()
+            });
             let mut row = if compact {
-                vec![[Some(source), env].into_iter().flatten().collect()]
+                vec![std::iter::once(source).chain(env).collect()]
+            } else if env.is_empty() {
+                vec![vec![source], vec![Piece::Id("-".into())]]
             } else {
-                vec![
-                    vec![source],
-                    vec![env.unwrap_or_else(|| Piece::Id("-".into()))],
-                ]
+                vec![vec![source], env]
             };
             row.extend([
                 vec![Piece::Id(status_text(cov.status).to_string())],
