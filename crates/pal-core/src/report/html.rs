@@ -249,6 +249,9 @@ pub fn render_html(report: &Report) -> String {
         }
         s.push_str("</ul></div>\n");
     }
+    if let Some(fp) = &report.first_party {
+        let _ = writeln!(s, r#"<p class="meta">{}</p>"#, esc(&fp.line()));
+    }
     s.push_str(r#"<div class="charts">"#);
     s.push_str(&chart(
         "Credit per product",

@@ -14,7 +14,7 @@ use std::io::Write;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::attribution::{Attribution, Finding, Flag, LinkRow, Verdict};
+use crate::attribution::{Attribution, Finding, FirstParty, Flag, LinkRow, Verdict};
 use crate::inventory::{Coverage, CoverageStatus, Inventory, Product};
 use crate::links::PartnerId;
 
@@ -57,8 +57,13 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// What each source read, by source and environment.
     pub coverage: Vec<Coverage>,
-    /// The findings counted.
+    /// The findings counted (platform-made ones never: see `first_party`).
     pub summary: Summary,
+    /// Platform-made components (Microsoft's or the platform's own), counted
+    /// apart from the findings; absent when the audit found none and was not
+    /// asked to show them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_party: Option<FirstParty>,
     /// A delta audit (`--since`): what was reused from the previous audit
     /// rather than read again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -104,7 +109,8 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// Counts `findings`.
+    /// Counts `findings`, platform-made ones (flag `first-party`) left out:
+    /// they are no one's uncredited work.
     pub fn of(findings: &[Finding]) -> Self {
         let zero = || {
             Verdict::ALL
@@ -118,7 +124,10 @@ impl Summary {
             at_risk: 0,
             at_risk_by_product: BTreeMap::new(),
         };
-        for f in findings {
+        for f in findings
+            .iter()
+            .filter(|f| !f.flags.contains(&Flag::FirstParty))
+        {
             if f.at_risk() {
                 s.at_risk += 1;
                 *s.at_risk_by_product.entry(f.product).or_default() += 1;
@@ -159,6 +168,9 @@ impl Report {
                 .all(|c| c.status == CoverageStatus::Complete),
             scope,
             summary: Summary::of(&attribution.findings),
+            first_party: (attribution.first_party.components > 0
+                || attribution.first_party.included)
+                .then_some(attribution.first_party),
             links: attribution.links,
             findings: attribution.findings,
             coverage,
@@ -245,9 +257,11 @@ impl FailOn {
     }
 
     /// Whether `f` fails the run: its verdict is one of the levels, or it
-    /// has one of the flags.
+    /// has one of the flags. A platform-made finding (`first-party`) fails
+    /// it only by a flag named: its verdict is no one's uncredited work.
     pub fn matches(&self, f: &Finding) -> bool {
-        self.verdicts.contains(&f.verdict) || f.flags.iter().any(|fl| self.flags.contains(fl))
+        let by_verdict = self.verdicts.contains(&f.verdict) && !f.flags.contains(&Flag::FirstParty);
+        by_verdict || f.flags.iter().any(|fl| self.flags.contains(fl))
     }
 }
 

@@ -166,6 +166,9 @@ pub fn render_table(report: &Report, opts: TableOptions) -> String {
         ]);
     }
     let _ = writeln!(out, "\nCoverage\n{c}");
+    if let Some(fp) = &report.first_party {
+        let _ = writeln!(out, "{}", fp.line());
+    }
     out
 }
 
