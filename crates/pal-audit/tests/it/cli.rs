@@ -894,3 +894,36 @@ fn first_party_components_are_counted_not_findings_unless_asked() {
         "the error names the flag"
     );
 }
+
+/// Dataset usage end to end, read from the findings' `usage`: the bundled
+/// tenant's view events give Budget 2026 one viewer; a refused activity
+/// read leaves every dataset's usage absent (unknown), never zero.
+#[test]
+fn dataset_usage_is_a_structured_fact_and_unknown_when_activity_is_unread() {
+    let of = |report: &serde_json::Value, name: &str| {
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["resource_name"] == name && f["kind"] == "dataset")
+            .cloned()
+            .unwrap()
+    };
+    let emu = Emulator::start("", 100);
+    let report = json(&audit(
+        &emu,
+        &["--format", "json", "--products", "power-bi"],
+    ));
+    let budget = of(&report, "Budget 2026");
+    assert_eq!(budget["usage"]["active_users"], 1, "{budget}");
+    assert_eq!(budget["usage"]["source"], "power-bi-activity");
+    assert_eq!(of(&report, "Pipeline")["usage"]["active_users"], 0);
+    let emu = Emulator::start("403@/admin/activityevents*all", 100);
+    let report = json(&audit(
+        &emu,
+        &["--format", "json", "--products", "power-bi"],
+    ));
+    for f in report["findings"].as_array().unwrap() {
+        assert!(f.get("usage").is_none(), "{f}");
+    }
+}
