@@ -42,7 +42,8 @@ pub struct Cli {
         hide_env_values = true
     )]
     pub config: Option<PathBuf>,
-    /// Colour in the table: auto (only on a terminal, and not with NO_COLOR), always, never.
+    /// Colour in the table: auto (only when stdout is a terminal, and not with NO_COLOR),
+    /// always (piped too, not in an --output file), never.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
 }
@@ -198,6 +199,16 @@ pub struct OutputArgs {
     /// (for reports that leave the tenant).
     #[arg(long)]
     pub redact: bool,
+    /// The table with whole names and ids and nothing wrapped, however wide
+    /// [default: fitted to the terminal (COLUMNS, else its width); piped or
+    /// written to a file, wide unless COLUMNS is set].
+    #[arg(
+        long,
+        env = "PAL_AUDIT_WIDE",
+        hide_env_values = true,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub wide: bool,
 }
 
 #[derive(Debug, Args, Default)]

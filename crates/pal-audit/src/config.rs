@@ -76,6 +76,9 @@ pub const TEMPLATE: &str = r#"# pal-audit.toml: read from the current folder, or
 # format = "table"
 # output = "report.json"
 # fail_on = "any"
+# The table with whole names and ids, nothing wrapped (else fitted to the
+# terminal; piped or in a file it is wide unless COLUMNS is set).
+# wide = false
 
 # [http]
 # concurrency = 8                # requests in flight per API host
@@ -129,6 +132,8 @@ pub struct FileConfig {
     pub format: Option<Format>,
     pub output: Option<PathBuf>,
     pub fail_on: Option<String>,
+    /// The table's wide layout (`--wide`).
+    pub wide: Option<bool>,
     pub attestation_max_age_days: Option<u32>,
     #[serde(default)]
     pub http: FileHttp,
@@ -301,6 +306,8 @@ pub struct OutputConfig {
     pub format: Format,
     pub output: Option<PathBuf>,
     pub fail_on: FailOn,
+    /// `--wide`: the table's wide layout.
+    pub wide: bool,
 }
 
 /// The report format a file name's extension names, if any.
@@ -336,6 +343,7 @@ impl OutputConfig {
             format: args.format.or(inferred).or(file.format).unwrap_or_default(),
             output,
             fail_on: FailOn::parse(&fail_on).map_err(Error::Usage)?,
+            wide: args.wide || file.wide.unwrap_or(false),
         })
     }
 }

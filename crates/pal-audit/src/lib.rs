@@ -9,7 +9,9 @@ pub mod cli;
 mod commands;
 pub mod config;
 pub mod error;
+mod progress;
 mod run;
+mod term;
 
 pub use commands::{attest, doctor};
 pub use error::Error;

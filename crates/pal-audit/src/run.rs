@@ -1,6 +1,7 @@
 //! Parsing the command line, the async runtime, dispatch to the commands
 //! (`commands/`) and the exit code; and what the commands share: logging,
-//! stdout, progress bars, the Customer Insights key and the HTTP pipeline.
+//! stdout, whether to show progress, the Customer Insights key and the HTTP
+//! pipeline.
 
 use std::ffi::OsString;
 use std::io::IsTerminal;
@@ -9,13 +10,13 @@ use std::sync::Arc;
 
 use clap::Parser;
 
-use crate::cli::{Cli, ColorChoice, Command};
+use crate::cli::{Cli, Command};
 use crate::commands::{self, attest, doctor};
 use crate::config::{self, AuditConfig};
 use crate::error::{Error, Outcome, code};
 use pal_client::auth::{Credential, Secret, Tokens};
 use pal_client::http::HttpClient;
-use pal_client::sources::{self, customer_insights};
+use pal_client::sources::customer_insights;
 use pal_core::links::PartnerId;
 use pal_core::output;
 use pal_core::report;
@@ -57,13 +58,7 @@ fn run_args(args: Vec<OsString>) -> Result<ExitCode, Error> {
     .enable_all()
     .build()
     .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
-    let color = match cli.color {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => {
-            std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
-        }
-    };
+    let color = crate::term::color_here(cli.color);
     let outcome = match cli.command {
         Command::Audit(args) => {
             let file = config::load_file(cli.config.as_deref())?;
@@ -203,7 +198,8 @@ struct ScrubbedStderr;
 
 impl std::io::Write for ScrubbedStderr {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        std::io::stderr().write_all(&pal_core::secrets::bytes(buf))?;
+        // Above the progress, which is drawn again below it.
+        crate::progress::suspend(|| std::io::stderr().write_all(&pal_core::secrets::bytes(buf)))?;
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -237,40 +233,6 @@ pub(crate) fn progress_wanted() -> bool {
 }
 
 static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// Spinners on stderr, one per part of the collection.
-#[derive(Default)]
-pub(crate) struct Bars {
-    multi: indicatif::MultiProgress,
-    bars: std::sync::Mutex<std::collections::HashMap<String, indicatif::ProgressBar>>,
-}
-
-impl sources::Progress for Bars {
-    fn begin(&self, what: &str) {
-        let bar = self.multi.add(indicatif::ProgressBar::new_spinner());
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} {msg} {elapsed}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-        );
-        bar.set_message(report::terminal_safe(what).into_owned());
-        bar.enable_steady_tick(std::time::Duration::from_millis(120));
-        self.bars
-            .lock()
-            .expect("bars")
-            .insert(what.to_string(), bar);
-    }
-    fn finish(&self, what: &str, summary: &str) {
-        if let Some(bar) = self.bars.lock().expect("bars").remove(what) {
-            bar.set_style(
-                indicatif::ProgressStyle::with_template("  {msg}")
-                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-            );
-            bar.finish_with_message(
-                report::terminal_safe(&format!("{what}: {summary}")).into_owned(),
-            );
-        }
-    }
-}
 
 /// `PAL_AUDIT_CI_KEY`, the Customer Insights API key.
 pub(crate) fn ci_key() -> Option<Secret> {

@@ -186,35 +186,79 @@ fn verdict(v: Option<Verdict>) -> &'static str {
 }
 
 /// The diff for a terminal: a table of the changes and a summary line, or
-/// one sentence when nothing changed.
-pub fn render_table(d: &Diff) -> String {
+/// one sentence when nothing changed. Fitted to `width` columns as the
+/// report's table is (names cut, text wrapped); `None` for the wide layout.
+pub fn render_table(d: &Diff, width: Option<u16>) -> String {
+    use crate::report::fit::{Piece, fitted};
     if d.changes.is_empty() {
         return "No change between the two reports.\n".into();
     }
+    // Narrower than 120 columns, the kind goes under the name and the
+    // verdicts share a column.
+    let compact = width.is_some_and(|w| w < 120);
+    let (header, mins): (&[&str], &[usize]) = if compact {
+        (
+            &[
+                "change",
+                "resource",
+                "environment",
+                "verdict",
+                "attributed users (after)",
+            ],
+            &[11, 10, 8, 12, 12],
+        )
+    } else {
+        (
+            &[
+                "change",
+                "resource",
+                "kind",
+                "environment",
+                "before",
+                "after",
+                "attributed users (after)",
+            ],
+            &[11, 10, 8, 8, 10, 10, 14],
+        )
+    };
+    let words = |s: &str| Piece::Words(s.to_string());
+    let rows: Vec<Vec<Vec<Piece>>> = d
+        .changes
+        .iter()
+        .map(|c| {
+            let (before, after) = (verdict(c.old_verdict), verdict(c.new_verdict));
+            let name = Piece::Name(c.resource_name.clone());
+            let users = c.new_attributed.iter().map(|a| words(a)).collect();
+            let env = vec![Piece::Name(c.environment_name.clone())];
+            if compact {
+                vec![
+                    vec![words(c.change.words())],
+                    vec![name, words(c.kind.as_str())],
+                    env,
+                    vec![words(before), words(&format!("→ {after}"))],
+                    users,
+                ]
+            } else {
+                vec![
+                    vec![words(c.change.words())],
+                    vec![name],
+                    vec![words(c.kind.as_str())],
+                    env,
+                    vec![words(before)],
+                    vec![words(after)],
+                    users,
+                ]
+            }
+        })
+        .collect();
+    let (header, cells) = fitted(header, mins, &rows, width.map(usize::from));
     let mut t = comfy_table::Table::new();
     t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED)
         .force_no_tty()
-        .set_content_arrangement(comfy_table::ContentArrangement::Dynamic)
-        .set_width(160)
-        .set_header([
-            "change",
-            "resource",
-            "kind",
-            "environment",
-            "before",
-            "after",
-            "attributed users (after)",
-        ]);
-    for c in &d.changes {
-        t.add_row(vec![
-            c.change.words().to_string(),
-            c.resource_name.clone(),
-            c.kind.as_str().to_string(),
-            c.environment_name.clone(),
-            verdict(c.old_verdict).to_string(),
-            verdict(c.new_verdict).to_string(),
-            c.new_attributed.join("\n"),
-        ]);
+        .set_content_arrangement(comfy_table::ContentArrangement::Disabled)
+        .set_header(header);
+    for row in cells {
+        t.add_row(row);
     }
     format!("{t}\n{}\n", summary_line(d))
 }

@@ -59,7 +59,7 @@ pub const POWER_BI: Endpoint = Endpoint {
 };
 
 /// Customer Insights - Data. Its audience has two spellings [?]: this is
-/// the default, `--ci-audience` the other.
+/// the default, the config key `ci_audience` the other.
 pub const CUSTOMER_INSIGHTS: Endpoint = Endpoint {
     source: "customer-insights",
     base: "https://api.ci.ai.dynamics.com/v1",

@@ -10,7 +10,8 @@ use chrono::Utc;
 use crate::cli::Format;
 use crate::config::{AuditConfig, OutputConfig};
 use crate::error::{Error, Outcome};
-use crate::run::{Bars, ci_key, progress_wanted, to_stdout};
+use crate::progress::{self, Bars};
+use crate::run::{ci_key, progress_wanted, to_stdout};
 use pal_client::audit::{self, AuditRequest, Recording};
 use pal_client::auth::{Credential, Secret, Tokens};
 use pal_client::sources::customer_insights::{self, CiEvent};
@@ -31,9 +32,11 @@ async fn stop_on_signal_or_timeout(timeout: std::time::Duration) -> String {
                 tokio::time::sleep(timeout).await;
                 return timed_out();
             }
-            eprintln!("interrupted: writing the report of what was read (Ctrl-C again to quit at once)");
+            progress::eprintln_above("interrupted: writing the report of what was read (Ctrl-C again to quit at once)");
             tokio::spawn(async {
                 let _ = tokio::signal::ctrl_c().await;
+                // No destructor runs on exit: the progress goes first.
+                progress::clear();
                 std::process::exit(i32::from(crate::error::code::INTERRUPTED));
             });
             report::INTERRUPTED_REASON.to_string()
@@ -179,7 +182,7 @@ pub(crate) async fn collect_and_attribute(
     };
     let bars;
     let progress: &dyn sources::Progress = if progress_wanted() {
-        bars = Bars::default();
+        bars = Bars::new();
         &bars
     } else {
         &sources::Silent
@@ -205,9 +208,10 @@ pub(crate) fn emit(
     };
     // JSON and CSV are written as they are made: a large tenant's report is
     // hundreds of megabytes of text, never held whole.
+    // A file gets neither colour nor the terminal's width.
     let table = TableOptions {
         color: color && out.output.is_none(),
-        width: None,
+        width: crate::term::table_width_here(out.wide, out.output.is_none()),
     };
     let write = |w: &mut dyn std::io::Write| match out.format {
         Format::Json => report::write_json(report, w),

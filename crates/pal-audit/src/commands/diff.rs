@@ -43,7 +43,9 @@ pub(crate) fn diff(args: crate::cli::DiffArgs) -> Result<Outcome, Error> {
     }
     let d = pal_core::diff::diff(&old, &new);
     print_text(&match args.format {
-        crate::cli::DiffFormat::Table => pal_core::diff::render_table(&d),
+        crate::cli::DiffFormat::Table => {
+            pal_core::diff::render_table(&d, crate::term::table_width_here(false, true))
+        }
         crate::cli::DiffFormat::Json => pal_core::diff::render_json(&d),
         crate::cli::DiffFormat::Markdown => pal_core::diff::render_markdown(&d),
     })?;

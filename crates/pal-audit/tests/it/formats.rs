@@ -1,5 +1,6 @@
 //! Every report format, `explain` and `diff`, on the demo's report: snapshots
-//! with the time fixed, the HTML parsed as XML, and diff's exit codes.
+//! with the time fixed, the HTML parsed as XML, and diff's exit codes; the
+//! table at 80 and 200 columns and wide, with hostile names, and `--color`.
 
 use crate::common::bin;
 use pal_core::report::{self, Report};
@@ -160,6 +161,19 @@ fn diff_reports_changes_and_gates_on_lost_credit() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "credit was lost");
     insta::assert_snapshot!("diff_table", String::from_utf8(out.stdout).unwrap());
+    // Its table wraps to COLUMNS too.
+    let out = bin()
+        .arg("diff")
+        .arg(&old_path)
+        .arg(&new_path)
+        .env("COLUMNS", "80")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("Shift Swap v2") && widest(&text) <= 80,
+        "{text}"
+    );
     let out = bin()
         .arg("diff")
         .arg(&old_path)
@@ -361,4 +375,173 @@ fn diff_refuses_reports_of_different_tenants_or_partners() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
+}
+
+/// The demo's report cut to a few findings of each product, with names a
+/// tenant may have: very long, wide characters (CJK, emoji), control
+/// characters and a newline, a long UPN, a principal with no name.
+fn hostile_report() -> Report {
+    use std::sync::Arc;
+    let mut r = demo_report();
+    let mut kept = Vec::new();
+    for product in pal_core::inventory::Product::ALL {
+        kept.extend(
+            r.findings
+                .iter()
+                .filter(|f| f.product == product)
+                .take(2)
+                .cloned(),
+        );
+    }
+    r.findings = kept;
+    r.findings[0].resource_name = Arc::from(
+        "Quarterly Revenue Forecast for the EMEA North Region Field Sales Team, consolidated with regional breakdowns and five years of history",
+    );
+    r.findings[0].attributed[0].principal_name = Some(Arc::from(
+        "a.very.long.user.principal.name.for.testing@contoso-subsidiary-emea.onmicrosoft.com",
+    ));
+    r.findings[1].resource_name = Arc::from("販売管理アプリケーション（営業部・東日本）");
+    r.findings[1].environment_name = Arc::from("営業環境（本番）");
+    r.findings[2].resource_name = Arc::from("🚀 Launch Tracker 🎉🎉 Résumé ✓");
+    r.findings[3].resource_name = Arc::from("Evil\u{1b}]0;owned\u{7}\u{1b}[2J Flow\nsecond line");
+    if let Some(a) = r.findings[3].attributed.first_mut() {
+        a.principal_name = None;
+    }
+    r.coverage.truncate(6);
+    r.summary = report::Summary::of(&r.findings);
+    r
+}
+
+/// Display width of the longest line.
+fn widest(text: &str) -> usize {
+    text.lines()
+        .map(unicode_width::UnicodeWidthStr::width)
+        .max()
+        .unwrap_or(0)
+}
+
+/// The table of `report` as the binary prints it into a pipe, with `env`.
+fn printed(dir: &std::path::Path, r: &Report, args: &[&str], env: &[(&str, &str)]) -> String {
+    let saved = write(dir, "hostile.json", r);
+    let out = bin()
+        .args(["report", saved.to_str().unwrap(), "--fail-on", "none"])
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() || out.status.code() == Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The table fits the width it is given (COLUMNS): names cut by display
+/// width, ids shortened whole, text wrapped; `--wide` (and a pipe without
+/// COLUMNS) shows every name and id whole.
+#[test]
+fn table_fits_80_and_200_columns_and_wide_shows_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = hostile_report();
+    let at80 = printed(dir.path(), &r, &["--color", "never"], &[("COLUMNS", "80")]);
+    let at200 = printed(dir.path(), &r, &["--color", "never"], &[("COLUMNS", "200")]);
+    let wide = printed(dir.path(), &r, &["--wide"], &[("COLUMNS", "80")]);
+    assert!(widest(&at80) <= 80, "{at80}");
+    assert!(widest(&at200) <= 200, "{at200}");
+    assert!(widest(&wide) > 200);
+    // Control characters are shown, never sent to the terminal.
+    for text in [&at80, &at200, &wide] {
+        assert!(!text.contains('\u{1b}'));
+        assert!(text.contains("Evil\\u{1b}]0;owned"));
+    }
+    // Ids: shortened whole at a width, whole in the wide layout.
+    let id = r.findings[0].resource_id.as_str();
+    assert!(at80.contains(&format!("{}…{}", &id[..8], &id[id.len() - 4..])));
+    assert!(!at80.contains(id));
+    assert!(wide.contains(id));
+    assert!(wide.contains(&*r.findings[0].resource_name));
+    // Piped without COLUMNS: the wide layout, whatever the terminal.
+    assert_eq!(printed(dir.path(), &r, &[], &[]), wide);
+    // The flag's variable and config key.
+    assert_eq!(
+        printed(
+            dir.path(),
+            &r,
+            &[],
+            &[("COLUMNS", "80"), ("PAL_AUDIT_WIDE", "1")]
+        ),
+        wide
+    );
+    let config = dir.path().join("wide.toml");
+    std::fs::write(&config, "wide = true\n").unwrap();
+    assert_eq!(
+        printed(
+            dir.path(),
+            &r,
+            &["--config", config.to_str().unwrap()],
+            &[("COLUMNS", "80")]
+        ),
+        wide
+    );
+    insta::assert_snapshot!("table_80", at80);
+    insta::assert_snapshot!("table_200", at200);
+    insta::assert_snapshot!("table_wide", wide);
+}
+
+/// No line of the table is wider than asked, at any width from the
+/// narrowest supported up, on the demo's report and on hostile names; and
+/// no id is split over two lines.
+#[test]
+fn no_line_exceeds_the_width() {
+    for r in [demo_report(), hostile_report()] {
+        for width in (70..=220).step_by(7).chain([80, 119, 120]) {
+            let text = report::render_table(
+                &r,
+                report::TableOptions {
+                    color: false,
+                    width: Some(width),
+                },
+            );
+            for line in text.lines() {
+                assert!(
+                    unicode_width::UnicodeWidthStr::width(line) <= usize::from(width),
+                    "{width}: {line}"
+                );
+            }
+            for f in &r.findings {
+                let id = f.resource_id.as_str();
+                let short = format!("{}…{}", &id[..8], &id[id.len() - 4..]);
+                assert!(text.contains(&short), "{width}: {short}");
+            }
+        }
+    }
+}
+
+/// `--color always` colours the table in a pipe too; `never`, and `auto`
+/// in a pipe, do not; `NO_COLOR` turns `auto` off but not `always`.
+#[test]
+fn color_always_is_honoured_when_piped() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = demo_report();
+    let esc = |text: &str| text.contains("\u{1b}[");
+    assert!(esc(&printed(dir.path(), &r, &["--color", "always"], &[])));
+    assert!(esc(&printed(
+        dir.path(),
+        &r,
+        &["--color", "always"],
+        &[("NO_COLOR", "1")]
+    )));
+    assert!(!esc(&printed(dir.path(), &r, &["--color", "never"], &[])));
+    assert!(!esc(&printed(dir.path(), &r, &["--color", "auto"], &[])));
+    assert!(!esc(&printed(dir.path(), &r, &[], &[("COLUMNS", "80")])));
+    // Into a file, never: it is read later, by anything.
+    let file = dir.path().join("r.txt");
+    printed(
+        dir.path(),
+        &r,
+        &["--color", "always", "--output", file.to_str().unwrap()],
+        &[],
+    );
+    assert!(!esc(&std::fs::read_to_string(&file).unwrap()));
 }

@@ -8,6 +8,7 @@ mod cli;
 #[allow(dead_code)]
 mod common;
 mod delta;
+mod docs;
 mod doctor;
 mod faults;
 mod files;
@@ -15,6 +16,7 @@ mod fix;
 mod formats;
 mod fuzz;
 mod log_analytics;
+mod progress;
 mod properties;
 mod record;
 mod secrets;

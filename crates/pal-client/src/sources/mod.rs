@@ -35,8 +35,18 @@ use pal_core::links::{Link, is_guid};
 /// Told when each part of the collection starts and ends, so a terminal can
 /// show progress. Sources never see how it is drawn.
 pub trait Progress: Send + Sync {
+    /// A tenant-wide source (`environments`, `Power BI`, ...) starts.
     fn begin(&self, _what: &str) {}
+    /// It ended; `summary` says what it read, in words.
     fn finish(&self, _what: &str, _summary: &str) {}
+    /// How many environments will be read, once listed: before the first
+    /// of them begins.
+    fn environments(&self, _total: usize) {}
+    /// Environment `index` (of [`Progress::environments`]) starts: `name`
+    /// may be shared by two environments, `index` is not.
+    fn begin_environment(&self, _index: usize, _name: &str) {}
+    /// It ended.
+    fn finish_environment(&self, _index: usize, _name: &str, _summary: &str) {}
 }
 
 /// No progress: pipelines, tests, `--quiet`.
@@ -467,9 +477,10 @@ async fn read_platform(
     let apps_wanted = plan.products.contains(&Product::PowerApps);
     let flows_wanted = plan.products.contains(&Product::PowerAutomate);
     let environments = inv.environments.clone();
+    progress.environments(environments.len());
     let mut per_env = futures::stream::iter(environments.iter().enumerate())
         .map(|(index, env)| async move {
-            progress.begin(&env.display_name);
+            progress.begin_environment(index, &env.display_name);
             let apps = async {
                 if apps_wanted {
                     Some(powerapps::read_environment(http, env, previous).await)
@@ -520,7 +531,7 @@ async fn read_platform(
             .into_iter()
             .flatten()
             .collect();
-            progress.finish(&env.display_name, &summary.join(", "));
+            progress.finish_environment(index, &env.display_name, &summary.join(", "));
             (index, EnvironmentRead { apps, flows, dv })
         })
         .buffer_unordered(plan.environment_concurrency.max(1));

@@ -81,6 +81,92 @@ pub(super) fn lit(shell: Shell, s: &str) -> String {
     }
 }
 
+/// One step's shell text, apart from the fail-closed shape every step
+/// shares ([`Template::render`]): read the state, skip when done, write,
+/// read again, and count anything else as not fixed.
+struct Template {
+    /// The comment line(s) saying what the step does.
+    says: String,
+    /// The resource URL and the token audience, as literals.
+    uri: String,
+    res: String,
+    /// pwsh: lines after `$res` (headers), the body of `$state` (returns
+    /// the state, throws on an answer that is not what it should be), the
+    /// test of `$v` for done, the write, and what to say when a re-read
+    /// shows it not done (an expression appended to the message).
+    ps_setup: &'static str,
+    ps_read: String,
+    ps_done: &'static str,
+    ps_write: String,
+    ps_not: &'static str,
+    /// bash: text after `res=...` on the first line, the body of
+    /// `state()` (prints the state, fails on a bad answer), a check of
+    /// `$v` appended to every read (`|| ! is_count "$v"`), the test of
+    /// `$v` for done, the write command, what a failed read and a refused
+    /// write are, and what a re-read not done says.
+    sh_setup: &'static str,
+    sh_read: String,
+    sh_valid: &'static str,
+    sh_done: &'static str,
+    sh_write: String,
+    sh_read_failed: &'static str,
+    sh_refused: &'static str,
+    sh_not: &'static str,
+}
+
+impl Template {
+    /// The step in `shell`, `what` the resource's name as a literal.
+    fn render(&self, shell: Shell, what: &str) -> String {
+        let Template { says, uri, res, .. } = self;
+        match shell {
+            Shell::Pwsh => format!(
+                r#"{says}
+$what = {what}
+$uri = {uri}
+$res = {res}
+{setup}$state = {{
+{read}
+}}
+try {{
+    $v = & $state
+    if ({done}) {{ Write-Host ('already done: ' + $what) }} else {{
+        {write} | Out-Null
+        $v = & $state
+        if ({done}) {{ Write-Host ('ok: ' + $what) }} else {{ Write-Warning ('NOT FIXED: ' + $what + {not}); $failed++ }}
+    }}
+}} catch {{ Write-Warning ('NOT FIXED: ' + $what + ': ' + $_); $failed++ }}
+"#,
+                setup = self.ps_setup,
+                read = indent(&self.ps_read, "    ").trim_end(),
+                done = self.ps_done,
+                write = self.ps_write,
+                not = self.ps_not,
+            ),
+            Shell::Bash => format!(
+                r#"{says}
+what={what}; uri={uri}; res={res}{setup}
+state() {{ {read}; }}
+if ! v=$(nonempty state){valid}; then not_fixed "$what: {read_failed}"
+elif {done}; then say "already done: $what"
+elif ! {write} >/dev/null; then not_fixed "$what: {refused}"
+elif ! v=$(nonempty state){valid}; then not_fixed "$what: the change was accepted, but reading it back failed: check it by hand"
+elif {done}; then say "ok: $what"
+else not_fixed "$what: {not}"
+fi
+"#,
+                setup = self.sh_setup,
+                read = self.sh_read,
+                valid = self.sh_valid,
+                done = self.sh_done,
+                write = self.sh_write,
+                read_failed = self.sh_read_failed,
+                refused = self.sh_refused,
+                not = self.sh_not,
+            ),
+        }
+    }
+}
+
 /// The script text of one step (unindented). Tenant text enters it only as
 /// a literal (`$what`, `$uri`) or a comment; every read that fails or
 /// answers something else than expected counts the step as not fixed,
@@ -88,173 +174,118 @@ pub(super) fn lit(shell: Shell, s: &str) -> String {
 fn step_text(step: &Step, shell: Shell, name: &str, principal_type: &str) -> String {
     let what = lit(shell, &step.finding.resource_name);
     let name = comment(name);
-    let mut s = String::new();
-    match &step.action {
-        Action::CanvasCoOwner { environment, app } => {
-            let _ = writeln!(
-                s,
+    let t = match &step.action {
+        Action::CanvasCoOwner { environment, app } => Template {
+            says: format!(
                 "#   add {name} as a co-owner (CanEdit); the owner stays: POST modifyPermissions"
-            );
-            let uri = lit(shell, &format!("{POWERAPPS}/{environment}/apps/{app}"));
-            let aud = lit(shell, crate::endpoints::POWER_APPS.audience);
-            let _ = match shell {
-                Shell::Pwsh => writeln!(
-                    s,
-                    r#"$what = {what}
-$uri = {uri}
-$res = {aud}
-$has = {{
-    $r = Invoke-Pal GET "${{uri}}/permissions?api-version=2016-11-01" $res
-    if ($null -eq $r -or $r.value -isnot [array]) {{ throw 'the answer has no permission list' }}
-    @($r.value | Where-Object {{ $_.properties.principal.id -eq $PalIdentity -and $_.properties.roleName -in 'CanEdit', 'Owner' }}).Count -gt 0
-}}
-try {{
-    if (& $has) {{ Write-Host ('already done: ' + $what) }} else {{
-        Invoke-Pal POST "${{uri}}/modifyPermissions?api-version=2016-11-01" $res @{{ put = @(@{{ properties = @{{ principal = @{{ id = $PalIdentity; type = 'User' }}; roleName = 'CanEdit'; NotifyShareTargetOption = 'DoNotNotify' }} }}); delete = @() }} | Out-Null
-        if (& $has) {{ Write-Host ('ok: ' + $what) }} else {{ Write-Warning ('NOT FIXED: ' + $what + ': the co-owner role did not appear'); $failed++ }}
-    }}
-}} catch {{ Write-Warning ('NOT FIXED: ' + $what + ': ' + $_); $failed++ }}"#
-                ),
-                Shell::Bash => writeln!(
-                    s,
-                    r#"what={what}; uri={uri}; res={aud}
-has() {{ api GET "$uri/permissions?api-version=2016-11-01" "$res" | jq -e --arg p "$PAL_IDENTITY" '.value | if type == "array" then . else error("no permission list") end | [.[] | select((.properties.principal.id | ascii_downcase) == ($p | ascii_downcase) and (.properties.roleName == "CanEdit" or .properties.roleName == "Owner"))] | length'; }}
-if ! n=$(has) || ! is_count "$n"; then not_fixed "$what: reading its permissions failed"
-elif [ "$n" -gt 0 ]; then say "already done: $what"
-elif ! api POST "$uri/modifyPermissions?api-version=2016-11-01" "$res" "{{\"put\":[{{\"properties\":{{\"principal\":{{\"id\":\"$PAL_IDENTITY\",\"type\":\"User\"}},\"roleName\":\"CanEdit\",\"NotifyShareTargetOption\":\"DoNotNotify\"}}}}],\"delete\":[]}}" >/dev/null; then not_fixed "$what: the change was refused"
-elif ! n=$(has) || ! is_count "$n"; then not_fixed "$what: the change was accepted, but reading it back failed: check it by hand"
-elif [ "$n" -gt 0 ]; then say "ok: $what"
-else not_fixed "$what: the co-owner role did not appear"
-fi"#
-                ),
-            };
-        }
-        Action::CanvasOwner { environment, app } => {
-            let _ = writeln!(
-                s,
+            ),
+            uri: lit(shell, &format!("{POWERAPPS}/{environment}/apps/{app}")),
+            res: lit(shell, crate::endpoints::POWER_APPS.audience),
+            ps_setup: "",
+            ps_read: r#"$r = Invoke-Pal GET "${uri}/permissions?api-version=2016-11-01" $res
+if ($null -eq $r -or $r.value -isnot [array]) { throw 'the answer has no permission list' }
+@($r.value | Where-Object { $_.properties.principal.id -eq $PalIdentity -and $_.properties.roleName -in 'CanEdit', 'Owner' }).Count"#
+                .into(),
+            ps_done: "$v -gt 0",
+            ps_write: r#"Invoke-Pal POST "${uri}/modifyPermissions?api-version=2016-11-01" $res @{ put = @(@{ properties = @{ principal = @{ id = $PalIdentity; type = 'User' }; roleName = 'CanEdit'; NotifyShareTargetOption = 'DoNotNotify' } }); delete = @() }"#
+                .into(),
+            ps_not: "': the co-owner role did not appear'",
+            sh_setup: "",
+            sh_read: r#"api GET "$uri/permissions?api-version=2016-11-01" "$res" | jq -e --arg p "$PAL_IDENTITY" '.value | if type == "array" then . else error("no permission list") end | [.[] | select((.properties.principal.id | ascii_downcase) == ($p | ascii_downcase) and (.properties.roleName == "CanEdit" or .properties.roleName == "Owner"))] | length'"#
+                .into(),
+            sh_valid: r#" || ! is_count "$v""#,
+            sh_done: r#"[ "$v" -gt 0 ]"#,
+            sh_write: r#"api POST "$uri/modifyPermissions?api-version=2016-11-01" "$res" "{\"put\":[{\"properties\":{\"principal\":{\"id\":\"$PAL_IDENTITY\",\"type\":\"User\"},\"roleName\":\"CanEdit\",\"NotifyShareTargetOption\":\"DoNotNotify\"}}],\"delete\":[]}""#
+                .into(),
+            sh_read_failed: "reading its permissions failed",
+            sh_refused: "the change was refused",
+            sh_not: "the co-owner role did not appear",
+        },
+        Action::CanvasOwner { environment, app } => Template {
+            says: format!(
                 "#   --take-ownership: make {name} the owner; the current owner stays a co-owner (CanEdit): POST modifyAppOwner"
-            );
-            let uri = lit(shell, &format!("{POWERAPPS}/{environment}/apps/{app}"));
-            let aud = lit(shell, crate::endpoints::POWER_APPS.audience);
-            let _ = match shell {
-                Shell::Pwsh => writeln!(
-                    s,
-                    r#"$what = {what}
-$uri = {uri}
-$res = {aud}
-$owner = {{
-    $o = (Invoke-Pal GET "${{uri}}?api-version=2016-11-01" $res).properties.owner.id
-    if ([string]::IsNullOrEmpty($o)) {{ throw 'the answer names no owner' }}
-    $o
-}}
-try {{
-    if ((& $owner) -eq $PalIdentity) {{ Write-Host ('already done: ' + $what) }} else {{
-        Invoke-Pal POST "${{uri}}/modifyAppOwner?api-version=2016-11-01" $res @{{ newAppOwner = $PalIdentity; roleForOldAppOwner = 'CanEdit' }} | Out-Null
-        if ((& $owner) -eq $PalIdentity) {{ Write-Host ('ok: ' + $what) }} else {{ Write-Warning ('NOT FIXED: ' + $what + ': the owner did not change'); $failed++ }}
-    }}
-}} catch {{ Write-Warning ('NOT FIXED: ' + $what + ': ' + $_); $failed++ }}"#
-                ),
-                Shell::Bash => writeln!(
-                    s,
-                    r#"what={what}; uri={uri}; res={aud}
-owner() {{ api GET "$uri?api-version=2016-11-01" "$res" | jq -er '.properties.owner.id | if type == "string" and . != "" then ascii_downcase else error("no owner") end'; }}
-if ! o=$(nonempty owner); then not_fixed "$what: reading its owner failed"
-elif [ "$o" = "$PAL_IDENTITY" ]; then say "already done: $what"
-elif ! api POST "$uri/modifyAppOwner?api-version=2016-11-01" "$res" "{{\"newAppOwner\":\"$PAL_IDENTITY\",\"roleForOldAppOwner\":\"CanEdit\"}}" >/dev/null; then not_fixed "$what: the change was refused"
-elif ! o=$(nonempty owner); then not_fixed "$what: the change was accepted, but reading it back failed: check it by hand"
-elif [ "$o" = "$PAL_IDENTITY" ]; then say "ok: $what"
-else not_fixed "$what: the owner is still $o"
-fi"#
-                ),
-            };
-        }
-        Action::TakeOver { workspace, dataset } => {
-            let _ = writeln!(
-                s,
+            ),
+            uri: lit(shell, &format!("{POWERAPPS}/{environment}/apps/{app}")),
+            res: lit(shell, crate::endpoints::POWER_APPS.audience),
+            ps_setup: "",
+            ps_read: r#"$o = (Invoke-Pal GET "${uri}?api-version=2016-11-01" $res).properties.owner.id
+if ([string]::IsNullOrEmpty($o)) { throw 'the answer names no owner' }
+$o"#
+            .into(),
+            ps_done: "$v -eq $PalIdentity",
+            ps_write: r#"Invoke-Pal POST "${uri}/modifyAppOwner?api-version=2016-11-01" $res @{ newAppOwner = $PalIdentity; roleForOldAppOwner = 'CanEdit' }"#
+                .into(),
+            ps_not: "': the owner did not change'",
+            sh_setup: "",
+            sh_read: r#"api GET "$uri?api-version=2016-11-01" "$res" | jq -er '.properties.owner.id | if type == "string" and . != "" then ascii_downcase else error("no owner") end'"#
+                .into(),
+            sh_valid: "",
+            sh_done: r#"[ "$v" = "$PAL_IDENTITY" ]"#,
+            sh_write: r#"api POST "$uri/modifyAppOwner?api-version=2016-11-01" "$res" "{\"newAppOwner\":\"$PAL_IDENTITY\",\"roleForOldAppOwner\":\"CanEdit\"}""#
+                .into(),
+            sh_read_failed: "reading its owner failed",
+            sh_refused: "the change was refused",
+            sh_not: "the owner is still $v",
+        },
+        Action::TakeOver { workspace, dataset } => Template {
+            says: format!(
                 "#   take the dataset over as {name}: Default.TakeOver makes whoever calls it the publisher,\n#   and moves the dataset's data-source credentials and gateway binding to it"
-            );
-            let uri = lit(
+            ),
+            uri: lit(
                 shell,
                 &format!("{POWERBI}/groups/{workspace}/datasets/{dataset}"),
-            );
-            let aud = lit(shell, crate::endpoints::POWER_BI.audience);
-            let _ = match shell {
-                Shell::Pwsh => writeln!(
-                    s,
-                    r#"$what = {what}
-$uri = {uri}
-$res = {aud}
-$by = {{
-    $d = Invoke-Pal GET $uri $res
-    if ($null -eq $d -or $null -eq $d.id) {{ throw 'the answer is no dataset' }}
-    [string]$d.configuredBy
-}}
-try {{
-    $b = & $by
-    if ($b -eq $PalName -or $b -eq $PalIdentity) {{ Write-Host ('already done: ' + $what) }} else {{
-        Invoke-Pal POST "${{uri}}/Default.TakeOver" $res | Out-Null
-        $b = & $by
-        if ($b -eq $PalName -or $b -eq $PalIdentity) {{ Write-Host ('ok: ' + $what) }} else {{ Write-Warning ('NOT FIXED: ' + $what + ': configuredBy is ' + $b); $failed++ }}
-    }}
-}} catch {{ Write-Warning ('NOT FIXED: ' + $what + ': ' + $_); $failed++ }}"#
-                ),
-                Shell::Bash => writeln!(
-                    s,
-                    r#"what={what}; uri={uri}; res={aud}
-by() {{ api GET "$uri" "$res" | jq -er 'if type == "object" and has("id") then "=" + (.configuredBy // "" | ascii_downcase) else error("not a dataset") end'; }}
-if ! b=$(nonempty by); then not_fixed "$what: reading the dataset failed"
-elif [ "$b" = "=${{PAL_NAME,,}}" ] || [ "$b" = "=$PAL_IDENTITY" ]; then say "already done: $what"
-elif ! api POST "$uri/Default.TakeOver" "$res" >/dev/null; then not_fixed "$what: the take-over was refused"
-elif ! b=$(nonempty by); then not_fixed "$what: the take-over was accepted, but reading it back failed: check it by hand"
-elif [ "$b" = "=${{PAL_NAME,,}}" ] || [ "$b" = "=$PAL_IDENTITY" ]; then say "ok: $what"
-else not_fixed "$what: configuredBy is ${{b#=}}"
-fi"#
-                ),
-            };
-        }
-        Action::InstanceRole { instance } => {
-            let _ = writeln!(
-                s,
+            ),
+            res: lit(shell, crate::endpoints::POWER_BI.audience),
+            ps_setup: "",
+            ps_read: r#"$d = Invoke-Pal GET $uri $res
+if ($null -eq $d -or $null -eq $d.id) { throw 'the answer is no dataset' }
+[string]$d.configuredBy"#
+                .into(),
+            ps_done: "$v -eq $PalName -or $v -eq $PalIdentity",
+            ps_write: r#"Invoke-Pal POST "${uri}/Default.TakeOver" $res"#.into(),
+            ps_not: "': configuredBy is ' + $v",
+            sh_setup: "",
+            // `=` first, so an empty configuredBy is still an answer.
+            sh_read: r#"api GET "$uri" "$res" | jq -er 'if type == "object" and has("id") then "=" + (.configuredBy // "" | ascii_downcase) else error("not a dataset") end'"#
+                .into(),
+            sh_valid: "",
+            sh_done: r#"{ [ "$v" = "=${PAL_NAME,,}" ] || [ "$v" = "=$PAL_IDENTITY" ]; }"#,
+            sh_write: r#"api POST "$uri/Default.TakeOver" "$res""#.into(),
+            sh_read_failed: "reading the dataset failed",
+            sh_refused: "the take-over was refused",
+            sh_not: "configuredBy is ${v#=}",
+        },
+        Action::InstanceRole { instance } => Template {
+            says: format!(
                 "#   give {name} a Contributor role on the instance (needs PAL_AUDIT_CI_KEY), then use the instance as {name}:\n#   among several partners, the latest active one gets the credit."
-            );
-            let uri = lit(shell, &format!("{CI}/instances/{instance}/rbac"));
-            let aud = lit(shell, crate::endpoints::CUSTOMER_INSIGHTS.audience);
-            let _ = match shell {
-                Shell::Pwsh => writeln!(
-                    s,
-                    r#"$what = {what}
-$uri = {uri}
-$res = {aud}
-$key = @{{ 'Ocp-Apim-Subscription-Key' = $env:PAL_AUDIT_CI_KEY }}
-$has = {{
-    $r = Invoke-Pal GET "${{uri}}/assignments" $res -Headers $key
-    if ($null -eq $r) {{ throw 'the answer has no assignment list' }}
-    if ($null -ne $r.PSObject.Properties['value']) {{ $r = $r.value }}
-    @($r | Where-Object {{ $_.principalId -eq $PalIdentity }}).Count -gt 0
-}}
-try {{
-    if (& $has) {{ Write-Host ('already done: ' + $what) }} else {{
-        Invoke-Pal PUT "${{uri}}/principals/${{PalIdentity}}/assign" $res @{{ principalId = $PalIdentity; principalType = '{principal_type}'; roles = @('Contributor') }} -Headers $key | Out-Null
-        if (& $has) {{ Write-Host ('ok: ' + $what) }} else {{ Write-Warning ('NOT FIXED: ' + $what + ': the role did not appear'); $failed++ }}
-    }}
-}} catch {{ Write-Warning ('NOT FIXED: ' + $what + ': ' + $_); $failed++ }}"#
-                ),
-                Shell::Bash => writeln!(
-                    s,
-                    r#"what={what}; uri={uri}; res={aud}; key="Ocp-Apim-Subscription-Key: ${{PAL_AUDIT_CI_KEY:-}}"
-has() {{ api GET "$uri/assignments" "$res" "" "$key" | jq -e --arg p "$PAL_IDENTITY" 'if type == "array" then . elif type == "object" and (.value | type) == "array" then .value else error("no assignment list") end | [.[] | select((.principalId | ascii_downcase) == $p)] | length'; }}
-if ! n=$(has) || ! is_count "$n"; then not_fixed "$what: reading its role assignments failed"
-elif [ "$n" -gt 0 ]; then say "already done: $what"
-elif ! api PUT "$uri/principals/$PAL_IDENTITY/assign" "$res" "{{\"principalId\":\"$PAL_IDENTITY\",\"principalType\":\"{principal_type}\",\"roles\":[\"Contributor\"]}}" "$key" >/dev/null; then not_fixed "$what: the role assignment was refused"
-elif ! n=$(has) || ! is_count "$n"; then not_fixed "$what: the change was accepted, but reading it back failed: check it by hand"
-elif [ "$n" -gt 0 ]; then say "ok: $what"
-else not_fixed "$what: the role did not appear"
-fi"#
-                ),
-            };
-        }
-    }
-    s
+            ),
+            uri: lit(shell, &format!("{CI}/instances/{instance}/rbac")),
+            res: lit(shell, crate::endpoints::CUSTOMER_INSIGHTS.audience),
+            ps_setup: "$key = @{ 'Ocp-Apim-Subscription-Key' = $env:PAL_AUDIT_CI_KEY }\n",
+            ps_read: r#"$r = Invoke-Pal GET "${uri}/assignments" $res -Headers $key
+if ($null -eq $r) { throw 'the answer has no assignment list' }
+if ($null -ne $r.PSObject.Properties['value']) { $r = $r.value }
+@($r | Where-Object { $_.principalId -eq $PalIdentity }).Count"#
+                .into(),
+            ps_done: "$v -gt 0",
+            ps_write: format!(
+                r#"Invoke-Pal PUT "${{uri}}/principals/${{PalIdentity}}/assign" $res @{{ principalId = $PalIdentity; principalType = '{principal_type}'; roles = @('Contributor') }} -Headers $key"#
+            ),
+            ps_not: "': the role did not appear'",
+            sh_setup: r#"; key="Ocp-Apim-Subscription-Key: ${PAL_AUDIT_CI_KEY:-}""#,
+            sh_read: r#"api GET "$uri/assignments" "$res" "" "$key" | jq -e --arg p "$PAL_IDENTITY" 'if type == "array" then . elif type == "object" and (.value | type) == "array" then .value else error("no assignment list") end | [.[] | select((.principalId | ascii_downcase) == $p)] | length'"#
+                .into(),
+            sh_valid: r#" || ! is_count "$v""#,
+            sh_done: r#"[ "$v" -gt 0 ]"#,
+            sh_write: format!(
+                r#"api PUT "$uri/principals/$PAL_IDENTITY/assign" "$res" "{{\"principalId\":\"$PAL_IDENTITY\",\"principalType\":\"{principal_type}\",\"roles\":[\"Contributor\"]}}" "$key""#
+            ),
+            sh_read_failed: "reading its role assignments failed",
+            sh_refused: "the role assignment was refused",
+            sh_not: "the role did not appear",
+        },
+    };
+    t.render(shell, &what)
 }
 
 /// `text` with every line indented by `by`.

@@ -544,6 +544,17 @@ case "$STUB_MODE" in
   empty) exit 0;;
   object) echo '{}';;
   ours) case "$u" in *datasets*) if [ "$m" = GET ]; then echo '{"id":"x","configuredBy":"SVC-Northwind@contoso.com"}'; else echo '{}'; fi;; *) exit 22;; esac;;
+  applies) # a write takes effect: the next read shows it done
+    k=$(printf '%s' "$u" | sed -E 's/[?].*//; s#/(modifyPermissions|modifyAppOwner|Default.TakeOver)$##; s#/permissions$##; s#/principals/.*##; s#/assignments$##' | tr -c 'a-zA-Z0-9' _)
+    if [ "$m" != GET ]; then echo "$u" > "$STUB_DIR/w-$k-$(basename "${u%%\?*}")"; echo '{}'; exit 0; fi
+    done=$(ls "$STUB_DIR" | grep -c "^w-$k-" || true); who=x; [ "$done" -gt 0 ] && who=$STUB_OID
+    owner=$(ls "$STUB_DIR" | grep -c "^w-$k-modifyAppOwner" || true); o=someone; [ "$owner" -gt 0 ] && o=$STUB_OID
+    case "$u" in
+      */permissions*) echo "{\"value\":[{\"properties\":{\"principal\":{\"id\":\"$who\"},\"roleName\":\"CanEdit\"}}]}";;
+      */assignments) echo "[{\"principalId\":\"$who\"}]";;
+      *datasets*) echo "{\"id\":\"x\",\"configuredBy\":\"$who\"}";;
+      *) echo "{\"properties\":{\"owner\":{\"id\":\"$o\"}}}";;
+    esac;;
   list) if [ "$m" = GET ]; then case "$u" in *permissions*) echo '{"value":[]}';; *assignments) echo '[]';; *) echo '{"id":"x","configuredBy":"someone@else.example"}';; esac; else echo '{}'; fi;;
 esac
 "#
@@ -570,6 +581,7 @@ esac
         )
         .env("STUB_DIR", dir)
         .env("STUB_MODE", mode)
+        .env("STUB_OID", oid)
         .env("PAL_AUDIT_CI_KEY", "k")
         .output()
         .unwrap();
@@ -716,6 +728,39 @@ fn a_failed_or_unexpected_read_is_never_done() {
             !calls.contains("POST") && !calls.contains("PUT"),
             "{mode}: {calls}"
         );
+    }
+}
+
+#[test]
+fn a_write_the_re_read_shows_is_ok_and_the_script_succeeds() {
+    let r = report();
+    for take_ownership in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = PlanOptions {
+            take_ownership,
+            ..named()
+        };
+        let p = plan_of(&r, &opts);
+        let s = script(&p, &r, Shell::Bash);
+        let (code, out, calls) = run_bash(dir.path(), &s, &r.tenant_id, SVC, "applies");
+        assert_eq!(code, 0, "{out}\n{calls}");
+        assert_eq!(out.matches("ok: ").count(), p.steps.len(), "{out}");
+        assert!(!out.contains("NOT FIXED"), "{out}");
+        let writes = calls.matches("POST").count() + calls.matches("PUT").count();
+        assert_eq!(writes, p.steps.len(), "{calls}");
+        if take_ownership {
+            assert!(calls.contains("/modifyAppOwner"), "{calls}");
+        }
+        // Run again: everything is already done and nothing is written.
+        std::fs::remove_file(dir.path().join("calls")).unwrap();
+        let (code, out, calls) = run_bash(dir.path(), &s, &r.tenant_id, SVC, "applies");
+        assert_eq!(code, 0, "{out}");
+        assert_eq!(
+            out.matches("already done: ").count(),
+            p.steps.len(),
+            "{out}"
+        );
+        assert!(!calls.contains("POST") && !calls.contains("PUT"), "{calls}");
     }
 }
 

@@ -2,6 +2,7 @@
 //! attribution, the `--fail-on` gate, atomic output, and one renderer per format.
 
 mod csv;
+pub(crate) mod fit;
 mod html;
 mod markdown;
 mod redact;

@@ -1,5 +1,6 @@
 //! The human renderer: a findings table (one row per finding), why and how to
-//! fix what is not credited, a summary by verdict and product, and coverage.
+//! fix what is not credited, a summary by verdict and product, and coverage;
+//! fitted to a width (names cut, ids shortened, text wrapped) or wide.
 
 use std::fmt::Write;
 
@@ -7,17 +8,25 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table};
 
 use super::Report;
+use super::fit::{self, Piece, fitted};
 use crate::attribution::{Finding, Verdict};
 use crate::inventory::{CoverageStatus, Product};
 
-/// How `render_table` lays the report out.
+/// How `render_table` lays the report out. The caller decides both (the
+/// terminal, `--color`, `--wide`): nothing here looks at the terminal.
 #[derive(Clone, Copy, Debug)]
 pub struct TableOptions {
-    /// ANSI colours (only on a terminal).
+    /// ANSI colours, wherever the text goes.
     pub color: bool,
-    /// Wrap to this width; `None` for the terminal's width or 160.
+    /// Fit every line into this many columns: names cut with `…`, ids
+    /// shortened (`a0000000…0013`), text wrapped. `None` for the wide
+    /// layout: whole names and ids, nothing wrapped.
     pub width: Option<u16>,
 }
+
+/// Below this width the findings table shows the kind under the name
+/// instead of in a column of its own.
+const COMPACT_BELOW: usize = 120;
 
 /// The report for people at a terminal: a findings table per product, why
 /// and how to fix what is not credited, the summary and the coverage. The
@@ -25,9 +34,9 @@ pub struct TableOptions {
 pub fn render_table(report: &Report, opts: TableOptions) -> String {
     // The tenant's names, shown to people: no control character gets through.
     let report = &super::for_terminal(report);
+    let width = opts.width.map(usize::from);
     let mut out = String::new();
-    let _ = writeln!(
-        out,
+    let title = format!(
         "pal-audit {}: tenant {}, partner {}, {} resources{}",
         report.tool_version,
         if report.tenant_id.is_empty() {
@@ -43,6 +52,7 @@ pub fn render_table(report: &Report, opts: TableOptions) -> String {
             " (INCOMPLETE: see coverage)".to_string()
         }
     );
+    let _ = writeln!(out, "{}", fit::hang("", "", &title, width));
     out.push('\n');
 
     // One table per product, environments in order within it.
@@ -55,37 +65,7 @@ pub fn render_table(report: &Report, opts: TableOptions) -> String {
         if findings.is_empty() {
             continue;
         }
-        let mut t = new_table(opts);
-        t.set_header([
-            "verdict",
-            "resource",
-            "kind",
-            "environment",
-            "attributed users",
-            "flags",
-        ]);
-        for f in &findings {
-            t.add_row(vec![
-                verdict_cell(f.verdict, opts),
-                Cell::new(format!("{}\n{}", f.resource_name, f.resource_id)),
-                Cell::new(f.kind.as_str()),
-                Cell::new(&f.environment_name),
-                Cell::new(
-                    f.attributed
-                        .iter()
-                        .map(|a| a.describe())
-                        .collect::<Vec<_>>()
-                        .join("\n"),
-                ),
-                Cell::new(
-                    f.flags
-                        .iter()
-                        .map(|fl| fl.as_str())
-                        .collect::<Vec<_>>()
-                        .join("\n"),
-                ),
-            ]);
-        }
+        let t = findings_table(&findings, width, opts);
         let _ = writeln!(out, "{} ({})\n{t}\n", product.title(), findings.len());
     }
     if report.findings.is_empty() {
@@ -100,91 +80,227 @@ pub fn render_table(report: &Report, opts: TableOptions) -> String {
     if !not_credited.is_empty() {
         let _ = writeln!(out, "\nNot credited to partner {}:", report.partner_id);
         for f in not_credited {
-            let _ = writeln!(
-                out,
-                "\n* {} ({}, {}) -> {}",
+            let head = format!(
+                "{} ({}, {}) -> {}",
                 f.resource_name,
                 f.kind.as_str(),
                 f.environment_name,
                 f.verdict.as_str()
             );
+            let _ = writeln!(out, "\n{}", fit::hang("* ", "  ", &head, width));
             for r in &f.reasons {
-                let _ = writeln!(out, "  - {r}");
+                let _ = writeln!(out, "{}", fit::hang("  - ", "    ", r, width));
             }
             if let Some(fix) = &f.fix {
-                let _ = writeln!(out, "  fix: {fix}");
+                let fix = fix.to_string();
+                let _ = writeln!(out, "{}", fit::hang("  fix: ", "       ", &fix, width));
             }
         }
     }
 
-    let mut s = new_table(opts);
-    let mut header = vec!["product".to_string()];
-    header.extend(Verdict::ALL.iter().map(|v| v.as_str().to_string()));
-    header.push("credited at risk".to_string());
-    s.set_header(header);
+    let _ = writeln!(out, "\nSummary\n{}", summary_table(report, width, opts));
+    let _ = writeln!(out, "\nCoverage\n{}", coverage_table(report, width, opts));
+    if let Some(fp) = &report.first_party {
+        let _ = writeln!(out, "{}", fit::hang("", "", &fp.line(), width));
+    }
+    out
+}
+
+/// One product's findings. Narrower than [`COMPACT_BELOW`], the flags go
+/// under the verdict and the kind under the resource's name.
+fn findings_table(findings: &[&Finding], width: Option<usize>, opts: TableOptions) -> Table {
+    let compact = width.is_some_and(|w| w < COMPACT_BELOW);
+    let (header, mins): (Vec<&str>, Vec<usize>) = if compact {
+        (
+            vec![
+                "verdict, flags",
+                "resource",
+                "environment",
+                "attributed users",
+            ],
+            vec![17, 13, 10, 14],
+        )
+    } else {
+        (
+            vec![
+                "verdict",
+                "resource",
+                "kind",
+                "environment",
+                "attributed users",
+                "flags",
+            ],
+            vec![17, 13, 10, 10, 14, 10],
+        )
+    };
+    let rows: Vec<Vec<Vec<Piece>>> = findings
+        .iter()
+        .map(|f| {
+            let words = |s: &str| Piece::Words(s.to_string());
+            let flags = f.flags.iter().map(|fl| words(fl.as_str()));
+            let mut resource = vec![Piece::Name(f.resource_name.to_string())];
+            if compact {
+                resource.push(words(f.kind.as_str()));
+            }
+            resource.push(Piece::Id(f.resource_id.as_str().to_string()));
+            let mut verdict = vec![words(f.verdict.as_str())];
+            if compact {
+                verdict.extend(flags.clone());
+            }
+            let mut row = vec![verdict, resource];
+            if !compact {
+                row.push(vec![words(f.kind.as_str())]);
+            }
+            row.push(vec![Piece::Name(f.environment_name.to_string())]);
+            row.push(
+                f.attributed
+                    .iter()
+                    .map(|a| {
+                        let rest = format!("({}, {})", a.role.words(), a.link_words());
+                        match a.principal_name.as_deref() {
+                            Some(name) => Piece::Lead(name.to_string(), rest),
+                            None if width.is_some() => {
+                                Piece::Lead(fit::short_id(a.principal_id.as_str()), rest)
+                            }
+                            None => Piece::Lead(a.principal_id.as_str().to_string(), rest),
+                        }
+                    })
+                    .collect(),
+            );
+            if !compact {
+                row.push(flags.collect());
+            }
+            row
+        })
+        .collect();
+    let (header, cells) = fitted(&header, &mins, &rows, width);
+    let mut t = new_table(opts);
+    t.set_header(header);
+    for (f, row) in findings.iter().zip(cells) {
+        let mut row = row.into_iter();
+        let verdict = row.next().unwrap_or_default();
+        let mut cells = vec![verdict_cell(verdict, f.verdict, opts)];
+        cells.extend(row.map(Cell::new));
+        t.add_row(cells);
+    }
+    t
+}
+
+fn summary_table(report: &Report, width: Option<usize>, opts: TableOptions) -> Table {
+    let mut header = vec!["product"];
+    header.extend(Verdict::ALL.iter().map(|v| v.as_str()));
+    header.push("credited at risk");
+    let count = |n: u64| vec![Piece::Id(n.to_string())];
+    let mut rows: Vec<Vec<Vec<Piece>>> = Vec::new();
     for (product, counts) in &report.summary.by_product {
-        let mut row = vec![product.as_str().to_string()];
+        let mut row = vec![vec![Piece::Words(product.as_str().to_string())]];
         row.extend(
             Verdict::ALL
                 .iter()
-                .map(|v| counts.get(v).copied().unwrap_or(0).to_string()),
+                .map(|v| count(counts.get(v).copied().unwrap_or(0))),
         );
-        row.push(
+        row.push(count(
             report
                 .summary
                 .at_risk_by_product
                 .get(product)
                 .copied()
-                .unwrap_or(0)
-                .to_string(),
-        );
+                .unwrap_or(0),
+        ));
+        rows.push(row);
+    }
+    let mut total = vec![vec![Piece::Words("all".to_string())]];
+    total.extend(
+        Verdict::ALL
+            .iter()
+            .map(|v| count(report.summary.by_verdict.get(v).copied().unwrap_or(0))),
+    );
+    total.push(count(report.summary.at_risk));
+    rows.push(total);
+    let mins = vec![9, 8, 9, 10, 7, 8];
+    let (header, cells) = fitted(&header, &mins, &rows, width);
+    let mut s = new_table(opts);
+    s.set_header(header);
+    for row in cells {
         s.add_row(row);
     }
-    let mut total = vec!["all".to_string()];
-    total.extend(Verdict::ALL.iter().map(|v| {
-        report
-            .summary
-            .by_verdict
-            .get(v)
-            .copied()
-            .unwrap_or(0)
-            .to_string()
-    }));
-    total.push(report.summary.at_risk.to_string());
-    s.add_row(total);
-    let _ = writeln!(out, "\nSummary\n{s}");
-
-    let mut c = new_table(opts);
-    c.set_header(["source", "environment", "status", "requests", "detail"]);
-    for cov in &report.coverage {
-        c.add_row(vec![
-            Cell::new(&cov.source),
-            Cell::new(cov.environment_id.as_ref().map_or("-", |e| e.as_str())),
-            status_cell(cov.status, opts),
-            Cell::new(cov.requests),
-            Cell::new(&cov.detail),
-        ]);
-    }
-    let _ = writeln!(out, "\nCoverage\n{c}");
-    if let Some(fp) = &report.first_party {
-        let _ = writeln!(out, "{}", fp.line());
-    }
-    out
+    s
 }
 
+/// What each source read. Narrower than [`COMPACT_BELOW`], the
+/// environment goes under the source.
+fn coverage_table(report: &Report, width: Option<usize>, opts: TableOptions) -> Table {
+    let compact = width.is_some_and(|w| w < COMPACT_BELOW);
+    let (header, mins): (&[&str], &[usize]) = if compact {
+        (
+            &["source, environment", "status", "requests", "detail"],
+            &[13, 8, 8, 20],
+        )
+    } else {
+        (
+            &["source", "environment", "status", "requests", "detail"],
+            &[10, 13, 8, 8, 20],
+        )
+    };
+    let rows: Vec<Vec<Vec<Piece>>> = report
+        .coverage
+        .iter()
+        .map(|cov| {
+            let source = Piece::Words(cov.source.clone());
+            let env = cov
+                .environment_id
+                .as_ref()
+                .map(|e| Piece::Id(e.to_string()));
+            let mut row = if compact {
+                vec![[Some(source), env].into_iter().flatten().collect()]
+            } else {
+                vec![
+                    vec![source],
+                    vec![env.unwrap_or_else(|| Piece::Id("-".into()))],
+                ]
+            };
+            row.extend([
+                vec![Piece::Id(status_text(cov.status).to_string())],
+                vec![Piece::Id(cov.requests.to_string())],
+                vec![Piece::Words(cov.detail.clone())],
+            ]);
+            row
+        })
+        .collect();
+    let (header, cells) = fitted(header, mins, &rows, width);
+    let status_at = if compact { 1 } else { 2 };
+    let mut c = new_table(opts);
+    c.set_header(header);
+    for (cov, row) in report.coverage.iter().zip(cells) {
+        let cells: Vec<Cell> = row
+            .into_iter()
+            .enumerate()
+            .map(|(i, text)| match i {
+                _ if i == status_at => status_cell(text, cov.status, opts),
+                _ => Cell::new(text),
+            })
+            .collect();
+        c.add_row(cells);
+    }
+    c
+}
+
+/// A table whose cells are already fitted: comfy-table only draws it, and
+/// colours exactly when asked (piped too: `--color always`).
 fn new_table(opts: TableOptions) -> Table {
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic);
-    if !opts.color {
+        .set_content_arrangement(ContentArrangement::Disabled);
+    if opts.color {
+        t.enforce_styling();
+    } else {
         t.force_no_tty();
     }
-    t.set_width(opts.width.unwrap_or(160));
     t
 }
 
-fn verdict_cell(v: Verdict, opts: TableOptions) -> Cell {
-    let cell = Cell::new(v.as_str());
+fn verdict_cell(text: String, v: Verdict, opts: TableOptions) -> Cell {
+    let cell = Cell::new(text);
     if !opts.color {
         return cell;
     }
@@ -196,12 +312,15 @@ fn verdict_cell(v: Verdict, opts: TableOptions) -> Cell {
     }
 }
 
-fn status_cell(s: CoverageStatus, opts: TableOptions) -> Cell {
-    let text = match s {
+fn status_text(s: CoverageStatus) -> &'static str {
+    match s {
         CoverageStatus::Complete => "complete",
         CoverageStatus::Partial => "partial",
         CoverageStatus::Failed => "failed",
-    };
+    }
+}
+
+fn status_cell(text: String, s: CoverageStatus, opts: TableOptions) -> Cell {
     let cell = Cell::new(text);
     match (opts.color, s) {
         (false, _) | (true, CoverageStatus::Complete) => cell,
