@@ -117,6 +117,12 @@ fn minimum(model: &TenantModel) -> (BTreeMap<&'static str, u64>, u64) {
         1 + 4 * batches
     } + 30;
     *by_host.entry("customer-insights").or_default() += 1 + 2 * model.instances.len() as u64;
+    // The activity sources: one Log Analytics query; the Management
+    // Activity API's subscription list, one listing per day of its 7 (one
+    // page each at this page size) and one read per content blob.
+    for (source, n) in activity_minimum(model) {
+        *by_host.entry(source).or_default() += n;
+    }
     let groups: BTreeSet<&str> = model
         .apps
         .iter()
@@ -138,6 +144,17 @@ fn minimum(model: &TenantModel) -> (BTreeMap<&'static str, u64>, u64) {
         .collect();
     *by_host.entry("graph").or_default() += groups.len() as u64 + pages(people.len(), 20);
     (by_host, chain)
+}
+
+/// The activity sources' minimum requests (`--ci-workspace`, `--audit-api`).
+fn activity_minimum(model: &TenantModel) -> [(&'static str, u64); 2] {
+    let to = synthetic::as_of();
+    let from = to - chrono::Duration::days(7);
+    let blobs = emulator::content_blobs(model)
+        .into_iter()
+        .filter(|(_, at)| *at >= from && *at < to)
+        .count() as u64;
+    [("log-analytics", 1), ("management-activity", 1 + 7 + blobs)]
 }
 
 fn peak_rss_mb() -> f64 {
@@ -345,6 +362,9 @@ async fn run_audit(
         links: links.to_vec(),
         plan: Plan {
             ci_key: Some(Secret::new("bench")),
+            // The activity sources, so their requests are counted.
+            ci_workspace: Some(synthetic::WORKSPACE.into()),
+            audit_api: Some(false),
             environment_concurrency: 16,
             previous,
             ..Plan::default()
@@ -555,6 +575,17 @@ fn main() {
         Duration::from_secs_f64(collected),
         Duration::from_secs_f64(wall),
     );
+    // The activity sources' requests apart: what reading activity costs.
+    let activity_requests: BTreeMap<&str, serde_json::Value> = activity_minimum(&model)
+        .into_iter()
+        .map(|(source, min)| {
+            let sent = by_source.get(source).copied().unwrap_or(0);
+            (
+                source,
+                serde_json::json!({"requests": sent, "min_requests": min}),
+            )
+        })
+        .collect();
     let l = latency.as_secs_f64();
     let busiest = min_by_host.values().copied().max().unwrap_or(0);
     let bound_s = ((busiest as f64 / HOST_LIMIT as f64).ceil() * l).max(chain as f64 * l);
@@ -578,6 +609,7 @@ fn main() {
         "min_requests": min_requests,
         "requests_ratio": requests as f64 / min_requests.max(1) as f64,
         "requests_by_source": by_source,
+        "activity_requests": activity_requests,
         "min_requests_by_source": min_by_host,
         "wall_s": wall.as_secs_f64(),
         "collect_s": collected.as_secs_f64(),

@@ -4,7 +4,8 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+use clap::{Args, Parser, Subcommand, ValueEnum, ValueHint};
 use serde::Deserialize;
 
 use pal_client::auth::AuthKind;
@@ -38,6 +39,7 @@ pub struct Cli {
         long,
         global = true,
         value_name = "FILE",
+        value_hint = ValueHint::FilePath,
         env = "PAL_AUDIT_CONFIG",
         hide_env_values = true
     )]
@@ -117,7 +119,7 @@ pub enum Command {
     /// Write a commented pal-audit.toml (`config init`).
     #[command(subcommand)]
     Config(ConfigCommand),
-    /// Print shell completions: bash, zsh, fish, powershell, elvish.
+    /// Print shell completions (options, and in bash, zsh and fish their values): bash, zsh, fish, powershell (pwsh), elvish.
     #[command(
         after_help = "Example:\n  pal-audit completions bash > /etc/bash_completion.d/pal-audit"
     )]
@@ -180,8 +182,10 @@ pub struct OutputArgs {
     /// Write the report to FILE (atomically, owner-readable only; a device or
     /// FIFO is written into, a folder refused) instead of stdout.
     #[arg(
+        short,
         long,
         value_name = "FILE",
+        value_hint = ValueHint::FilePath,
         env = "PAL_AUDIT_OUTPUT",
         hide_env_values = true
     )]
@@ -191,12 +195,15 @@ pub struct OutputArgs {
     #[arg(
         long,
         value_name = "LEVELS",
+        value_parser = FailOnParser,
         env = "PAL_AUDIT_FAIL_ON",
         hide_env_values = true
     )]
     pub fail_on: Option<String>,
-    /// Replace UPNs and display names by stable short hashes, in every format
-    /// (for reports that leave the tenant).
+    /// Replace every piece of tenant text (UPNs, domains, names of people,
+    /// groups, resources and environments, Dataverse hosts, local paths) by
+    /// stable short hashes, in every format (for reports that leave the
+    /// tenant).
     #[arg(long)]
     pub redact: bool,
     /// The table with whole names and ids and nothing wrapped, however wide
@@ -249,7 +256,9 @@ pub struct AuditArgs {
         value_name = "LIST",
         env = "PAL_AUDIT_PRODUCTS",
         hide_env_values = true,
-        value_delimiter = ','
+        value_delimiter = ',',
+        ignore_case = true,
+        value_parser = products()
     )]
     pub products: Vec<String>,
     /// Days of activity that decide between partners (Power BI events, the
@@ -286,13 +295,13 @@ pub struct AuditArgs {
     pub no_flow_owners: bool,
     /// Save what this audit read to DIR, so a later `--since` audit can
     /// reuse it (the folder holds UPNs: keep it like the report).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", value_hint = ValueHint::DirPath)]
     pub cache: Option<PathBuf>,
     /// A delta audit: REPORT is the previous audit's JSON report, written
     /// with the same --cache DIR. Only apps and flows whose lastModifiedTime
     /// moved have their permissions read again, and only Power BI workspaces
     /// modified since are scanned; the report's `delta` says what was reused.
-    #[arg(long, value_name = "REPORT", requires = "cache")]
+    #[arg(long, value_name = "REPORT", requires = "cache", value_hint = ValueHint::FilePath)]
     pub since: Option<PathBuf>,
     /// Stop reading after DURATION (like 90s, 45m, 6h) and report what was
     /// read, with the rest as gaps (exit 4) [default: 6h].
@@ -301,7 +310,7 @@ pub struct AuditArgs {
     /// Save every response read to DIR (one JSON file each, never a token or
     /// key; with --redact, addresses and names pseudonymized alike in every
     /// file), for `pal-audit emulate --replay DIR`.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", value_hint = ValueHint::DirPath)]
     pub record: Option<PathBuf>,
     /// With --record: write into a folder that is not empty (its earlier
     /// recording is removed first, so no old answer mixes into the replay).
@@ -322,6 +331,7 @@ pub struct InputArgs {
     #[arg(
         long,
         value_name = "FILE",
+        value_hint = ValueHint::FilePath,
         env = "PAL_AUDIT_LINKS",
         hide_env_values = true,
         value_delimiter = ','
@@ -331,6 +341,7 @@ pub struct InputArgs {
     #[arg(
         long,
         value_name = "PATH",
+        value_hint = ValueHint::AnyPath,
         env = "PAL_AUDIT_ATTESTATIONS",
         hide_env_values = true,
         value_delimiter = ','
@@ -341,6 +352,7 @@ pub struct InputArgs {
     #[arg(
         long,
         value_name = "FILE",
+        value_hint = ValueHint::FilePath,
         env = "PAL_AUDIT_CI_ACTIVITY",
         hide_env_values = true
     )]
@@ -362,11 +374,27 @@ pub struct InputArgs {
     #[arg(
         long,
         value_name = "FILE",
+        value_hint = ValueHint::FilePath,
         env = "PAL_AUDIT_AUDIT_LOG",
         hide_env_values = true,
         value_delimiter = ','
     )]
     pub audit_log: Vec<PathBuf>,
+    /// Read the unified audit log from the Office 365 Management Activity
+    /// API (Audit.General content, the last 7 days of the activity window)
+    /// too. Needs the application permission ActivityFeed.Read (Office 365
+    /// Management APIs) with admin consent.
+    #[arg(long, env = "PAL_AUDIT_AUDIT_API", hide_env_values = true)]
+    pub audit_api: bool,
+    /// With --audit-api: start the tenant's Audit.General subscription when
+    /// it is not enabled (content appears up to 12 hours later).
+    #[arg(
+        long,
+        requires = "audit_api",
+        env = "PAL_AUDIT_START_AUDIT_SUBSCRIPTION",
+        hide_env_values = true
+    )]
+    pub start_audit_subscription: bool,
     /// Judge attestation freshness at this RFC 3339 time instead of now (reproducible runs).
     #[arg(
         long,
@@ -396,6 +424,7 @@ pub struct ConnArgs {
     #[arg(
         long,
         value_name = "URL",
+        value_hint = ValueHint::Url,
         env = "PAL_AUDIT_API_BASE",
         hide_env_values = true
     )]
@@ -425,7 +454,7 @@ pub struct AttestArgs {
     #[arg(long)]
     pub service_account: bool,
     /// Where to write the attestation [default: attestation-<name>.json].
-    #[arg(long, value_name = "FILE")]
+    #[arg(short = 'o', long, visible_alias = "output", value_name = "FILE", value_hint = ValueHint::FilePath)]
     pub out: Option<PathBuf>,
     /// Change the link without asking.
     #[arg(long, short = 'y')]
@@ -435,6 +464,7 @@ pub struct AttestArgs {
 #[derive(Debug, Args)]
 pub struct FixArgs {
     /// A report written by `audit --format json`.
+    #[arg(value_hint = ValueHint::FilePath)]
     pub report: PathBuf,
     /// The PAL identity to make the attributed user: an object id, or a UPN the
     /// report's links name [default: the report's best identity linked to its partner].
@@ -444,7 +474,7 @@ pub struct FixArgs {
     #[arg(long, value_enum, default_value_t = ShellArg::Pwsh)]
     pub shell: ShellArg,
     /// Write the script to FILE instead of stdout.
-    #[arg(long, value_name = "FILE")]
+    #[arg(short = 'o', long, visible_alias = "output", value_name = "FILE", value_hint = ValueHint::FilePath)]
     pub out: Option<PathBuf>,
     /// A solution (unique name) your partner delivered: its resources are
     /// fixed even where no linked identity of yours took part; repeatable.
@@ -485,28 +515,50 @@ pub enum ExplainFormat {
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
     /// A report written by `audit --format json`.
+    #[arg(value_hint = ValueHint::FilePath)]
     pub report: PathBuf,
     /// A resource id or name; without it (with --format dot) the whole report.
     pub resource: Option<String>,
-    #[arg(long, value_enum, default_value_t = ExplainFormat::Text)]
-    pub format: ExplainFormat,
+    /// text, or dot [default: from --output's extension (.dot, .gv), else text].
+    #[arg(long, value_enum)]
+    pub format: Option<ExplainFormat>,
+    #[command(flatten)]
+    pub output: FileOutput,
+}
+
+/// `-o/--output` of the commands that write one text (`diff`, `explain`,
+/// `doctor`): as the report's, atomic, a device or FIFO written into, a
+/// folder refused.
+#[derive(Debug, Args, Default)]
+pub struct FileOutput {
+    /// Write to FILE (atomically, owner-readable only; a device or FIFO is
+    /// written into, a folder refused) instead of stdout.
+    #[arg(short, long, value_name = "FILE", value_hint = ValueHint::FilePath)]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum DiffFormat {
     Table,
     Json,
+    #[value(alias = "md")]
     Markdown,
 }
 
 #[derive(Debug, Args)]
 pub struct DiffArgs {
     /// The report before (for example, before a solution import).
+    #[arg(value_hint = ValueHint::FilePath)]
     pub old: PathBuf,
     /// The report after.
+    #[arg(value_hint = ValueHint::FilePath)]
     pub new: PathBuf,
-    #[arg(long, value_enum, default_value_t = DiffFormat::Table)]
-    pub format: DiffFormat,
+    /// table, json, markdown (md) [default: from --output's extension (.json,
+    /// .md, .txt), else table].
+    #[arg(long, value_enum)]
+    pub format: Option<DiffFormat>,
+    #[command(flatten)]
+    pub output: FileOutput,
     /// Compare reports of different tenants or partner IDs anyway.
     #[arg(long)]
     pub force: bool,
@@ -515,6 +567,7 @@ pub struct DiffArgs {
 #[derive(Debug, Args)]
 pub struct ReportArgs {
     /// A report written by `audit --format json` (or `demo --format json`).
+    #[arg(value_hint = ValueHint::FilePath)]
     pub report: PathBuf,
     #[command(flatten)]
     pub output: OutputArgs,
@@ -526,14 +579,38 @@ pub enum ConfigCommand {
     #[command(after_help = "Example:\n  pal-audit config init && $EDITOR pal-audit.toml")]
     Init {
         /// Where to write it.
-        #[arg(long, value_name = "FILE", default_value = "pal-audit.toml")]
+        #[arg(long, value_name = "FILE", default_value = "pal-audit.toml", value_hint = ValueHint::FilePath)]
         path: PathBuf,
     },
 }
 
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {
-    pub shell: clap_complete::Shell,
+    #[arg(value_enum)]
+    pub shell: CompletionShell,
+}
+
+/// `completions`' shells: clap_complete's, with `pwsh` for PowerShell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
+    #[value(alias = "pwsh")]
+    Powershell,
+    Elvish,
+}
+
+impl From<CompletionShell> for clap_complete::Shell {
+    fn from(s: CompletionShell) -> Self {
+        match s {
+            CompletionShell::Bash => Self::Bash,
+            CompletionShell::Zsh => Self::Zsh,
+            CompletionShell::Fish => Self::Fish,
+            CompletionShell::Powershell => Self::PowerShell,
+            CompletionShell::Elvish => Self::Elvish,
+        }
+    }
 }
 
 #[derive(Debug, Args, Default)]
@@ -546,7 +623,9 @@ pub struct DoctorArgs {
         value_name = "LIST",
         env = "PAL_AUDIT_PRODUCTS",
         hide_env_values = true,
-        value_delimiter = ','
+        value_delimiter = ',',
+        ignore_case = true,
+        value_parser = products()
     )]
     pub products: Vec<String>,
     /// Log Analytics workspace id of the Customer Insights diagnostics: checks
@@ -558,6 +637,12 @@ pub struct DoctorArgs {
         hide_env_values = true
     )]
     pub ci_workspace: Option<String>,
+    #[command(flatten)]
+    pub output: FileOutput,
+    /// Check the Office 365 Management Activity API (ActivityFeed.Read and
+    /// the Audit.General subscription) that `audit --audit-api` reads.
+    #[arg(long, env = "PAL_AUDIT_AUDIT_API", hide_env_values = true)]
+    pub audit_api: bool,
 }
 
 #[derive(Debug, Args, Default)]
@@ -572,13 +657,14 @@ pub struct EmulateArgs {
     #[arg(
         long,
         value_name = "DIR",
+        value_hint = ValueHint::AnyPath,
         required_unless_present_any = ["synthetic", "replay"],
         conflicts_with_all = ["synthetic", "replay"]
     )]
     pub tenant: Option<PathBuf>,
     /// Serve the responses `audit --record DIR` saved instead, in the order
     /// recorded (a request the recording lacks gets 404 NotRecorded).
-    #[arg(long, value_name = "DIR", conflicts_with = "synthetic")]
+    #[arg(long, value_name = "DIR", conflicts_with = "synthetic", value_hint = ValueHint::DirPath)]
     pub replay: Option<PathBuf>,
     /// A generated tenant instead, deterministic for its seed:
     /// envs=N,apps=N,shared=0.2,flows=N,workspaces=N,datasets=N,instances=N,seed=N.
@@ -593,7 +679,7 @@ pub struct EmulateArgs {
     )]
     pub host_limit: Option<usize>,
     /// Write a links CSV of the tenant's PAL links to FILE (for a synthetic tenant).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath)]
     pub links_out: Option<PathBuf>,
     /// Port on 127.0.0.1 (0 picks a free one and prints it).
     #[arg(long, value_name = "N", default_value_t = 0)]
@@ -622,6 +708,48 @@ pub struct EmulateArgs {
     /// Faults to inject (see below).
     #[arg(long, value_name = "SPEC")]
     pub faults: Option<String>,
+}
+
+/// `--products`' values, for checking and for shell completions.
+fn products() -> PossibleValuesParser {
+    PossibleValuesParser::new(pal_core::inventory::Product::ALL.map(|p| p.as_str()))
+}
+
+/// `--fail-on`: a comma-separated list of levels, each checked by
+/// [`FailOn::parse`](pal_core::report::FailOn::parse); the levels are
+/// listed for `--help` and shell completions.
+#[derive(Clone)]
+struct FailOnParser;
+
+impl TypedValueParser for FailOnParser {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        let text = clap::builder::StringValueParser::new().parse_ref(cmd, arg, value)?;
+        pal_core::report::FailOn::parse(&text)
+            .map(|_| text)
+            .map_err(|e| clap::Error::raw(clap::error::ErrorKind::InvalidValue, format!("{e}\n")))
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        let levels = [
+            ("any", "every verdict but credited"),
+            ("none", "nothing fails the run"),
+            ("uncredited", "uncredited findings"),
+            ("credited-to-other", "findings credited to another partner"),
+            ("unknown", "findings whose verdict could not be decided"),
+        ];
+        Some(Box::new(
+            levels
+                .into_iter()
+                .map(|(v, help)| PossibleValue::new(v).help(help)),
+        ))
+    }
 }
 
 /// A number above zero, at most a million (`--time-scale`).

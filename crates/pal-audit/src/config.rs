@@ -11,7 +11,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use crate::cli::{AuditArgs, ConnArgs, Format, OutputArgs};
+use crate::cli::{AuditArgs, ConnArgs, DiffFormat, ExplainFormat, Format, OutputArgs};
 use crate::error::{Error, InputError};
 use pal_client::auth::AuthKind;
 use pal_client::http::{ApiBase, HttpConfig, RetryPolicy};
@@ -66,6 +66,9 @@ pub const TEMPLATE: &str = r#"# pal-audit.toml: read from the current folder, or
 # or, instead of the file, the Log Analytics workspace the diagnostics go to:
 # ci_workspace = "00000000-0000-0000-0000-000000000000"
 # audit_log = ["audit-log.csv"]
+# and/or the Office 365 Management Activity API (last 7 days):
+# audit_api = false
+# start_audit_subscription = false
 # ci_audience = "https://api.ci.ai.microsoft.com"
 
 # Attestations older than this raise stale-attestation.
@@ -125,6 +128,10 @@ pub struct FileConfig {
     pub ci_workspace: Option<String>,
     #[serde(default)]
     pub audit_log: Vec<PathBuf>,
+    /// Read the Management Activity API (`--audit-api`).
+    pub audit_api: Option<bool>,
+    /// Start its Audit.General subscription (`--start-audit-subscription`).
+    pub start_audit_subscription: Option<bool>,
     /// Token audience for Customer Insights (the API has used two).
     pub ci_audience: Option<String>,
     pub auth: Option<AuthKind>,
@@ -323,6 +330,40 @@ pub fn format_of(path: &std::path::Path) -> Option<Format> {
     })
 }
 
+/// `diff`'s format: `--format`, else `--output`'s extension (.json, .md,
+/// .txt), else table. An extension naming a format diff does not write
+/// (.csv, .html) is refused rather than a table written under that name.
+pub fn diff_format(flag: Option<DiffFormat>, output: Option<&Path>) -> Result<DiffFormat, Error> {
+    if let Some(f) = flag {
+        return Ok(f);
+    }
+    match output.and_then(format_of) {
+        None | Some(Format::Table) => Ok(DiffFormat::Table),
+        Some(Format::Json) => Ok(DiffFormat::Json),
+        Some(Format::Markdown) => Ok(DiffFormat::Markdown),
+        Some(Format::Csv | Format::Html) => Err(Error::Usage(format!(
+            "--output {}: diff writes table, json or markdown, not what the extension names; give --format",
+            output
+                .map(Path::display)
+                .map(|d| d.to_string())
+                .unwrap_or_default()
+        ))),
+    }
+}
+
+/// `explain`'s format: `--format`, else dot for an `--output` ending in
+/// .dot or .gv, else text.
+pub fn explain_format(flag: Option<ExplainFormat>, output: Option<&Path>) -> ExplainFormat {
+    let ext = output
+        .and_then(Path::extension)
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    flag.unwrap_or(match ext.as_deref() {
+        Some("dot" | "gv") => ExplainFormat::Dot,
+        _ => ExplainFormat::Text,
+    })
+}
+
 impl OutputConfig {
     /// `default_fail_on` is `any` for audits and `none` for the demo.
     pub fn resolve(
@@ -362,6 +403,8 @@ pub struct AuditConfig {
     pub ci_workspace: Option<String>,
     /// `--audit-log` files.
     pub audit_log: Vec<PathBuf>,
+    /// `--audit-api`: `Some(start the subscription?)`.
+    pub audit_api: Option<bool>,
     pub ci_audience: String,
     pub flow_owners: bool,
     /// `--cache`: where this audit saves what it read.
@@ -498,6 +541,20 @@ where
     if flag.is_empty() { file.to_vec() } else { flag }
 }
 
+/// `--audit-api` and `--start-audit-subscription` (or their keys): the
+/// second only with the first.
+fn audit_api(inputs: &crate::cli::InputArgs, file: &FileConfig) -> Result<Option<bool>, Error> {
+    let on = inputs.audit_api || file.audit_api.unwrap_or(false);
+    let start = inputs.start_audit_subscription || file.start_audit_subscription.unwrap_or(false);
+    match (on, start) {
+        (false, true) => Err(Error::Usage(
+            "start_audit_subscription needs audit_api (--audit-api): the subscription is only started to be read".into(),
+        )),
+        (false, false) => Ok(None),
+        (true, start) => Ok(Some(start)),
+    }
+}
+
 /// `--ci-workspace` (or `ci_workspace`): a Log Analytics workspace id, a
 /// GUID: it goes into the query URL's path.
 pub fn ci_workspace(flag: Option<String>, file: &FileConfig) -> Result<Option<String>, Error> {
@@ -562,6 +619,7 @@ impl AuditConfig {
             }
             first_party.microsoft_publishers.push(name.to_string());
         }
+        let audit_api = audit_api(&args.inputs, &file)?;
         let ci_activity = args.inputs.ci_activity.or_else(|| file.ci_activity.clone());
         let ci_workspace = ci_workspace(args.inputs.ci_workspace, &file)?;
         if ci_activity.is_some() && ci_workspace.is_some() {
@@ -580,6 +638,7 @@ impl AuditConfig {
             ci_activity,
             ci_workspace,
             audit_log: or_file(args.inputs.audit_log, &file.audit_log),
+            audit_api,
             ci_audience: file
                 .ci_audience
                 .clone()
@@ -630,6 +689,17 @@ mod tests {
         // An explicit --format wins over the extension.
         assert_eq!(out(Some(Format::Json), "r.html"), Format::Json);
         assert_eq!(out(None, "r.out"), Format::Table);
+        let p = |s: &'static str| Some(Path::new(s));
+        assert_eq!(diff_format(None, p("d.md")).unwrap(), DiffFormat::Markdown);
+        assert_eq!(diff_format(None, p("d.JSON")).unwrap(), DiffFormat::Json);
+        assert_eq!(diff_format(None, None).unwrap(), DiffFormat::Table);
+        assert!(diff_format(None, p("d.html")).is_err());
+        assert_eq!(
+            diff_format(Some(DiffFormat::Json), p("d.html")).unwrap(),
+            DiffFormat::Json
+        );
+        assert_eq!(explain_format(None, p("g.gv")), ExplainFormat::Dot);
+        assert_eq!(explain_format(None, p("e.txt")), ExplainFormat::Text);
     }
 
     use super::*;

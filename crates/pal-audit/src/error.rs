@@ -72,6 +72,9 @@ pub enum Error {
     Input(#[from] InputError),
     #[error("authentication failed: {0}")]
     Auth(#[from] AuthError),
+    /// No token could be had, with what to do about it (`doctor`).
+    #[error("{0}")]
+    SignIn(String),
     /// The report could not be written where asked.
     #[error(transparent)]
     Output(#[from] pal_core::output::OutputError),
@@ -109,7 +112,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Self::Usage(_) | Self::Input(_) | Self::Output(_) | Self::Emulator(_) => code::USAGE,
-            Self::Auth(_) => code::AUTH,
+            Self::Auth(_) | Self::SignIn(_) => code::AUTH,
             Self::Service(_) => code::INCOMPLETE,
         }
     }
@@ -136,5 +139,6 @@ mod tests {
         let unwritable = pal_core::output::write_atomic(dir.path(), "x").unwrap_err();
         assert_eq!(Error::from(unwritable).exit_code(), code::USAGE);
         assert_eq!(Error::Service("x".into()).exit_code(), code::INCOMPLETE);
+        assert_eq!(Error::SignIn("x".into()).exit_code(), code::AUTH);
     }
 }

@@ -85,8 +85,15 @@ fn run_args(args: Vec<OsString>) -> Result<ExitCode, Error> {
                 .ci_audience
                 .clone()
                 .unwrap_or_else(|| customer_insights::DEFAULT_AUDIENCE.into());
+            let output = args.output.output;
+            if let Some(path) = &output {
+                output::check_output(path)?;
+            }
             runtime.block_on(async {
                 let (http, tokens) = connect(&conn)?;
+                // No token at all: one message saying how to sign in (exit
+                // 3), not a table of the same failure on every API.
+                doctor::sign_in(&tokens, conn.auth, conn.tenant.as_deref()).await?;
                 let checks = doctor::run(
                     &http,
                     &tokens,
@@ -94,9 +101,14 @@ fn run_args(args: Vec<OsString>) -> Result<ExitCode, Error> {
                     ci_key().as_ref(),
                     &ci_audience,
                     ci_workspace.as_deref(),
+                    (args.audit_api || file.audit_api.unwrap_or(false))
+                        .then_some(conn.tenant.as_deref()),
                 )
                 .await;
-                print_text(&report::terminal_safe(&doctor::render(&checks, 160)))?;
+                write_text(
+                    output.as_deref(),
+                    &report::terminal_safe(&doctor::render(&checks, 160)),
+                )?;
                 Ok::<Outcome, Error>(doctor::outcome(&checks))
             })?
         }
@@ -123,7 +135,8 @@ fn run_args(args: Vec<OsString>) -> Result<ExitCode, Error> {
         Command::Completions(args) => {
             use clap::CommandFactory;
             let mut script = Vec::new();
-            clap_complete::generate(args.shell, &mut Cli::command(), "pal-audit", &mut script);
+            let shell = clap_complete::Shell::from(args.shell);
+            clap_complete::generate(shell, &mut Cli::command(), "pal-audit", &mut script);
             to_stdout(|w| w.write_all(&script))?;
             Outcome::Clean
         }
@@ -225,6 +238,14 @@ pub(crate) fn to_stdout(
 
 pub(crate) fn print_text(text: &str) -> Result<(), Error> {
     to_stdout(|w| w.write_all(text.as_bytes()))
+}
+
+/// `text` to `-o/--output` (atomically, as the report) or to stdout.
+pub(crate) fn write_text(output: Option<&std::path::Path>, text: &str) -> Result<(), Error> {
+    match output {
+        Some(path) => Ok(output::write_atomic(path, text)?),
+        None => print_text(text),
+    }
 }
 
 /// Progress bars only on a terminal, and never with `--quiet`.

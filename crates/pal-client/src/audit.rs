@@ -69,6 +69,9 @@ pub struct Recording {
 pub struct Audited {
     /// The report.
     pub report: Report,
+    /// Tenant text the report may quote without a field of its own (group
+    /// names, Dataverse hosts): for `--redact` (`report::tenant_text`).
+    pub tenant_text: Vec<String>,
     /// Requests sent, retries included.
     pub requests: u64,
     /// Requests sent, by source.
@@ -173,6 +176,7 @@ pub async fn audit(req: AuditRequest, progress: &dyn Progress) -> Result<Audited
     let t = Instant::now();
     let attribution = attribution::attribute(&inventory, &links, &options);
     let attribution_time = t.elapsed();
+    let tenant_text = report::tenant_text(&inventory);
     let report = Report::new(
         &inventory,
         attribution,
@@ -182,6 +186,7 @@ pub async fn audit(req: AuditRequest, progress: &dyn Progress) -> Result<Audited
     );
     Ok(Audited {
         report,
+        tenant_text,
         requests: client.total_requests(),
         requests_by_source: client.requests_by_source(),
         timings: Timings {

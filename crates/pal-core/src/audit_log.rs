@@ -59,6 +59,9 @@ pub struct AuditEvent {
     pub operation: String,
     /// Where it was read: `file:line` or `file: record N`.
     pub origin: String,
+    /// The record's `Id`, when it has one: the same record read from a file
+    /// and from the Management Activity API is counted once.
+    pub record_id: Option<String>,
 }
 
 impl AuditEvent {
@@ -100,6 +103,27 @@ impl AuditLog {
     }
 }
 
+/// The events of both, a record read from both (same `Id` and
+/// `CreationTime`) counted once: `--audit-log` files together with the
+/// Management Activity API. Returns how many events were duplicates.
+pub fn union_events(into: &mut Vec<AuditEvent>, other: &[AuditEvent]) -> usize {
+    let key = |e: &AuditEvent| {
+        e.record_id
+            .clone()
+            .map(|id| (id.to_ascii_lowercase(), e.at))
+    };
+    let known: std::collections::HashSet<(String, DateTime<Utc>)> =
+        into.iter().filter_map(key).collect();
+    let before = into.len();
+    into.extend(
+        other
+            .iter()
+            .filter(|e| key(e).is_none_or(|k| !known.contains(&k)))
+            .cloned(),
+    );
+    other.len() - (into.len() - before)
+}
+
 fn min_opt(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
@@ -109,17 +133,40 @@ fn min_opt(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTim
 
 /// Parses one export. `name` is the file's name, for errors: each names the
 /// file, the line (CSV, JSON lines) or record (JSON array), and the field.
+/// The Management Activity API's content blobs (a JSON array of records)
+/// are read by this same function.
 pub fn parse_audit_log(name: &str, text: &str) -> Result<AuditLog, InputError> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut log = AuditLog {
         files: vec![name.to_string()],
         ..AuditLog::default()
     };
+    each_record(name, text, |at, v| record(&mut log, at, v))?;
+    Ok(log)
+}
+
+/// The records of an export as JSON objects (each `AuditData`, unwrapped),
+/// in the file's order: what the emulator serves as content blobs.
+pub fn audit_records(name: &str, text: &str) -> Result<Vec<Value>, InputError> {
+    let mut out = Vec::new();
+    each_record(name, text, |at, v| {
+        out.push(unwrap_audit_data(at, v)?);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Calls `f` with each record of an export and where it was read.
+fn each_record(
+    name: &str,
+    text: &str,
+    mut f: impl FnMut(&str, Value) -> Result<(), InputError>,
+) -> Result<(), InputError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let trimmed = text.trim_start();
     if trimmed.starts_with('[') {
         let records: Vec<Value> = crate::input::parse_json(name, trimmed)?;
         for (i, v) in records.into_iter().enumerate() {
-            record(&mut log, &format!("{name}: record {}", i + 1), v)?;
+            f(&format!("{name}: record {}", i + 1), v)?;
         }
     } else if trimmed.starts_with('{') {
         for (i, line) in text.lines().enumerate() {
@@ -130,15 +177,19 @@ pub fn parse_audit_log(name: &str, text: &str) -> Result<AuditLog, InputError> {
             let at = format!("{name}:{}", i + 1);
             let v: Value = serde_json::from_str(line)
                 .map_err(|e| InputError::new(&at, format!("not a JSON record: {e}")))?;
-            record(&mut log, &at, v)?;
+            f(&at, v)?;
         }
     } else {
-        csv_records(&mut log, name, text)?;
+        csv_records(name, text, &mut f)?;
     }
-    Ok(log)
+    Ok(())
 }
 
-fn csv_records(log: &mut AuditLog, name: &str, text: &str) -> Result<(), InputError> {
+fn csv_records(
+    name: &str,
+    text: &str,
+    f: &mut impl FnMut(&str, Value) -> Result<(), InputError>,
+) -> Result<(), InputError> {
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .from_reader(text.as_bytes());
@@ -182,14 +233,13 @@ fn csv_records(log: &mut AuditLog, name: &str, text: &str) -> Result<(), InputEr
         }
         let v: Value = serde_json::from_str(data)
             .map_err(|e| InputError::new(&at, format!("AuditData: not JSON: {e}")))?;
-        record(log, &at, v)?;
+        f(&at, v)?;
     }
     Ok(())
 }
 
-/// One record (`at` names it in errors).
-fn record(log: &mut AuditLog, at: &str, v: Value) -> Result<(), InputError> {
-    // A wrapper that carries the record in `AuditData` (object or string).
+/// The record itself: a wrapper's `AuditData` (object or string) unwrapped.
+fn unwrap_audit_data(at: &str, v: Value) -> Result<Value, InputError> {
     let v = match v.get("AuditData") {
         Some(Value::String(s)) => serde_json::from_str(s)
             .map_err(|e| InputError::new(at, format!("AuditData: not JSON: {e}")))?,
@@ -199,6 +249,13 @@ fn record(log: &mut AuditLog, at: &str, v: Value) -> Result<(), InputError> {
     if !v.is_object() {
         return Err(InputError::new(at, "the record is not a JSON object"));
     }
+    Ok(v)
+}
+
+/// One record (`at` names it in errors).
+fn record(log: &mut AuditLog, at: &str, v: Value) -> Result<(), InputError> {
+    // A wrapper that carries the record in `AuditData` (object or string).
+    let v = unwrap_audit_data(at, v)?;
     let bad = |field: &str, what: &str| InputError::new(at, format!("AuditData.{field}: {what}"));
     let time = match v.get("CreationTime") {
         Some(Value::String(s)) => parse_time(s).ok_or_else(|| {
@@ -320,6 +377,10 @@ fn record(log: &mut AuditLog, at: &str, v: Value) -> Result<(), InputError> {
         at: time,
         operation: operation.to_string(),
         origin: at.to_string(),
+        record_id: str_field(&v, "Id")
+            .map(str::trim)
+            .filter(|id| !id.is_empty())
+            .map(str::to_string),
     });
     Ok(())
 }

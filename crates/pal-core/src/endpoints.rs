@@ -94,6 +94,17 @@ pub const LOG_ANALYTICS: Endpoint = Endpoint {
     api_version: None,
 };
 
+/// Office 365 Management Activity API (`--audit-api`): the unified audit
+/// log's `Audit.General` content (Power Apps and Power Automate records).
+/// Paths go under `{base}/{tenant id}/activity/feed/`; its token needs the
+/// application permission `ActivityFeed.Read` (docs/api-reference-notes.md).
+pub const MANAGEMENT_ACTIVITY: Endpoint = Endpoint {
+    source: "management-activity",
+    base: "https://manage.office.com/api/v1.0",
+    audience: "https://manage.office.com",
+    api_version: None,
+};
+
 /// Dataverse's source name; its base and audience are per environment.
 pub const DATAVERSE_SOURCE: &str = "dataverse";
 
@@ -107,6 +118,7 @@ pub const ALL: &[Endpoint] = &[
     GRAPH,
     MANAGEMENT_PARTNER,
     LOG_ANALYTICS,
+    MANAGEMENT_ACTIVITY,
 ];
 
 /// An id put into a URL path: percent-encoded, so an id like `../apps/X`
@@ -143,6 +155,7 @@ mod tests {
         assert_eq!(POWER_BI.host(), "api.powerbi.com");
         assert_eq!(MANAGEMENT_PARTNER.host(), "management.azure.com");
         assert_eq!(LOG_ANALYTICS.host(), "api.loganalytics.io");
+        assert_eq!(MANAGEMENT_ACTIVITY.host(), "manage.office.com");
         assert!(
             ALL.iter()
                 .all(|e| e.base.starts_with("https://") && !e.base.ends_with('/'))

@@ -1,5 +1,7 @@
 //! Reading input files: under a size cap (`--links /dev/zero` must end in an
-//! error, not fill the memory), as UTF-8, with a byte order mark dropped.
+//! error, not fill the memory), as UTF-8 or (with a byte order mark, as
+//! Excel's "Unicode Text" writes) UTF-16, the byte order mark dropped; an
+//! Office document (a zip or OLE file) refused by its magic bytes.
 
 use std::io::Read;
 use std::path::Path;
@@ -36,9 +38,58 @@ pub fn read_text(path: &Path, cap: u64) -> Result<String, InputError> {
     let name = path.display().to_string();
     let bytes =
         read_bytes(path, cap).map_err(|e| InputError::new(&name, format!("cannot read: {e}")))?;
+    decode(&name, bytes)
+}
+
+/// The magic bytes of files that are not text but are often given for it:
+/// a zip (`.xlsx`, `.docx`, ...) and an OLE compound file (`.xls`, `.doc`).
+const BINARY_MAGIC: [(&[u8], &str); 2] = [
+    (b"PK\x03\x04", "a zip file (an Excel .xlsx workbook?)"),
+    (
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
+        "an OLE file (an Excel .xls workbook?)",
+    ),
+];
+
+/// `bytes` as text: UTF-8 (a leading byte order mark dropped), or UTF-16
+/// little or big endian when it starts with that byte order mark. A zip or
+/// OLE file is refused whatever its name: in Excel, "Save As" > "CSV UTF-8
+/// (Comma delimited)" makes the text file wanted. Errors name `name`.
+pub fn decode(name: &str, bytes: Vec<u8>) -> Result<String, InputError> {
+    if let Some((_, what)) = BINARY_MAGIC.iter().find(|(m, _)| bytes.starts_with(m)) {
+        return Err(InputError::new(
+            name,
+            format!(
+                "not a text file: it is {what}; in Excel, save it as CSV UTF-8 (Comma delimited)"
+            ),
+        ));
+    }
+    let utf16 = |units: Vec<u16>| {
+        String::from_utf16(&units).map_err(|_| {
+            InputError::new(
+                name,
+                "not UTF-16 text (a lone surrogate) despite its byte order mark",
+            )
+        })
+    };
+    let pairs = |rest: &[u8], from: fn([u8; 2]) -> u16| {
+        if !rest.len().is_multiple_of(2) {
+            return Err(InputError::new(
+                name,
+                "not UTF-16 text (an odd number of bytes) despite its byte order mark",
+            ));
+        }
+        Ok(rest.chunks_exact(2).map(|c| from([c[0], c[1]])).collect())
+    };
+    if let Some(rest) = bytes.strip_prefix(b"\xff\xfe") {
+        return utf16(pairs(rest, u16::from_le_bytes)?);
+    }
+    if let Some(rest) = bytes.strip_prefix(b"\xfe\xff") {
+        return utf16(pairs(rest, u16::from_be_bytes)?);
+    }
     let text = String::from_utf8(bytes).map_err(|e| {
         InputError::new(
-            &name,
+            name,
             format!("not UTF-8 text (at byte {})", e.utf8_error().valid_up_to()),
         )
     })?;
@@ -93,6 +144,43 @@ mod tests {
     fn an_endless_file_ends_at_the_cap() {
         let err = read_text(Path::new("/dev/zero"), 1 << 20).unwrap_err();
         assert!(err.message.contains("larger than"), "{err}");
+    }
+
+    #[test]
+    fn utf16_with_a_byte_order_mark_is_decoded() {
+        let text = "principal;partner_id\nsvc@contoso.com;4567890\n";
+        let le: Vec<u8> = [0xff, 0xfe]
+            .into_iter()
+            .chain(text.encode_utf16().flat_map(u16::to_le_bytes))
+            .collect();
+        let be: Vec<u8> = [0xfe, 0xff]
+            .into_iter()
+            .chain(text.encode_utf16().flat_map(u16::to_be_bytes))
+            .collect();
+        assert_eq!(decode("l.csv", le.clone()).unwrap(), text);
+        assert_eq!(decode("l.csv", be).unwrap(), text);
+        assert_eq!(
+            decode("l.csv", [b"\xef\xbb\xbf", text.as_bytes()].concat()).unwrap(),
+            text
+        );
+        let err = decode("l.csv", le[..le.len() - 1].to_vec()).unwrap_err();
+        assert!(err.message.contains("odd number"), "{err}");
+    }
+
+    #[test]
+    fn office_documents_are_refused_by_their_magic_bytes() {
+        for magic in [
+            &b"PK\x03\x04rest"[..],
+            b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1rest",
+        ] {
+            let err = decode("links.csv", magic.to_vec()).unwrap_err();
+            assert_eq!(err.location, "links.csv");
+            assert!(
+                err.message
+                    .contains("save it as CSV UTF-8 (Comma delimited)"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

@@ -193,10 +193,25 @@ pub struct Link {
     pub origin: String,
 }
 
-/// Parses a links CSV. `name` is used in error messages.
+/// The field separator of a links file, from its header line (the first
+/// that is neither blank nor a comment): `;` when it has more semicolons
+/// than commas (Excel writes `;` where the decimal separator is a comma),
+/// else `,`.
+fn delimiter_of(text: &str) -> u8 {
+    let header = text
+        .lines()
+        .find(|l| !(l.trim().is_empty() || l.starts_with('#')))
+        .unwrap_or_default();
+    let count = |c| header.matches(c).count();
+    if count(';') > count(',') { b';' } else { b',' }
+}
+
+/// Parses a links CSV, comma- or semicolon-separated (see
+/// [`delimiter_of`]). `name` is used in error messages.
 pub fn parse_links_csv(name: &str, text: &str) -> Result<Vec<Link>, InputError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter_of(text))
         .trim(csv::Trim::All)
         .comment(Some(b'#'))
         .from_reader(text.as_bytes());
@@ -573,6 +588,27 @@ mod tests {
         );
         assert_eq!(links[1].kind, LinkKind::User);
         assert_eq!(links[1].linked_at, None);
+    }
+
+    #[test]
+    fn semicolon_separated_files_as_excel_saves_them() {
+        // Excel's CSV where the decimal separator is a comma: `;` between
+        // fields, CRLF, commas inside fields left unquoted.
+        let text = format!(
+            "# exported\r\nprincipal;partner_id;note\r\n{GUID};1234567;Northwind, Ltd\r\n\"a@b.c\";7654321;\"x;y\"\r\n"
+        );
+        let links = parse_links_csv("links.csv", &text).unwrap();
+        assert_eq!(links.len(), 2);
+        assert_eq!(links[0].partner_name.as_deref(), Some("Northwind, Ltd"));
+        assert_eq!(links[1].partner_id.as_str(), "7654321");
+        assert_eq!(links[1].partner_name.as_deref(), Some("x;y"));
+        assert_eq!(links[1].origin, "links.csv:4");
+        let err =
+            parse_links_csv("links.csv", "principal;partner_id\r\na@b.c;12a\r\n").unwrap_err();
+        assert_eq!(err.location, "links.csv:2");
+        // A comma-separated file whose note has semicolons stays comma-separated.
+        let links = parse_links_csv("l.csv", "principal,partner_id,note\na@b.c,1,a;b;c\n").unwrap();
+        assert_eq!(links[0].partner_name.as_deref(), Some("a;b;c"));
     }
 
     #[test]

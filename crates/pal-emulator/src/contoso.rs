@@ -1,5 +1,5 @@
-//! The bundled Contoso tenant: its model, PAL links, attestations and
-//! Customer Insights activity, embedded so `pal-audit demo` runs from any
+//! The bundled Contoso tenant: its model, PAL links, attestations,
+//! Customer Insights activity and unified audit log, embedded so `pal-audit demo` runs from any
 //! folder. `expected.csv` beside them says which verdict each resource must
 //! get and which rule it exercises. Files are named as seen from the
 //! repository's root.
@@ -44,7 +44,9 @@ const ATTESTATIONS: &[(&str, &str)] = &[
 /// The bundled Contoso tenant, its links and attestations (embedded, so the
 /// demo runs from any folder).
 pub fn load() -> Result<(TenantModel, Vec<Link>), InputError> {
-    let model = TenantModel::parse("crates/pal-emulator/contoso/tenant.toml", TENANT)?;
+    let mut model = TenantModel::parse("crates/pal-emulator/contoso/tenant.toml", TENANT)?;
+    // The Management Activity API serves the export's records.
+    model.audit_records = pal_core::audit_log::audit_records(AUDIT_LOG.0, AUDIT_LOG.1)?;
     let mut links =
         pal_core::links::parse_links_csv("crates/pal-emulator/contoso/links.csv", LINKS)?;
     for (name, text) in ATTESTATIONS {

@@ -4,6 +4,10 @@
 //! SPEC is a comma-separated list of `KIND[:ARG][@MATCH][*COUNT]`:
 //! - `429[:SECS]`: 429 with `Retry-After: SECS` (default 1);
 //! - `429-date[:SECS]`: 429 with `Retry-After` as an HTTP date SECS ahead;
+//! - `af429[:SECS]`: the Management Activity API's throttling answer, HTTP
+//!   403 with error code `AF429`, with `Retry-After: SECS` when given
+//!   (`af429:1@/subscriptions/content*2`); a content blob that fails for
+//!   good is a status fault on its path (`500@/activity/feed/audit/*all`);
 //! - `500`, `502`, `503`, `504`: that status; `400`, `401`, `403`, `404` too (with
 //!   `@MATCH`, to refuse one API: `403@/admin/workspaces/getInfo*all`);
 //! - `cut`: a 200 whose body stops half way (the connection is dropped);
@@ -49,6 +53,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FaultKind {
     Throttle { seconds: u64, as_date: bool },
+    Af429 { seconds: Option<u64> },
     Status(u16),
     Cut,
     Slow(u64),
@@ -113,6 +118,9 @@ impl Faults {
                     seconds: secs(arg)?,
                     as_date: true,
                 },
+                "af429" => FaultKind::Af429 {
+                    seconds: arg.map(|a| secs(Some(a))).transpose()?,
+                },
                 "400" | "401" | "403" | "404" | "500" | "502" | "503" | "504" => {
                     FaultKind::Status(kind.parse().expect("digits"))
                 }
@@ -157,7 +165,7 @@ impl Faults {
                 "duplicate-changed" => FaultKind::Duplicate { changed: true },
                 other => {
                     return Err(format!(
-                        "--faults {item:?}: {other:?} is not one of 429, 429-date, 400, 401, 403, 404, 500, 502, 503, 504, cut, slow, malformed, repeat-next, scan, 403-env, not-a-list, redirect, foreign-next, replay-page, echo-secrets, foreign-dataverse, duplicate, duplicate-changed, lost-write, token-only, partial-error"
+                        "--faults {item:?}: {other:?} is not one of 429, 429-date, af429, 400, 401, 403, 404, 500, 502, 503, 504, cut, slow, malformed, repeat-next, scan, 403-env, not-a-list, redirect, foreign-next, replay-page, echo-secrets, foreign-dataverse, duplicate, duplicate-changed, lost-write, token-only, partial-error"
                     ));
                 }
             };
@@ -261,6 +269,10 @@ mod tests {
         assert_eq!(
             Faults::parse("slow:250,scan:Running").unwrap().pick("h/a"),
             Some(FaultKind::Slow(250))
+        );
+        assert_eq!(
+            Faults::parse("af429:2").unwrap().pick("h/a"),
+            Some(FaultKind::Af429 { seconds: Some(2) })
         );
         assert!(Faults::parse("slow").is_err());
         assert!(Faults::parse("418").is_err());

@@ -1,7 +1,8 @@
 //! pal-emulator: an axum server on loopback that plays a tenant model at
 //! `http://127.0.0.1:PORT/HOST/PATH` in the real shapes and paths of the
 //! services pal-audit reads (BAP, Power Apps, Power Automate, Dataverse,
-//! Power BI, Customer Insights, Graph, ARM), with real paging, the services'
+//! Power BI, Customer Insights, Log Analytics, Graph, ARM, the Office 365
+//! Management Activity API), with real paging, the services'
 //! limits and injected faults. It depends on pal-core only: it never sees
 //! pal-client's wire types, so a drift between the two shows in the tests.
 
@@ -41,6 +42,7 @@ pub enum Error {
 }
 pub use faults::{FaultKind, Faults};
 pub use model::TenantModel;
+pub use routes::management_activity::content_blobs;
 
 /// Knobs of `pal-audit emulate`.
 #[derive(Debug)]
@@ -313,6 +315,20 @@ fn answer(
             }
             return r;
         }
+        Some(FaultKind::Af429 { seconds }) => {
+            // The Management Activity API's throttling: HTTP 403, code AF429.
+            let mut r = error(
+                StatusCode::FORBIDDEN,
+                "AF429",
+                "Too many requests. Method=GetBlob, PublisherId=00000000-0000-0000-0000-000000000000",
+            );
+            if let Some(s) = seconds
+                && let Ok(v) = HeaderValue::from_str(&s.to_string())
+            {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            return r;
+        }
         Some(FaultKind::Status(s)) => {
             let status = StatusCode::from_u16(*s).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             return error(status, "ServiceUnavailable", "injected fault");
@@ -355,6 +371,10 @@ fn answer(
         body,
         page_size: st.options.page_size,
     };
+    // Its paging is in a response header: the route makes the response.
+    if host == "manage.office.com" {
+        return routes::management_activity::handle(st, &req, &segments);
+    }
     let (status, mut body) = routes::route(st, &req, &segments);
     match &fault {
         Some(FaultKind::RepeatNext) if body.get("value").is_some() => {

@@ -57,6 +57,15 @@ pub struct TenantModel {
     /// PAL links as ManagementPartner holds them, one per principal.
     #[serde(default)]
     pub partner_links: Vec<ModelPartnerLink>,
+    /// Whether the tenant's `Audit.General` subscription of the Management
+    /// Activity API is enabled (`subscriptions/start` enables it).
+    #[serde(default)]
+    pub audit_subscription: bool,
+    /// Unified audit log records (`AuditData` objects), served by the
+    /// Management Activity API as `Audit.General` content blobs. Not in the
+    /// TOML file: the Contoso tenant takes its audit-log export's records.
+    #[serde(skip)]
+    pub audit_records: Vec<serde_json::Value>,
     /// Positions by id, built on the first lookup, so a large tenant's
     /// per-item answers are not linear scans (the emulator must not be the
     /// bottleneck of a benchmark).

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use super::model::{
-    ModelApp, ModelDataset, ModelDrivenApp, ModelEnvironment, ModelFlow, ModelImport,
+    ModelApp, ModelCiEvent, ModelDataset, ModelDrivenApp, ModelEnvironment, ModelFlow, ModelImport,
     ModelInstance, ModelInstanceRole, ModelKind, ModelPartnerLink, ModelPrincipal, ModelRole,
     ModelSolution, ModelWorkspace, TenantModel,
 };
@@ -81,6 +81,8 @@ impl Spec {
 pub const TENANT: &str = "5e1f0000-0000-4000-8000-000000000001";
 pub const OUR_PARTNER: &str = "4567890";
 pub const OTHER_PARTNER: &str = "1234567";
+/// The Log Analytics workspace the synthetic instances' diagnostics go to.
+pub const WORKSPACE: &str = "0b0b0b0b-0000-4000-8000-00000000b001";
 
 fn guid(prefix: u32, n: usize) -> String {
     format!("{prefix:08x}-0000-4000-8000-{n:012x}")
@@ -278,7 +280,7 @@ pub fn generate(spec: &Spec) -> TenantModel {
             note: None,
         });
     }
-    let flows = (0..spec.flows)
+    let flows: Vec<ModelFlow> = (0..spec.flows)
         .map(|i| {
             let creator = maker(&mut rng);
             ModelFlow {
@@ -367,7 +369,7 @@ pub fn generate(spec: &Spec) -> TenantModel {
             note: None,
         })
         .collect();
-    let instances = (0..spec.instances)
+    let instances: Vec<ModelInstance> = (0..spec.instances)
         .map(|i| ModelInstance {
             id: guid(0xe1e1_e1e1, i),
             name: format!("Instance {i}"),
@@ -387,6 +389,80 @@ pub fn generate(spec: &Spec) -> TenantModel {
             note: None,
         })
         .collect();
+    // Activity for the activity sources (`--audit-api`, `--ci-workspace`),
+    // so the benchmark counts their requests on real content: launches of a
+    // third of the apps and edits of a tenth of the flows in the API's last
+    // 7 days, and Customer Insights events on every instance.
+    let upn: std::collections::HashMap<&str, &str> = principals
+        .iter()
+        .filter_map(|p| Some((p.id.as_str(), p.upn.as_deref()?)))
+        .collect();
+    let recent = |rng: &mut fastrand::Rng| as_of() - Duration::minutes(rng.i64(60..7 * 24 * 60));
+    let mut audit_records = Vec::new();
+    let mut record = |n: usize, at: DateTime<Utc>, fields: serde_json::Value| {
+        let mut r = serde_json::json!({
+            "Id": guid(0xa0d1_70c0, n),
+            "CreationTime": at.format("%Y-%m-%dT%H:%M:%S").to_string(),
+            "OrganizationId": TENANT,
+            "ResultStatus": "Succeeded",
+            "UserType": 0,
+        });
+        if let (Some(r), Some(f)) = (r.as_object_mut(), fields.as_object()) {
+            r.extend(f.clone());
+        }
+        audit_records.push(r);
+    };
+    let mut n = 0;
+    for app in apps.iter().step_by(3) {
+        for _ in 0..2 {
+            let who = maker(&mut rng);
+            let when = recent(&mut rng);
+            n += 1;
+            record(
+                n,
+                when,
+                serde_json::json!({
+                    "Operation": "LaunchPowerApp", "RecordType": 45, "Workload": "PowerApps",
+                    "UserId": upn.get(who.as_str()).copied().unwrap_or_default(),
+                    "AppName": app.id,
+                }),
+            );
+        }
+    }
+    for flow in flows.iter().step_by(10) {
+        let who = maker(&mut rng);
+        let when = recent(&mut rng);
+        n += 1;
+        record(
+            n,
+            when,
+            serde_json::json!({
+                "Operation": "EditFlow", "RecordType": 30, "Workload": "MicrosoftFlow",
+                "UserId": upn.get(who.as_str()).copied().unwrap_or_default(),
+                "FlowDetailsUrl": format!(
+                    "https://make.powerautomate.com/manage/environments/{}/flows/{}/details",
+                    flow.environment, flow.id
+                ),
+            }),
+        );
+    }
+    let ci_activity = instances
+        .iter()
+        .flat_map(|i: &ModelInstance| {
+            i.roles
+                .iter()
+                .map(|r| (i.id.clone(), r.principal.clone()))
+                .collect::<Vec<_>>()
+        })
+        .map(|(instance, by)| ModelCiEvent {
+            instance,
+            by,
+            at: as_of() - Duration::minutes(rng.i64(60..30 * 24 * 60)),
+            operation: "Segmentation.WorkflowStarted".into(),
+            table: "CIEventsOperational".into(),
+            upn_only: false,
+        })
+        .collect();
     TenantModel {
         tenant_id: TENANT.into(),
         name: Some(format!("Synthetic ({})", spec.seed)),
@@ -402,8 +478,10 @@ pub fn generate(spec: &Spec) -> TenantModel {
         datasets,
         powerbi_activity: Vec::new(),
         instances,
-        ci_workspace: None,
-        ci_activity: Vec::new(),
+        ci_workspace: Some(WORKSPACE.into()),
+        audit_subscription: true,
+        audit_records,
+        ci_activity,
         partner_links,
         index: std::sync::OnceLock::new(),
     }

@@ -107,9 +107,16 @@ pub(crate) async fn audit(cfg: AuditConfig, quiet: bool, color: bool) -> Result<
     let credential = Credential::from_env(cfg.conn.auth, cfg.conn.tenant.as_deref())?;
     cfg.conn.api_base.check_listening().map_err(Error::Usage)?;
     let audit_log = read_audit_log(&cfg)?;
-    let report =
+    let audited =
         collect_and_attribute(&cfg, &links, credential, &ci_key, &ci_activity, &audit_log).await?;
-    let code = emit(&report, &cfg.output, quiet, color)?;
+    let report = &audited.report;
+    let code = emit(
+        report,
+        &known_text(&cfg, audited.tenant_text),
+        &cfg.output,
+        quiet,
+        color,
+    )?;
     Ok(if report.interrupted() {
         Outcome::Interrupted
     } else {
@@ -124,7 +131,7 @@ pub(crate) async fn collect_and_attribute(
     ci_key: &Option<Secret>,
     ci_activity: &Option<Vec<CiEvent>>,
     audit_log: &Option<AuditLog>,
-) -> Result<Report, Error> {
+) -> Result<audit::Audited, Error> {
     // A delta audit reads the previous report and its cache before any call.
     let previous = match (&cfg.since, &cfg.cache) {
         (Some(since), Some(dir)) => {
@@ -155,6 +162,7 @@ pub(crate) async fn collect_and_attribute(
             ci_activity: ci_activity.clone(),
             ci_workspace: cfg.ci_workspace.clone(),
             audit_log: audit_log.clone(),
+            audit_api: cfg.audit_api,
             flow_owners: cfg.flow_owners,
             previous,
             activity_cache: cfg.cache.clone(),
@@ -187,12 +195,29 @@ pub(crate) async fn collect_and_attribute(
     } else {
         &sources::Silent
     };
-    Ok(audit::audit(request, progress).await?.report)
+    Ok(audit::audit(request, progress).await?)
+}
+
+/// What `--redact` must hide besides the report's own names: the tenant
+/// text the audit read (`tenant_text`) and the paths of the files it was
+/// given (a reason names the links file a link came from).
+pub(crate) fn known_text(cfg: &AuditConfig, mut tenant_text: Vec<String>) -> Vec<String> {
+    let paths = cfg
+        .links
+        .iter()
+        .chain(&cfg.attestations)
+        .chain(&cfg.ci_activity)
+        .chain(&cfg.audit_log);
+    tenant_text.extend(paths.map(|p| p.display().to_string()));
+    tenant_text
 }
 
 /// Renders the report to stdout or `--output`, and gives the exit code.
+/// `known`: tenant text for `--redact` that the report has no field for
+/// (`known_text`).
 pub(crate) fn emit(
     report: &Report,
+    known: &[String],
     out: &OutputConfig,
     quiet: bool,
     color: bool,
@@ -200,7 +225,7 @@ pub(crate) fn emit(
     let redacted;
     let report = if out.redact {
         let mut r = report.clone();
-        report::redact(&mut r);
+        report::redact(&mut r, known);
         redacted = r;
         &redacted
     } else {

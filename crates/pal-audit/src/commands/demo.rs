@@ -52,6 +52,7 @@ pub(crate) async fn demo(
         ci_activity: None,
         ci_workspace: None,
         audit_log: Vec::new(),
+        audit_api: None,
         ci_audience: customer_insights::DEFAULT_AUDIENCE.into(),
         flow_owners: true,
         cache: None,
@@ -81,7 +82,7 @@ pub(crate) async fn demo(
         pal_emulator::contoso::AUDIT_LOG.0,
         pal_emulator::contoso::AUDIT_LOG.1,
     )?;
-    let report = collect_and_attribute(
+    let audited = collect_and_attribute(
         &cfg,
         &links,
         Credential::Static(Secret::new("demo")),
@@ -91,6 +92,8 @@ pub(crate) async fn demo(
     )
     .await;
     server.stop().await;
-    let code = emit(&report?, &cfg.output, quiet, color)?;
+    let audited = audited?;
+    let known = super::audit::known_text(&cfg, audited.tenant_text);
+    let code = emit(&audited.report, &known, &cfg.output, quiet, color)?;
     Ok(if asked_to_fail { code } else { Outcome::Clean })
 }

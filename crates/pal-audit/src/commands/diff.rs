@@ -2,12 +2,17 @@
 //! credit was lost.
 
 use crate::error::{Error, Outcome};
-use crate::run::print_text;
+use crate::run::write_text;
 use pal_core::fix;
 use pal_core::report::{self, Report};
 
 /// `pal-audit diff`.
 pub(crate) fn diff(args: crate::cli::DiffArgs) -> Result<Outcome, Error> {
+    let output = args.output.output.as_deref();
+    let format = crate::config::diff_format(args.format, output)?;
+    if let Some(path) = output {
+        pal_core::output::check_output(path)?;
+    }
     let mut old = fix::read_report(&args.old)?;
     let mut new = fix::read_report(&args.new)?;
     // Two tenants' or two partners' reports differ everywhere: every
@@ -32,7 +37,7 @@ pub(crate) fn diff(args: crate::cli::DiffArgs) -> Result<Outcome, Error> {
         )));
     }
     // Shown to people: names made safe; JSON keeps the data exact.
-    let safe: Option<fn(&Report) -> Report> = match args.format {
+    let safe: Option<fn(&Report) -> Report> = match format {
         crate::cli::DiffFormat::Table => Some(report::for_terminal),
         crate::cli::DiffFormat::Markdown => Some(report::for_markdown),
         crate::cli::DiffFormat::Json => None,
@@ -42,13 +47,17 @@ pub(crate) fn diff(args: crate::cli::DiffArgs) -> Result<Outcome, Error> {
         new = safe(&new);
     }
     let d = pal_core::diff::diff(&old, &new);
-    print_text(&match args.format {
-        crate::cli::DiffFormat::Table => {
-            pal_core::diff::render_table(&d, crate::term::table_width_here(false, true))
-        }
-        crate::cli::DiffFormat::Json => pal_core::diff::render_json(&d),
-        crate::cli::DiffFormat::Markdown => pal_core::diff::render_markdown(&d),
-    })?;
+    write_text(
+        output,
+        &match format {
+            crate::cli::DiffFormat::Table => pal_core::diff::render_table(
+                &d,
+                crate::term::table_width_here(false, output.is_none()),
+            ),
+            crate::cli::DiffFormat::Json => pal_core::diff::render_json(&d),
+            crate::cli::DiffFormat::Markdown => pal_core::diff::render_markdown(&d),
+        },
+    )?;
     Ok(if d.lost_credit() {
         Outcome::Findings
     } else {

@@ -4,12 +4,12 @@
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{ContentArrangement, Table};
 
-use crate::error::Outcome;
-use pal_client::auth::{Claims, Secret, Tokens};
+use crate::error::{Error, Outcome};
+use pal_client::auth::{AuthKind, Claims, Secret, Tokens};
 use pal_client::http::{HttpClient, HttpError};
 use pal_client::sources::{
-    bap, customer_insights, dataverse, flow, graph, log_analytics, management_partner, powerapps,
-    powerbi,
+    bap, customer_insights, dataverse, flow, graph, log_analytics, management_activity,
+    management_partner, powerapps, powerbi,
 };
 use pal_core::endpoints;
 use pal_core::inventory::{Environment, Product};
@@ -74,6 +74,33 @@ async fn app_id(tokens: &Tokens) -> String {
     }
 }
 
+/// Gets one token (for the Power Platform admin API) before any check: when
+/// none can be had, every check would fail alike, so the error says how to
+/// sign in instead (exit 3). For the Azure CLI, it tells a missing `az`
+/// from one not signed in.
+pub async fn sign_in(tokens: &Tokens, auth: AuthKind, tenant: Option<&str>) -> Result<(), Error> {
+    let Err(e) = tokens.token(bap::AUDIENCE).await else {
+        return Ok(());
+    };
+    let e = e.to_string();
+    let login = format!(
+        "az login{}",
+        tenant.map(|t| format!(" --tenant {t}")).unwrap_or_default()
+    );
+    let hint = match auth {
+        AuthKind::AzureCli if e.contains("not found") || e.contains("wasn't found") => format!(
+            "the Azure CLI (az) is not installed or not on PATH: install it (https://learn.microsoft.com/cli/azure/install-azure-cli), then sign in with `{login}`; or choose another --auth"
+        ),
+        AuthKind::AzureCli => format!(
+            "the Azure CLI (az) could not give a token: sign in with `{login}` (as an account that may read the tenant), or choose another --auth"
+        ),
+        _ => {
+            "check the credential's AZURE_* variables and that it may sign in to the tenant".into()
+        }
+    };
+    Err(Error::SignIn(format!("cannot sign in: {hint}\n  ({e})")))
+}
+
 /// Runs every check that `products` needs.
 pub async fn run(
     http: &HttpClient,
@@ -82,6 +109,7 @@ pub async fn run(
     ci_key: Option<&Secret>,
     ci_audience: &str,
     ci_workspace: Option<&str>,
+    audit_api: Option<Option<&str>>,
 ) -> Vec<Check> {
     let app = app_id(tokens).await;
     let register = format!(
@@ -221,6 +249,11 @@ pub async fn run(
             },
         ));
     }
+    // Only with --audit-api: the Management Activity API's subscription
+    // list needs ActivityFeed.Read, and the audit needs the subscription.
+    if let Some(tenant) = audit_api {
+        out.push(audit_api_check(http, tokens, tenant, &envs).await);
+    }
     let r = graph::probe(http)
         .await
         .map(|()| "users can be read".to_string());
@@ -245,6 +278,76 @@ pub async fn run(
     mp.needed = false;
     out.push(mp);
     out
+}
+
+/// The Management Activity API: the permission and the subscription. Its
+/// URLs need the tenant's id: `--tenant` when it is one, else the default
+/// environment's, else the token's.
+async fn audit_api_check(
+    http: &HttpClient,
+    tokens: &Tokens,
+    tenant: Option<&str>,
+    envs: &[Environment],
+) -> Check {
+    let api = "Management Activity API (audit log)";
+    let permission = format!(
+        "grant the app the application permission ActivityFeed.Read of Office 365 Management APIs (Entra admin center > App registrations > API permissions > Add a permission > Office 365 Management APIs > Application permissions), with admin consent; its token audience is {}",
+        endpoints::MANAGEMENT_ACTIVITY.audience
+    );
+    let from_env = envs
+        .iter()
+        .find_map(|e| {
+            e.name
+                .get(8..)
+                .filter(|_| e.name.to_ascii_lowercase().starts_with("default-"))
+        })
+        .filter(|t| pal_core::links::is_guid(t))
+        .map(str::to_string);
+    let tenant = match tenant.filter(|t| pal_core::links::is_guid(t)) {
+        Some(t) => Some(t.to_string()),
+        None => match from_env {
+            Some(t) => Some(t),
+            None => tokens
+                .token(management_activity::AUDIENCE)
+                .await
+                .ok()
+                .and_then(|t| Claims::of(&t))
+                .and_then(|c| c.tid),
+        },
+    };
+    let Some(tenant) = tenant else {
+        return Check {
+            api,
+            target: endpoints::MANAGEMENT_ACTIVITY.host().into(),
+            status: Status::Failed,
+            detail: "the tenant id is not known".into(),
+            fix: Some("pass --tenant with the tenant's id (a GUID)".into()),
+            needed: true,
+        };
+    };
+    let mut c = check(
+        api,
+        format!("tenant {tenant}"),
+        management_activity::probe(http, &tenant).await,
+        |_| permission.clone(),
+    );
+    if c.status == Status::Works {
+        if management_activity::probe_enabled(&c.detail) {
+            c.detail = format!(
+                "ActivityFeed.Read works; the {} subscription is enabled",
+                management_activity::CONTENT_TYPE
+            );
+        } else {
+            c.status = Status::Failed;
+            c.detail = format!(
+                "ActivityFeed.Read works; the {} subscription is not enabled ({})",
+                management_activity::CONTENT_TYPE,
+                c.detail
+            );
+            c.fix = Some("run `pal-audit audit --audit-api --start-audit-subscription` once (content appears up to 12 hours later)".into());
+        }
+    }
+    c
 }
 
 /// Clean when everything an audit needs works; no sign-in when no token

@@ -188,7 +188,8 @@ pub(crate) async fn fix_command(
         &ci_activity,
         &audit_log,
     )
-    .await?;
+    .await?
+    .report;
     let mut t = comfy_table::Table::new();
     t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED)
         .force_no_tty()

@@ -19,5 +19,5 @@ pub(crate) fn report(
         output::check_output(path)?;
     }
     let report = fix::read_report(&args.report)?;
-    emit(&report, &out, quiet, color)
+    emit(&report, &[], &out, quiet, color)
 }

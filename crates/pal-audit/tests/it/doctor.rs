@@ -78,3 +78,70 @@ fn a_missing_ci_key_is_named() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("PAL_AUDIT_CI_KEY"));
 }
+
+/// `doctor` with the Azure CLI missing, or not signed in: one message
+/// saying to install it or to run `az login`, exit 3 (authentication
+/// failed), not a table of the same failure on every API.
+#[cfg(unix)]
+#[test]
+fn without_the_azure_cli_doctor_says_to_install_it_or_sign_in() {
+    use std::os::unix::fs::PermissionsExt;
+    let emu = Emulator::start("", 100);
+    let base = emu.base();
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let fake = dir.path().join("fake");
+    std::fs::create_dir(&fake).unwrap();
+    let az = fake.join("az");
+    std::fs::write(
+        &az,
+        "#!/bin/sh\necho \"ERROR: Please run 'az login' to setup account.\" >&2\nexit 1\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&az, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let doctor = |path: &std::path::Path| {
+        bin()
+            .env("PATH", path)
+            .args(["doctor", "--auth", "azure-cli", "--api-base", &base])
+            .args(["--tenant", "contoso.onmicrosoft.com"])
+            .output()
+            .unwrap()
+    };
+    let out = doctor(&empty);
+    assert_eq!(out.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("not installed"), "{stderr}");
+    assert!(stderr.contains("install-azure-cli"), "{stderr}");
+    assert!(
+        stderr.contains("az login --tenant contoso.onmicrosoft.com"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty(), "no table of failures");
+    let out = doctor(&fake);
+    assert_eq!(out.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("not installed"), "{stderr}");
+    assert!(
+        stderr.contains("sign in with `az login --tenant contoso.onmicrosoft.com`"),
+        "{stderr}"
+    );
+}
+
+/// `doctor -o FILE` writes the table there, atomically, as the report is.
+#[test]
+fn doctor_writes_to_output() {
+    let emu = Emulator::start("", 100);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("doctor.txt");
+    let out = doctor(
+        &emu,
+        &["--products", "power-bi", "-o", path.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stdout.is_empty());
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("Everything an audit needs works."), "{text}");
+    let out = doctor(&emu, &["--output", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "a folder is refused");
+}

@@ -1,6 +1,7 @@
 //! Files and streams end to end: where reports go (stdout, --output, a
 //! device, a folder), what happens when writing fails, and the limits on
-//! what is read (size, duplicate columns, byte order marks, numbers).
+//! what is read (size, duplicate columns, byte order marks, UTF-16 and `;`
+//! as Excel saves them, workbooks refused, numbers).
 
 use crate::common::*;
 
@@ -439,4 +440,148 @@ fn tenant_text_cannot_drive_the_terminal_or_inject_html() {
     let diff = bin().arg("diff").arg(&clean).arg(&path).output().unwrap();
     let text = String::from_utf8_lossy(&diff.stdout);
     assert!(!raw(&text), "{text}");
+}
+
+/// Links files as Excel saves them: `;`-separated, UTF-16 (little and big
+/// endian) with a byte order mark; the same links as the comma-separated
+/// UTF-8 file. A workbook (zip or OLE by its magic bytes, whatever its
+/// name) is refused with exit 2, naming the file and how to save it.
+#[test]
+fn links_files_as_excel_saves_them_are_read_and_workbooks_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let original = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../pal-emulator/contoso/links.csv"),
+    )
+    .unwrap();
+    let semicolons = original.replace(',', ";").replace("\n", "\r\n");
+    let utf16 = |text: &str, bom: [u8; 2], le: bool| -> Vec<u8> {
+        let mut bytes = bom.to_vec();
+        for u in text.encode_utf16() {
+            bytes.extend(if le { u.to_le_bytes() } else { u.to_be_bytes() });
+        }
+        bytes
+    };
+    let emu = Emulator::start("", 100);
+    let base = emu.base();
+    // The audit with only this links file.
+    let with_links = |path: &std::path::Path| {
+        let mut cmd = bin();
+        cmd.env("PAL_AUDIT_TOKEN", TOKEN)
+            .env("PAL_AUDIT_CI_KEY", CI_KEY)
+            .args(["audit", "--auth", "static-token", "--api-base", &base])
+            .args([
+                "--partner-id",
+                PARTNER,
+                "--as-of",
+                AS_OF,
+                "--products",
+                "power-apps",
+            ])
+            .arg("--links")
+            .arg(path);
+        cmd
+    };
+    let links_of = |path: &std::path::Path| {
+        let out = with_links(path)
+            .args(["--format", "json", "--fail-on", "none"])
+            .output()
+            .unwrap();
+        // 4: Contoso Finance's Dataverse is refused in the fixture.
+        assert!(
+            matches!(out.status.code(), Some(0 | 4)),
+            "{}: {}",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        json(&out)["links"].clone()
+    };
+    let want = links_of(std::path::Path::new(
+        "crates/pal-emulator/contoso/links.csv",
+    ));
+    for (name, bytes) in [
+        ("semicolons.csv", semicolons.clone().into_bytes()),
+        ("utf16le.csv", utf16(&semicolons, [0xff, 0xfe], true)),
+        ("utf16be.txt", utf16(&original, [0xfe, 0xff], false)),
+        (
+            "utf8bom.csv",
+            [&b"\xef\xbb\xbf"[..], semicolons.as_bytes()].concat(),
+        ),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        assert_eq!(links_of(&path), want, "{name}");
+    }
+    // A bad row of a UTF-16 file is named by its line, counted after decoding.
+    let bad = dir.path().join("bad16.csv");
+    std::fs::write(
+        &bad,
+        utf16(
+            "principal;partner_id\r\n# c\r\nana.costa@contoso.com;12a\r\n",
+            [0xff, 0xfe],
+            true,
+        ),
+    )
+    .unwrap();
+    let out = with_links(&bad).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&format!("{}:3", bad.display())), "{stderr}");
+    // Workbooks, whatever their extension.
+    for (name, magic) in [
+        ("links.xlsx", &b"PK\x03\x04\x14\x00\x06\x00"[..]),
+        ("links.csv", &b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1\x00"[..]),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, magic).unwrap();
+        let out = with_links(&path).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{name}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(&path.display().to_string()), "{stderr}");
+        assert!(
+            stderr.contains("save it as CSV UTF-8 (Comma delimited)"),
+            "{stderr}"
+        );
+    }
+}
+
+/// `--redact` hides the local paths of the inputs, spaces and all: a reason
+/// names the links file a link came from.
+#[test]
+fn redact_hides_the_input_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("Ana Costa's customers");
+    std::fs::create_dir(&folder).unwrap();
+    let links = folder.join("contoso links.csv");
+    std::fs::copy(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../pal-emulator/contoso/links.csv"),
+        &links,
+    )
+    .unwrap();
+    let emu = Emulator::start("", 100);
+    let base = emu.base();
+    let run = |redact: bool| {
+        let mut cmd = bin();
+        cmd.env("PAL_AUDIT_TOKEN", TOKEN)
+            .args(["audit", "--auth", "static-token", "--api-base", &base])
+            .args([
+                "--partner-id",
+                PARTNER,
+                "--as-of",
+                AS_OF,
+                "--products",
+                "power-apps",
+            ])
+            .args(["--format", "json", "--fail-on", "none", "--links"])
+            .arg(&links);
+        if redact {
+            cmd.arg("--redact");
+        }
+        String::from_utf8(cmd.output().unwrap().stdout).unwrap()
+    };
+    let path = links.display().to_string();
+    assert!(run(false).contains(&path), "the path is in the reasons");
+    let redacted = run(true);
+    for part in [path.as_str(), "Ana Costa", "contoso links.csv", "customers"] {
+        assert!(!redacted.contains(part), "{part}");
+    }
 }

@@ -1,6 +1,9 @@
 //! Every report format, `explain` and `diff`, on the demo's report: snapshots
 //! with the time fixed, the HTML parsed as XML, and diff's exit codes; the
-//! table at 80 and 200 columns and wide, with hostile names, and `--color`.
+//! table at 80 and 200 columns and wide, with hostile names, and `--color`;
+//! what `--redact` leaves; completions.
+//! Over 600 lines: every test here renders the one demo report, so they
+//! share its fixture rather than each file making its own.
 
 use crate::common::bin;
 use pal_core::report::{self, Report};
@@ -34,6 +37,36 @@ fn csv_snapshot_and_shape() {
 #[test]
 fn markdown_snapshot() {
     insta::assert_snapshot!(report::render_markdown(&demo_report()));
+}
+
+/// Tenant names that would be HTML, a link or a heading in GitHub's
+/// Markdown render inert: the lines that show them, snapshotted.
+#[test]
+fn markdown_renders_hostile_names_inert() {
+    let mut r = demo_report();
+    let hostile = [
+        "<img src=x onerror=alert(1)>",
+        "</details><script>alert(1)</script>",
+        "[click](javascript:alert(1)) ![t](https://evil.example/t.png)\n# Fix: run me",
+    ];
+    // Uncredited findings: they are in the table and in "What to fix".
+    let mut uncredited = r
+        .findings
+        .iter_mut()
+        .filter(|f| f.verdict != pal_core::attribution::Verdict::Credited);
+    for name in hostile {
+        let f = uncredited.next().unwrap();
+        f.resource_name = name.into();
+        f.environment_name = name.into();
+    }
+    let md = report::render_markdown(&r);
+    assert!(!md.contains("<img") && !md.contains("</details>") && !md.contains("<script"));
+    assert!(!md.contains("click](") && !md.contains("t](") && !md.contains("\n# Fix: run me"));
+    let lines: Vec<&str> = md
+        .lines()
+        .filter(|l| l.contains("alert(1)") || l.contains("run me"))
+        .collect();
+    insta::assert_snapshot!(lines.join("\n"));
 }
 
 #[test]
@@ -208,23 +241,152 @@ fn diff_reports_changes_and_gates_on_lost_credit() {
     );
 }
 
+/// Every piece of tenant text in the bundled tenant's source data: display
+/// names (principals, groups, environments, resources, partners), UPNs,
+/// the tenant's domain, Dataverse hosts, solution names, links notes, and
+/// the local paths of the links file and attestations.
+fn contoso_source_text() -> Vec<String> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../pal-emulator/contoso");
+    let tenant: toml::Value =
+        toml::from_str(&std::fs::read_to_string(dir.join("tenant.toml")).unwrap()).unwrap();
+    fn walk(v: &toml::Value, key: &str, out: &mut Vec<String>) {
+        match v {
+            toml::Value::String(s) => {
+                let named = [
+                    "name",
+                    "display_name",
+                    "partner_name",
+                    "solution",
+                    "unique_name",
+                ]
+                .contains(&key)
+                    || key.ends_with("upn")
+                    || key.ends_with("url");
+                // Ids (GUIDs, an environment's `Default-<tenant id>`) are kept.
+                let id = pal_core::links::is_guid(s) || s.starts_with("Default-");
+                if named && !id {
+                    let host = s
+                        .strip_prefix("https://")
+                        .map(|h| h.split('/').next().unwrap());
+                    out.push(host.unwrap_or(s).to_string());
+                }
+            }
+            toml::Value::Array(a) => a.iter().for_each(|x| walk(x, key, out)),
+            toml::Value::Table(t) => t.iter().for_each(|(k, x)| walk(x, k, out)),
+            _ => {}
+        }
+    }
+    let mut text = Vec::new();
+    walk(&tenant, "", &mut text);
+    let links = std::fs::read_to_string(dir.join("links.csv")).unwrap();
+    for row in links.lines().skip(1) {
+        let cols: Vec<&str> = row.split(',').collect();
+        text.extend(
+            [cols[0], cols[4]]
+                .into_iter()
+                .filter(|c| c.contains('@') || c.contains(' '))
+                .map(str::to_string),
+        );
+    }
+    for entry in std::fs::read_dir(dir.join("attestations")).unwrap() {
+        let a: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(entry.unwrap().path()).unwrap()).unwrap();
+        for key in ["principal_name", "partner_name", "upn"] {
+            text.extend(a[key].as_str().map(str::to_string));
+        }
+    }
+    text.extend(
+        [
+            "contoso.com",
+            "contoso.onmicrosoft.com",
+            "crates/pal-emulator/contoso",
+            "links.csv",
+            "attestations/",
+            ".json",
+        ]
+        .map(str::to_string),
+    );
+    text.sort();
+    text.dedup();
+    text
+}
+
+/// `--redact` leaves no tenant text behind in any format: not in names,
+/// not in reasons, fixes, coverage or evidence (group names, Dataverse
+/// hosts, the links file's path); and `report --redact` of a saved report
+/// does the same.
 #[test]
-fn redact_hides_every_name_in_every_format() {
+fn redact_leaves_no_tenant_text_in_any_format() {
+    let text = contoso_source_text();
+    assert!(text.len() > 100, "{text:?}");
+    for must in [
+        "App Makers",
+        "contososales.api.crm4.dynamics.com",
+        "Contoso Sales",
+        "svc-northwind@contoso.com",
+    ] {
+        assert!(text.iter().any(|t| t == must), "{must}");
+    }
+    let leaks = |what: &str, out: &[u8]| {
+        let out = String::from_utf8_lossy(out);
+        let found: Vec<&String> = text.iter().filter(|t| out.contains(t.as_str())).collect();
+        assert!(found.is_empty(), "{what}: {found:?}");
+        assert!(out.contains("p-"), "{what}");
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("saved.json");
+    let out = bin()
+        .args(["demo", "--format", "json", "--output"])
+        .arg(&saved)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    // Unredacted, the tenant's text is there (so the test can fail).
+    let plain = std::fs::read_to_string(&saved).unwrap();
+    for t in [
+        "App Makers",
+        "contosofinance.api.crm4.dynamics.com",
+        "crates/pal-emulator/contoso/links.csv",
+    ] {
+        assert!(plain.contains(t), "{t}");
+    }
     for format in ["table", "json", "csv", "markdown", "html"] {
         let out = bin()
             .args(["demo", "--redact", "--format", format])
             .output()
             .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout);
-        for name in [
-            "contoso.com",
-            "Fabrikam Automation",
-            "Northwind Delivery Pipeline",
-        ] {
-            assert!(!text.contains(name), "{format}: {name}");
-        }
-        assert!(text.contains("p-"), "{format}");
+        assert_eq!(out.status.code(), Some(0), "{format}");
+        leaks(&format!("demo {format}"), &out.stdout);
+        let out = bin()
+            .arg("report")
+            .arg(&saved)
+            .args(["--redact", "--fail-on", "none", "--format", format])
+            .output()
+            .unwrap();
+        leaks(&format!("report {format}"), &out.stdout);
     }
+    // The report says it is redacted, and the same text gets the same
+    // pseudonym in the demo and in `report`.
+    let demo = bin()
+        .args(["demo", "--redact", "--format", "json"])
+        .output()
+        .unwrap();
+    let again = bin()
+        .arg("report")
+        .arg(&saved)
+        .args(["--redact", "--format", "json", "--fail-on", "none"])
+        .output()
+        .unwrap();
+    let a: Report = serde_json::from_slice(&demo.stdout).unwrap();
+    let b: Report = serde_json::from_slice(&again.stdout).unwrap();
+    assert!(a.redacted && b.redacted);
+    let names = |r: &Report| {
+        r.findings
+            .iter()
+            .map(|f| f.resource_name.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(names(&a), names(&b));
 }
 
 #[test]
@@ -257,14 +419,128 @@ fn config_init_and_completions() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
-    for shell in ["bash", "zsh", "fish", "powershell"] {
+    // Completions name the options and, in bash, zsh and fish, their values
+    // (as value lists, not only in help texts); paths complete as files.
+    let script = |shell: &str| {
         let out = bin().args(["completions", shell]).output().unwrap();
-        assert_eq!(out.status.code(), Some(0));
-        assert!(
-            String::from_utf8_lossy(&out.stdout).contains("pal-audit"),
-            "{shell}"
-        );
+        assert_eq!(out.status.code(), Some(0), "{shell}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let bash = script("bash");
+    for list in [
+        "\"table json csv markdown html\"",
+        "\"any none uncredited credited-to-other unknown\"",
+        "\"power-apps power-automate power-bi customer-insights\"",
+        "\"azure-cli client-secret client-certificate managed-identity workload-identity static-token\"",
+        "\"pwsh bash\"",
+        "bash zsh fish powershell elvish\"",
+    ] {
+        assert!(bash.contains(list), "bash: {list}");
     }
+    assert!(bash.contains("compgen -f"), "bash: files");
+    let zsh = script("zsh");
+    for list in [
+        "markdown\\:\"A handover document\"",
+        "credited-to-other\\:\"findings credited to another partner\"",
+        ":(power-apps power-automate power-bi customer-insights)",
+        ":FILE:_files",
+        ":DIR:_files -/",
+    ] {
+        assert!(zsh.contains(list), "zsh: {list}");
+    }
+    let fish = script("fish");
+    for value in [
+        "markdown\\t",
+        "credited-to-other\\t",
+        "power-bi\\t",
+        "client-certificate\\t",
+    ] {
+        assert!(fish.contains(value), "fish: {value}");
+    }
+    assert!(fish.contains("-l links -d 'Links CSV"), "fish");
+    // PowerShell's (and elvish's) generated scripts complete commands and
+    // options only: clap_complete writes no values for them.
+    for shell in ["powershell", "pwsh", "elvish"] {
+        let s = script(shell);
+        assert!(s.contains("--fail-on") && s.contains("--output"), "{shell}");
+    }
+}
+
+/// `-o/--output` on `diff` and `explain`: written atomically, the format
+/// from the extension where none is given; a diff to `.html` is refused.
+#[test]
+fn diff_and_explain_write_to_output_in_the_extension_s_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = demo_report();
+    let a = write(dir.path(), "a.json", &r);
+    let md = dir.path().join("d.md");
+    let out = bin()
+        .arg("diff")
+        .arg(&a)
+        .arg(&a)
+        .arg("-o")
+        .arg(&md)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout.is_empty());
+    let want = bin()
+        .arg("diff")
+        .arg(&a)
+        .arg(&a)
+        .args(["--format", "md"])
+        .output()
+        .unwrap();
+    assert_eq!(std::fs::read(&md).unwrap(), want.stdout);
+    let js = dir.path().join("d.json");
+    let out = bin()
+        .arg("diff")
+        .arg(&a)
+        .arg(&a)
+        .arg("--output")
+        .arg(&js)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    serde_json::from_slice::<serde_json::Value>(&std::fs::read(&js).unwrap()).unwrap();
+    let out = bin()
+        .arg("diff")
+        .arg(&a)
+        .arg(&a)
+        .arg("-o")
+        .arg(dir.path().join("d.html"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let gv = dir.path().join("g.gv");
+    let out = bin()
+        .arg("explain")
+        .arg(&a)
+        .arg("-o")
+        .arg(&gv)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(std::fs::read_to_string(&gv).unwrap().starts_with("digraph"));
+    let out = bin()
+        .arg("explain")
+        .arg(&a)
+        .arg("Quote Builder")
+        .arg("-o")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "a folder is refused");
 }
 
 /// `report` renders a saved report in every format without auditing again,

@@ -16,6 +16,7 @@ mod fix;
 mod formats;
 mod fuzz;
 mod log_analytics;
+mod management_activity;
 mod progress;
 mod properties;
 mod record;

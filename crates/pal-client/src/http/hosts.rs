@@ -46,6 +46,9 @@ pub fn may_receive(audience: &str, url: &Url) -> bool {
                     "api.loganalytics.io" | "api.loganalytics.azure.com"
                 )
         }
+        // The Management Activity API: content blobs' `contentUri` and the
+        // `NextPageUri` header name this same host.
+        "https://manage.office.com" => default_port && host == "manage.office.com",
         // Dataverse: the audience is the environment's own URL; its token
         // goes to that organisation's hosts only (`org.crm4.dynamics.com`
         // and its Web API host `org.api.crm4.dynamics.com`).
@@ -154,6 +157,20 @@ mod tests {
             "https://api.loganalytics.azure.com/v1/workspaces/w/query"
         ));
         assert!(!ok(la, "https://api.loganalytics.io.example/v1"));
+        let o365 = "https://manage.office.com";
+        assert!(ok(
+            o365,
+            "https://manage.office.com/api/v1.0/t/activity/feed/audit/x"
+        ));
+        assert!(!ok(o365, "https://manage.office.com.example/api"));
+        assert!(!ok(
+            o365,
+            "https://example.com/api/v1.0/t/activity/feed/audit/x"
+        ));
+        assert!(!ok(
+            "https://graph.microsoft.com",
+            "https://manage.office.com/api/v1.0/t/activity/feed/subscriptions/list"
+        ));
         assert!(!ok(la, "https://api.loganalytics.io:8443/v1"));
         assert!(!ok(
             "https://graph.microsoft.com",

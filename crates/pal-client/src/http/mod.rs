@@ -547,6 +547,37 @@ impl HttpClient {
             .expect("the reader gives the type it was made for"))
     }
 
+    /// GET `url`'s whole body and the value of the first of `headers` the
+    /// response has (names are case-insensitive): the Management Activity
+    /// API pages by a `NextPageUri` header, not in the body.
+    pub async fn get_with_header(
+        &self,
+        ctx: &Ctx,
+        url: &str,
+        headers: &'static [&'static str],
+    ) -> Result<(Target, bytes::Bytes, Option<String>), HttpError> {
+        let cap = self.config.max_body;
+        let read: &Read = &move |resp, target| {
+            Box::pin(async move {
+                let value = headers
+                    .iter()
+                    .find_map(|h| resp.headers().get(*h))
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
+                body::buffer(resp, target, cap)
+                    .await
+                    .map(|b| (Box::new((b.clone(), value)) as Box<dyn Any + Send>, Some(b)))
+            })
+        };
+        let (target, out) = self
+            .send_with(ctx, Method::GET, url, None, true, read)
+            .await?;
+        let (body, value) = *out
+            .downcast::<(bytes::Bytes, Option<String>)>()
+            .expect("the reader gives the type it was made for");
+        Ok((target, body, value))
+    }
+
     /// Sends `method` with a JSON body and decodes the answer (an empty
     /// answer decodes as `null`).
     pub async fn send_json<B: serde::Serialize, T: DeserializeOwned>(
@@ -827,8 +858,8 @@ impl HttpClient {
                     }
                 };
                 // The host's own word on its load sets how much goes in flight.
-                if let Attempt::Response { status, .. } = &outcome
-                    && *status == StatusCode::TOO_MANY_REQUESTS
+                if let Attempt::Response { status, body, .. } = &outcome
+                    && is_throttled(*status, body)
                 {
                     host.throttled();
                 }
@@ -853,7 +884,9 @@ impl HttpClient {
                             status: status.as_u16(),
                             detail: error_detail(&body),
                         };
-                        if !(idempotent && retry::is_retryable_status(status.as_u16())) {
+                        let again = retry::is_retryable_status(status.as_u16())
+                            || is_throttled(status, &body);
+                        if !(idempotent && again) {
                             return Err(error);
                         }
                         (error, retry_after)
@@ -934,6 +967,19 @@ pub fn decode<T: DeserializeOwned>(target: &Target, body: &[u8]) -> Result<T, Ht
     // Anything but whitespace after the value is not the JSON asked for.
     de.end().map_err(|e| error(".".into(), e))?;
     Ok(value)
+}
+
+/// Throttling: a 429, or the Management Activity API's `AF429`, which it
+/// answers with HTTP 403 (its troubleshooting guide), not 429.
+fn is_throttled(status: StatusCode, body: &[u8]) -> bool {
+    status == StatusCode::TOO_MANY_REQUESTS
+        || (status == StatusCode::FORBIDDEN && error_code(body).as_deref() == Some("AF429"))
+}
+
+/// The `error.code` of an error answer.
+fn error_code(body: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    v.pointer("/error/code")?.as_str().map(str::to_string)
 }
 
 /// `{"error":{"code","message"}}`, the shape every one of these APIs uses.

@@ -14,11 +14,10 @@ use super::log_analytics;
 use super::{EnvironmentRead, Plan, dataverse, flow, global, plural, powerapps};
 use crate::cache::Cache;
 use crate::http::{HttpClient, HttpError};
-use pal_core::audit_log::{AuditLog, AuditUser};
 use pal_core::inventory::{
-    Activity, ActivitySource, ActivityWindow, Coverage, CoverageStatus, Environment, Fact,
-    Inventory, PrincipalId, PrincipalType, Product, Resource, ResourceId, ResourceKind, Role,
-    RoleAssignment, Unread, UnreadFact,
+    ActivitySource, Coverage, CoverageStatus, Environment, Fact, Inventory, PrincipalId,
+    PrincipalType, Product, Resource, ResourceId, ResourceKind, Role, RoleAssignment, Unread,
+    UnreadFact,
 };
 
 /// Adds one environment's reads to the inventory, with their coverage.
@@ -454,81 +453,6 @@ pub(super) fn merge_customer_insights(
             http,
         )),
     }
-}
-
-/// The coverage row's source name of `--audit-log`.
-pub const AUDIT_LOG_SOURCE: &str = "audit-log";
-
-/// Adds the unified audit log's app and flow events of the activity window
-/// to the inventory's activity, with the part of the window the files
-/// cover, and a coverage row that says so (partial when they cover less
-/// than the window).
-pub(super) fn merge_audit_log(plan: &Plan, inv: &mut Inventory, log: &AuditLog) {
-    let to = plan.now;
-    let from = to - chrono::Duration::days(i64::from(plan.activity_days));
-    let mut counted = 0usize;
-    for e in log.events.iter().filter(|e| e.at >= from && e.at <= to) {
-        counted += 1;
-        inv.activity.push(Activity {
-            resource: e.resource.clone(),
-            principal: match &e.user {
-                AuditUser::Id(id) => id.clone(),
-                AuditUser::Upn(upn) => PrincipalId::upn_placeholder(upn),
-            },
-            at: e.at,
-            action: e.operation.clone(),
-            source: Some(ActivitySource::AuditLog),
-        });
-    }
-    let covered = match (log.first, log.last) {
-        (Some(a), Some(b)) if a <= to && b >= from => Some((a.max(from), b.min(to))),
-        _ => None,
-    };
-    let window = ActivityWindow {
-        source: ActivitySource::AuditLog,
-        kinds: vec![ResourceKind::CanvasApp, ResourceKind::CloudFlow],
-        from,
-        to,
-        covered,
-        files: log.files.clone(),
-    };
-    let mut detail = format!(
-        "{} in {}; {} on apps and flows in the last {} days",
-        plural(log.records, "record"),
-        log.files.join(", "),
-        plural(counted, "counted event"),
-        plan.activity_days
-    );
-    match covered {
-        Some((a, b)) => detail.push_str(&format!(
-            "; the files cover {} to {}",
-            a.to_rfc3339(),
-            b.to_rfc3339()
-        )),
-        None => detail.push_str("; the files cover none of the activity window"),
-    }
-    let gaps = window.gaps();
-    if !gaps.is_empty() {
-        detail.push_str(&format!(
-            "; activity from {} is not known (export the audit log for the whole window to settle it)",
-            gaps.iter()
-                .map(|(a, b)| format!("{} to {}", a.to_rfc3339(), b.to_rfc3339()))
-                .collect::<Vec<_>>()
-                .join(" and ")
-        ));
-    }
-    inv.coverage.push(Coverage {
-        source: AUDIT_LOG_SOURCE.into(),
-        environment_id: None,
-        status: if gaps.is_empty() {
-            CoverageStatus::Complete
-        } else {
-            CoverageStatus::Partial
-        },
-        detail,
-        requests: 0,
-    });
-    inv.activity_windows.push(window);
 }
 
 /// UPNs that sources could not turn into object ids themselves.

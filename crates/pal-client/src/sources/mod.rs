@@ -2,6 +2,7 @@
 //! `Inventory`, recording a coverage row for each source and environment. A
 //! source that fails for one environment is a gap; the audit goes on.
 
+mod audit_merge;
 pub mod bap;
 pub mod customer_insights;
 pub mod dataverse;
@@ -9,6 +10,7 @@ pub mod directory;
 pub mod flow;
 pub mod graph;
 pub mod log_analytics;
+pub mod management_activity;
 pub mod management_partner;
 mod merge;
 pub mod powerapps;
@@ -79,6 +81,10 @@ pub struct Plan {
     pub ci_workspace: Option<String>,
     /// `--audit-log`, every file already parsed.
     pub audit_log: Option<pal_core::audit_log::AuditLog>,
+    /// `--audit-api`: read the unified audit log from the Office 365
+    /// Management Activity API too; `Some(true)` with
+    /// `--start-audit-subscription`.
+    pub audit_api: Option<bool>,
     /// Read each flow's owners (one call per flow); `--no-flow-owners` skips
     /// them, and `linked-owner-not-creator` can then not be raised.
     pub flow_owners: bool,
@@ -141,6 +147,7 @@ impl Default for Plan {
             ci_activity: None,
             ci_workspace: None,
             audit_log: None,
+            audit_api: None,
             flow_owners: true,
             ours: BTreeSet::new(),
             previous: None,
@@ -247,6 +254,9 @@ pub async fn collect(
     };
     // Graph starts on each environment's groups and account status while
     // the others are read; the rest of Graph waits for every source.
+    // The feed's URLs name the tenant: `--tenant`, else what BAP said, else
+    // the token's.
+    let known_tenant = inv.tenant_id.clone();
     let (feed, needs) = directory::feed();
     let platform_read = async {
         let feed = feed;
@@ -254,8 +264,43 @@ pub async fn collect(
             read_platform(http, plan, &mut inv, &mut next, &mut reuse, progress, &feed).await;
         }
     };
+    let audit_feed = async {
+        // Its events are on apps and flows only.
+        let start = plan.audit_api.filter(|_| platform)?;
+        progress.begin("audit log (Management Activity API)");
+        let tenant = match known_tenant {
+            Some(t) => Some(t),
+            None => {
+                let token = http
+                    .tokens()
+                    .token(management_activity::AUDIENCE)
+                    .await
+                    .ok();
+                token
+                    .and_then(|t| crate::auth::Claims::of(&t))
+                    .and_then(|c| c.tid)
+            }
+        };
+        let read = management_activity::read(
+            http,
+            tenant.as_deref(),
+            plan.activity_since(),
+            plan.now,
+            start,
+        )
+        .await;
+        progress.finish(
+            "audit log (Management Activity API)",
+            &match &read {
+                Ok(r) => plural(r.blobs, "content blob"),
+                Err(e) => format!("failed: {e}"),
+            },
+        );
+        Some(read)
+    };
     let early = directory::read_early(http, needs);
-    let ((), power_bi, ci, early) = tokio::join!(platform_read, power_bi, ci, early);
+    let ((), power_bi, ci, early, audit_feed) =
+        tokio::join!(platform_read, power_bi, ci, early, audit_feed);
     let mut events: Vec<(ResourceId, PrincipalId, DateTime<Utc>, String)> = Vec::new();
     if let Some(read) = power_bi {
         match read {
@@ -367,8 +412,8 @@ pub async fn collect(
             }),
         })
         .collect();
-    if let Some(log) = &plan.audit_log {
-        merge::merge_audit_log(plan, &mut inv, log);
+    if plan.audit_log.is_some() || audit_feed.is_some() {
+        audit_merge::merge_audit_log(plan, &mut inv, plan.audit_log.as_ref(), audit_feed, http);
     }
 
     let placeholders = placeholder_upns(&inv);

@@ -202,3 +202,43 @@ fn ids_lose_their_arm_prefix_and_case() {
         Some("F1")
     );
 }
+
+/// The Management Activity API's records and a file's: one record in both
+/// (same `Id` and `CreationTime`) counts once; the same `Id` at another
+/// time is another record; events without an `Id` are all kept.
+#[test]
+fn a_record_read_twice_counts_once() {
+    let file = parse_audit_log("f.jsonl", &format!("{LEGACY_LAUNCH}\n{NEW_LAUNCH}\n")).unwrap();
+    let later = LEGACY_LAUNCH.replace("2026-11-10T09:00:00", "2026-11-10T10:00:00");
+    let no_id = FLOW_EDIT.replace(r#""Id":"3","#, "");
+    let api = parse_audit_log(
+        "content blob 1",
+        &format!("[{LEGACY_LAUNCH},{later},{no_id},{no_id}]"),
+    )
+    .unwrap();
+    assert_eq!(api.events[0].record_id.as_deref(), Some("1"));
+    assert_eq!(api.events[2].record_id, None);
+    let mut all = file.events.clone();
+    assert_eq!(union_events(&mut all, &api.events), 1);
+    assert_eq!(all.len(), 5, "{all:?}");
+}
+
+/// What the emulator serves: each export's records, `AuditData` unwrapped.
+#[test]
+fn the_records_of_an_export_are_its_audit_data() {
+    let text = format!(
+        "RecordId,CreationDate,RecordType,Operation,UserId,AuditData\n1,x,45,LaunchPowerApp,a,{}\n",
+        csv_field(LEGACY_LAUNCH)
+    );
+    let records = audit_records("e.csv", &text).unwrap();
+    assert_eq!(records.len(), 1);
+    assert_eq!(
+        records[0]["AppName"],
+        serde_json::json!(
+            "/providers/Microsoft.PowerApps/apps/A0000000-0000-4000-8000-000000000004"
+        )
+    );
+    let wrapped = format!("{{\"AuditData\": {}}}\n", serde_json::json!(NEW_LAUNCH));
+    assert_eq!(audit_records("w.jsonl", &wrapped).unwrap()[0]["Id"], "2");
+    assert!(audit_records("bad.json", "[3]").is_err());
+}

@@ -22,7 +22,7 @@ use crate::links::PartnerId;
 pub use csv::{render_csv, write_csv};
 pub use html::render_html;
 pub use markdown::render_markdown;
-pub use redact::{addresses, pseudonym, redact};
+pub use redact::{addresses, pseudonym, redact, tenant_text};
 pub use safe::{for_markdown, for_terminal, markdown_safe, terminal_safe};
 pub use table::{TableOptions, render_table};
 

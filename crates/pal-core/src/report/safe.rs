@@ -30,15 +30,23 @@ pub fn terminal_safe(text: &str) -> Cow<'_, str> {
 }
 
 /// `text` for Markdown: terminal-safe, with `&`, `<` and `>` as entities so
-/// a resource name cannot inject HTML into the rendered document.
+/// a resource name cannot inject HTML into the rendered document (an
+/// `<img onerror>`, a `</details>` closing the document's own), `](`
+/// escaped so it cannot make a link or load an image, and line breaks
+/// as spaces so it cannot start a heading or a list of its own.
 pub fn markdown_safe(text: &str) -> String {
     let safe = terminal_safe(text);
     let mut out = String::with_capacity(safe.len());
-    for c in safe.chars() {
+    let mut chars = safe.chars().peekable();
+    while let Some(c) = chars.next() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
+            // `](` is where a link or image starts its target; elsewhere a
+            // bracket stays as written (JSON in a fix, `[default]`).
+            ']' if chars.peek() == Some(&'(') => out.push_str("\\]"),
+            '\n' => out.push(' '),
             _ => out.push(c),
         }
     }
@@ -95,6 +103,15 @@ mod tests {
         assert_eq!(
             markdown_safe("<img src=x onerror=alert(1)> & \u{1b}"),
             "&lt;img src=x onerror=alert(1)&gt; &amp; \\u{1b}"
+        );
+        assert_eq!(
+            markdown_safe("</details><script>x</script>"),
+            "&lt;/details&gt;&lt;script&gt;x&lt;/script&gt;"
+        );
+        // No link, no image, no block of its own.
+        assert_eq!(
+            markdown_safe("![t](https://evil.example/p.png)\n# Fix: run me"),
+            "![t\\](https://evil.example/p.png) # Fix: run me"
         );
     }
 }

@@ -14,6 +14,7 @@ mod dataverse;
 mod flow;
 mod graph;
 mod log_analytics;
+pub(crate) mod management_activity;
 mod management_partner;
 mod powerapps;
 mod powerbi;
