@@ -96,9 +96,10 @@ fn minimum(model: &TenantModel) -> (BTreeMap<&'static str, u64>, u64) {
                 .iter()
                 .filter(|s| s.environment == env.name)
                 .count() as u64;
-            // systemusers, appmodules, drafts, workflows, canvasapps, solutions,
+            // systemusers (with the built-in SYSTEM and INTEGRATION), appmodules,
+            // drafts, workflows, canvasapps, solutions,
             // a components read per solution, history, import jobs.
-            *by_host.entry("dataverse").or_default() += pages(model.principals.len(), PAGE)
+            *by_host.entry("dataverse").or_default() += pages(model.principals.len() + 2, PAGE)
                 + 2
                 + pages(flows.len(), PAGE)
                 + pages(apps.len(), PAGE)
@@ -265,6 +266,8 @@ fn attribution_only(n: usize) -> serde_json::Value {
             roles: Fact::Known(roles),
             stamps: Vec::new(),
             instance_type: None,
+            other_solutions: Vec::new(),
+            platform_creator: None,
         });
     }
     let options = Options {
@@ -272,6 +275,7 @@ fn attribution_only(n: usize) -> serde_json::Value {
         now,
         attestation_max_age: chrono::Duration::days(30),
         our_other_ids: Vec::new(),
+        first_party: Default::default(),
     };
     let t = Instant::now();
     let (a, steal) = stolen_during(|| attribution::attribute(&inv, &links, &options));
@@ -498,6 +502,7 @@ fn main() {
         now: synthetic::as_of(),
         attestation_max_age: chrono::Duration::days(30),
         our_other_ids: Vec::new(),
+        first_party: Default::default(),
     };
     // The full audit runs against an emulator in its own process, so this
     // process's peak memory is the audit's alone.

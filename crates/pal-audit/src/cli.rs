@@ -239,6 +239,16 @@ pub struct AuditArgs {
     /// anything is read.
     #[arg(long, env = "PAL_AUDIT_ALLOW_UNLINKED_PARTNER", hide_env_values = true)]
     pub allow_unlinked_partner: bool,
+    /// Show platform-made components (shipped in a Microsoft-published
+    /// managed solution, or created by SYSTEM outside any solution) as
+    /// findings flagged first-party, never counted in the summary. Without
+    /// it they are left out and counted in the coverage section.
+    #[arg(long, env = "PAL_AUDIT_INCLUDE_FIRST_PARTY", hide_env_values = true)]
+    pub include_first_party: bool,
+    /// Another solution publisher (its unique name) to take for Microsoft's,
+    /// besides MicrosoftCorporation and microsoftfirstparty; repeatable.
+    #[arg(long, value_name = "NAME")]
+    pub microsoft_publisher: Vec<String>,
     /// Products to audit: power-apps, power-automate, power-bi, customer-insights
     /// (comma-separated) [default: all].
     #[arg(

@@ -15,6 +15,7 @@ use crate::cli::{AuditArgs, ConnArgs, DiffFormat, ExplainFormat, Format, OutputA
 use crate::error::{Error, InputError};
 use pal_client::auth::AuthKind;
 use pal_client::http::{ApiBase, HttpConfig, RetryPolicy};
+use pal_core::attribution::FirstPartyOptions;
 use pal_core::inventory::Product;
 use pal_core::links::PartnerId;
 use pal_core::report::FailOn;
@@ -36,6 +37,13 @@ pub const TEMPLATE: &str = r#"# pal-audit.toml: read from the current folder, or
 # A partner_id that no link (links, attestations) names is refused as a
 # likely typo (exit 2) unless this is true.
 # allow_unlinked_partner = false
+# Platform-made components (in a Microsoft-published managed solution, or
+# created by SYSTEM outside any solution) are left out and counted; true
+# shows them as findings flagged first-party.
+# include_first_party = false
+# More solution publishers (unique names) to take for Microsoft's, besides
+# MicrosoftCorporation and microsoftfirstparty.
+# microsoft_publishers = ["msdynce"]
 
 # The customer tenant: id or domain.
 # tenant = "contoso.onmicrosoft.com"
@@ -102,6 +110,9 @@ pub struct FileConfig {
     #[serde(default)]
     pub our_other_ids: Vec<String>,
     pub allow_unlinked_partner: Option<bool>,
+    pub include_first_party: Option<bool>,
+    #[serde(default)]
+    pub microsoft_publishers: Vec<String>,
     pub tenant: Option<String>,
     #[serde(default)]
     pub links: Vec<PathBuf>,
@@ -414,6 +425,8 @@ pub struct AuditConfig {
     /// `--allow-unlinked-partner`: audit although no link names the
     /// partner ID.
     pub allow_unlinked_partner: bool,
+    /// `--include-first-party` and `--microsoft-publisher`.
+    pub first_party: FirstPartyOptions,
     pub environment_concurrency: usize,
     pub output: OutputConfig,
 }
@@ -592,6 +605,20 @@ impl AuditConfig {
             }
             our_other_ids.push(id);
         }
+        let mut first_party = FirstPartyOptions {
+            include: args.include_first_party || file.include_first_party.unwrap_or(false),
+            ..FirstPartyOptions::default()
+        };
+        for name in or_file(args.microsoft_publisher, &file.microsoft_publishers) {
+            let name = name.trim();
+            // A publisher's unique name: letters, digits and underscores.
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(Error::Usage(format!(
+                    "--microsoft-publisher {name:?} is not a publisher unique name (letters, digits, _)"
+                )));
+            }
+            first_party.microsoft_publishers.push(name.to_string());
+        }
         let audit_api = audit_api(&args.inputs, &file)?;
         let ci_activity = args.inputs.ci_activity.or_else(|| file.ci_activity.clone());
         let ci_workspace = ci_workspace(args.inputs.ci_workspace, &file)?;
@@ -631,6 +658,7 @@ impl AuditConfig {
             our_other_ids,
             allow_unlinked_partner: args.allow_unlinked_partner
                 || file.allow_unlinked_partner.unwrap_or(false),
+            first_party,
             environment_concurrency: file.http.environment_concurrency.unwrap_or(4).max(1),
             output: OutputConfig::resolve(args.output, &file, "any")?,
         })

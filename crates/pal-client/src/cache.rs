@@ -396,6 +396,7 @@ mod tests {
             pal_core::attribution::Attribution {
                 links: vec![],
                 findings: vec![],
+                first_party: Default::default(),
             },
             pal_core::links::PartnerId::parse("1").unwrap(),
             pal_core::report::Scope::default(),

@@ -435,6 +435,19 @@ pub struct Resource {
     /// `non-production-environment`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instance_type: Option<String>,
+    /// Every solution (unique name) that holds the resource besides
+    /// `solution`: a component can sit in several (a managed solution
+    /// layered on another, an unmanaged one customising it). Empty in an
+    /// inventory written before it was recorded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub other_solutions: Vec<String>,
+    /// The platform account that created the resource (Dataverse's `SYSTEM`
+    /// or `INTEGRATION` user, the Power Apps SYSTEM pseudo-user), by its
+    /// name, when the source read the creator and it is one: no Entra
+    /// principal, so no partner's work by itself. `None` when the creator
+    /// is a principal or was not read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform_creator: Option<String>,
 }
 
 /// How much of what was asked of a source it gave. Anything but
@@ -479,7 +492,32 @@ pub struct Solution {
     pub managed: bool,
     /// Successful imports of the managed solution, oldest first.
     pub imports: Fact<Vec<Import>>,
+    /// Its publisher (`publisherid`), or why it was not read; a solution
+    /// whose publisher was not read is never taken for Microsoft's.
+    #[serde(default = "publisher_not_recorded")]
+    pub publisher: Fact<Publisher>,
 }
+
+/// An inventory written before publishers were read: not read.
+fn publisher_not_recorded() -> Fact<Publisher> {
+    Fact::Unknown("the solution's publisher was not recorded".into())
+}
+
+/// A solution's publisher, as Dataverse's `publisher` table gives it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Publisher {
+    /// `uniquename`: what decides whether it is Microsoft (the friendly name
+    /// is free text any maker sets).
+    pub unique_name: String,
+    /// `friendlyname`, for the reasons.
+    #[serde(default)]
+    pub friendly_name: Option<String>,
+}
+
+/// The SYSTEM pseudo-user of the Power Apps and Flow APIs (`lastModifiedBy`
+/// and the like can name it): the platform, not a person
+/// (`../shared/docs/api-reference.md`, "SYSTEM pseudo-user").
+pub const SYSTEM_PSEUDO_USER: &str = "00000000-0000-0000-0000-5157eaa02fcd";
 
 /// One successful import of a managed solution.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -683,8 +721,9 @@ pub struct Inventory {
     /// Audit events read for the activity window.
     #[serde(default)]
     pub activity: Vec<Activity>,
-    /// What part of the activity window each file-based activity source
-    /// covers (`--audit-log`).
+    /// What part of the activity window each activity source covers: the
+    /// files of `--audit-log`; Power BI's activity events when every day of
+    /// the window was read.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub activity_windows: Vec<ActivityWindow>,
     /// One row per source, per environment where it applies: what was read.
@@ -804,6 +843,8 @@ mod tests {
                 at: Utc::now(),
             }],
             instance_type: None,
+            other_solutions: Vec::new(),
+            platform_creator: None,
         };
         inv.add_resources([resource]);
         let own = inv.principals.keys().next().unwrap();

@@ -168,6 +168,13 @@ pub struct ModelSolution {
     pub version: Option<toml::Value>,
     #[serde(default)]
     pub imports: Vec<ModelImport>,
+    /// Its publisher's unique name; else a publisher of its own
+    /// (`<unique_name>publisher`).
+    #[serde(default)]
+    pub publisher: Option<String>,
+    /// Its publisher's friendly name; else the unique name.
+    #[serde(default)]
+    pub publisher_name: Option<String>,
     #[serde(default)]
     pub note: Option<String>,
 }

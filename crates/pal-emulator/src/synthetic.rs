@@ -331,6 +331,8 @@ pub fn generate(spec: &Spec) -> TenantModel {
                 success: true,
                 job: true,
             }],
+            publisher: None,
+            publisher_name: None,
             note: None,
         });
         for j in 0..3 {

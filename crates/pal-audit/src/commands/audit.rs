@@ -173,6 +173,7 @@ pub(crate) async fn collect_and_attribute(
             now,
             attestation_max_age: cfg.attestation_max_age,
             our_other_ids: cfg.our_other_ids.clone(),
+            first_party: cfg.first_party.clone(),
         },
         scope: report::Scope {
             products: cfg.products.iter().copied().collect(),

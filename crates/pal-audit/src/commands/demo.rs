@@ -70,6 +70,7 @@ pub(crate) async fn demo(
         attestation_max_age: chrono::Duration::days(30),
         our_other_ids: Vec::new(),
         allow_unlinked_partner: false,
+        first_party: Default::default(),
         environment_concurrency: 4,
         output,
     };

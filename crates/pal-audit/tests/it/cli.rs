@@ -823,3 +823,107 @@ fn the_audit_log_decides_between_partners_and_counts_users() {
         "{stderr}"
     );
 }
+
+/// Platform-made components: the bundled tenant's Sales Hub (Microsoft's
+/// managed solution) is left out and counted; `--include-first-party` (or
+/// its variable) shows it flagged, counted in no summary; a publisher given
+/// with `--microsoft-publisher` is Microsoft's too.
+#[test]
+fn first_party_components_are_counted_not_findings_unless_asked() {
+    const SALES_HUB: &str = "d0000000-0000-4000-8000-000000000006";
+    const QUOTE_DESK: &str = "d0000000-0000-4000-8000-000000000002";
+    let emu = Emulator::start("", 100);
+    let summed = |r: &serde_json::Value| -> u64 {
+        r["summary"]["by_verdict"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|v| v.as_u64().unwrap())
+            .sum()
+    };
+    let findings = |r: &serde_json::Value| r["findings"].as_array().unwrap().len() as u64;
+
+    let report = json(&audit(&emu, &["--format", "json"]));
+    assert!(!verdicts(&report).contains_key(SALES_HUB));
+    assert_eq!(report["first_party"]["components"], 1);
+    assert_eq!(report["first_party"]["by_product"]["power-apps"], 1);
+    assert_eq!(report["first_party"]["included"], false);
+    assert_eq!(summed(&report), findings(&report));
+    // A partner's publisher whose friendly name says Microsoft stays.
+    assert!(verdicts(&report).contains_key(QUOTE_DESK));
+
+    let shown = json(&audit(&emu, &["--format", "json", "--include-first-party"]));
+    assert_eq!(verdicts(&shown), expected_with_first_party());
+    assert_eq!(shown["first_party"]["included"], true);
+    assert_eq!(summed(&shown), findings(&shown) - 1, "never in the summary");
+    let by_variable = audit_command(&emu, &["--format", "json"])
+        .env("PAL_AUDIT_INCLUDE_FIRST_PARTY", "true")
+        .output()
+        .unwrap();
+    assert_eq!(verdicts(&json(&by_variable)), expected_with_first_party());
+    // Only a named flag fails the run on it.
+    let gate = audit(
+        &emu,
+        &[
+            "--format",
+            "json",
+            "--include-first-party",
+            "--fail-on",
+            "flag:first-party",
+        ],
+    );
+    assert_eq!(gate.status.code(), Some(1));
+
+    let more = json(&audit(
+        &emu,
+        &[
+            "--format",
+            "json",
+            "--microsoft-publisher",
+            "fabrikampartner",
+        ],
+    ));
+    // FabrikamQuoting's app and flow are now Microsoft's, with Sales Hub.
+    assert!(!verdicts(&more).contains_key(QUOTE_DESK));
+    assert!(!verdicts(&more).contains_key("f0000000-0000-4000-8000-000000000009"));
+    assert_eq!(more["first_party"]["components"], 3);
+    let bad = audit(&emu, &["--microsoft-publisher", "not a name"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("--microsoft-publisher"),
+        "the error names the flag"
+    );
+}
+
+/// Dataset usage end to end, read from the findings' `usage`: the bundled
+/// tenant's view events give Budget 2026 one viewer; a refused activity
+/// read leaves every dataset's usage absent (unknown), never zero.
+#[test]
+fn dataset_usage_is_a_structured_fact_and_unknown_when_activity_is_unread() {
+    let of = |report: &serde_json::Value, name: &str| {
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["resource_name"] == name && f["kind"] == "dataset")
+            .cloned()
+            .unwrap()
+    };
+    let emu = Emulator::start("", 100);
+    let report = json(&audit(
+        &emu,
+        &["--format", "json", "--products", "power-bi"],
+    ));
+    let budget = of(&report, "Budget 2026");
+    assert_eq!(budget["usage"]["active_users"], 1, "{budget}");
+    assert_eq!(budget["usage"]["source"], "power-bi-activity");
+    assert_eq!(of(&report, "Pipeline")["usage"]["active_users"], 0);
+    let emu = Emulator::start("403@/admin/activityevents*all", 100);
+    let report = json(&audit(
+        &emu,
+        &["--format", "json", "--products", "power-bi"],
+    ));
+    for f in report["findings"].as_array().unwrap() {
+        assert!(f.get("usage").is_none(), "{f}");
+    }
+}

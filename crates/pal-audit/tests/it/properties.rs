@@ -12,8 +12,8 @@ use proptest::prelude::*;
 use pal_core::attribution::{Options, Verdict, attribute};
 use pal_core::inventory::{
     Activity, Environment, EnvironmentId, Fact, Import, Inventory, Principal, PrincipalId,
-    PrincipalType, Product, Resource, ResourceId, ResourceKind, Role, RoleAssignment, Solution,
-    Stamp, StampKind, Unread, UnreadFact,
+    PrincipalType, Product, Publisher, Resource, ResourceId, ResourceKind, Role, RoleAssignment,
+    Solution, Stamp, StampKind, Unread, UnreadFact,
 };
 use pal_core::links::{Link, LinkKind, LinkSource, PartnerId, PrincipalRef};
 use pal_core::report::{Report, Scope, render_json};
@@ -221,6 +221,8 @@ fn build(w: &World) -> (Inventory, Vec<Link>) {
                 })
                 .collect(),
             instance_type: None,
+            other_solutions: Vec::new(),
+            platform_creator: None,
         });
     }
     let mut imports: Vec<Import> = w
@@ -240,6 +242,10 @@ fn build(w: &World) -> (Inventory, Vec<Link>) {
         unique_name: SOLUTION.into(),
         managed: true,
         imports: Fact::Known(imports),
+        publisher: Fact::Known(Publisher {
+            unique_name: "partner".into(),
+            friendly_name: None,
+        }),
     });
     for (r, p, d) in &w.activity {
         if *r < w.resources.len() {
@@ -293,6 +299,7 @@ fn options() -> Options {
         now: now(),
         attestation_max_age: Duration::days(30),
         our_other_ids: Vec::new(),
+        first_party: Default::default(),
     }
 }
 

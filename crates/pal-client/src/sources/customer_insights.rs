@@ -273,6 +273,8 @@ pub async fn read(
                 .map(str::trim)
                 .filter(|t| !t.is_empty())
                 .map(str::to_string),
+            other_solutions: Vec::new(),
+            platform_creator: None,
         });
     }
     Ok(out)

@@ -13,8 +13,8 @@ use serde_json::Value;
 use super::wire::opt_time;
 use crate::http::{Ctx, HttpClient, HttpError, ValuePage};
 use pal_core::inventory::{
-    Environment, Fact, Import, Principal, PrincipalId, PrincipalType, Resource, ResourceId,
-    ResourceKind, Solution,
+    Environment, Fact, Import, Principal, PrincipalId, PrincipalType, Publisher, Resource,
+    ResourceId, ResourceKind, Solution,
 };
 
 pub const SOURCE: &str = endpoints::DATAVERSE_SOURCE;
@@ -26,6 +26,12 @@ pub const COMPONENT_CANVAS_APP: i64 = 300;
 
 /// Solutions every environment has; their components are not deliverables.
 const SYSTEM_SOLUTIONS: &[&str] = &["Default", "Active", "Basic", "System"];
+
+/// The built-in users of every Dataverse organisation that are no Entra
+/// principal (`fullname`, with no `azureactivedirectoryobjectid`): what they
+/// create is the platform's own (`workflow.createdby` is SYSTEM for
+/// imported flows too, so it decides only outside any solution).
+const PLATFORM_USERS: &[&str] = &["SYSTEM", "INTEGRATION"];
 
 /// An import job matches a solution history row that started within this
 /// much of it (the two tables are written by different steps of one import).
@@ -82,6 +88,17 @@ pub struct WireSolution {
     /// A number or a string, depending on the answer [?].
     #[serde(default)]
     pub version: Option<Value>,
+    /// `$expand=publisherid(...)`: the solution's publisher.
+    #[serde(default)]
+    pub publisherid: Option<WirePublisher>,
+}
+
+#[derive(Debug, PartialEq, Deserialize)]
+pub struct WirePublisher {
+    #[serde(default)]
+    pub uniquename: Option<String>,
+    #[serde(default)]
+    pub friendlyname: Option<String>,
 }
 
 #[derive(Debug, PartialEq, Deserialize)]
@@ -165,6 +182,8 @@ pub struct DataverseFlow {
     pub workflowidunique: Option<String>,
     pub name: String,
     pub creator: Fact<PrincipalId>,
+    /// The platform user (`SYSTEM`, `INTEGRATION`) that created it.
+    pub platform_creator: Option<String>,
     pub owner: Option<PrincipalId>,
 }
 
@@ -221,7 +240,12 @@ pub async fn read_environment(
         .await?;
     // systemuserid -> Entra object id
     let mut entra: HashMap<String, PrincipalId> = HashMap::new();
+    // systemuserid -> the platform user's name
+    let mut platform: HashMap<String, String> = HashMap::new();
     for u in &users {
+        if let Some(name) = platform_user(u) {
+            platform.insert(u.systemuserid.to_ascii_lowercase(), name);
+        }
         let Some(aad) = u
             .azureactivedirectoryobjectid
             .as_deref()
@@ -249,6 +273,11 @@ pub async fn read_environment(
         }
         out.principals.push(p);
     }
+    let platform_of = |systemuser: &Option<String>| {
+        systemuser
+            .as_deref()
+            .and_then(|s| platform.get(&s.to_ascii_lowercase()).cloned())
+    };
     let to_entra = |systemuser: &Option<String>, what: &str| -> Fact<PrincipalId> {
         match systemuser.as_deref() {
             None | Some("") => Fact::Unknown(format!("{what} is not set")),
@@ -307,6 +336,8 @@ pub async fn read_environment(
             roles: Fact::Known(Vec::new()),
             stamps: Vec::new(),
             instance_type: None,
+            other_solutions: Vec::new(),
+            platform_creator: platform_of(&a.created_by),
         });
     }
 
@@ -335,6 +366,7 @@ pub async fn read_environment(
             desktop,
             name: w.name.clone().unwrap_or_else(|| w.workflowid.clone()),
             creator: to_entra(&w.created_by, "the workflow's createdby"),
+            platform_creator: platform_of(&w.created_by),
             owner: w
                 .owner
                 .as_deref()
@@ -360,7 +392,7 @@ pub async fn read_environment(
     let solutions: Vec<WireSolution> = http
         .get_all::<ValuePage<_>>(
             &ctx,
-            &get("solutions?$select=solutionid,uniquename,friendlyname,ismanaged,version,installedon"),
+            &get("solutions?$select=solutionid,uniquename,friendlyname,ismanaged,version,installedon&$expand=publisherid($select=uniquename,friendlyname)"),
         )
         .await?;
     let deliverables: Vec<&WireSolution> = solutions
@@ -429,17 +461,43 @@ pub async fn read_environment(
             ),
             (Err(e), true) => Fact::Unknown(e.clone()),
         };
+        let publisher = match s.publisherid.as_ref() {
+            Some(WirePublisher {
+                uniquename: Some(u),
+                friendlyname,
+            }) if !u.trim().is_empty() => Fact::Known(Publisher {
+                unique_name: u.trim().to_string(),
+                friendly_name: friendlyname.clone(),
+            }),
+            _ => Fact::Unknown(format!(
+                "the solutions answer gave no publisher unique name for {}",
+                s.uniquename
+            )),
+        };
         out.solutions.push(Solution {
             environment: env.id.clone(),
             unique_name: s.uniquename.clone(),
             managed,
             imports,
+            publisher,
         });
     }
     if let Err(e) = imports {
         out.partial.push(e);
     }
     Ok(out)
+}
+
+/// The name of a built-in platform user (`PLATFORM_USERS`): no Entra
+/// object id, and the built-in `fullname`.
+fn platform_user(u: &WireSystemUser) -> Option<String> {
+    let no_entra = u
+        .azureactivedirectoryobjectid
+        .as_deref()
+        .is_none_or(|a| a.trim().is_empty() || a.trim() == "00000000-0000-0000-0000-000000000000");
+    let name = u.fullname.as_deref()?.trim();
+    (no_entra && PLATFORM_USERS.iter().any(|p| p.eq_ignore_ascii_case(name)))
+        .then(|| name.to_ascii_uppercase())
 }
 
 /// Successful managed imports per solution (lower-case unique name), oldest

@@ -499,6 +499,8 @@ mod tests {
             roles: Fact::Known(Vec::new()),
             stamps: Vec::new(),
             instance_type: None,
+            other_solutions: Vec::new(),
+            platform_creator: None,
         }
     }
 

@@ -180,6 +180,8 @@ pub async fn read_environment(
             // A flow has one creator: no latest-partner choice, no stamps needed.
             stamps: Vec::new(),
             instance_type: None,
+            other_solutions: Vec::new(),
+            platform_creator: None,
         });
         out.principals.extend(creator);
     }

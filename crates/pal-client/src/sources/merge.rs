@@ -173,8 +173,14 @@ fn merge_dataverse(
         .map(|s| s.unique_name.to_ascii_lowercase())
         .collect();
     let mut solution_of: BTreeMap<(i64, String), String> = BTreeMap::new();
+    // Every solution of each component: the one above and the others.
+    let mut solutions_of: BTreeMap<(i64, String), Vec<String>> = BTreeMap::new();
     for (kind, object, solution) in &read.components {
         let key = (*kind, object.clone());
+        let all = solutions_of.entry(key.clone()).or_default();
+        if !all.iter().any(|s| s.eq_ignore_ascii_case(solution)) {
+            all.push(solution.clone());
+        }
         let better = solution_of
             .get(&key)
             .is_none_or(|s| !managed.contains(&s.to_ascii_lowercase()));
@@ -182,12 +188,22 @@ fn merge_dataverse(
             solution_of.insert(key, solution.clone());
         }
     }
+    // Sets a resource's solution and the other solutions that hold it.
+    let place = |r: &mut Resource, key: (i64, String)| {
+        r.solution = solution_of.get(&key).cloned();
+        r.other_solutions = solutions_of
+            .get(&key)
+            .into_iter()
+            .flatten()
+            .filter(|s| r.solution.as_ref() != Some(*s))
+            .cloned()
+            .collect();
+    };
     let model_driven = read.model_driven_apps.len();
     if apps_wanted {
         for mut app in read.model_driven_apps {
-            app.solution = solution_of
-                .get(&(dataverse::COMPONENT_APP_MODULE, app.id.to_string()))
-                .cloned();
+            let key = (dataverse::COMPONENT_APP_MODULE, app.id.to_string());
+            place(&mut app, key);
             inv.add_resources([app]);
         }
     }
@@ -209,6 +225,11 @@ fn merge_dataverse(
                 .map(move |k| (k, f.workflowid.as_str()))
         })
         .collect();
+    let platform_by_id: BTreeMap<&str, String> = read
+        .flows
+        .iter()
+        .filter_map(|f| Some((f.workflowid.as_str(), f.platform_creator.clone()?)))
+        .collect();
     for r in inv.resources.iter_mut().filter(|r| r.environment == env.id) {
         match r.kind {
             // canvasappid is the Power Apps app name [?]; the canvas app's
@@ -222,18 +243,19 @@ fn merge_dataverse(
                         .get(id.as_str())
                         .map_or(id.clone(), |c| c.to_string())
                 };
-                r.solution = solution_of
-                    .get(&(dataverse::COMPONENT_CANVAS_APP, canvas_id))
-                    .cloned();
+                place(r, (dataverse::COMPONENT_CANVAS_APP, canvas_id));
             }
             ResourceKind::CloudFlow => {
                 let id = r.id.to_string();
                 let workflow = workflow_by_id
                     .get(id.as_str())
                     .map_or(id.clone(), |w| w.to_string());
-                r.solution = solution_of
-                    .get(&(dataverse::COMPONENT_WORKFLOW, workflow))
-                    .cloned();
+                // The Flow list's creator, when it gave one, wins over
+                // Dataverse's createdby.
+                if r.creator.known().is_none() {
+                    r.platform_creator = platform_by_id.get(workflow.as_str()).cloned();
+                }
+                place(r, (dataverse::COMPONENT_WORKFLOW, workflow));
             }
             _ => {}
         }
@@ -261,7 +283,7 @@ fn merge_dataverse(
             if !f.desktop {
                 dataverse_only += 1;
             }
-            inv.add_resources([Resource {
+            let mut flow = Resource {
                 id: ResourceId::new(&f.workflowid),
                 kind: if f.desktop {
                     ResourceKind::DesktopFlow
@@ -271,9 +293,7 @@ fn merge_dataverse(
                 name: f.name.as_str().into(),
                 environment: env.id.clone(),
                 environment_name: None,
-                solution: solution_of
-                    .get(&(dataverse::COMPONENT_WORKFLOW, f.workflowid.clone()))
-                    .cloned(),
+                solution: None,
                 creator: f.creator.clone(),
                 roles: Fact::Known(
                     f.owner
@@ -287,7 +307,14 @@ fn merge_dataverse(
                 ),
                 stamps: Vec::new(),
                 instance_type: None,
-            }]);
+                other_solutions: Vec::new(),
+                platform_creator: f.platform_creator.clone(),
+            };
+            place(
+                &mut flow,
+                (dataverse::COMPONENT_WORKFLOW, f.workflowid.clone()),
+            );
+            inv.add_resources([flow]);
         }
     }
     let detail = format!(

@@ -29,8 +29,8 @@ use crate::http::{HttpClient, HttpError};
 use customer_insights::CiEvent;
 use merge::{merge_customer_insights, merge_environment, placeholder_upns, resolve_placeholders};
 use pal_core::inventory::{
-    Activity, ActivitySource, Coverage, CoverageStatus, Environment, Inventory, PrincipalId,
-    Product, ResourceId, Unread, UnreadFact,
+    Activity, ActivitySource, ActivityWindow, Coverage, CoverageStatus, Environment, Inventory,
+    PrincipalId, Product, ResourceId, ResourceKind, Unread, UnreadFact,
 };
 use pal_core::links::{Link, is_guid};
 
@@ -345,6 +345,16 @@ pub async fn collect(
                             }
                             detail.push(')');
                         }
+                        // The fact usage and publishers rest on: every
+                        // day of the window read.
+                        inv.activity_windows.push(ActivityWindow {
+                            source: ActivitySource::PowerBiActivity,
+                            kinds: vec![ResourceKind::Dataset],
+                            from: plan.activity_since(),
+                            to: plan.now,
+                            covered: Some((plan.activity_since(), plan.now)),
+                            files: Vec::new(),
+                        });
                         CoverageStatus::Complete
                     }
                     Some(gap) => {

@@ -13,8 +13,8 @@ use super::wire::{WirePrincipal, opt_time};
 use crate::cache::{Cache, CachedRoles};
 use crate::http::{Ctx, HttpClient, HttpError, ValuePage};
 use pal_core::inventory::{
-    Environment, Fact, Principal, Resource, ResourceId, ResourceKind, Role, RoleAssignment, Stamp,
-    StampKind,
+    Environment, Fact, Principal, Resource, ResourceId, ResourceKind, Role, RoleAssignment,
+    SYSTEM_PSEUDO_USER, Stamp, StampKind,
 };
 
 pub const SOURCE: &str = endpoints::POWER_APPS.source;
@@ -344,6 +344,11 @@ fn to_resource(app: &WireApp, env: &Environment, roles: Fact<Vec<RoleAssignment>
         roles,
         stamps,
         instance_type: None,
+        other_solutions: Vec::new(),
+        // The SYSTEM pseudo-user is the platform, not a person.
+        platform_creator: id_of(&p.created_by)
+            .filter(|c| c.as_str() == SYSTEM_PSEUDO_USER)
+            .map(|_| "SYSTEM".to_string()),
     }
 }
 

@@ -610,6 +610,8 @@ fn into_read(workspaces: Vec<WireWorkspace>, path: String) -> PowerBiRead {
                 roles: Fact::Known(Vec::new()),
                 stamps,
                 instance_type: None,
+                other_solutions: Vec::new(),
+                platform_creator: None,
             });
         }
     }

@@ -1,6 +1,7 @@
 //! Attribution: a pure function of (inventory, links, options) that gives one
 //! finding per resource, following `docs/attribution-rules.md`. No I/O here.
 
+mod first_party;
 mod fix;
 pub mod graph;
 mod involvement;
@@ -16,6 +17,7 @@ use crate::inventory::{
 };
 use crate::links::{Link, LinkKind, LinkSource, PartnerId};
 
+pub use first_party::{FirstParty, FirstPartyOptions, MICROSOFT_PUBLISHERS};
 pub use fix::NOT_DELIVERED;
 pub use graph::AttributionGraph;
 pub use involvement::{Involvement, InvolvementRole, delivered};
@@ -33,6 +35,9 @@ pub struct Options {
     /// Other partner IDs of our own organisation (`--our-other-id`): a link
     /// naming one is `linked-to-other-id-of-ours`, not another partner.
     pub our_other_ids: Vec<PartnerId>,
+    /// Platform-made components: which publishers are Microsoft's, and
+    /// whether to show them (`--include-first-party`).
+    pub first_party: FirstPartyOptions,
 }
 
 /// Who gets the PAL credit for one resource (attribution-rules.md,
@@ -169,6 +174,11 @@ pub enum Flag {
     /// The environment's type is known and is neither Production nor
     /// Default.
     NonProductionEnvironment,
+    /// Platform-made (shipped in a Microsoft-published managed solution, or
+    /// created by a platform account outside any partner's managed
+    /// solution), shown only with `--include-first-party`: no partner's
+    /// work, never counted in the summary nor failing the run.
+    FirstParty,
 }
 
 impl Flag {
@@ -190,6 +200,7 @@ impl Flag {
             Self::ImporterUnknown => "importer-unknown",
             Self::LinkedToOtherIdOfOurs => "linked-to-other-id-of-ours",
             Self::NonProductionEnvironment => "non-production-environment",
+            Self::FirstParty => "first-party",
         }
     }
 
@@ -376,14 +387,34 @@ pub struct Attribution {
     pub links: Vec<LinkRow>,
     /// Sorted by product, environment, resource name, resource id.
     pub findings: Vec<Finding>,
+    /// Platform-made components found: left out of `findings`, or in them
+    /// flagged `first-party` with `--include-first-party`.
+    pub first_party: FirstParty,
 }
 
 /// Applies the rules to every resource of the inventory.
 pub fn attribute(inventory: &Inventory, links: &[Link], options: &Options) -> Attribution {
     let graph = AttributionGraph::build(inventory, links);
     // Findings are made in the report's order, so a million of them are
-    // never moved by a sort.
-    let order = report_order(inventory);
+    // never moved by a sort. Platform-made components are counted, and
+    // left out unless asked for.
+    let mut first_party = FirstParty {
+        included: options.first_party.include,
+        ..FirstParty::default()
+    };
+    let mut order = report_order(inventory);
+    order.retain(|&i| {
+        let res = graph.resource(i);
+        if first_party::platform_made(&graph, res, &options.first_party).is_none() {
+            return true;
+        }
+        first_party.components += 1;
+        *first_party
+            .by_product
+            .entry(res.kind.product())
+            .or_default() += 1;
+        options.first_party.include
+    });
     let findings: Vec<Finding> = if order.len() < 4096 {
         // A small tenant is not worth the threads.
         text::scope(|| {
@@ -419,7 +450,11 @@ pub fn attribute(inventory: &Inventory, links: &[Link], options: &Options) -> At
             && l.attested_at
                 .is_some_and(|at| options.now - at > options.attestation_max_age);
     }
-    Attribution { links, findings }
+    Attribution {
+        links,
+        findings,
+        first_party,
+    }
 }
 
 /// The inventory's resource indices in the report's order: product,

@@ -42,6 +42,14 @@ pub fn finding(g: &AttributionGraph, index: usize, opts: &Options) -> Finding {
     other_id_of_ours(opts, &mut f);
     non_production(g, res, &mut f);
     ended_links(g, &mut f);
+    if opts.first_party.include
+        && let Some(why) = super::first_party::platform_made(g, res, &opts.first_party)
+    {
+        f.flags.push(Flag::FirstParty);
+        f.reasons.push(text!(
+            "{why}: no partner's work, shown because of --include-first-party"
+        ));
+    }
     if !g.inventory.unread.is_empty() {
         unread(g, res, &mut f);
     }
@@ -447,11 +455,14 @@ fn usage(g: &AttributionGraph, res: &Resource) -> Option<super::Usage> {
     })
 }
 
-/// Power BI's activity events were read (a coverage row says so): an
-/// inventory built without them gives no dataset usage.
+/// Power BI's activity events were read for the whole window (the
+/// collection records it as an activity window): an inventory without one
+/// gives no dataset usage.
 fn power_bi_read(g: &AttributionGraph) -> bool {
-    g.inventory.coverage.iter().any(|c| {
-        c.source == crate::endpoints::POWER_BI.source && c.detail.contains("activity event")
+    g.inventory.activity_windows.iter().any(|w| {
+        w.source == ActivitySource::PowerBiActivity
+            && w.kinds.contains(&ResourceKind::Dataset)
+            && w.gaps().is_empty()
     })
 }
 

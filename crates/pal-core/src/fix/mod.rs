@@ -486,7 +486,10 @@ pub fn plan(report: &Report, identity: Identity, opts: &PlanOptions) -> Plan {
             });
             continue;
         }
-        if !crate::attribution::delivered(involved) && !opts.selected(f) {
+        // A platform-made component is no partner's delivery, whoever
+        // took part in it.
+        let first_party = f.flags.contains(&Flag::FirstParty);
+        if (first_party || !crate::attribution::delivered(involved)) && !opts.selected(f) {
             if f.verdict == Verdict::Unknown {
                 decide_first.push(f.clone());
             } else {

@@ -59,7 +59,10 @@ pub fn ranked(report: &Report) -> Vec<&Finding> {
 /// Whether a finding's credit is lost to us: `uncredited` or
 /// `credited-to-other`.
 pub fn not_credited_to_us(f: &Finding) -> bool {
+    // A platform-made component (shown with --include-first-party) is
+    // nobody's delivery: no credit is lost on it.
     matches!(f.verdict, Verdict::Uncredited | Verdict::CreditedToOther)
+        && !f.flags.contains(&Flag::FirstParty)
 }
 
 /// The active users on resources not credited to us.
@@ -114,6 +117,7 @@ impl NotCredited {
 /// `involvement`).
 pub fn to_fix_first(f: &Finding) -> bool {
     (f.verdict == Verdict::Uncredited || f.at_risk())
+        && !f.flags.contains(&Flag::FirstParty)
         && f.involvement.as_deref().is_some_and(delivered)
 }
 

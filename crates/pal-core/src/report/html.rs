@@ -417,6 +417,9 @@ fn summary(s: &mut String, report: &Report, digest: &Digest<'_>) {
         }
         s.push_str("</ul></div>\n");
     }
+    if let Some(fp) = &report.first_party {
+        let _ = writeln!(s, r#"<p class="meta">{}</p>"#, esc(&fp.line()));
+    }
 }
 
 /// The uncredited and at-risk resources we delivered, most users first.

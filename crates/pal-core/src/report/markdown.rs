@@ -85,6 +85,9 @@ pub fn render_markdown(report: &Report) -> String {
         .filter(|c| c.status != CoverageStatus::Complete)
         .collect();
     let _ = writeln!(s, "## Coverage\n");
+    if let Some(fp) = &report.first_party {
+        let _ = writeln!(s, "{}\n", fp.line());
+    }
     if gaps.is_empty() {
         let _ = writeln!(s, "Every source was read in full.\n");
     } else {

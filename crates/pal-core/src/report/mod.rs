@@ -16,7 +16,7 @@ use std::io::Write;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::attribution::{Attribution, Finding, Flag, LinkRow, Verdict};
+use crate::attribution::{Attribution, Finding, FirstParty, Flag, LinkRow, Verdict};
 use crate::inventory::{Coverage, CoverageStatus, EnvironmentId, Inventory, Product};
 use crate::links::PartnerId;
 
@@ -67,8 +67,13 @@ pub struct Report {
     /// (a Power BI workspace is named by its findings).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub environments: BTreeMap<EnvironmentId, String>,
-    /// The findings counted.
+    /// The findings counted (platform-made ones never: see `first_party`).
     pub summary: Summary,
+    /// Platform-made components (Microsoft's or the platform's own), counted
+    /// apart from the findings; absent when the audit found none and was not
+    /// asked to show them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_party: Option<FirstParty>,
     /// A delta audit (`--since`): what was reused from the previous audit
     /// rather than read again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -123,7 +128,8 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// Counts `findings`.
+    /// Counts `findings`, platform-made ones (flag `first-party`) left out:
+    /// they are no one's uncredited work.
     pub fn of(findings: &[Finding]) -> Self {
         let zero = || {
             Verdict::ALL
@@ -139,10 +145,15 @@ impl Summary {
             not_credited_active_users: None,
             not_credited_usage_unknown: None,
         };
+        // Platform-made components shown with --include-first-party are
+        // never counted: they are nobody's delivery.
         let lost = NotCredited::of(findings);
         s.not_credited_active_users = Some(lost.active_users);
         s.not_credited_usage_unknown = Some(lost.usage_unknown);
-        for f in findings {
+        for f in findings
+            .iter()
+            .filter(|f| !f.flags.contains(&Flag::FirstParty))
+        {
             if f.at_risk() {
                 s.at_risk += 1;
                 *s.at_risk_by_product.entry(f.product).or_default() += 1;
@@ -183,6 +194,9 @@ impl Report {
                 .all(|c| c.status == CoverageStatus::Complete),
             scope,
             summary: Summary::of(&attribution.findings),
+            first_party: (attribution.first_party.components > 0
+                || attribution.first_party.included)
+                .then_some(attribution.first_party),
             links: attribution.links,
             findings: attribution.findings,
             coverage,
@@ -274,9 +288,11 @@ impl FailOn {
     }
 
     /// Whether `f` fails the run: its verdict is one of the levels, or it
-    /// has one of the flags.
+    /// has one of the flags. A platform-made finding (`first-party`) fails
+    /// it only by a flag named: its verdict is no one's uncredited work.
     pub fn matches(&self, f: &Finding) -> bool {
-        self.verdicts.contains(&f.verdict) || f.flags.iter().any(|fl| self.flags.contains(fl))
+        let by_verdict = self.verdicts.contains(&f.verdict) && !f.flags.contains(&Flag::FirstParty);
+        by_verdict || f.flags.iter().any(|fl| self.flags.contains(fl))
     }
 }
 

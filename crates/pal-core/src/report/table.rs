@@ -125,6 +125,9 @@ pub fn render_table(report: &Report, opts: TableOptions) -> String {
         "\nCoverage\n{}",
         coverage_table(report, &digest, width, opts)
     );
+    if let Some(fp) = &report.first_party {
+        let _ = writeln!(out, "{}", fit::hang("", "", &fp.line(), width));
+    }
     out
 }
 

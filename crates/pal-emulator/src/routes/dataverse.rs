@@ -3,7 +3,9 @@
 //! `dataverse_url`): WhoAmI, systemusers, appmodules (and their unpublished
 //! drafts), workflows, canvasapps, solutions, solutioncomponents,
 //! msdyn_solutionhistories and importjobs, with `@odata.nextLink` paging;
-//! an environment the model marks `dataverse_refuses` answers 403.
+//! an environment the model marks `dataverse_refuses` answers 403. Every
+//! organisation has the built-in `SYSTEM` and `INTEGRATION` users (no Entra
+//! object id); a model's `created_by = "SYSTEM"` names the first.
 
 use axum::http::StatusCode;
 use chrono::Duration;
@@ -12,8 +14,18 @@ use serde_json::{Value, json};
 use super::{Answer, Req, eq, not_found};
 use crate::model::{ModelEnvironment, ModelKind, ModelPrincipal, TenantModel};
 
-/// The `systemuserid` the emulator gives a principal's Dataverse user.
+/// The built-in users every organisation has: (name, systemuserid).
+const PLATFORM_USERS: [(&str, &str); 2] = [
+    ("SYSTEM", "5e5e5e5e-5157-4000-8000-000000000001"),
+    ("INTEGRATION", "5e5e5e5e-5157-4000-8000-000000000002"),
+];
+
+/// The `systemuserid` the emulator gives a principal's Dataverse user (or
+/// a built-in user, by name).
 fn systemuser_id(principal: &str) -> String {
+    if let Some((_, id)) = PLATFORM_USERS.iter().find(|(n, _)| *n == principal) {
+        return id.to_string();
+    }
     match principal.get(8..) {
         Some(rest) if principal.len() == 36 => format!("5e5e5e5e{rest}"),
         _ => format!("5e5e5e5e-{principal}"),
@@ -42,20 +54,33 @@ pub(super) fn dataverse(m: &TenantModel, env: &ModelEnvironment, req: &Req, s: &
         ("systemusers", []) => {
             // The tenant's every user, in each environment: rendered a page
             // at a time.
-            let users = m
-                .principals
-                .iter()
-                .filter(|p| p.kind != ModelKind::Group)
+            let users: Vec<Result<&ModelPrincipal, (&str, &str)>> = PLATFORM_USERS
+                .into_iter()
+                .map(Err)
+                .chain(
+                    m.principals
+                        .iter()
+                        .filter(|p| p.kind != ModelKind::Group)
+                        .map(Ok),
+                )
                 .collect();
-            let render = |p: &ModelPrincipal| {
-                json!({
+            let render = |p: Result<&ModelPrincipal, (&str, &str)>| match p {
+                Ok(p) => json!({
                     "systemuserid": systemuser_id(&p.id),
                     "fullname": p.name,
                     "domainname": p.upn.clone().unwrap_or_default(),
                     "azureactivedirectoryobjectid": p.id,
                     "applicationid": p.app_id,
                     "isdisabled": !p.enabled,
-                })
+                }),
+                Err((name, id)) => json!({
+                    "systemuserid": id,
+                    "fullname": name,
+                    "domainname": "",
+                    "azureactivedirectoryobjectid": null,
+                    "applicationid": null,
+                    "isdisabled": false,
+                }),
             };
             return (
                 StatusCode::OK,
@@ -127,23 +152,46 @@ pub(super) fn dataverse(m: &TenantModel, env: &ModelEnvironment, req: &Req, s: &
             })
             .collect(),
         ("solutions", []) => {
-            let mut out = vec![json!({
-                "solutionid": "fd140aae-4df4-11dd-bd17-0019b9312238",
-                "uniquename": "Default",
-                "friendlyname": "Default Solution",
-                "ismanaged": false,
-                "version": "1.0",
-                "installedon": "2021-04-01T08:00:00Z",
-            })];
-            out.extend(m.solutions.iter().filter(|s| in_env(&s.environment)).map(|s| {
+            // `$expand=publisherid($select=...)`: the publisher, inline.
+            let expand = req
+                .param("$expand")
+                .is_some_and(|e| e.contains("publisherid"));
+            let with_publisher = |mut v: Value, unique: &str, friendly: &str| {
+                if expand {
+                    v["publisherid"] = json!({"uniquename": unique, "friendlyname": friendly});
+                }
+                v
+            };
+            let mut out = vec![with_publisher(
                 json!({
-                    "solutionid": s.id,
-                    "uniquename": s.unique_name,
-                    "friendlyname": s.unique_name,
-                    "ismanaged": s.managed,
-                    "version": s.version.as_ref().map_or(json!("1.0.0.0"), |v| serde_json::to_value(v).unwrap_or(Value::Null)),
-                    "installedon": s.imports.first().map(|i| i.at.to_rfc3339()),
-                })
+                    "solutionid": "fd140aae-4df4-11dd-bd17-0019b9312238",
+                    "uniquename": "Default",
+                    "friendlyname": "Default Solution",
+                    "ismanaged": false,
+                    "version": "1.0",
+                    "installedon": "2021-04-01T08:00:00Z",
+                }),
+                "DefaultPublisherorg",
+                "Default Publisher for org",
+            )];
+            out.extend(m.solutions.iter().filter(|s| in_env(&s.environment)).map(|s| {
+                let unique = s
+                    .publisher
+                    .clone()
+                    .unwrap_or_else(|| format!("{}publisher", s.unique_name.to_ascii_lowercase()));
+                let friendly = s.publisher_name.clone().unwrap_or_else(|| unique.clone());
+                with_publisher(
+                    json!({
+                        "solutionid": s.id,
+                        "uniquename": s.unique_name,
+                        "friendlyname": s.unique_name,
+                        "ismanaged": s.managed,
+                        "version": s.version.as_ref().map_or(json!("1.0.0.0"), |v| serde_json::to_value(v).unwrap_or(Value::Null)),
+                        "installedon": s.imports.first().map(|i| i.at.to_rfc3339()),
+                    }),
+                    &unique,
+                    &friendly,
+                )
             }));
             out
         }

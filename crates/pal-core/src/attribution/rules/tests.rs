@@ -108,6 +108,7 @@ fn opts() -> Options {
         now: now(),
         attestation_max_age: Duration::days(30),
         our_other_ids: Vec::new(),
+        first_party: Default::default(),
     }
 }
 
@@ -154,6 +155,8 @@ fn app(owner: u8, others: Vec<RoleAssignment>, stamps: Vec<Stamp>) -> Resource {
         roles: Fact::Known(roles),
         stamps,
         instance_type: None,
+        other_solutions: Vec::new(),
+        platform_creator: None,
     }
 }
 
@@ -169,6 +172,8 @@ fn flow(creator: Option<u8>, owners: Vec<RoleAssignment>) -> Resource {
         roles: Fact::Known(owners),
         stamps: Vec::new(),
         instance_type: None,
+        other_solutions: Vec::new(),
+        platform_creator: None,
     }
 }
 
@@ -586,7 +591,7 @@ fn findings_come_in_the_documented_order() {
 
 // --- Dataverse, Power BI, Customer Insights ------------------------------------
 
-use crate::inventory::{Activity, Import, Solution};
+use crate::inventory::{Activity, Import, Publisher, Solution};
 
 fn with_solution(mut r: Resource, name: &str) -> Resource {
     r.solution = Some(name.into());
@@ -607,6 +612,10 @@ fn solution(name: &str, managed: bool, imports: Vec<(Option<u8>, u32)>) -> Solut
                 })
                 .collect(),
         ),
+        publisher: Fact::Known(Publisher {
+            unique_name: "partnerpublisher".into(),
+            friendly_name: Some("Partner".into()),
+        }),
     }
 }
 
@@ -630,6 +639,8 @@ fn dataset(publisher: Option<u8>) -> Resource {
         roles: Fact::Known(vec![]),
         stamps: vec![],
         instance_type: None,
+        other_solutions: Vec::new(),
+        platform_creator: None,
     }
 }
 
@@ -654,6 +665,8 @@ fn instance(holders: &[u8], stamps: Vec<Stamp>) -> Resource {
         ),
         stamps,
         instance_type: None,
+        other_solutions: Vec::new(),
+        platform_creator: None,
     }
 }
 
@@ -2487,5 +2500,336 @@ mod audit_log_activity {
         );
         world.inv.activity_windows[0] = whole();
         assert_eq!(world.one().usage.unwrap().active_users, 0);
+    }
+}
+
+/// Platform-made components (contract: "Platform-made components"): left
+/// out and counted, never on a guess; each tenant below would fool a
+/// looser reading.
+mod first_party {
+    use super::*;
+    use crate::attribution::{Attribution, FirstPartyOptions};
+    use crate::inventory::{Unread, UnreadFact};
+    use crate::report::{FailOn, Summary};
+
+    fn publisher(unique: &str, friendly: &str) -> Fact<Publisher> {
+        Fact::Known(Publisher {
+            unique_name: unique.into(),
+            friendly_name: Some(friendly.into()),
+        })
+    }
+
+    /// A managed solution of publisher `unique`, imported once by user 9.
+    fn published(name: &str, unique: &str, friendly: &str) -> Solution {
+        Solution {
+            publisher: publisher(unique, friendly),
+            ..solution(name, true, vec![(Some(9), 2)])
+        }
+    }
+
+    fn microsoft(name: &str) -> Solution {
+        published(name, "MicrosoftCorporation", "MicrosoftCorporation")
+    }
+
+    /// A model-driven app created by user 1 (unlinked), in `solutions`
+    /// (the first is the one `solution` holds).
+    fn app_in(solutions: &[&str]) -> Resource {
+        let mut r = model_driven(1);
+        r.solution = solutions.first().map(|s| s.to_string());
+        r.other_solutions = solutions.iter().skip(1).map(|s| s.to_string()).collect();
+        r
+    }
+
+    /// A flow created by SYSTEM (its creator unknown as a principal).
+    fn system_flow(solution: Option<&str>) -> Resource {
+        Resource {
+            solution: solution.map(str::to_string),
+            platform_creator: Some("SYSTEM".into()),
+            ..flow(None, vec![])
+        }
+    }
+
+    fn run(w: &World, first_party: FirstPartyOptions) -> Attribution {
+        let options = Options {
+            first_party,
+            ..opts()
+        };
+        attribute(&w.inv, &w.links, &options)
+    }
+
+    /// Left out (and counted once), by default.
+    fn left_out(w: &World) -> bool {
+        let a = run(w, FirstPartyOptions::default());
+        let gone = a.findings.is_empty();
+        assert_eq!(
+            a.first_party.components,
+            u64::from(gone),
+            "counted iff left out"
+        );
+        gone
+    }
+
+    #[test]
+    fn a_component_of_a_microsoft_published_managed_solution_is_left_out_and_counted() {
+        let mut w = World::new().resource(app_in(&["msdynce_Sales"]));
+        w.inv.solutions.push(microsoft("msdynce_Sales"));
+        assert!(left_out(&w));
+        let a = run(&w, FirstPartyOptions::default());
+        assert_eq!(
+            a.first_party
+                .by_product
+                .get(&crate::inventory::Product::PowerApps),
+            Some(&1)
+        );
+        assert!(!a.first_party.included);
+        // The publisher's unique name is compared in any case.
+        w.inv.solutions[0].publisher = publisher("microsoftcorporation", "x");
+        assert!(left_out(&w));
+    }
+
+    #[test]
+    fn a_partner_publisher_whose_friendly_name_says_microsoft_is_not_microsoft() {
+        let mut w = World::new().resource(app_in(&["ContosoHR"]));
+        w.inv.solutions.push(published(
+            "ContosoHR",
+            "fabrikampartner",
+            "MicrosoftCorporation",
+        ));
+        assert!(!left_out(&w));
+    }
+
+    #[test]
+    fn an_unread_publisher_is_not_microsoft() {
+        let mut w = World::new().resource(app_in(&["Sol"]));
+        w.inv.solutions.push(Solution {
+            publisher: Fact::Unknown("the solutions answer gave no publisher".into()),
+            ..microsoft("Sol")
+        });
+        assert!(!left_out(&w));
+        // A solution the resource names that the inventory lacks: the same.
+        let w = World::new().resource(app_in(&["Missing"]));
+        assert!(!left_out(&w));
+    }
+
+    #[test]
+    fn a_microsoft_component_also_in_a_partner_s_managed_solution_stays_a_finding() {
+        // Layering: the component sits in Microsoft's solution and in a
+        // partner's managed one; whichever `solution` names first.
+        for order in [
+            ["msdynce_Sales", "PartnerSales"],
+            ["PartnerSales", "msdynce_Sales"],
+        ] {
+            let mut w = World::new().link(9, OURS).resource(app_in(&order));
+            w.inv.solutions.push(microsoft("msdynce_Sales"));
+            w.inv
+                .solutions
+                .push(published("PartnerSales", "fabrikampartner", "Fabrikam"));
+            assert!(!left_out(&w), "{order:?}");
+        }
+        // A customer's unmanaged customisation of it changes nothing.
+        let mut w = World::new().resource(app_in(&["msdynce_Sales", "Customisations"]));
+        w.inv.solutions.push(microsoft("msdynce_Sales"));
+        w.inv.solutions.push(Solution {
+            publisher: publisher("contoso", "Contoso"),
+            ..solution("Customisations", false, vec![])
+        });
+        assert!(left_out(&w));
+    }
+
+    #[test]
+    fn an_unmanaged_solution_under_microsoft_s_publisher_is_no_evidence() {
+        // Any maker can pick an installed publisher for a new solution.
+        let mut w = World::new().resource(app_in(&["MySolution"]));
+        w.inv.solutions.push(Solution {
+            publisher: publisher("MicrosoftCorporation", "MicrosoftCorporation"),
+            ..solution("MySolution", false, vec![])
+        });
+        assert!(!left_out(&w));
+    }
+
+    #[test]
+    fn system_created_alone_never_drops_a_component_in_a_partner_s_solution() {
+        // Dataverse shows SYSTEM as the creator of imported flows.
+        let mut w = World::new().resource(system_flow(Some("PartnerFlows")));
+        w.inv
+            .solutions
+            .push(published("PartnerFlows", "fabrikampartner", "Fabrikam"));
+        assert!(!left_out(&w));
+        // An unmanaged import too: it could be a partner's.
+        w.inv.solutions[0].managed = false;
+        assert!(!left_out(&w));
+        // Its publisher unread: the same.
+        w.inv.solutions[0].managed = true;
+        w.inv.solutions[0].publisher = Fact::Unknown("not read".into());
+        assert!(!left_out(&w));
+    }
+
+    #[test]
+    fn system_created_outside_any_solution_is_left_out() {
+        let w = World::new().resource(system_flow(None));
+        assert!(left_out(&w));
+        // Created by a person: a finding.
+        let w = World::new().resource(flow(Some(1), vec![]));
+        assert!(!left_out(&w));
+    }
+
+    #[test]
+    fn an_unread_solution_membership_keeps_it_a_finding() {
+        let unread = |solution: Option<&str>| Unread {
+            fact: UnreadFact::SolutionMembership {
+                solution: solution.map(str::to_string),
+            },
+            environment: Some(EnvironmentId::new("env")),
+            resource: None,
+            why: "403".into(),
+        };
+        // A failed solutions read: it could be in a partner's solution.
+        let mut w = World::new().resource(system_flow(None));
+        w.inv.unread.push(unread(None));
+        assert!(!left_out(&w));
+        // Microsoft's, but a partner's solution's components were not read.
+        let mut w = World::new().resource(app_in(&["msdynce_Sales"]));
+        w.inv.solutions.push(microsoft("msdynce_Sales"));
+        w.inv
+            .solutions
+            .push(published("PartnerSales", "fabrikampartner", "Fabrikam"));
+        w.inv.unread.push(unread(Some("PartnerSales")));
+        assert!(!left_out(&w));
+        // Only a Microsoft solution's components unread: still Microsoft's.
+        w.inv.unread[0] = unread(Some("msdynce_Other"));
+        w.inv.solutions.push(microsoft("msdynce_Other"));
+        assert!(left_out(&w));
+    }
+
+    #[test]
+    fn another_microsoft_publisher_counts_only_when_given() {
+        let mut w = World::new().resource(app_in(&["D365Sol"]));
+        w.inv
+            .solutions
+            .push(published("D365Sol", "dynamics365", "Dynamics 365"));
+        assert!(!left_out(&w));
+        let mut options = FirstPartyOptions::default();
+        options.microsoft_publishers.push("Dynamics365".into());
+        assert!(run(&w, options).findings.is_empty());
+    }
+
+    #[test]
+    fn datasets_and_instances_are_never_platform_made() {
+        let mut d = dataset(Some(1));
+        d.platform_creator = Some("SYSTEM".into());
+        let w = World::new().resource(d);
+        assert!(!left_out(&w));
+    }
+
+    #[test]
+    fn include_first_party_shows_them_flagged_never_in_the_summary_nor_the_gate() {
+        let mut w = World::new()
+            .resource(app_in(&["msdynce_Sales"]))
+            .resource(flow(Some(2), vec![]));
+        w.inv.solutions.push(microsoft("msdynce_Sales"));
+        let a = run(
+            &w,
+            FirstPartyOptions {
+                include: true,
+                ..FirstPartyOptions::default()
+            },
+        );
+        assert_eq!(a.findings.len(), 2);
+        assert!(a.first_party.included);
+        assert_eq!(a.first_party.components, 1);
+        let fp: Vec<&Finding> = a
+            .findings
+            .iter()
+            .filter(|f| f.flags.contains(&Flag::FirstParty))
+            .collect();
+        assert_eq!(fp.len(), 1);
+        assert!(
+            fp[0]
+                .reasons
+                .iter()
+                .any(|r| r.contains("MicrosoftCorporation"))
+        );
+        // Nobody delivered it: the fix says so, whatever the verdict.
+        assert_ne!(fp[0].verdict, Verdict::Credited);
+        assert!(
+            fp[0]
+                .fix
+                .as_ref()
+                .is_some_and(|x| x.to_string().contains(crate::attribution::NOT_DELIVERED))
+        );
+        let s = Summary::of(&a.findings);
+        assert_eq!(
+            s.by_verdict.values().sum::<u64>(),
+            1,
+            "only the flow counts"
+        );
+        let any = FailOn::parse("any").unwrap();
+        assert!(!any.matches(fp[0]));
+        assert!(FailOn::parse("flag:first-party").unwrap().matches(fp[0]));
+        // Not asked: only the flow.
+        let a = run(&w, FirstPartyOptions::default());
+        assert_eq!(a.findings.len(), 1);
+        assert_eq!(a.findings[0].kind, ResourceKind::CloudFlow);
+    }
+}
+
+/// Dataset usage (attribution-rules.md, "Usage"): distinct `ViewReport`
+/// viewers, known only from the structured record that every day of the
+/// window's Power BI activity was read, never from a coverage text.
+mod dataset_usage {
+    use super::*;
+    use crate::inventory::{ActivitySource, ActivityWindow, Coverage, CoverageStatus};
+
+    fn read_in_full() -> ActivityWindow {
+        ActivityWindow {
+            source: ActivitySource::PowerBiActivity,
+            kinds: vec![ResourceKind::Dataset],
+            from: now() - Duration::days(30),
+            to: now(),
+            covered: Some((now() - Duration::days(30), now())),
+            files: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn viewers_count_once_each_and_only_with_the_window_read() {
+        let mut w = World::new().resource(dataset(Some(1)));
+        w.inv.activity.extend([
+            event("ds-1", 2, 20, "ViewReport"),
+            event("ds-1", 2, 21, "viewreport"),
+            event("ds-1", 3, 22, "ViewReport"),
+            // A publish is no view; another dataset's views are not its.
+            event("ds-1", 4, 22, "Import"),
+            event("ds-2", 5, 22, "ViewReport"),
+        ]);
+        // Words saying events were read are no evidence: usage unknown.
+        w.inv.coverage.push(Coverage {
+            source: "power-bi".into(),
+            environment_id: None,
+            status: CoverageStatus::Complete,
+            detail: "6 datasets; 5 activity events of the last 30 days".into(),
+            requests: 1,
+        });
+        assert_eq!(w.one().usage, None);
+        w.inv.activity_windows.push(read_in_full());
+        let usage = w.one().usage.expect("every day read");
+        assert_eq!(usage.active_users, 2);
+        assert_eq!(usage.source, ActivitySource::PowerBiActivity);
+        // Part of the window unread: not the window's usage.
+        w.inv.activity_windows[0].covered = Some((now() - Duration::days(10), now()));
+        assert_eq!(w.one().usage, None);
+        // The audit log's window says nothing of Power BI.
+        w.inv.activity_windows[0] = ActivityWindow {
+            source: ActivitySource::AuditLog,
+            ..read_in_full()
+        };
+        assert_eq!(w.one().usage, None);
+    }
+
+    #[test]
+    fn a_dataset_nobody_viewed_in_a_read_window_has_zero_users() {
+        let mut w = World::new().resource(dataset(Some(1)));
+        w.inv.activity_windows.push(read_in_full());
+        assert_eq!(w.one().usage.map(|u| u.active_users), Some(0));
     }
 }
