@@ -474,4 +474,29 @@ mod tests {
             "Contoso Finance (0a1b2c3d-0000-4000-8000-00000000e004)"
         );
     }
+
+    #[test]
+    fn a_first_party_component_shown_is_no_credit_lost_and_not_fix_first() {
+        let mut r = report();
+        let before = Digest::of(&r);
+        let lead = before
+            .fix_first
+            .iter()
+            .find(|f| f.verdict == Verdict::Uncredited)
+            .expect("the demo has an uncredited resource we delivered")
+            .resource_name
+            .to_string();
+        let users_before = NotCredited::of(&r.findings);
+        // The same finding, shown with --include-first-party: flagged.
+        let f = find(&mut r, &lead);
+        f.usage = usage(500);
+        assert!(not_credited_to_us(f) && to_fix_first(f));
+        f.flags.push(Flag::FirstParty);
+        assert!(!not_credited_to_us(f) && !to_fix_first(f));
+        let d = Digest::of(&r);
+        assert!(d.fix_first.iter().all(|f| *f.resource_name != *lead));
+        let users = NotCredited::of(&r.findings);
+        assert_eq!(users.findings + 1, users_before.findings);
+        assert!(users.active_users <= users_before.active_users);
+    }
 }
