@@ -204,7 +204,12 @@ pub struct OutputArgs {
     /// groups, resources and environments, Dataverse hosts, local paths) by
     /// stable short hashes, in every format (for reports that leave the
     /// tenant).
-    #[arg(long)]
+    #[arg(
+        long,
+        env = "PAL_AUDIT_REDACT",
+        hide_env_values = true,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
     pub redact: bool,
     /// The table with whole names and ids and nothing wrapped, however wide
     /// [default: fitted to the terminal (COLUMNS, else its width); piped or
@@ -231,7 +236,13 @@ pub struct AuditArgs {
     /// Another partner ID of your own organisation (a global ID, another
     /// location); repeatable. A link naming one is flagged
     /// linked-to-other-id-of-ours instead of counting as another partner.
-    #[arg(long, value_name = "ID")]
+    #[arg(
+        long,
+        value_name = "ID",
+        env = "PAL_AUDIT_OUR_OTHER_ID",
+        hide_env_values = true,
+        value_delimiter = ','
+    )]
     pub our_other_id: Vec<String>,
     /// Audit even though no link in --links/--attestations names
     /// --partner-id (links naming an --our-other-id do not count). Without
@@ -247,7 +258,13 @@ pub struct AuditArgs {
     pub include_first_party: bool,
     /// Another solution publisher (its unique name) to take for Microsoft's,
     /// besides MicrosoftCorporation and microsoftfirstparty; repeatable.
-    #[arg(long, value_name = "NAME")]
+    #[arg(
+        long,
+        value_name = "NAME",
+        env = "PAL_AUDIT_MICROSOFT_PUBLISHER",
+        hide_env_values = true,
+        value_delimiter = ','
+    )]
     pub microsoft_publisher: Vec<String>,
     /// Products to audit: power-apps, power-automate, power-bi, customer-insights
     /// (comma-separated) [default: all].
@@ -291,11 +308,22 @@ pub struct AuditArgs {
     pub attestation_max_age: Option<u32>,
     /// Do not read each flow's owners (one call per flow): faster on large
     /// tenants, but linked-owner-not-creator can then not be raised.
-    #[arg(long)]
+    #[arg(
+        long,
+        env = "PAL_AUDIT_NO_FLOW_OWNERS",
+        hide_env_values = true,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
     pub no_flow_owners: bool,
     /// Save what this audit read to DIR, so a later `--since` audit can
     /// reuse it (the folder holds UPNs: keep it like the report).
-    #[arg(long, value_name = "DIR", value_hint = ValueHint::DirPath)]
+    #[arg(
+        long,
+        value_name = "DIR",
+        value_hint = ValueHint::DirPath,
+        env = "PAL_AUDIT_CACHE",
+        hide_env_values = true
+    )]
     pub cache: Option<PathBuf>,
     /// A delta audit: REPORT is the previous audit's JSON report, written
     /// with the same --cache DIR. Only apps and flows whose lastModifiedTime
@@ -305,7 +333,13 @@ pub struct AuditArgs {
     pub since: Option<PathBuf>,
     /// Stop reading after DURATION (like 90s, 45m, 6h) and report what was
     /// read, with the rest as gaps (exit 4) [default: 6h].
-    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    #[arg(
+        long,
+        value_name = "DURATION",
+        value_parser = duration,
+        env = "PAL_AUDIT_TIMEOUT",
+        hide_env_values = true
+    )]
     pub timeout: Option<std::time::Duration>,
     /// Save every response read to DIR (one JSON file each, never a token or
     /// key; with --redact, addresses and names pseudonymized alike in every

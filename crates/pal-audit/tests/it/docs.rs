@@ -148,3 +148,37 @@ fn security_md_lists_every_api_a_token_goes_to() {
         );
     }
 }
+
+#[test]
+fn every_audit_flag_but_the_per_run_ones_has_a_variable() {
+    // Flags that name this run's own files or stop it from being repeated
+    // unattended: the README says they have no variable.
+    const PER_RUN: &[&str] = &[
+        "--since",
+        "--force",
+        "--record",
+        "--config",
+        "--help",
+        "--verbose",
+        "--quiet",
+    ];
+    let cli = Cli::command();
+    let audit = cli.find_subcommand("audit").expect("an audit command");
+    let missing: Vec<String> = audit
+        .get_arguments()
+        .filter(|a| a.get_env().is_none())
+        .filter_map(|a| a.get_long().map(|l| format!("--{l}")))
+        .filter(|l| !PER_RUN.contains(&l.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "audit flags without a PAL_AUDIT_* variable: {missing:?}"
+    );
+    let readme = read("README.md");
+    for flag in PER_RUN.iter().take(3) {
+        assert!(
+            readme.contains(&format!("`{flag}`")) || readme.contains(&format!("`{flag} ")),
+            "README names the per-run flag {flag}"
+        );
+    }
+}
