@@ -261,14 +261,27 @@ fn apart(v: Verdict, counts: &std::collections::BTreeMap<Verdict, u64>, at_risk:
 /// The linked identities: their evidence, its age, and the findings
 /// resting on each.
 fn identities_table(digest: &Digest, width: Option<usize>, opts: TableOptions) -> Table {
-    let header = [
-        "identity",
-        "kind",
-        "partner",
-        "evidence",
-        "age",
-        "findings resting on it",
-    ];
+    // Narrower than COMPACT_BELOW, the kind goes under the identity and the
+    // age under the evidence, so the findings keep room to be read.
+    let compact = width.is_some_and(|w| w < COMPACT_BELOW);
+    let (header, mins): (&[&str], &[usize]) = if compact {
+        (
+            &["identity", "partner", "evidence", "findings resting on it"],
+            &[13, 7, 8, 20],
+        )
+    } else {
+        (
+            &[
+                "identity",
+                "kind",
+                "partner",
+                "evidence",
+                "age",
+                "findings resting on it",
+            ],
+            &[13, 6, 7, 8, 5, 14],
+        )
+    };
     let rows: Vec<Vec<Vec<Piece>>> = digest
         .identities
         .iter()
@@ -287,24 +300,34 @@ fn identities_table(digest: &Digest, width: Option<usize>, opts: TableOptions) -
             if !names.is_empty() {
                 resting.push(Piece::Words(names.join(", ")));
             }
-            vec![
+            let mut identity = vec![
+                Piece::Name(link.principal_name.as_deref().unwrap_or("-").to_string()),
+                Piece::Id(link.principal_id.to_string()),
+            ];
+            let kind = Piece::Words(serde_plain(&link.principal_kind));
+            let evidence = Piece::Words(id.evidence().to_string());
+            let age = Piece::Words(if link.stale {
+                format!("{} (stale)", id.age())
+            } else {
+                id.age()
+            });
+            let partner = vec![Piece::Id(link.partner_id.to_string())];
+            if compact {
+                identity.push(kind);
+                vec![identity, partner, vec![evidence, age], resting]
+            } else {
                 vec![
-                    Piece::Name(link.principal_name.as_deref().unwrap_or("-").to_string()),
-                    Piece::Id(link.principal_id.to_string()),
-                ],
-                vec![Piece::Words(serde_plain(&link.principal_kind))],
-                vec![Piece::Id(link.partner_id.to_string())],
-                vec![Piece::Words(id.evidence().to_string())],
-                vec![Piece::Words(if link.stale {
-                    format!("{} (stale)", id.age())
-                } else {
-                    id.age()
-                })],
-                resting,
-            ]
+                    identity,
+                    vec![kind],
+                    partner,
+                    vec![evidence],
+                    vec![age],
+                    resting,
+                ]
+            }
         })
         .collect();
-    let (header, cells) = fitted(&header, &[13, 6, 7, 8, 5, 8], &rows, width);
+    let (header, cells) = fitted(header, mins, &rows, width);
     let mut t = new_table(opts);
     t.set_header(header);
     for row in cells {
