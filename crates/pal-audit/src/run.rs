@@ -107,7 +107,10 @@ fn run_args(args: Vec<OsString>) -> Result<ExitCode, Error> {
                 .await;
                 write_text(
                     output.as_deref(),
-                    &report::terminal_safe(&doctor::render(&checks, 160)),
+                    &report::terminal_safe(&doctor::render(
+                        &checks,
+                        crate::term::table_width_here(false, output.is_none()),
+                    )),
                 )?;
                 Ok::<Outcome, Error>(doctor::outcome(&checks))
             })?

@@ -59,6 +59,10 @@ pub struct Exchange {
     /// The response's `Retry-After` header as sent, when it had one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<String>,
+    /// The response's `NextPageUri` header, when it had one: the Management
+    /// Activity API pages by it, not in the body, so a replay must send it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_page_uri: Option<String>,
     /// The body as JSON when it is JSON, else as text.
     pub body: serde_json::Value,
 }
@@ -103,6 +107,15 @@ pub struct Recorder {
     exchanges: Mutex<Vec<Exchange>>,
 }
 
+/// The response headers a recording keeps.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Headers<'a> {
+    /// `Retry-After`, as sent.
+    pub retry_after: Option<&'a str>,
+    /// `NextPageUri` (or `NextPageUrl`), as sent.
+    pub next_page_uri: Option<&'a str>,
+}
+
 /// A request as the recorder sees it.
 pub struct Request<'a> {
     /// The HTTP method.
@@ -114,9 +127,9 @@ pub struct Request<'a> {
 }
 
 impl Recorder {
-    /// Keeps the response to `req`, next in order: its status,
-    /// `Retry-After` and body.
-    pub fn record(&self, req: &Request<'_>, status: u16, retry_after: Option<&str>, body: &[u8]) {
+    /// Keeps the response to `req`, next in order: its status, the
+    /// headers a replay needs (`Retry-After`, `NextPageUri`) and its body.
+    pub fn record(&self, req: &Request<'_>, status: u16, headers: Headers<'_>, body: &[u8]) {
         let mut all = self.exchanges.lock().expect("recorder");
         let seq = all.len() as u64 + 1;
         all.push(Exchange {
@@ -127,7 +140,8 @@ impl Recorder {
             query: req.url.query().unwrap_or_default().to_string(),
             request_sha256: req.body.map(sha256_hex),
             status,
-            retry_after: retry_after.map(str::to_string),
+            retry_after: headers.retry_after.map(str::to_string),
+            next_page_uri: headers.next_page_uri.map(str::to_string),
             body: serde_json::from_slice(body).unwrap_or_else(|_| {
                 serde_json::Value::String(String::from_utf8_lossy(body).into_owned())
             }),
@@ -289,6 +303,9 @@ pub fn redact_target(path: &str, query: &str) -> (String, String) {
 }
 
 fn redact_exchange(e: &Exchange) -> Exchange {
+    // `next_page_uri` stays as sent: the service writes it (the tenant's
+    // id and times, no names), and the replay matches the request it leads
+    // to after the same redaction as any other.
     let mut e = e.clone();
     let (path, query) = redact_target(&e.path, &e.query);
     e.path = path;
@@ -345,8 +362,16 @@ mod tests {
             url: &url,
             body: None,
         };
-        r.record(&req, 429, Some("1"), b"{}");
-        r.record(&req, 200, None, br#"{"value":[]}"#);
+        let throttled = Headers {
+            retry_after: Some("1"),
+            ..Headers::default()
+        };
+        r.record(&req, 429, throttled, b"{}");
+        let paged = Headers {
+            next_page_uri: Some("https://api.flow.microsoft.com/x?page=2"),
+            ..Headers::default()
+        };
+        r.record(&req, 200, paged, br#"{"value":[]}"#);
         assert_eq!(r.save(dir.path(), false).unwrap(), 2);
         let (m, by_key) = load(dir.path()).unwrap();
         assert_eq!(m.responses, 2);
@@ -354,6 +379,11 @@ mod tests {
         assert_eq!(
             list.iter().map(|e| e.status).collect::<Vec<_>>(),
             [429, 200]
+        );
+        assert_eq!(list[0].retry_after.as_deref(), Some("1"));
+        assert_eq!(
+            list[1].next_page_uri.as_deref(),
+            Some("https://api.flow.microsoft.com/x?page=2")
         );
         std::fs::write(dir.path().join("000002.json"), "{").unwrap();
         let err = load(dir.path()).unwrap_err().to_string();

@@ -103,5 +103,12 @@ async fn handle(
     {
         r.headers_mut().insert(header::RETRY_AFTER, ra);
     }
+    if let Some(next) = e
+        .next_page_uri
+        .as_deref()
+        .and_then(|v| HeaderValue::from_str(v).ok())
+    {
+        r.headers_mut().insert("NextPageUri", next);
+    }
     r
 }

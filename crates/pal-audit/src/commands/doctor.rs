@@ -365,12 +365,20 @@ pub fn outcome(checks: &[Check]) -> Outcome {
     }
 }
 
-pub fn render(checks: &[Check], width: u16) -> String {
+/// The checks as a table, fitted to `width` (the terminal's, as
+/// `term::table_width_here` gives it), or unwrapped when `None` (piped).
+pub fn render(checks: &[Check], width: Option<u16>) -> String {
     let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .force_no_tty()
-        .set_width(width);
+    t.load_preset(UTF8_FULL_CONDENSED).force_no_tty();
+    match width {
+        Some(w) => {
+            t.set_content_arrangement(ContentArrangement::Dynamic)
+                .set_width(w);
+        }
+        None => {
+            t.set_content_arrangement(ContentArrangement::Disabled);
+        }
+    }
     t.set_header(["API", "target", "status", "detail", "to fix"]);
     for c in checks {
         t.add_row(vec![

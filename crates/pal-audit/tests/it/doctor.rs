@@ -145,3 +145,31 @@ fn doctor_writes_to_output() {
     let out = doctor(&emu, &["--output", dir.path().to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "a folder is refused");
 }
+
+#[test]
+fn the_table_fits_the_width_it_is_given_and_is_whole_when_piped() {
+    let emu = Emulator::start("403@api.powerbi.com*all", 100);
+    let wide = doctor(&emu, &[]);
+    let wide = String::from_utf8_lossy(&wide.stdout).to_string();
+    // Piped: one line a check, however long its detail.
+    assert!(wide.lines().any(|l| l.chars().count() > 120), "{wide}");
+    for columns in ["80", "100"] {
+        let base = emu.base();
+        let out = bin()
+            .env("COLUMNS", columns)
+            .env(
+                "PAL_AUDIT_TOKEN",
+                jwt("11111111-1111-4111-8111-000000000001", None),
+            )
+            .env("PAL_AUDIT_CI_KEY", CI_KEY)
+            .args(["doctor", "--auth", "static-token", "--api-base", &base])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let max: usize = columns.parse().unwrap();
+        for line in text.lines() {
+            assert!(line.chars().count() <= max, "{columns}: {line:?}\n{text}");
+        }
+        assert!(text.contains("refused"), "{text}");
+    }
+}

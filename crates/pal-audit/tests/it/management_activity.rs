@@ -112,7 +112,7 @@ fn no_credit_the_records_do_not_give(clean: &Value, faulted: &Value) {
 /// The bundled tenant with one more launch, of Quote Builder by Erin Walsh
 /// on a day that already has a blob (a second page with one blob a page),
 /// and its records written as a file for `--audit-log`.
-fn tenant_and_file() -> (pal_emulator::TenantModel, tempfile::TempDir, String) {
+pub(crate) fn tenant_and_file() -> (pal_emulator::TenantModel, tempfile::TempDir, String) {
     let (mut model, _) = pal_emulator::contoso::load().unwrap();
     let mut extra = model
         .audit_records

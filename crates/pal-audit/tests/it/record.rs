@@ -111,3 +111,33 @@ fn a_broken_recording_is_exit_2_with_the_file() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("recording.json: $.format"), "{err}");
 }
+
+#[test]
+fn a_replayed_audit_api_follows_the_recorded_next_page_uri() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("rec");
+    let rec_s = rec.to_str().unwrap();
+    // One item a page, and a day with two blobs: the Management Activity
+    // API's content listing pages by its NextPageUri header, which the body
+    // does not hold.
+    let (model, _records, _) = crate::management_activity::tenant_and_file();
+    let emu = Emulator::serve(model, "", 1);
+    let args = ["--format", "json", "--audit-api", "--activity-days", "7"];
+    let recorded = audit(&emu, &[&args[..], &["--record", rec_s]].concat());
+    drop(emu);
+    let recorded = json(&recorded);
+    let saved = files(&rec);
+    assert!(
+        saved.iter().any(|(_, t)| t.contains("\"next_page_uri\"")),
+        "the paging header is recorded"
+    );
+    let replay = Emulator::replay(&rec);
+    let out = audit(&replay, &args);
+    let replayed = json(&out);
+    assert_eq!(
+        without_time(replayed),
+        without_time(recorded),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

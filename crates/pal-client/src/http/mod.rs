@@ -419,7 +419,7 @@ impl HttpClient {
         target: &Target,
         body: Option<&[u8]>,
         status: StatusCode,
-        retry_after: Option<&str>,
+        headers: record::Headers<'_>,
         raw: &[u8],
     ) {
         if let Some(r) = &self.recorder {
@@ -428,7 +428,7 @@ impl HttpClient {
                 url: &target.real,
                 body,
             };
-            r.record(&req, status.as_u16(), retry_after, raw);
+            r.record(&req, status.as_u16(), headers, raw);
         }
     }
 
@@ -806,10 +806,22 @@ impl HttpClient {
                         Err(e) => Attempt::Failed(describe_reqwest(e)),
                         Ok(resp) if resp.status().is_success() => {
                             let status = resp.status();
+                            // Kept for a recording: the one paging header.
+                            let next_page = self.recorder.as_ref().and_then(|_| {
+                                ["NextPageUri", "NextPageUrl"]
+                                    .iter()
+                                    .find_map(|h| resp.headers().get(*h))
+                                    .and_then(|v| v.to_str().ok())
+                                    .map(str::to_string)
+                            });
                             match read(resp, &target).await {
                                 Ok((out, raw)) => {
                                     if let Some(raw) = raw {
-                                        self.keep(&method, &target, body, status, None, &raw);
+                                        let headers = record::Headers {
+                                            retry_after: None,
+                                            next_page_uri: next_page.as_deref(),
+                                        };
+                                        self.keep(&method, &target, body, status, headers, &raw);
                                     }
                                     host.succeeded();
                                     tracing::debug!(url = %shown, status = status.as_u16(), "response");
@@ -838,7 +850,10 @@ impl HttpClient {
                                 &target,
                                 body,
                                 status,
-                                retry_after_text.as_deref(),
+                                record::Headers {
+                                    retry_after: retry_after_text.as_deref(),
+                                    next_page_uri: None,
+                                },
                                 &answer,
                             );
                             let body = if status.is_redirection() {
