@@ -1,8 +1,10 @@
 //! The HTML report in a real browser (headless Chromium, Debian's package):
 //! the demo page and a large synthetic one load with no script error, find
 //! what is searched for (through the URL fragment the page reads), keep
-//! hostile names as text, and the first screen is a picture, not a blank.
-//! Without Chromium the tests skip, except under CI, where they fail.
+//! hostile names as text, the first screen is a picture, not a blank, and
+//! printing (to PDF, read back with pdftotext) keeps every fix the page
+//! shows. Without Chromium (or pdftotext) the tests skip, except under CI,
+//! where they fail.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -350,4 +352,62 @@ fn measure_a_150000_finding_page() {
             started.elapsed()
         );
     }
+}
+
+/// `pdftotext` (Debian's poppler-utils), or `None` when it is absent and
+/// this is not CI, like [`chromium`].
+fn pdftotext() -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("pdftotext"))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false");
+        assert!(
+            !ci,
+            "CI is set and pdftotext is not installed: .ci/run installs it (apt-get install -y poppler-utils)"
+        );
+        eprintln!("SKIPPED: pdftotext is not installed (apt-get install -y poppler-utils)");
+    }
+    found
+}
+
+#[test]
+fn printing_keeps_every_fix_the_page_shows() {
+    let Some(chromium) = chromium() else { return };
+    let Some(pdftotext) = pdftotext() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (r, page) = demo_page(dir.path());
+    // On screen, after the script ran: the fix-first list and every row of
+    // the one page of findings (the demo has fewer than a page).
+    let shown = dom(&chromium, &page, "");
+    assert!(r.findings.len() <= 100);
+    let on_screen = shown.matches("<b>Fix:").count();
+    let with_fix = r.findings.iter().filter(|f| f.fix.is_some()).count();
+    assert!(
+        on_screen >= with_fix,
+        "{on_screen} fixes shown of {with_fix}"
+    );
+    let pdf = dir.path().join("demo.pdf");
+    run_chromium(
+        &chromium,
+        &[
+            &format!("--print-to-pdf={}", pdf.display()),
+            "--no-pdf-header-footer",
+        ],
+        &file_url(&page, ""),
+    );
+    let out = Command::new(pdftotext)
+        .arg(&pdf)
+        .arg("-")
+        .output()
+        .expect("pdftotext runs");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text.matches("Fix:").count(),
+        on_screen,
+        "printed fixes against the fixes on screen:\n{text}"
+    );
 }
