@@ -57,6 +57,25 @@ pub fn table_width_here(wide: bool, to_stdout: bool) -> Option<u16> {
     table_width(wide, std::env::var("COLUMNS").ok().as_deref(), terminal)
 }
 
+/// A plain table (no colour) that comfy-table fits to `width`, or leaves
+/// unwrapped when `None` (piped): `doctor`'s and `fix --apply`'s.
+pub fn plain_table(width: Option<u16>) -> comfy_table::Table {
+    use comfy_table::ContentArrangement;
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED)
+        .force_no_tty();
+    match width {
+        Some(w) => {
+            t.set_content_arrangement(ContentArrangement::Dynamic)
+                .set_width(w);
+        }
+        None => {
+            t.set_content_arrangement(ContentArrangement::Disabled);
+        }
+    }
+    t
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,9 +1,6 @@
 //! `pal-audit doctor`: one cheap read per API with the chosen credential, and
 //! for each refusal the setup step that fixes it.
 
-use comfy_table::presets::UTF8_FULL_CONDENSED;
-use comfy_table::{ContentArrangement, Table};
-
 use crate::error::{Error, Outcome};
 use pal_client::auth::{AuthKind, Claims, Secret, Tokens};
 use pal_client::http::{HttpClient, HttpError};
@@ -368,17 +365,7 @@ pub fn outcome(checks: &[Check]) -> Outcome {
 /// The checks as a table, fitted to `width` (the terminal's, as
 /// `term::table_width_here` gives it), or unwrapped when `None` (piped).
 pub fn render(checks: &[Check], width: Option<u16>) -> String {
-    let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED).force_no_tty();
-    match width {
-        Some(w) => {
-            t.set_content_arrangement(ContentArrangement::Dynamic)
-                .set_width(w);
-        }
-        None => {
-            t.set_content_arrangement(ContentArrangement::Disabled);
-        }
-    }
+    let mut t = crate::term::plain_table(width);
     t.set_header(["API", "target", "status", "detail", "to fix"]);
     for c in checks {
         t.add_row(vec![

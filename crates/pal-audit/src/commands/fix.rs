@@ -190,10 +190,8 @@ pub(crate) async fn fix_command(
     )
     .await?
     .report;
-    let mut t = comfy_table::Table::new();
-    t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED)
-        .force_no_tty()
-        .set_header(["resource", "kind", "step", "before", "after"]);
+    let mut t = crate::term::plain_table(crate::term::table_width_here(false, true));
+    t.set_header(["resource", "kind", "step", "before", "after"]);
     let mut all_good = true;
     for (step, outcome) in &outcomes {
         let now = after

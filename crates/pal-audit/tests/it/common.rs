@@ -271,3 +271,65 @@ pub fn requests(report: &Value, source: &str) -> u64 {
         .map(|c| c["requests"].as_u64().unwrap())
         .sum()
 }
+
+/// What an [`activity_run`] gave.
+pub struct Run {
+    pub code: Option<i32>,
+    pub report: serde_json::Value,
+    pub stderr: String,
+}
+
+/// An audit of the readable environments, JSON, never failing on findings,
+/// with short retry waits, and `extra` flags (the activity sources' tests).
+pub fn activity_run(emu: &Emulator, extra: &[&str]) -> Run {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("pal-audit.toml");
+    std::fs::write(&config, "[http]\nbase_delay_ms = 20\nmax_delay_s = 1\n").unwrap();
+    let base = emu.base();
+    let out = bin()
+        .env("PAL_AUDIT_TOKEN", TOKEN)
+        .env("PAL_AUDIT_CI_KEY", CI_KEY)
+        .args([
+            "-vv",
+            "audit",
+            "--auth",
+            "static-token",
+            "--api-base",
+            &base,
+            "--partner-id",
+            PARTNER,
+            "--links",
+            "crates/pal-emulator/contoso/links.csv",
+            "--attestations",
+            "crates/pal-emulator/contoso/attestations",
+            "--as-of",
+            AS_OF,
+            "--format",
+            "json",
+            "--fail-on",
+            "none",
+            "--config",
+            config.to_str().unwrap(),
+        ])
+        .args(READABLE)
+        .args(extra)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    Run {
+        code: out.status.code(),
+        report: json(&out),
+        stderr,
+    }
+}
+
+/// The report's coverage row of `source`.
+pub fn coverage<'a>(report: &'a serde_json::Value, source: &str) -> &'a serde_json::Value {
+    report["coverage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["source"] == source)
+        .unwrap_or_else(|| panic!("no {source} coverage row: {}", report["coverage"]))
+}

@@ -12,66 +12,14 @@ use serde_json::Value;
 
 const API: &[&str] = &["--audit-api"];
 
-struct Run {
-    code: Option<i32>,
-    report: Value,
-    stderr: String,
-}
-
 /// An audit of the readable environments with the bundled CI export and
 /// `activity` as the unified audit log's flags; short retry waits.
 fn run(emu: &Emulator, activity: &[&str]) -> Run {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("pal-audit.toml");
-    std::fs::write(&config, "[http]\nbase_delay_ms = 20\nmax_delay_s = 1\n").unwrap();
-    let base = emu.base();
-    let out = bin()
-        .env("PAL_AUDIT_TOKEN", TOKEN)
-        .env("PAL_AUDIT_CI_KEY", CI_KEY)
-        .args([
-            "-vv",
-            "audit",
-            "--auth",
-            "static-token",
-            "--api-base",
-            &base,
-            "--partner-id",
-            PARTNER,
-            "--links",
-            "crates/pal-emulator/contoso/links.csv",
-            "--attestations",
-            "crates/pal-emulator/contoso/attestations",
-            "--ci-activity",
-            "crates/pal-emulator/contoso/ci-activity.jsonl",
-            "--as-of",
-            AS_OF,
-            "--format",
-            "json",
-            "--fail-on",
-            "none",
-            "--config",
-            config.to_str().unwrap(),
-        ])
-        .args(READABLE)
-        .args(activity)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    Run {
-        code: out.status.code(),
-        report: json(&out),
-        stderr,
-    }
-}
-
-fn coverage<'a>(report: &'a Value, source: &str) -> &'a Value {
-    report["coverage"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["source"] == source)
-        .unwrap_or_else(|| panic!("no {source} coverage row: {}", report["coverage"]))
+    let ci = [
+        "--ci-activity",
+        "crates/pal-emulator/contoso/ci-activity.jsonl",
+    ];
+    activity_run(emu, &[&ci[..], activity].concat())
 }
 
 /// Canvas apps: id -> (verdict, credited partner, decided by, its source,
