@@ -13,7 +13,7 @@ use crate::links::LinkKind;
 pub const NOT_DELIVERED: &str = "no fix: not delivered by this partner";
 
 pub fn fix_for(g: &AttributionGraph, res: &Resource, f: &Finding, opts: &Options) -> Option<Fix> {
-    if f.flags.contains(&Flag::FirstParty) && f.verdict != Verdict::Credited {
+    if f.first_party() && f.verdict != Verdict::Credited {
         return Some(Fix::new(shared(format_args!(
             "{NOT_DELIVERED}: platform-made (Microsoft's or the platform's own component), no partner's work"
         ))));

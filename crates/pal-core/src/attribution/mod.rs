@@ -346,6 +346,12 @@ impl Finding {
     pub fn at_risk(&self) -> bool {
         self.verdict == Verdict::Credited && self.flags.iter().any(|f| Flag::AT_RISK.contains(f))
     }
+
+    /// A platform-made component shown with `--include-first-party`:
+    /// nobody's delivery, so never counted, never credit lost, never fixed.
+    pub fn first_party(&self) -> bool {
+        self.flags.contains(&Flag::FirstParty)
+    }
 }
 
 /// A link as the report lists it, resolved to an object id where possible.

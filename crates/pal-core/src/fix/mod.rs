@@ -488,7 +488,7 @@ pub fn plan(report: &Report, identity: Identity, opts: &PlanOptions) -> Plan {
         }
         // A platform-made component is no partner's delivery, whoever
         // took part in it.
-        let first_party = f.flags.contains(&Flag::FirstParty);
+        let first_party = f.first_party();
         if (first_party || !crate::attribution::delivered(involved)) && !opts.selected(f) {
             if f.verdict == Verdict::Unknown {
                 decide_first.push(f.clone());

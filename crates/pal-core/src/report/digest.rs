@@ -61,8 +61,7 @@ pub fn ranked(report: &Report) -> Vec<&Finding> {
 pub fn not_credited_to_us(f: &Finding) -> bool {
     // A platform-made component (shown with --include-first-party) is
     // nobody's delivery: no credit is lost on it.
-    matches!(f.verdict, Verdict::Uncredited | Verdict::CreditedToOther)
-        && !f.flags.contains(&Flag::FirstParty)
+    matches!(f.verdict, Verdict::Uncredited | Verdict::CreditedToOther) && !f.first_party()
 }
 
 /// The active users on resources not credited to us.
@@ -117,7 +116,7 @@ impl NotCredited {
 /// `involvement`).
 pub fn to_fix_first(f: &Finding) -> bool {
     (f.verdict == Verdict::Uncredited || f.at_risk())
-        && !f.flags.contains(&Flag::FirstParty)
+        && !f.first_party()
         && f.involvement.as_deref().is_some_and(delivered)
 }
 

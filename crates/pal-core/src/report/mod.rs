@@ -150,10 +150,7 @@ impl Summary {
         let lost = NotCredited::of(findings);
         s.not_credited_active_users = Some(lost.active_users);
         s.not_credited_usage_unknown = Some(lost.usage_unknown);
-        for f in findings
-            .iter()
-            .filter(|f| !f.flags.contains(&Flag::FirstParty))
-        {
+        for f in findings.iter().filter(|f| !f.first_party()) {
             if f.at_risk() {
                 s.at_risk += 1;
                 *s.at_risk_by_product.entry(f.product).or_default() += 1;
@@ -291,7 +288,7 @@ impl FailOn {
     /// has one of the flags. A platform-made finding (`first-party`) fails
     /// it only by a flag named: its verdict is no one's uncredited work.
     pub fn matches(&self, f: &Finding) -> bool {
-        let by_verdict = self.verdicts.contains(&f.verdict) && !f.flags.contains(&Flag::FirstParty);
+        let by_verdict = self.verdicts.contains(&f.verdict) && !f.first_party();
         by_verdict || f.flags.iter().any(|fl| self.flags.contains(fl))
     }
 }
