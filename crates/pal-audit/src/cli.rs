@@ -119,9 +119,9 @@ pub enum Command {
     /// Write a commented pal-audit.toml (`config init`).
     #[command(subcommand)]
     Config(ConfigCommand),
-    /// Print shell completions (options, and in bash, zsh and fish their values): bash, zsh, fish, powershell (pwsh), elvish.
+    /// Print shell completions (commands, options and their values): bash, zsh, fish, powershell (pwsh), elvish.
     #[command(
-        after_help = "Example:\n  pal-audit completions bash > /etc/bash_completion.d/pal-audit"
+        after_help = "The script runs pal-audit from PATH for the candidates. Load it at start-up:\n  bash        ~/.bashrc:    source <(pal-audit completions bash)\n  zsh         ~/.zshrc:     source <(pal-audit completions zsh)\n  fish        pal-audit completions fish > ~/.config/fish/completions/pal-audit.fish\n  PowerShell  $PROFILE:     pal-audit completions pwsh | Out-String | Invoke-Expression\n  elvish      rc.elv:       eval (pal-audit completions elvish | slurp)"
     )]
     Completions(CompletionsArgs),
     #[cfg(feature = "emulator")]
@@ -624,7 +624,7 @@ pub struct CompletionsArgs {
     pub shell: CompletionShell,
 }
 
-/// `completions`' shells: clap_complete's, with `pwsh` for PowerShell.
+/// `completions`' shells, with `pwsh` for PowerShell.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum CompletionShell {
     Bash,
@@ -633,18 +633,6 @@ pub enum CompletionShell {
     #[value(alias = "pwsh")]
     Powershell,
     Elvish,
-}
-
-impl From<CompletionShell> for clap_complete::Shell {
-    fn from(s: CompletionShell) -> Self {
-        match s {
-            CompletionShell::Bash => Self::Bash,
-            CompletionShell::Zsh => Self::Zsh,
-            CompletionShell::Fish => Self::Fish,
-            CompletionShell::Powershell => Self::PowerShell,
-            CompletionShell::Elvish => Self::Elvish,
-        }
-    }
 }
 
 #[derive(Debug, Args, Default)]

@@ -14,25 +14,9 @@ use pal_core::attribution::{Usage, Verdict};
 use pal_core::inventory::ActivitySource;
 use pal_core::report::{self, Report, Summary};
 
-/// Chromium, or `None` (with the reason on stderr) when it is absent and
-/// this is not CI. Under CI a missing Chromium fails the test.
+/// Chromium, or `None` when it is absent and this is not CI.
 fn chromium() -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .flat_map(|dir| ["chromium", "chromium-browser"].map(|n| dir.join(n)))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false");
-        assert!(
-            !ci,
-            "CI is set and chromium is not installed: .ci/run installs it (apt-get install -y chromium)"
-        );
-        eprintln!(
-            "SKIPPED: chromium is not installed (apt-get install -y chromium); the browser tests did not run"
-        );
-    }
-    found
+    crate::common::installed(&["chromium", "chromium-browser"], "chromium")
 }
 
 /// Runs headless Chromium on `url` with `args`, in a new empty profile;
@@ -354,23 +338,9 @@ fn measure_a_150000_finding_page() {
     }
 }
 
-/// `pdftotext` (Debian's poppler-utils), or `None` when it is absent and
-/// this is not CI, like [`chromium`].
+/// `pdftotext`, or `None` when it is absent and this is not CI.
 fn pdftotext() -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join("pdftotext"))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false");
-        assert!(
-            !ci,
-            "CI is set and pdftotext is not installed: .ci/run installs it (apt-get install -y poppler-utils)"
-        );
-        eprintln!("SKIPPED: pdftotext is not installed (apt-get install -y poppler-utils)");
-    }
-    found
+    crate::common::installed(&["pdftotext"], "poppler-utils")
 }
 
 #[test]

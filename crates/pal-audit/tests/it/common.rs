@@ -333,3 +333,27 @@ pub fn coverage<'a>(report: &'a serde_json::Value, source: &str) -> &'a serde_js
         .find(|c| c["source"] == source)
         .unwrap_or_else(|| panic!("no {source} coverage row: {}", report["coverage"]))
 }
+
+/// The first of `names` on PATH: a program of Debian's `package` that a
+/// test drives (a browser, a shell). `None`, with the reason on stderr, when
+/// none is installed and this is not CI; under CI (which `.ci/run` installs
+/// them for) a missing one fails the test.
+pub fn installed(names: &[&str], package: &str) -> Option<std::path::PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .flat_map(|dir| names.iter().map(move |n| dir.join(n)))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false");
+        let what = names[0];
+        assert!(
+            !ci,
+            "CI is set and {what} is not installed: .ci/run installs it (apt-get install -y {package})"
+        );
+        eprintln!(
+            "SKIPPED: {what} is not installed (apt-get install -y {package}); its tests did not run"
+        );
+    }
+    found
+}

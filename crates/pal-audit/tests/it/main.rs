@@ -8,6 +8,7 @@ mod browser;
 mod cli;
 #[allow(dead_code)]
 mod common;
+mod completions;
 mod delta;
 mod docs;
 mod doctor;

@@ -1,0 +1,264 @@
+//! Shell completions: every shell completes commands, options and option
+//! values. Each script (clap_complete's dynamic registration) runs the
+//! binary with PAL_AUDIT_COMPLETE=SHELL and the words up to the cursor.
+//! bash, zsh, fish and elvish run their script for real (Debian's packages,
+//! which `.ci/run` installs; zsh's and elvish's completion functions called
+//! as the line editor calls them, since their editors need a terminal).
+//! PowerShell cannot be installed here: the binary's answers are checked as
+//! its script asks for them.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::common::{bin, installed};
+
+/// `pal-audit completions SHELL`'s script, in a file.
+fn script(shell: &str, dir: &Path) -> std::path::PathBuf {
+    let out = bin().args(["completions", shell]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{shell}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("pal-audit") && text.contains("PAL_AUDIT_COMPLETE"),
+        "{shell}: {text}"
+    );
+    let file = dir.join(format!("pal-audit.{shell}"));
+    std::fs::write(&file, text).unwrap();
+    file
+}
+
+/// A PATH on which `pal-audit` is the binary under test, as the scripts
+/// expect.
+fn path_with_binary() -> std::ffi::OsString {
+    let dir = Path::new(env!("CARGO_BIN_EXE_pal-audit")).parent().unwrap();
+    let rest = std::env::var_os("PATH").unwrap_or_default();
+    std::env::join_paths(std::iter::once(dir.to_path_buf()).chain(std::env::split_paths(&rest)))
+        .unwrap()
+}
+
+/// `program` run with the binary on PATH; its stdout's lines, each cut at
+/// the first `cut` (the candidate without its help text).
+fn lines_of(mut program: Command, what: &str, cut: char) -> Vec<String> {
+    let out = program
+        .env("PATH", path_with_binary())
+        .env_remove("PAL_AUDIT_COMPLETE")
+        .current_dir(crate::common::ROOT)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| l.split(cut).next().unwrap().to_owned())
+        .collect()
+}
+
+/// The words of a command line up to the cursor at its end: an empty last
+/// word when it ends in a space.
+fn words(line: &str) -> Vec<&str> {
+    let mut words: Vec<&str> = line.split_whitespace().collect();
+    if line.ends_with(' ') {
+        words.push("");
+    }
+    words
+}
+
+/// Single-quoted for bash, zsh and elvish (the test lines hold no quote).
+fn quoted(words: &[&str]) -> String {
+    words
+        .iter()
+        .map(|w| format!("'{w}'"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The lines every shell completes, and what it must offer.
+fn completes_what_clap_knows(shell: &str, complete: impl Fn(&str) -> Vec<String>) {
+    let exactly = |line: &str, want: &[&str]| {
+        assert_eq!(complete(line), want, "{shell}: `{line}`");
+    };
+    let offers = |line: &str, want: &[&str]| {
+        let got = complete(line);
+        for w in want {
+            assert!(
+                got.iter().any(|g| g == w),
+                "{shell}: `{line}` offers {w}: {got:?}"
+            );
+        }
+    };
+    exactly(
+        "pal-audit audit --format ",
+        &["table", "json", "csv", "markdown", "html"],
+    );
+    exactly("pal-audit report r.json --format m", &["markdown"]);
+    exactly("pal-audit audit --fail-on cr", &["credited-to-other"]);
+    exactly(
+        "pal-audit audit --products power-bi,power-a",
+        &["power-bi,power-apps", "power-bi,power-automate"],
+    );
+    exactly("pal-audit completions e", &["elvish"]);
+    offers(
+        "pal-audit audit --auth ",
+        &["azure-cli", "client-certificate"],
+    );
+    offers(
+        "pal-audit diff a.json b.json --color ",
+        &["always", "never"],
+    );
+    offers("pal-audit ", &["audit", "demo", "fix", "report"]);
+    offers(
+        "pal-audit audit --",
+        &[
+            "--format",
+            "--fail-on",
+            "--output",
+            "--products",
+            "--redact",
+        ],
+    );
+    // Paths complete as files (run from the package root).
+    offers("pal-audit report Car", &["Cargo.toml"]);
+}
+
+/// bash: the script sourced, its function called as bash calls it on Tab.
+#[test]
+fn bash_completes_commands_options_and_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = script("bash", dir.path());
+    completes_what_clap_knows("bash", |line| {
+        let words = words(line);
+        let cword = words.len() - 1;
+        let program = format!(
+            "source '{}'\nCOMP_WORDS=({})\nCOMP_CWORD={cword}\nCOMP_TYPE=9\n\
+             _clap_complete_pal_audit pal-audit '{}' '{}'\nprintf '%s\\n' \"${{COMPREPLY[@]}}\"\n",
+            file.display(),
+            quoted(&words),
+            words[cword],
+            words[cword - 1],
+        );
+        let mut bash = Command::new("bash");
+        bash.args(["--norc", "--noprofile", "-c", &program]);
+        lines_of(bash, line, '\t')
+    });
+}
+
+/// zsh: the script sourced and its function called with the line editor's
+/// `words` and `CURRENT`; `_describe` (compsys, which needs a terminal)
+/// prints the candidates it is given instead of offering them.
+#[test]
+fn zsh_completes_commands_options_and_values() {
+    let Some(zsh) = installed(&["zsh"], "zsh") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = script("zsh", dir.path());
+    completes_what_clap_knows("zsh", |line| {
+        let words = words(line);
+        let program = format!(
+            "compdef() {{}}\n_describe() {{ local n=${{@[-1]}}; print -l -- ${{(P)n}} }}\n\
+             source '{}'\nwords=({})\nCURRENT={}\n_clap_dynamic_completer_pal_audit\n",
+            file.display(),
+            quoted(&words),
+            words.len(),
+        );
+        let mut z = Command::new(&zsh);
+        z.args(["-f", "-c", &program]);
+        lines_of(z, line, ':')
+    });
+}
+
+/// fish: the script sourced and `complete -C`, fish's own completion of a
+/// command line.
+#[test]
+fn fish_completes_commands_options_and_values() {
+    let Some(fish) = installed(&["fish"], "fish") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = script("fish", dir.path());
+    completes_what_clap_knows("fish", |line| {
+        let program = format!("source '{}'\ncomplete -C '{line}'\n", file.display());
+        let mut f = Command::new(&fish);
+        f.args(["--no-config", "-c", &program]);
+        lines_of(f, line, '\t')
+    });
+}
+
+/// elvish: its completer closure (`edit:` exists only in an interactive
+/// shell) bound to a variable instead, and called with the words.
+#[test]
+fn elvish_completes_commands_options_and_values() {
+    let Some(elvish) = installed(&["elvish"], "elvish") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let registration = std::fs::read_to_string(script("elvish", dir.path())).unwrap();
+    let binding = "set edit:completion:arg-completer[pal-audit] = ";
+    assert!(registration.contains(binding), "{registration}");
+    let closure = registration.replace(binding, "var complete = ");
+    completes_what_clap_knows("elvish", |line| {
+        let program = format!("{closure}\n$complete {}\n", quoted(&words(line)));
+        let mut e = Command::new(&elvish);
+        e.args(["-norc", "-c", &program]);
+        lines_of(e, line, '\t')
+    });
+}
+
+/// PowerShell's script registers a completer that runs
+/// `pal-audit -- WORDS` with PAL_AUDIT_COMPLETE=powershell, the words cut at
+/// the cursor and an empty one after a space; each answer line is
+/// `value<TAB>help`.
+#[test]
+fn powershell_s_script_asks_the_binary_which_answers_values() {
+    let dir = tempfile::tempdir().unwrap();
+    for shell in ["powershell", "pwsh"] {
+        let s = std::fs::read_to_string(script(shell, dir.path())).unwrap();
+        assert!(
+            s.contains("Register-ArgumentCompleter -Native -CommandName pal-audit"),
+            "{s}"
+        );
+        assert!(
+            s.contains("$env:PAL_AUDIT_COMPLETE = \"powershell\""),
+            "{s}"
+        );
+        assert!(s.contains("& pal-audit -- $args"), "{s}");
+    }
+    completes_what_clap_knows("powershell", |line| {
+        // What the script's `& pal-audit -- $args` runs, with the variable set.
+        let mut p = Command::new("env");
+        p.arg("PAL_AUDIT_COMPLETE=powershell")
+            .arg("pal-audit")
+            .arg("--")
+            .args(words(line));
+        lines_of(p, line, '\t')
+    });
+}
+
+/// The variable only asks for completions when it names a shell: empty or
+/// `0` is an ordinary run; an unknown shell is a usage error.
+#[test]
+fn the_completion_variable_is_inert_unless_it_names_a_shell() {
+    for off in ["", "0"] {
+        let out = bin()
+            .env("PAL_AUDIT_COMPLETE", off)
+            .args(["completions", "bash"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        assert!(
+            String::from_utf8(out.stdout)
+                .unwrap()
+                .contains("complete -o")
+        );
+    }
+    let out = bin()
+        .env("PAL_AUDIT_COMPLETE", "tcsh")
+        .args(["--", "pal-audit", ""])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("PAL_AUDIT_COMPLETE"));
+}
