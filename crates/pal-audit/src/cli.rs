@@ -196,6 +196,7 @@ pub struct OutputArgs {
         long,
         value_name = "LEVELS",
         value_parser = FailOnParser,
+        add = clap_complete::engine::ArgValueCompleter::new(fail_on_candidates),
         env = "PAL_AUDIT_FAIL_ON",
         hide_env_values = true
     )]
@@ -772,6 +773,40 @@ impl TypedValueParser for FailOnParser {
                 .map(|(v, help)| PossibleValue::new(v).help(help)),
         ))
     }
+}
+
+/// `--fail-on`'s completions: the levels and `flag:NAME` for each flag,
+/// after whatever the list already holds (`uncredited,fl` offers
+/// `uncredited,flag:...`). Levels and flags already listed are not offered
+/// again.
+fn fail_on_candidates(current: &std::ffi::OsStr) -> Vec<clap_complete::CompletionCandidate> {
+    let Some(current) = current.to_str() else {
+        return Vec::new();
+    };
+    let (done, last) = current
+        .rsplit_once(',')
+        .map_or(("", current), |(d, l)| (d, l));
+    let listed: Vec<&str> = done.split(',').map(str::trim).collect();
+    let prefix = if done.is_empty() {
+        String::new()
+    } else {
+        format!("{done},")
+    };
+    let levels = FailOnParser
+        .possible_values()
+        .into_iter()
+        .flatten()
+        .map(|v| (v.get_name().to_owned(), v.get_help().cloned()));
+    let flags = pal_core::attribution::Flag::ALL
+        .into_iter()
+        .map(|f| (format!("flag:{}", f.as_str()), None));
+    levels
+        .chain(flags)
+        .filter(|(name, _)| name.starts_with(last) && !listed.contains(&name.as_str()))
+        .map(|(name, help)| {
+            clap_complete::CompletionCandidate::new(format!("{prefix}{name}")).help(help)
+        })
+        .collect()
 }
 
 /// A number above zero, at most a million (`--time-scale`).

@@ -100,6 +100,19 @@ fn completes_what_clap_knows(shell: &str, complete: impl Fn(&str) -> Vec<String>
         &["power-bi,power-apps", "power-bi,power-automate"],
     );
     exactly("pal-audit completions e", &["elvish"]);
+    // --fail-on is a list of levels and flags: each item completes.
+    exactly(
+        "pal-audit audit --fail-on uncredited,un",
+        &["uncredited,unknown"],
+    );
+    exactly(
+        "pal-audit report r.json --fail-on unknown,flag:st",
+        &["unknown,flag:stale-attestation"],
+    );
+    offers(
+        "pal-audit audit --fail-on fl",
+        &["flag:group-co-owner", "flag:first-party"],
+    );
     offers(
         "pal-audit audit --auth ",
         &["azure-cli", "client-certificate"],
@@ -158,7 +171,7 @@ fn zsh_completes_commands_options_and_values() {
     completes_what_clap_knows("zsh", |line| {
         let words = words(line);
         let program = format!(
-            "compdef() {{}}\n_describe() {{ local n=${{@[-1]}}; print -l -- ${{(P)n}} }}\n\
+            "compdef() {{}}\n_describe() {{ local n=${{@[-1]}}; print -rl -- ${{(P)n}} }}\n\
              source '{}'\nwords=({})\nCURRENT={}\n_clap_dynamic_completer_pal_audit\n",
             file.display(),
             quoted(&words),
@@ -166,8 +179,26 @@ fn zsh_completes_commands_options_and_values() {
         );
         let mut z = Command::new(&zsh);
         z.args(["-f", "-c", &program]);
-        lines_of(z, line, ':')
+        lines_of(z, line, '\0')
+            .iter()
+            .map(|item| described_value(item))
+            .collect()
     });
+}
+
+/// The value of a `_describe` item, `value:help` with `\:` and `\\` escaping
+/// the value's own colons and backslashes, as zsh reads it.
+fn described_value(item: &str) -> String {
+    let mut value = String::new();
+    let mut chars = item.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => value.extend(chars.next()),
+            ':' => break,
+            c => value.push(c),
+        }
+    }
+    value
 }
 
 /// fish: the script sourced and `complete -C`, fish's own completion of a

@@ -1,6 +1,7 @@
 //! The README's and SECURITY.md's claims, checked against the code: the
 //! flags and variables they name exist, and every API whose token pal-audit
-//! holds is in SECURITY.md's "Where a token may go" table.
+//! holds is in SECURITY.md's "Where a token may go" table, and the 80-column
+//! table the README shows is the one `demo` prints.
 
 use std::collections::BTreeSet;
 
@@ -181,4 +182,32 @@ fn every_audit_flag_but_the_per_run_ones_has_a_variable() {
             "README names the per-run flag {flag}"
         );
     }
+}
+
+/// The README's 80-column table is what `demo` prints at 80 columns (its
+/// Power BI section): the example cannot drift from the program.
+#[test]
+fn the_readme_s_80_column_table_is_the_demo_s() {
+    let readme = read("README.md");
+    let example = readme
+        .split("The table, for the demo's Power BI datasets in an 80-column terminal")
+        .nth(1)
+        .and_then(|s| s.split("```text\n").nth(1))
+        .and_then(|s| s.split("```").next())
+        .expect("the README's 80-column example");
+    let out = crate::common::bin()
+        .arg("demo")
+        .env("COLUMNS", "80")
+        .output()
+        .unwrap();
+    let table = String::from_utf8(out.stdout).unwrap();
+    let section: Vec<&str> = table
+        .lines()
+        .skip_while(|l| !l.starts_with("Power BI ("))
+        .collect();
+    let end = section
+        .iter()
+        .position(|l| l.starts_with('└'))
+        .expect("the Power BI table");
+    assert_eq!(example, section[..=end].join("\n") + "\n");
 }

@@ -795,3 +795,44 @@ fn color_always_is_honoured_when_piped() {
     );
     assert!(!esc(&std::fs::read_to_string(&file).unwrap()));
 }
+
+/// A reader that goes away (`| head`) ends every format's output quietly:
+/// the exit code is the report's, never 2, and nothing on stderr. The
+/// report is far larger than a pipe's buffer, so the writer is still
+/// writing when the pipe closes.
+#[test]
+fn a_closed_pipe_ends_every_format_quietly() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = demo_report();
+    let one = r.findings.clone();
+    for _ in 0..60 {
+        r.findings.extend(one.iter().cloned());
+    }
+    let path = write(dir.path(), "big.json", &r);
+    for format in ["table", "json", "csv", "markdown", "html"] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pal-audit"))
+            .arg("report")
+            .arg(&path)
+            .args(["--format", format, "--fail-on", "none"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut start = [0u8; 100];
+        child.stdout.take().unwrap().read_exact(&mut start).unwrap();
+        // The read end is closed here, with the rest unread.
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(4),
+            "{format}: the saved audit was incomplete; {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.stderr.is_empty(),
+            "{format}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

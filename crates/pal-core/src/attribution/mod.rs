@@ -204,6 +204,27 @@ impl Flag {
         }
     }
 
+    /// Every flag, in the order the rules list them (for `--fail-on
+    /// flag:NAME` completion and checks over all flags).
+    pub const ALL: [Flag; 16] = [
+        Flag::UserAccountLink,
+        Flag::DeclaredLinkOnly,
+        Flag::StaleAttestation,
+        Flag::ConflictingLinks,
+        Flag::LinkedOwnerNotCreator,
+        Flag::GroupCoOwner,
+        Flag::OwnerChangedSinceImport,
+        Flag::ImportedByUnlinkedAccount,
+        Flag::OtherPartnerActivity,
+        Flag::ActivityUnknown,
+        Flag::OrphanedOwner,
+        Flag::LinkUnresolved,
+        Flag::ImporterUnknown,
+        Flag::LinkedToOtherIdOfOurs,
+        Flag::NonProductionEnvironment,
+        Flag::FirstParty,
+    ];
+
     /// The flags that put a `credited` finding at risk (attribution-rules.md,
     /// "Verdicts"): reports count such findings apart from plain `credited`.
     pub const AT_RISK: [Flag; 7] = [
@@ -525,4 +546,33 @@ fn fold_cmp(a: &str, b: &str) -> std::cmp::Ordering {
         }
     }
     a.len().cmp(&b.len())
+}
+
+#[cfg(test)]
+mod flag_tests {
+    use super::Flag;
+
+    /// `Flag::ALL` is exactly the flags docs/attribution-rules.md's "Flags"
+    /// table names, and each name parses back to its flag.
+    #[test]
+    fn all_is_every_flag_the_rules_name() {
+        let rules = include_str!("../../../../docs/attribution-rules.md");
+        let table = rules
+            .split("## Flags")
+            .nth(1)
+            .and_then(|s| s.split("\n## ").next())
+            .unwrap();
+        let mut named: Vec<&str> = table
+            .lines()
+            .filter_map(|l| l.strip_prefix("| `"))
+            .filter_map(|l| l.split('`').next())
+            .collect();
+        let mut all: Vec<&str> = Flag::ALL.iter().map(|f| f.as_str()).collect();
+        for f in Flag::ALL {
+            assert_eq!(Flag::parse(f.as_str()), Some(f));
+        }
+        named.sort_unstable();
+        all.sort_unstable();
+        assert_eq!(all, named);
+    }
 }

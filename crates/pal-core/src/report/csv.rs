@@ -49,7 +49,7 @@ pub fn write_csv(report: &Report, out: &mut dyn std::io::Write) -> std::io::Resu
     let mut w = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
         .from_writer(out);
-    w.write_record(HEADER)?;
+    w.write_record(HEADER).map_err(io_error)?;
     let complete = if report.complete { "true" } else { "false" };
     for f in super::ranked(report) {
         let decided = f
@@ -88,9 +88,23 @@ pub fn write_csv(report: &Report, out: &mut dyn std::io::Write) -> std::io::Resu
             super::active_users(f).map_or_else(String::new, |u| u.to_string()),
             complete.to_string(),
         ];
-        w.write_record(row.iter().map(|c| cell(c)))?;
+        w.write_record(row.iter().map(|c| cell(c)))
+            .map_err(io_error)?;
     }
     w.flush()
+}
+
+/// The csv crate's error as the I/O error under it, kind kept: a closed
+/// pipe (`| head`) must stay `BrokenPipe`, which ends the output quietly,
+/// not become `Other`, which is a failed write (exit 2).
+fn io_error(e: csv::Error) -> std::io::Error {
+    if !matches!(e.kind(), csv::ErrorKind::Io(_)) {
+        return std::io::Error::other(e);
+    }
+    match e.into_kind() {
+        csv::ErrorKind::Io(e) => e,
+        _ => unreachable!("an I/O error, matched above"),
+    }
 }
 
 #[cfg(test)]
@@ -102,5 +116,23 @@ mod tests {
         assert_eq!(cell("=HYPERLINK(1)"), "'=HYPERLINK(1)");
         assert_eq!(cell("-1"), "'-1");
         assert_eq!(cell("Expense Tracker"), "Expense Tracker");
+    }
+
+    /// A writer whose reader went away, as `| head` leaves stdout.
+    struct ClosedPipe;
+    impl std::io::Write for ClosedPipe {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::ErrorKind::BrokenPipe.into())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_closed_pipe_stays_a_closed_pipe() {
+        let report = crate::report::demo_report();
+        let e = write_csv(&report, &mut ClosedPipe).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe);
     }
 }

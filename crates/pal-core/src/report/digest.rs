@@ -314,15 +314,7 @@ mod tests {
     use crate::inventory::ActivitySource;
     use crate::report::Summary;
 
-    /// The demo's report, from the integration tests' JSON snapshot.
-    fn report() -> Report {
-        let text = include_str!("../../../pal-audit/tests/it/snapshots/it__snapshots__json.snap");
-        let json = text.splitn(3, "---").nth(2).unwrap();
-        let mut v: serde_json::Value = serde_json::from_str(json).unwrap();
-        v["generated_at"] = serde_json::json!("2026-11-20T00:00:00Z");
-        v["tool_version"] = serde_json::json!("0");
-        serde_json::from_value(v).unwrap()
-    }
+    use crate::report::demo_report as report;
 
     fn usage(n: u64) -> Option<Usage> {
         Some(Usage {

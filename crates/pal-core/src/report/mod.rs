@@ -307,6 +307,18 @@ pub fn write_json(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     out.write_all(b"\n")
 }
 
+/// The demo's report, from the integration tests' JSON snapshot, for the
+/// renderers' unit tests.
+#[cfg(test)]
+pub(crate) fn demo_report() -> Report {
+    let text = include_str!("../../../pal-audit/tests/it/snapshots/it__snapshots__json.snap");
+    let json = text.splitn(3, "---").nth(2).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(json).unwrap();
+    v["generated_at"] = serde_json::json!("2026-11-20T00:00:00Z");
+    v["tool_version"] = serde_json::json!("0");
+    serde_json::from_value(v).unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
