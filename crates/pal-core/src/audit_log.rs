@@ -190,7 +190,9 @@ fn csv_records(
     text: &str,
     f: &mut impl FnMut(&str, Value) -> Result<(), InputError>,
 ) -> Result<(), InputError> {
+    // Saved again from Excel, the export may be `;`- or tab-separated.
     let mut reader = csv::ReaderBuilder::new()
+        .delimiter(crate::input::csv_delimiter(text))
         .flexible(true)
         .from_reader(text.as_bytes());
     let headers = reader

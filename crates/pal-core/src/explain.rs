@@ -10,7 +10,7 @@ use petgraph::graph::{DiGraph, NodeIndex};
 
 use crate::attribution::{DecidedBy, Finding, LinkRow, Verdict};
 use crate::links::{LinkKind, LinkSource};
-use crate::report::Report;
+use crate::report::{Report, line_safe};
 
 fn kind(k: LinkKind) -> &'static str {
     match k {
@@ -158,7 +158,9 @@ pub fn explain(report: &Report, f: &Finding) -> String {
 }
 
 /// The attribution graph of `findings` in DOT: partners, principals and
-/// resources, joined by link and role edges.
+/// resources, joined by link and role edges. The tenant's text is put on one
+/// line ([`line_safe`]) and every label quoted for DOT ([`dot_string`]), so
+/// a name can neither break the graph's syntax nor a label's lines.
 pub fn dot(report: &Report, findings: &[&Finding]) -> String {
     let mut g: DiGraph<String, String> = DiGraph::new();
     let mut nodes: HashMap<String, NodeIndex> = HashMap::new();
@@ -170,9 +172,10 @@ pub fn dot(report: &Report, findings: &[&Finding]) -> String {
         let r = node(
             &mut g,
             format!("r:{}", f.resource_id),
+            // The one line break in a label is this one, the graph's own.
             format!(
                 "{}\n{} ({})",
-                f.resource_name,
+                line_safe(&f.resource_name),
                 f.kind.as_str(),
                 f.verdict.as_str()
             ),
@@ -182,10 +185,12 @@ pub fn dot(report: &Report, findings: &[&Finding]) -> String {
             let p = node(
                 &mut g,
                 format!("p:{}", a.principal_id),
-                a.principal_name
-                    .as_deref()
-                    .unwrap_or(a.principal_id.as_str())
-                    .to_string(),
+                line_safe(
+                    a.principal_name
+                        .as_deref()
+                        .unwrap_or(a.principal_id.as_str()),
+                )
+                .into_owned(),
             );
             shapes.insert(p, "ellipse");
             g.update_edge(p, r, a.role.words().to_string());
@@ -193,7 +198,7 @@ pub fn dot(report: &Report, findings: &[&Finding]) -> String {
                 let partner = node(
                     &mut g,
                     format!("partner:{}", l.partner_id),
-                    format!("partner {}", l.partner_id),
+                    format!("partner {}", line_safe(l.partner_id.as_str())),
                 );
                 shapes.insert(partner, "box");
                 g.update_edge(p, partner, format!("{} link", source(l.source)));
@@ -201,12 +206,12 @@ pub fn dot(report: &Report, findings: &[&Finding]) -> String {
         }
     }
     let edge = |_: &DiGraph<String, String>, e: petgraph::graph::EdgeReference<'_, String>| {
-        format!("label={:?}", e.weight())
+        format!("label={}", dot_string(e.weight()))
     };
     let node_attrs = |_: &DiGraph<String, String>, (i, label): (NodeIndex, &String)| {
         format!(
-            "label={:?} shape={}",
-            label,
+            "label={} shape={}",
+            dot_string(label),
             shapes.get(&i).copied().unwrap_or("ellipse")
         )
     };
@@ -217,4 +222,38 @@ pub fn dot(report: &Report, findings: &[&Finding]) -> String {
         &node_attrs,
     );
     format!("{dot:?}")
+}
+
+/// `text` as a quoted DOT string: `"` and `\` escaped (so `\N`, `\G` or
+/// `\l` in a name is shown, not expanded by Graphviz), a line feed as DOT's
+/// centred line break `\n`, and any other control character as the visible
+/// `\u{1b}` the terminal shows (its backslash escaped for DOT).
+fn dot_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c if c.is_control() => {
+                out.push('\\');
+                out.extend(c.escape_unicode());
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dot_strings_quote_what_dot_would_read() {
+        assert_eq!(dot_string("Quote Builder"), "\"Quote Builder\"");
+        assert_eq!(dot_string("a\"b\\N\nc\r"), "\"a\\\"b\\\\N\\nc\\\\u{d}\"");
+    }
 }

@@ -105,6 +105,25 @@ pub fn without_bom(mut text: String) -> String {
     text
 }
 
+/// The field separator of a CSV file, from its header line (the first that
+/// is neither blank nor a `#` comment), where no column name has one: of
+/// tab (Excel's "Unicode Text"), `;` (Excel's CSV where the decimal
+/// separator is a comma) and `,`, the one the header has most of; `,` when
+/// it has none. Only the header counts: a row's note may have any of them.
+pub fn csv_delimiter(text: &str) -> u8 {
+    let header = text
+        .lines()
+        .find(|l| !(l.trim().is_empty() || l.starts_with('#')))
+        .unwrap_or_default();
+    let count = |c: u8| header.bytes().filter(|b| *b == c).count();
+    // On a tie `,` wins, then `;`: max_by_key keeps the last of equals.
+    [b',', b';', b'\t']
+        .into_iter()
+        .rev()
+        .max_by_key(|c| count(*c))
+        .unwrap_or(b',')
+}
+
 /// Parses `text` as one JSON value of type `T`: anything but whitespace
 /// after it is refused. Errors name `name` and the JSON path or line.
 pub fn parse_json<T: serde::de::DeserializeOwned>(name: &str, text: &str) -> Result<T, InputError> {
@@ -181,6 +200,22 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    #[test]
+    fn the_delimiter_is_the_header_s() {
+        assert_eq!(csv_delimiter("principal,partner_id\na;b;c,1\n"), b',');
+        assert_eq!(
+            csv_delimiter("# a, b, c\n\nprincipal;partner_id;note\n"),
+            b';'
+        );
+        assert_eq!(
+            csv_delimiter("principal\tpartner_id\tnote\r\na,b;c\t1\t\r\n"),
+            b'\t'
+        );
+        // One column, or nothing: a comma-separated file.
+        assert_eq!(csv_delimiter("principal\n"), b',');
+        assert_eq!(csv_delimiter(""), b',');
     }
 
     #[test]

@@ -193,25 +193,12 @@ pub struct Link {
     pub origin: String,
 }
 
-/// The field separator of a links file, from its header line (the first
-/// that is neither blank nor a comment): `;` when it has more semicolons
-/// than commas (Excel writes `;` where the decimal separator is a comma),
-/// else `,`.
-fn delimiter_of(text: &str) -> u8 {
-    let header = text
-        .lines()
-        .find(|l| !(l.trim().is_empty() || l.starts_with('#')))
-        .unwrap_or_default();
-    let count = |c| header.matches(c).count();
-    if count(';') > count(',') { b';' } else { b',' }
-}
-
-/// Parses a links CSV, comma- or semicolon-separated (see
-/// [`delimiter_of`]). `name` is used in error messages.
+/// Parses a links CSV, comma-, semicolon- or tab-separated (see
+/// [`crate::input::csv_delimiter`]). `name` is used in error messages.
 pub fn parse_links_csv(name: &str, text: &str) -> Result<Vec<Link>, InputError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut reader = csv::ReaderBuilder::new()
-        .delimiter(delimiter_of(text))
+        .delimiter(crate::input::csv_delimiter(text))
         .trim(csv::Trim::All)
         .comment(Some(b'#'))
         .from_reader(text.as_bytes());
@@ -609,6 +596,35 @@ mod tests {
         // A comma-separated file whose note has semicolons stays comma-separated.
         let links = parse_links_csv("l.csv", "principal,partner_id,note\na@b.c,1,a;b;c\n").unwrap();
         assert_eq!(links[0].partner_name.as_deref(), Some("a;b;c"));
+    }
+
+    #[test]
+    fn tab_separated_files_as_excel_saves_unicode_text() {
+        // Excel's "Unicode Text" once decoded: tabs between fields, CRLF,
+        // commas and semicolons inside fields left as they are.
+        let text = format!(
+            "principal\tpartner_id\tkind\tnote\r\n{GUID}\t1234567\tservice-principal\tNorthwind, Ltd; EMEA\r\n\r\na@b.c\t7654321\t\t\"x\ty\"\r\n"
+        );
+        let links = parse_links_csv("links.txt", &text).unwrap();
+        assert_eq!(links.len(), 2);
+        assert_eq!(links[0].partner_id.as_str(), "1234567");
+        assert_eq!(links[0].kind, LinkKind::ServicePrincipal);
+        assert_eq!(
+            links[0].partner_name.as_deref(),
+            Some("Northwind, Ltd; EMEA")
+        );
+        assert_eq!(links[1].partner_name.as_deref(), Some("x\ty"));
+        assert_eq!(links[1].origin, "links.txt:4");
+        // Errors still name the file, the line and the field.
+        let err =
+            parse_links_csv("links.txt", "principal\tpartner_id\r\na@b.c\t12a\r\n").unwrap_err();
+        assert_eq!(err.location, "links.txt:2");
+        assert!(err.message.starts_with("partner_id"), "{err}");
+        let err = parse_links_csv("links.txt", "principal\tpartner\r\n").unwrap_err();
+        assert!(
+            err.message.contains("missing column \"partner_id\""),
+            "{err}"
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Files and streams end to end: where reports go (stdout, --output, a
 //! device, a folder), what happens when writing fails, and the limits on
-//! what is read (size, duplicate columns, byte order marks, UTF-16 and `;`
+//! what is read (size, duplicate columns, byte order marks, UTF-16, `;` and tabs
 //! as Excel saves them, workbooks refused, numbers).
 
 use crate::common::*;
@@ -443,7 +443,8 @@ fn tenant_text_cannot_drive_the_terminal_or_inject_html() {
 }
 
 /// Links files as Excel saves them: `;`-separated, UTF-16 (little and big
-/// endian) with a byte order mark; the same links as the comma-separated
+/// endian) with a byte order mark, "Unicode Text" (UTF-16LE, tab-separated);
+/// the same links as the comma-separated
 /// UTF-8 file. A workbook (zip or OLE by its magic bytes, whatever its
 /// name) is refused with exit 2, naming the file and how to save it.
 #[test]
@@ -454,6 +455,8 @@ fn links_files_as_excel_saves_them_are_read_and_workbooks_refused() {
     )
     .unwrap();
     let semicolons = original.replace(',', ";").replace("\n", "\r\n");
+    // Excel's "Unicode Text": UTF-16LE with a byte order mark, tabs, CRLF.
+    let tabs = original.replace(',', "\t").replace("\n", "\r\n");
     let utf16 = |text: &str, bom: [u8; 2], le: bool| -> Vec<u8> {
         let mut bytes = bom.to_vec();
         for u in text.encode_utf16() {
@@ -501,6 +504,7 @@ fn links_files_as_excel_saves_them_are_read_and_workbooks_refused() {
     for (name, bytes) in [
         ("semicolons.csv", semicolons.clone().into_bytes()),
         ("utf16le.csv", utf16(&semicolons, [0xff, 0xfe], true)),
+        ("unicode-text.txt", utf16(&tabs, [0xff, 0xfe], true)),
         ("utf16be.txt", utf16(&original, [0xfe, 0xff], false)),
         (
             "utf8bom.csv",
@@ -526,6 +530,24 @@ fn links_files_as_excel_saves_them_are_read_and_workbooks_refused() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains(&format!("{}:3", bad.display())), "{stderr}");
+    // So is a bad row of a tab-separated one, with its field.
+    let bad = dir.path().join("bad-tabs.txt");
+    std::fs::write(
+        &bad,
+        utf16(
+            "principal\tpartner_id\tnote\r\nana.costa@contoso.com\t4567890\tok\r\nana.costa@contoso.com\t12a\tx\r\n",
+            [0xff, 0xfe],
+            true,
+        ),
+    )
+    .unwrap();
+    let out = with_links(&bad).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("{}:3: partner_id", bad.display())),
+        "{stderr}"
+    );
     // Workbooks, whatever their extension.
     for (name, magic) in [
         ("links.xlsx", &b"PK\x03\x04\x14\x00\x06\x00"[..]),

@@ -835,4 +835,162 @@ fn a_closed_pipe_ends_every_format_quietly() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+
+/// Line breaks, CR and tabs in the tenant's text: a resource, environment
+/// and identity name, a coverage detail. Shown escaped (`\u{a}`) wherever
+/// the table (at 80 columns and wide) and `explain` (text and DOT) print
+/// them, escaped once: the output is the same as for a report whose names
+/// are that escaped text already, so no name adds a line of its own.
+#[test]
+fn line_breaks_in_names_stay_on_their_line() {
+    use std::sync::Arc;
+    const NAME: &str = "line1\nline2\r\n# heading";
+    let hostile = |s: &str| format!("{s}{NAME}\tend");
+    let escaped = |s: &str| report::line_safe(&hostile(s)).into_owned();
+    let dir = tempfile::tempdir().unwrap();
+    // The finding on an identity that is not credited to us: in the
+    // findings table, the "Not credited" list and the identities table.
+    let build = |name: &dyn Fn(&str) -> String| {
+        let mut r = demo_report();
+        let digest = report::Digest::of(&r);
+        let identity = digest
+            .identities
+            .iter()
+            .find(|i| {
+                i.findings
+                    .iter()
+                    .any(|f| f.verdict != pal_core::attribution::Verdict::Credited)
+            })
+            .expect("an identity with a finding not credited");
+        let principal = identity.link.principal_id.clone();
+        let id = identity
+            .findings
+            .iter()
+            .find(|f| f.verdict != pal_core::attribution::Verdict::Credited)
+            .unwrap()
+            .resource_id
+            .clone();
+        let f = r.findings.iter_mut().find(|f| f.resource_id == id).unwrap();
+        f.resource_name = Arc::from(name("resource "));
+        f.environment_name = Arc::from(name("env "));
+        r.environments
+            .insert(f.environment_id.clone(), name("env "));
+        for a in f
+            .attributed
+            .iter_mut()
+            .filter(|a| a.principal_id.as_str() == principal)
+        {
+            a.principal_name = Some(Arc::from(name("who ")));
+        }
+        for l in r.links.iter_mut().filter(|l| l.principal_id == principal) {
+            l.principal_name = Some(name("who "));
+        }
+        r.coverage[0].detail = name("detail ");
+        (r, id)
+    };
+    let (raw, id) = build(&hostile);
+    let (plain, _) = build(&escaped);
+    let table = |r: &Report, wide: bool| {
+        let args: &[&str] = if wide {
+            &["--wide"]
+        } else {
+            &["--color", "never"]
+        };
+        printed(dir.path(), r, args, &[("COLUMNS", "80")])
+    };
+    let explain = |r: &Report, format: &str| {
+        let path = write(dir.path(), "r.json", r);
+        let out = bin()
+            .arg("explain")
+            .arg(&path)
+            .arg(id.as_str())
+            .args(["--format", format])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let outputs = [
+        ("table at 80", table(&raw, false), table(&plain, false)),
+        ("table --wide", table(&raw, true), table(&plain, true)),
+        ("explain", explain(&raw, "text"), explain(&plain, "text")),
+        ("explain dot", explain(&raw, "dot"), explain(&plain, "dot")),
+    ];
+    for (what, text, same) in &outputs {
+        // The same lines as for the names already escaped: escaped once,
+        // and no line of their own.
+        assert_eq!(text, same, "{what}");
+        assert!(
+            !text.chars().any(|c| c.is_control() && c != '\n'),
+            "{what}: {text}"
+        );
+    }
+    let [(_, at80, _), (_, wide, _), (_, text, _), (_, dot, _)] = &outputs;
+    // Where nothing is wrapped, no cell or line starts with the name's
+    // "heading" (at 80 columns, wrapping at its spaces may).
+    for out in [wide, text, dot] {
+        for line in out.lines() {
+            let cells = line.split(['│', '┆']).map(str::trim);
+            assert!(cells.clone().all(|c| !c.starts_with("# heading")), "{line}");
+        }
+    }
+    let shown = r"line1\u{a}line2\u{d}\u{a}# heading\u{9}end";
+    assert!(at80.contains(r"line1\u{a}line2"), "{at80}");
+    for name in ["resource ", "env ", "who ", "detail "] {
+        assert!(wide.contains(&format!("{name}{shown}")), "{name}: {wide}");
+    }
+    for name in ["resource ", "env ", "who "] {
+        assert!(text.contains(&format!("{name}{shown}")), "{name}: {text}");
+    }
+    assert!(!wide.contains(r"\\u{") && !text.contains(r"\\u{"));
+    // In DOT, the escape's backslash is escaped (Graphviz shows `\u{a}`),
+    // and the label's one line break is the graph's own, after the name.
+    assert!(dot.contains(r"resource line1\\u{a}line2"), "{dot}");
+    assert!(dot.contains(r"# heading\\u{9}end\n"), "{dot}");
+}
+
+/// In the identities table, the findings resting on an identity are named
+/// one to a line at most: a long name is cut with `…` at 80 columns, not
+/// wrapped over rows; `--wide` shows it whole.
+#[test]
+fn identities_cut_long_finding_names() {
+    let mut r = demo_report();
+    let long = "Quarterly Revenue Forecast ".repeat(8).trim().to_string();
+    let id = report::Digest::of(&r)
+        .identities
+        .iter()
+        .find_map(|i| i.findings.first().map(|f| f.resource_id.clone()))
+        .expect("an identity with findings");
+    let f = r.findings.iter_mut().find(|f| f.resource_id == id).unwrap();
+    f.resource_name = std::sync::Arc::from(long.as_str());
+    let dir = tempfile::tempdir().unwrap();
+    let identities = |text: &str| -> Vec<String> {
+        let start = text.find("\nLinked identities\n").unwrap();
+        let end = start + text[start..].find("\nCoverage\n").unwrap();
+        text[start..end].lines().map(str::to_string).collect()
+    };
+    let at80 = identities(&printed(
+        dir.path(),
+        &r,
+        &["--color", "never"],
+        &[("COLUMNS", "80")],
+    ));
+    // Each time it is named, on one line: its start and an ellipsis, no
+    // row after it carrying the rest.
+    let rows: Vec<&String> = at80
+        .iter()
+        .filter(|l| l.contains("Quarterly") || l.contains("Revenue") || l.contains("Forecast"))
+        .collect();
+    assert!(!rows.is_empty(), "{}", at80.join("\n"));
+    for row in rows {
+        let cut = row.contains("Quarterly Revenue") && row.contains('…');
+        assert!(cut, "{}", at80.join("\n"));
+    }
+    assert!(at80.iter().all(|l| widest(l) <= 80));
+    let wide = identities(&printed(dir.path(), &r, &["--wide"], &[("COLUMNS", "80")]));
+    assert!(
+        wide.iter().any(|l| l.contains(&long)),
+        "{}",
+        wide.join("\n")
+    );
 }

@@ -60,6 +60,29 @@ fn classic_four_column_csv() {
     check(&parse_audit_log("a.csv", &text).unwrap());
 }
 
+/// Saved again from Excel as "Unicode Text": tab-separated (the decoding
+/// of UTF-16 is `input::decode`'s), a bad row still named by its line.
+#[test]
+fn tab_separated_export_as_excel_saves_it() {
+    let mut text = String::from("CreationDate\tUserIds\tOperations\tAuditData\r\n");
+    for r in [
+        LEGACY_LAUNCH,
+        NEW_LAUNCH,
+        FLOW_EDIT,
+        EXCHANGE,
+        FLOW_RUN_LIKE,
+    ] {
+        text.push_str(&format!(
+            "2026-11-10T09:00:00Z\tu\top\t{}\r\n",
+            csv_field(r)
+        ));
+    }
+    check(&parse_audit_log("a.txt", &text).unwrap());
+    text.push_str("x\tu\to\t{oops}\r\n");
+    let e = parse_audit_log("a.txt", &text).unwrap_err().to_string();
+    assert!(e.starts_with("a.txt:7: AuditData: not JSON"), "{e}");
+}
+
 #[test]
 fn new_purview_csv_with_a_byte_order_mark() {
     let mut text = String::from(

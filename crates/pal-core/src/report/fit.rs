@@ -173,6 +173,10 @@ pub(crate) enum Piece {
     /// A name then words: on one line when both fit, else the name cut on
     /// its line and the words wrapped below (an attributed user).
     Lead(String, String),
+    /// Names joined by `, `, as many to a line as fit, none split over two
+    /// lines: one longer than a line is cut with `…` (the findings resting
+    /// on an identity).
+    Names(Vec<String>),
 }
 
 impl Piece {
@@ -183,6 +187,7 @@ impl Piece {
             Piece::Words(s) => s.split('\n').map(width).max().unwrap_or(0),
             Piece::Id(s) => width(&short_id(s)),
             Piece::Lead(a, b) => width(&a.replace('\n', " ")) + 1 + width(b),
+            Piece::Names(names) => width(&names.join(", ").replace('\n', " ")),
         }
     }
 
@@ -199,6 +204,7 @@ impl Piece {
             out.push(match self {
                 Piece::Name(s) | Piece::Words(s) | Piece::Id(s) => s.clone(),
                 Piece::Lead(a, b) => format!("{a} {b}"),
+                Piece::Names(names) => names.join(", "),
             });
             return;
         };
@@ -213,8 +219,41 @@ impl Piece {
                 out.push(truncate(a, w));
                 out.extend(wrap(b, w));
             }
+            Piece::Names(names) => out.extend(pack(names, w)),
         }
     }
+}
+
+/// `names` joined by `, ` into lines of at most `max` columns: a name goes
+/// on the line when it fits there (with its comma), else it starts the next
+/// one, cut with `…` when even a line of its own is too narrow.
+fn pack(names: &[String], max: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for (i, name) in names.iter().enumerate() {
+        let comma = if i + 1 < names.len() { "," } else { "" };
+        let item = format!("{name}{comma}").replace('\n', " ");
+        let sep = usize::from(!line.is_empty());
+        if !line.is_empty() && width(&line) + sep + width(&item) <= max {
+            line.push(' ');
+            line.push_str(&item);
+            continue;
+        }
+        if !line.is_empty() {
+            lines.push(std::mem::take(&mut line));
+        }
+        line = if width(&item) <= max {
+            item
+        } else {
+            // The comma kept after the cut: the list still reads as one.
+            let cut = truncate(name, max.saturating_sub(width(comma)).max(1));
+            format!("{cut}{comma}")
+        };
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
 }
 
 /// A table's text, fitted: its header and rows as the lines of each cell.
@@ -324,6 +363,25 @@ mod tests {
         );
         let wide = wrap("販売管理アプリケーション", 5);
         assert!(wide.iter().all(|l| width(l) <= 5), "{wide:?}");
+    }
+
+    #[test]
+    fn names_in_a_list_are_cut_never_wrapped() {
+        let long = "Quarterly Revenue Forecast ".repeat(8);
+        let names =
+            ["Budget 2026", long.trim(), "Field Insights", "and 2 more"].map(str::to_string);
+        assert_eq!(
+            pack(&names, 20),
+            [
+                "Budget 2026,",
+                "Quarterly Revenue …,",
+                "Field Insights,",
+                "and 2 more"
+            ]
+        );
+        // Short names share a line; the last has no comma.
+        assert_eq!(pack(&names[2..], 40), ["Field Insights, and 2 more"]);
+        assert_eq!(pack(&[], 20), [""]);
     }
 
     #[test]

@@ -28,7 +28,7 @@ pub use digest::{
 pub use html::render_html;
 pub use markdown::render_markdown;
 pub use redact::{addresses, pseudonym, redact, tenant_text};
-pub use safe::{for_markdown, for_terminal, markdown_safe, terminal_safe};
+pub use safe::{for_markdown, for_terminal, line_safe, markdown_safe, terminal_safe};
 pub use table::{TableOptions, render_table};
 
 /// The `schema` of every report; `fix::read_report` refuses any other.

@@ -1,6 +1,8 @@
 //! Tenant text made safe to show: control characters (a terminal obeys ESC
-//! sequences in a resource name) become visible escapes, and for Markdown
-//! the HTML specials are escaped too. JSON and CSV keep the data exact.
+//! sequences in a resource name) become visible escapes, line breaks too
+//! in a report's strings (a name must not start a line of its own), and
+//! for Markdown the HTML specials are escaped too. JSON and CSV keep the
+//! data exact.
 
 use std::borrow::Cow;
 
@@ -11,22 +13,37 @@ fn is_control(c: char) -> bool {
     (c.is_control() && c != '\n') || c == '\u{7f}'
 }
 
-/// `text` with every control character (ESC, CR, DEL, C1; newlines kept)
-/// shown as `\u{1b}`, so printing it cannot move the cursor, recolour or
-/// retitle the terminal.
-pub fn terminal_safe(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(is_control) {
+/// `text` with every character `escaped` picks shown as `\u{1b}`.
+fn escape(text: &str, escaped: fn(char) -> bool) -> Cow<'_, str> {
+    if !text.chars().any(escaped) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 8);
     for c in text.chars() {
-        if is_control(c) {
+        if escaped(c) {
             out.extend(c.escape_unicode());
         } else {
             out.push(c);
         }
     }
     Cow::Owned(out)
+}
+
+/// `text` with every control character (ESC, CR, tab, DEL, C1; newlines
+/// kept) shown as `\u{1b}`, so printing it cannot move the cursor, recolour
+/// or retitle the terminal. For text of several lines that pal-audit
+/// composed (an error, `doctor`'s table); one tenant string goes through
+/// [`line_safe`].
+pub fn terminal_safe(text: &str) -> Cow<'_, str> {
+    escape(text, is_control)
+}
+
+/// `text` on one line: every control character shown as [`terminal_safe`]
+/// shows it, and line feeds too (`\u{a}`), so a name cannot print over
+/// several lines or start one of its own (`line1\n# heading`). The escapes
+/// are plain text: escaping again changes nothing.
+pub fn line_safe(text: &str) -> Cow<'_, str> {
+    escape(text, |c| c.is_control() || c == '\u{7f}')
 }
 
 /// `text` for Markdown: terminal-safe, with `&`, `<` and `>` as entities so
@@ -53,10 +70,12 @@ pub fn markdown_safe(text: &str) -> String {
     out
 }
 
-/// A copy of `report` with every string made terminal-safe: for the table,
-/// `explain` and `diff`, which print the tenant's names.
+/// A copy of `report` with every string made [`line_safe`]: for the table,
+/// `explain` and `diff`, which print the tenant's names. None of the
+/// report's strings is meant to span lines (the renderers break lines
+/// themselves), so a line feed in one is the tenant's.
 pub fn for_terminal(report: &Report) -> Report {
-    map_strings(report, |s| terminal_safe(s).into_owned())
+    map_strings(report, |s| line_safe(s).into_owned())
 }
 
 /// A copy of `report` with every string made Markdown-safe.
@@ -96,6 +115,20 @@ mod tests {
         );
         assert!(matches!(terminal_safe("Quote Builder"), Cow::Borrowed(_)));
         assert_eq!(terminal_safe("Ünïcödé ✓"), "Ünïcödé ✓");
+    }
+
+    #[test]
+    fn a_line_safe_name_stays_on_one_line_and_is_escaped_once() {
+        let name = "line1\nline2\r\n# heading\tend\u{1b}[2J\u{85}";
+        let safe = line_safe(name);
+        assert_eq!(
+            safe,
+            "line1\\u{a}line2\\u{d}\\u{a}# heading\\u{9}end\\u{1b}[2J\\u{85}"
+        );
+        assert!(!safe.chars().any(char::is_control));
+        // Already escaped: left as it is, not escaped twice.
+        assert_eq!(line_safe(&safe), safe);
+        assert!(matches!(line_safe("Quote Builder"), Cow::Borrowed(_)));
     }
 
     #[test]

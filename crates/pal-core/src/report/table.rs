@@ -298,7 +298,8 @@ fn identities_table(digest: &Digest, width: Option<usize>, opts: TableOptions) -
             }
             let mut resting = vec![Piece::Words(id.counts())];
             if !names.is_empty() {
-                resting.push(Piece::Words(names.join(", ")));
+                // Cut like every other name, not wrapped over many rows.
+                resting.push(Piece::Names(names));
             }
             let mut identity = vec![
                 Piece::Name(link.principal_name.as_deref().unwrap_or("-").to_string()),
