@@ -3,7 +3,8 @@
 //! what is searched for (through the URL fragment the page reads), keep
 //! hostile names as text, the first screen is a picture, not a blank, and
 //! printing (to PDF, read back with pdftotext) keeps every fix the page
-//! shows. Without Chromium (or pdftotext) the tests skip, except under CI,
+//! shows, every reason, no word broken, on a bounded number of pages.
+//! Without Chromium (or poppler-utils) the tests skip, except under CI,
 //! where they fail.
 
 use std::path::{Path, PathBuf};
@@ -343,10 +344,49 @@ fn pdftotext() -> Option<PathBuf> {
     crate::common::installed(&["pdftotext"], "poppler-utils")
 }
 
+/// `pdfinfo` (poppler-utils too), or `None` when it is absent and this is
+/// not CI.
+fn pdfinfo() -> Option<PathBuf> {
+    crate::common::installed(&["pdfinfo"], "poppler-utils")
+}
+
+/// A token longer than this (an id, a path, a URL, a JSON body) may wrap
+/// anywhere on paper; ordinary words may not.
+const LONG_TOKEN: usize = 30;
+
+/// Text compared as printed: white space (line and page ends included) is
+/// one space, and a hyphen at a line end joins its word again (the browser
+/// breaks `co-owns` after the hyphen; `pdftotext -layout` keeps it).
+fn flowed(text: &str) -> String {
+    text.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace("- ", "-")
+}
+
+/// The runs of ordinary words in `text`, which must print unbroken: its
+/// long tokens (see [`LONG_TOKEN`]) separate runs instead of being in one.
+fn ordinary_runs(text: &str) -> Vec<String> {
+    let mut runs = Vec::new();
+    let mut run: Vec<&str> = Vec::new();
+    for word in text.split_whitespace().chain([""]) {
+        if word.is_empty() || word.chars().count() > LONG_TOKEN {
+            if !run.is_empty() {
+                runs.push(flowed(&run.join(" ")));
+                run.clear();
+            }
+        } else {
+            run.push(word);
+        }
+    }
+    runs
+}
+
 #[test]
 fn printing_keeps_every_fix_the_page_shows() {
     let Some(chromium) = chromium() else { return };
     let Some(pdftotext) = pdftotext() else { return };
+    let Some(pdfinfo) = pdfinfo() else { return };
     let dir = tempfile::tempdir().unwrap();
     let (r, page) = demo_page(dir.path());
     // On screen, after the script ran: the fix-first list and every row of
@@ -368,7 +408,10 @@ fn printing_keeps_every_fix_the_page_shows() {
         ],
         &file_url(&page, ""),
     );
+    // `-layout` keeps a hyphen at a line end (plain pdftotext drops it,
+    // which would misspell `--resource`).
     let out = Command::new(pdftotext)
+        .arg("-layout")
         .arg(&pdf)
         .arg("-")
         .output()
@@ -379,5 +422,47 @@ fn printing_keeps_every_fix_the_page_shows() {
         text.matches("Fix:").count(),
         on_screen,
         "printed fixes against the fixes on screen:\n{text}"
+    );
+    // Readable on paper: every finding's name, every reason (on screen
+    // behind "why") and every fix print as running text, no ordinary word
+    // broken; squeezed into a table column they broke mid-word
+    // ("Headcou nt") and ran one word a line.
+    let printed = flowed(&text);
+    for f in &r.findings {
+        let name = flowed(&f.resource_name);
+        assert!(
+            printed.contains(&name),
+            "{name:?} is not printed whole:\n{text}"
+        );
+        let fix = f.fix.as_ref().map(ToString::to_string);
+        for said in f.reasons.iter().map(|r| r.to_string()).chain(fix) {
+            for run in ordinary_runs(&said) {
+                assert!(
+                    printed.contains(&run),
+                    "{:?}: {run:?} is not printed whole:\n{text}",
+                    f.resource_name
+                );
+            }
+        }
+    }
+    // And compact: findings share pages (at least three to a page, with the
+    // summary, identities and fix-first list), no page to each.
+    let out = Command::new(pdfinfo)
+        .arg(&pdf)
+        .output()
+        .expect("pdfinfo runs");
+    assert!(out.status.success());
+    let info = String::from_utf8_lossy(&out.stdout);
+    let pages: usize = info
+        .lines()
+        .find_map(|l| l.strip_prefix("Pages:"))
+        .unwrap_or_else(|| panic!("no page count in {info}"))
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        pages <= r.findings.len() / 3,
+        "{} findings on {pages} pages",
+        r.findings.len()
     );
 }

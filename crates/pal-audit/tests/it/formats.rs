@@ -30,19 +30,28 @@ fn csv_snapshot_and_shape() {
     assert!(csv.starts_with('\u{feff}'), "a BOM for Excel");
     assert!(csv.contains("\r\n"), "CRLF line ends");
     let mut reader = csv::Reader::from_reader(csv.trim_start_matches('\u{feff}').as_bytes());
-    let last = reader.headers().unwrap().len() - 1;
-    assert_eq!(&reader.headers().unwrap()[last], "audit_complete");
+    let header = reader.headers().unwrap().clone();
+    let last = header.len() - 1;
+    // The two whole-report columns come last, so a reader of the older
+    // columns finds them where they were.
+    assert_eq!(&header[last - 1], "audit_complete");
+    assert_eq!(&header[last], "redacted");
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     assert_eq!(rows.len(), r.findings.len());
-    // The demo's audit is incomplete: every row says so, so a filtered
-    // extract still does.
-    assert!(!r.complete);
+    // The demo's audit is incomplete and not redacted: every row says so,
+    // so a filtered extract still does.
+    assert!(!r.complete && !r.redacted);
+    assert!(rows.iter().all(|row| &row[last - 1] == "false"));
     assert!(rows.iter().all(|row| &row[last] == "false"));
     let mut complete = r.clone();
     complete.complete = true;
+    complete.redacted = true;
     let text = report::render_csv(&complete);
     let mut reader = csv::Reader::from_reader(text.trim_start_matches('\u{feff}').as_bytes());
-    assert!(reader.records().all(|row| &row.unwrap()[last] == "true"));
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), r.findings.len());
+    assert!(rows.iter().all(|row| &row[last - 1] == "true"));
+    assert!(rows.iter().all(|row| &row[last] == "true"));
     insta::assert_snapshot!(csv);
 }
 
@@ -369,6 +378,24 @@ fn redact_leaves_no_tenant_text_in_any_format() {
     ] {
         assert!(plain.contains(t), "{t}");
     }
+    // Each format tells its reader the names are pseudonyms: a sentence for
+    // people, a `redacted` column on every CSV row.
+    let says_redacted = |what: &str, format: &str, out: &[u8]| {
+        let out = String::from_utf8_lossy(out);
+        match format {
+            "json" => assert!(out.contains(r#""redacted": true"#), "{what}"),
+            "csv" => {
+                let mut reader =
+                    csv::Reader::from_reader(out.trim_start_matches('\u{feff}').as_bytes());
+                let last = reader.headers().unwrap().len() - 1;
+                assert_eq!(&reader.headers().unwrap()[last], "redacted", "{what}");
+                let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+                assert!(!rows.is_empty(), "{what}");
+                assert!(rows.iter().all(|row| &row[last] == "true"), "{what}");
+            }
+            _ => assert!(out.contains(report::REDACTED_NOTE), "{what}:\n{out}"),
+        }
+    };
     for format in ["table", "json", "csv", "markdown", "html"] {
         let out = bin()
             .args(["demo", "--redact", "--format", format])
@@ -376,6 +403,7 @@ fn redact_leaves_no_tenant_text_in_any_format() {
             .unwrap();
         assert_eq!(out.status.code(), Some(0), "{format}");
         leaks(&format!("demo {format}"), &out.stdout);
+        says_redacted(&format!("demo {format}"), format, &out.stdout);
         let out = bin()
             .arg("report")
             .arg(&saved)
@@ -383,6 +411,25 @@ fn redact_leaves_no_tenant_text_in_any_format() {
             .output()
             .unwrap();
         leaks(&format!("report {format}"), &out.stdout);
+        says_redacted(&format!("report {format}"), format, &out.stdout);
+        // Not redacted, no format claims it is.
+        let out = bin()
+            .arg("report")
+            .arg(&saved)
+            .args(["--fail-on", "none", "--format", format])
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            !out.contains("Redacted") && !out.contains(r#""redacted""#),
+            "{format}"
+        );
+        if format == "csv" {
+            assert!(
+                out.contains(",false\r\n") && !out.contains(",true\r\n"),
+                "{out}"
+            );
+        }
     }
     // The report says it is redacted, and the same text gets the same
     // pseudonym in the demo and in `report`.

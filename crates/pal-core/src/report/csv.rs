@@ -1,12 +1,14 @@
 //! CSV: one row per finding, attributed users joined, for Excel and friends.
 //! Rows in the order every renderer shows them (`report::ranked`); the last
-//! column, `audit_complete`, is `false` on every row of an incomplete audit,
-//! so a filtered or pasted extract still says so (a marker row would break
-//! csv readers and Excel's filters).
+//! two columns say, on every row, what the whole report is: `audit_complete`
+//! is `false` on every row of an incomplete audit, and `redacted` is `true`
+//! on every row of a `--redact` report (names are pseudonyms), so a filtered
+//! or pasted extract still says so (a marker row would break csv readers and
+//! Excel's filters).
 
 use super::Report;
 
-const HEADER: [&str; 17] = [
+const HEADER: [&str; 18] = [
     "product",
     "kind",
     "environment_id",
@@ -24,6 +26,7 @@ const HEADER: [&str; 17] = [
     "tenant_id",
     "active_users",
     "audit_complete",
+    "redacted",
 ];
 
 /// A cell Excel will not run as a formula: text starting with `= + - @`
@@ -51,6 +54,7 @@ pub fn write_csv(report: &Report, out: &mut dyn std::io::Write) -> std::io::Resu
         .from_writer(out);
     w.write_record(HEADER).map_err(io_error)?;
     let complete = if report.complete { "true" } else { "false" };
+    let redacted = if report.redacted { "true" } else { "false" };
     for f in super::ranked(report) {
         let decided = f
             .decided_by
@@ -87,6 +91,7 @@ pub fn write_csv(report: &Report, out: &mut dyn std::io::Write) -> std::io::Resu
             // Empty when unknown: never zero.
             super::active_users(f).map_or_else(String::new, |u| u.to_string()),
             complete.to_string(),
+            redacted.to_string(),
         ];
         w.write_record(row.iter().map(|c| cell(c)))
             .map_err(io_error)?;

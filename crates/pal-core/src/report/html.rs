@@ -367,6 +367,9 @@ fn summary(s: &mut String, report: &Report, digest: &Digest<'_>) {
         "<h2>Summary</h2>\n<p class=\"lead\"><b>{}</b></p>\n",
         esc(&digest.not_credited.sentence())
     );
+    if report.redacted {
+        let _ = writeln!(s, "<p><b>{}</b></p>", esc(super::REDACTED_NOTE));
+    }
     s.push_str(r#"<table id="totals"><thead><tr><th>product</th><th class="n">credited</th><th class="n">credited at risk</th><th class="n">credited to another partner</th><th class="n">uncredited</th><th class="n">unknown</th></tr></thead><tbody>"#);
     let n = |m: &BTreeMap<Verdict, u64>, v| m.get(&v).copied().unwrap_or(0);
     let mut line = |name: &str, counts: &BTreeMap<Verdict, u64>, risk: u64, bold: bool| {

@@ -39,6 +39,9 @@ pub fn render_markdown(report: &Report) -> String {
     );
     let _ = writeln!(s, "**{}.**\n", digest.not_credited.sentence());
     let _ = writeln!(s, "## Summary\n");
+    if report.redacted {
+        let _ = writeln!(s, "{}\n", super::REDACTED_NOTE);
+    }
     let _ = writeln!(
         s,
         "Credited at risk is counted apart from credited: together they are every credited resource.\n"

@@ -34,6 +34,12 @@ pub use table::{TableOptions, render_table};
 /// The `schema` of every report; `fix::read_report` refuses any other.
 pub const SCHEMA: &str = "pal-audit/report/v1";
 
+/// What the table, Markdown and HTML say when the report is redacted (JSON
+/// has `redacted`, CSV a `redacted` column): a reader must not take a
+/// pseudonym for a real name.
+pub const REDACTED_NOTE: &str =
+    "Redacted: names are pseudonymised (p- and a short hash of the name).";
+
 /// The coverage row of an audit stopped before it had read everything.
 pub const STOPPED_SOURCE: &str = "audit";
 /// Its reason when Ctrl-C stopped it.

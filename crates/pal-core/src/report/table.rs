@@ -56,6 +56,9 @@ pub fn render_table(report: &Report, opts: TableOptions) -> String {
         }
     );
     let _ = writeln!(out, "{}", fit::hang("", "", &title, width));
+    if report.redacted {
+        let _ = writeln!(out, "{}", fit::hang("", "", super::REDACTED_NOTE, width));
+    }
     let _ = writeln!(
         out,
         "{}",
