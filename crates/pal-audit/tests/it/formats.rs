@@ -882,6 +882,7 @@ fn a_closed_pipe_ends_every_format_quietly() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+}
 
 /// Line breaks, CR and tabs in the tenant's text: a resource, environment
 /// and identity name, a coverage detail. Shown escaped (`\u{a}`) wherever

@@ -225,16 +225,24 @@ impl<'a> AttributionGraph<'a> {
         self.undecided.get(id).map(Vec::as_slice)
     }
 
-    /// The `Deleted` attestation that ended a principal's link: the newest
-    /// evidence of a principal with no link, when it is one.
-    pub fn ended_link(&self, id: &PrincipalId) -> Option<&'a Link> {
+    /// The `Deleted` attestations that ended a principal's links: the newest
+    /// evidence of a principal with no link, when it is that; several when
+    /// several share the newest time, sorted by partner and file so the
+    /// reasons never depend on the order the evidence was read in.
+    pub fn ended_links(&self, id: &PrincipalId) -> Vec<&'a Link> {
         if self.effective.contains_key(id) || self.undecided.contains_key(id) {
-            return None;
+            return Vec::new();
         }
-        self.all_links_of(id)
-            .filter(|l| evidence_time(l).is_some())
-            .max_by_key(|l| evidence_time(l))
-            .filter(|l| !l.active)
+        let Some(newest) = self.all_links_of(id).filter_map(evidence_time).max() else {
+            return Vec::new();
+        };
+        let mut ended: Vec<&'a Link> = self
+            .all_links_of(id)
+            .filter(|l| evidence_time(l) == Some(newest) && !l.active)
+            .collect();
+        ended.sort_by(|a, b| (&a.partner_id, &a.origin).cmp(&(&b.partner_id, &b.origin)));
+        ended.dedup_by(|a, b| (&a.partner_id, &a.origin) == (&b.partner_id, &b.origin));
+        ended
     }
 
     /// Rules 1-3 of "Links: which evidence wins": the newest evidence wins

@@ -164,7 +164,7 @@ fn ended_links(g: &AttributionGraph, f: &mut Finding) {
         if a.partner_id.is_some() {
             continue;
         }
-        if let Some(l) = g.ended_link(&a.principal_id) {
+        for l in g.ended_links(&a.principal_id) {
             f.reasons.push(text!(
                 "{}'s link to partner {} ended: the attestation of {} (in {}) found it Deleted, newer than any evidence of a link",
                 g.name_of(&a.principal_id),

@@ -1405,6 +1405,34 @@ mod links_v2 {
         }
     }
 
+    /// Two `Deleted` attestations at one time (ours and another partner's):
+    /// no link, and the reasons name both, the same whatever order the
+    /// evidence was read in (a property test found the order deciding which
+    /// one the reasons named).
+    #[test]
+    fn deleted_attestations_at_one_time_are_all_named_in_any_order() {
+        let found = both(|| {
+            World::new()
+                .attested(1, OTHER, 1, false)
+                .attested(1, OURS, 1, false)
+        });
+        for f in &found {
+            assert_eq!(f.verdict, Verdict::Uncredited, "{:?}", f.reasons);
+            let ended: Vec<&str> = f
+                .reasons
+                .iter()
+                .filter(|r| r.contains("found it Deleted"))
+                .map(|r| &**r)
+                .collect();
+            assert_eq!(ended.len(), 2, "{ended:?}");
+            assert!(ended[0].contains(&format!("partner {}", OURS.min(OTHER))));
+        }
+        // Reversed, the same reasons (findings 0 and 1 are read in order, 2
+        // and 3 reversed).
+        assert_eq!(found[0].reasons, found[2].reasons);
+        assert_eq!(found[1].reasons, found[3].reasons);
+    }
+
     #[test]
     fn a_declared_row_newer_than_a_deleted_attestation_counts() {
         // Day 31 noon is after the attestation, made at midnight that day.
