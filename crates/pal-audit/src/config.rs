@@ -514,6 +514,27 @@ impl Connection {
             http,
         })
     }
+
+    /// `doctor`'s HTTP: a check is one small request, so an API that does
+    /// not answer is reported in well under a minute instead of retried for
+    /// the audit's five. What the file's `[http]` sets explicitly stays.
+    pub fn for_checks(mut self, file: &FileConfig) -> Self {
+        let h = &file.http;
+        let http = &mut self.http;
+        if h.max_attempts.is_none() {
+            http.retry.max_attempts = 2;
+        }
+        if h.max_request_s.is_none() {
+            http.retry.max_elapsed = Duration::from_secs(40);
+        }
+        if h.timeout_s.is_none() {
+            http.timeout = Duration::from_secs(20);
+        }
+        if h.read_timeout_s.is_none() {
+            http.read_timeout = Duration::from_secs(15);
+        }
+        self
+    }
 }
 
 /// `--products` (or the file's `products`), checked; all when empty.
@@ -667,6 +688,28 @@ impl AuditConfig {
 
 #[cfg(test)]
 mod tests {
+
+    /// doctor's checks give up on a silent API in well under a minute;
+    /// what the file's `[http]` says stays.
+    #[test]
+    fn checks_get_short_timeouts_unless_the_file_sets_them() {
+        use super::*;
+        let file = FileConfig::default();
+        let c = Connection::resolve(crate::cli::ConnArgs::default(), &file)
+            .unwrap()
+            .for_checks(&file);
+        assert_eq!(c.http.retry.max_attempts, 2);
+        assert_eq!(c.http.read_timeout, Duration::from_secs(15));
+        assert_eq!(c.http.timeout, Duration::from_secs(20));
+        let file: FileConfig =
+            toml::from_str("[http]\nmax_attempts = 5\nread_timeout_s = 60\n").unwrap();
+        let c = Connection::resolve(crate::cli::ConnArgs::default(), &file)
+            .unwrap()
+            .for_checks(&file);
+        assert_eq!(c.http.retry.max_attempts, 5);
+        assert_eq!(c.http.read_timeout, Duration::from_secs(60));
+        assert_eq!(c.http.timeout, Duration::from_secs(20));
+    }
 
     #[test]
     fn the_output_extension_names_the_format_when_none_is_given() {

@@ -58,6 +58,8 @@ impl Model {
         let mut line = format!("environments {} of {total} read", self.done);
         if self.done < total {
             match self.left(now) {
+                // Under a second is no estimate to print as "0s".
+                Some(left) if left < Duration::from_secs(1) => line.push_str(", almost done"),
                 Some(left) => line.push_str(&format!(", about {} left", short(left))),
                 None => line.push_str(", estimating the time left"),
             }
@@ -245,6 +247,22 @@ mod tests {
         }
         assert_eq!(m.left(at(60)), Some(Duration::ZERO));
         assert_eq!(m.line(at(60)), "environments 12 of 12 read");
+    }
+
+    /// 99 of 100 read in 50 s, half a second each: under a second left is
+    /// "almost done", not "about 0s left".
+    #[test]
+    fn under_a_second_left_is_almost_done() {
+        let t0 = Instant::now();
+        let mut m = Model::default();
+        m.planned(100);
+        m.began(t0);
+        for _ in 0..99 {
+            m.finished();
+        }
+        let now = t0 + Duration::from_secs(50);
+        assert!(m.left(now).unwrap() < Duration::from_secs(1));
+        assert_eq!(m.line(now), "environments 99 of 100 read, almost done");
     }
 
     #[test]

@@ -82,7 +82,7 @@ fn run_args(args: Vec<OsString>) -> Result<ExitCode, Error> {
             let products: Vec<_> = config::products(args.products, &file)?
                 .into_iter()
                 .collect();
-            let conn = config::Connection::resolve(args.conn, &file)?;
+            let conn = config::Connection::resolve(args.conn, &file)?.for_checks(&file);
             let ci_workspace = config::ci_workspace(args.ci_workspace, &file)?;
             let ci_audience = file
                 .ci_audience
@@ -275,8 +275,8 @@ pub(crate) fn connect(conn: &config::Connection) -> Result<(HttpClient, Arc<Toke
     Ok((http, tokens))
 }
 
-/// The variable that asks the binary for completions: the PowerShell and
-/// elvish scripts set it and run `pal-audit -- WORDS`.
+/// The variable that asks the binary for completions: every shell's script
+/// sets it to the shell's name and runs `pal-audit -- WORDS`.
 pub const COMPLETE_VAR: &str = "PAL_AUDIT_COMPLETE";
 
 /// `completions SHELL`'s script: clap_complete's dynamic registration,

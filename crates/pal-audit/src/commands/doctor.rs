@@ -54,11 +54,25 @@ fn check(
             } else {
                 Status::Failed
             },
+            // No answer is no setup step: the API-specific fix would send
+            // an admin to change permissions that were never asked.
+            fix: Some(match &e {
+                HttpError::Transport { url, .. } => format!(
+                    "{} did not answer (or the connection failed): check that this machine reaches it (proxy, firewall, --api-base), then run doctor again",
+                    host_of(url)
+                ),
+                _ => fix(&e),
+            }),
             detail: e.to_string(),
-            fix: Some(fix(&e)),
             needed: true,
         },
     }
+}
+
+/// `https://host/path` -> `host`.
+fn host_of(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    rest.split(['/', '?']).next().unwrap_or(rest)
 }
 
 /// The application the credential signs in as, for the setup steps.
@@ -112,11 +126,16 @@ pub async fn run(
     let register = format!(
         "register the app for Power Platform admin, as a Power Platform admin: `New-PowerAppManagementApp -ApplicationId {app}` or PUT https://api.bap.microsoft.com/providers/Microsoft.BusinessAppPlatform/adminApplications/{app}?api-version=2020-10-01"
     );
-    let mut out = Vec::new();
     let wants = |p: Product| products.contains(&p);
     let platform = wants(Product::PowerApps) || wants(Product::PowerAutomate);
-    let mut envs: Vec<Environment> = Vec::new();
-    if platform || wants(Product::CustomerInsights) {
+    // The checks of different APIs run side by side: an API that does not
+    // answer costs its own checks' time once, not every later check's.
+    let platform_checks = async {
+        let mut out = Vec::new();
+        let mut envs: Vec<Environment> = Vec::new();
+        if !(platform || wants(Product::CustomerInsights)) {
+            return (out, envs);
+        }
         let detail = match bap::list_environments(http).await {
             Ok((e, _, _)) => {
                 let d = format!("{} environments", e.len());
@@ -131,150 +150,188 @@ pub async fn run(
             detail,
             |_| register.clone(),
         ));
-    }
-    let first = envs.first();
-    if wants(Product::PowerApps)
-        && let Some(env) = first
-    {
-        let r = powerapps::probe(http, &env.name)
-            .await
-            .map(|()| "apps can be listed".to_string());
-        out.push(check(
-            "Power Apps admin",
-            env.display_name.clone(),
-            r,
-            |_| register.clone(),
-        ));
-    }
-    if wants(Product::PowerAutomate)
-        && let Some(env) = first
-    {
-        let r = flow::probe(http, &env.name)
-            .await
-            .map(|()| "flows can be listed".to_string());
-        out.push(check(
-            "Power Automate admin",
-            env.display_name.clone(),
-            r,
-            |_| register.clone(),
-        ));
-    }
-    if platform {
-        for env in envs.iter().filter(|e| e.dataverse_api_url.is_some()) {
-            let api = env.dataverse_api_url.as_deref().unwrap_or_default();
-            let audience = env
-                .dataverse_url
-                .as_deref()
-                .unwrap_or(api)
-                .trim_end_matches('/');
-            let r = dataverse::who_am_i(http, api, audience)
-                .await
-                .map(|user| format!("signed in as system user {user}"));
-            let name = env.display_name.clone();
-            let app = app.clone();
-            out.push(check("Dataverse", name.clone(), r, move |_| {
-                format!(
-                    "create an application user for app {app} in {name} (Power Platform admin center > {name} > Settings > Users + permissions > Application users) with a read role on app modules, workflows, solutions, solution components, canvas apps, solution history, import jobs and users"
-                )
-            }));
+        let first = envs.first();
+        let apps = async {
+            match first {
+                Some(env) if wants(Product::PowerApps) => {
+                    let r = powerapps::probe(http, &env.name)
+                        .await
+                        .map(|()| "apps can be listed".to_string());
+                    Some(check(
+                        "Power Apps admin",
+                        env.display_name.clone(),
+                        r,
+                        |_| register.clone(),
+                    ))
+                }
+                _ => None,
+            }
+        };
+        let flows = async {
+            match first {
+                Some(env) if wants(Product::PowerAutomate) => {
+                    let r = flow::probe(http, &env.name)
+                        .await
+                        .map(|()| "flows can be listed".to_string());
+                    Some(check(
+                        "Power Automate admin",
+                        env.display_name.clone(),
+                        r,
+                        |_| register.clone(),
+                    ))
+                }
+                _ => None,
+            }
+        };
+        let dataverse = futures::future::join_all(
+            envs.iter()
+                .filter(|e| platform && e.dataverse_api_url.is_some())
+                .map(|env| dataverse_check(http, env, &app)),
+        );
+        let (apps, flows, dataverse) = tokio::join!(apps, flows, dataverse);
+        out.extend(apps);
+        out.extend(flows);
+        out.extend(dataverse);
+        (out, envs)
+    };
+    let power_bi = async {
+        if !wants(Product::PowerBi) {
+            return Vec::new();
         }
-    }
-    if wants(Product::PowerBi) {
         let fix_pbi = |_: &HttpError| {
             "in the Fabric admin portal, enable \"Service principals can use read-only admin APIs\" for a security group that holds the app (and remove any Power BI admin-consent permissions from the app); a user needs the Fabric administrator role".to_string()
         };
-        let r = powerbi::probe_admin(http)
-            .await
-            .map(|()| "admin APIs answer".to_string());
-        out.push(check(
-            "Power BI admin",
-            endpoints::POWER_BI.host(),
-            r,
-            fix_pbi,
-        ));
-        let r = powerbi::probe_scanner(http)
-            .await
-            .map(|n| format!("scanner answers ({n} workspaces)"));
-        out.push(check(
-            "Power BI scanner",
-            endpoints::POWER_BI.host(),
-            r,
-            fix_pbi,
-        ));
-    }
-    if wants(Product::CustomerInsights) {
+        let (admin, scanner) =
+            tokio::join!(powerbi::probe_admin(http), powerbi::probe_scanner(http));
+        vec![
+            check(
+                "Power BI admin",
+                endpoints::POWER_BI.host(),
+                admin.map(|()| "admin APIs answer".to_string()),
+                fix_pbi,
+            ),
+            check(
+                "Power BI scanner",
+                endpoints::POWER_BI.host(),
+                scanner.map(|n| format!("scanner answers ({n} workspaces)")),
+                fix_pbi,
+            ),
+        ]
+    };
+    let customer_insights = async {
+        if !wants(Product::CustomerInsights) {
+            return None;
+        }
         let fix_ci = |_: &HttpError| {
             "add the app as a user (Admin or Viewer) of each Customer Insights instance, and set PAL_AUDIT_CI_KEY to the API subscription key (Settings > Permissions > API access)".to_string()
         };
-        match ci_key {
-            None => out.push(Check {
+        Some(match ci_key {
+            None => Check {
                 api: "Customer Insights",
                 target: endpoints::CUSTOMER_INSIGHTS.host().into(),
                 status: Status::Failed,
                 detail: "PAL_AUDIT_CI_KEY is not set".into(),
                 fix: Some(fix_ci(&HttpError::BadUrl(String::new()))),
                 needed: true,
-            }),
+            },
             Some(key) => {
                 let r = customer_insights::count_instances(http, key, ci_audience)
                     .await
                     .map(|n| format!("{n} instances"));
-                out.push(check(
+                check(
                     "Customer Insights",
                     endpoints::CUSTOMER_INSIGHTS.host(),
                     r,
                     fix_ci,
-                ));
+                )
             }
-        }
-    }
+        })
+    };
     // Only with --ci-workspace: without it activity comes from a file, or
     // is said to be unknown.
-    if wants(Product::CustomerInsights)
-        && let Some(ws) = ci_workspace
-    {
+    let workspace = async {
+        let ws = ci_workspace.filter(|_| wants(Product::CustomerInsights))?;
         let r = log_analytics::probe(http, ws)
             .await
             .map(|n| format!("CIEventsAudit and CIEventsOperational can be queried ({n} rows of the last day read)"));
-        out.push(check(
+        Some(check(
             "Log Analytics (CI activity)",
             format!("workspace {ws}"),
             r,
-            |e| match e {
+            |e| {
+                match e {
                 HttpError::Status { status: 400, .. } => "send the Customer Insights diagnostics to this workspace (Customer Insights > Settings > System > Diagnostics, destination Log Analytics): the CIEventsAudit or CIEventsOperational table is missing".to_string(),
                 _ => format!("give the app the Log Analytics Reader role on the workspace (Azure portal > the workspace > Access control (IAM)); its token audience is {}", endpoints::LOG_ANALYTICS.audience),
+            }
             },
-        ));
-    }
+        ))
+    };
+    let graph = async {
+        let r = graph::probe(http)
+            .await
+            .map(|()| "users can be read".to_string());
+        check("Microsoft Graph", endpoints::GRAPH.host(), r, |_| {
+            "grant the app the Graph application permissions User.Read.All and GroupMember.Read.All, with admin consent".to_string()
+        })
+    };
+    let partner = async {
+        let r = management_partner::get(http).await.map(|p| match p {
+            Some(p) => format!(
+                "this identity is linked to partner {}",
+                p.properties.partner_id.unwrap_or_default()
+            ),
+            None => "reachable; this identity has no PAL link".to_string(),
+        });
+        let mut mp = check(
+            "ManagementPartner (attest)",
+            "management.azure.com",
+            r,
+            |_| {
+                "sign in to the customer's tenant as the identity itself (`az login --tenant <tenant>`); only `attest` needs this API".to_string()
+            },
+        );
+        mp.needed = false;
+        mp
+    };
+    let ((mut out, envs), power_bi, customer_insights, workspace, graph, partner) = tokio::join!(
+        platform_checks,
+        power_bi,
+        customer_insights,
+        workspace,
+        graph,
+        partner
+    );
+    out.extend(power_bi);
+    out.extend(customer_insights);
+    out.extend(workspace);
     // Only with --audit-api: the Management Activity API's subscription
     // list needs ActivityFeed.Read, and the audit needs the subscription.
+    // Its URLs may need the default environment's tenant, so it comes last.
     if let Some(tenant) = audit_api {
         out.push(audit_api_check(http, tokens, tenant, &envs).await);
     }
-    let r = graph::probe(http)
-        .await
-        .map(|()| "users can be read".to_string());
-    out.push(check("Microsoft Graph", endpoints::GRAPH.host(), r, |_| {
-        "grant the app the Graph application permissions User.Read.All and GroupMember.Read.All, with admin consent".to_string()
-    }));
-    let r = management_partner::get(http).await.map(|p| match p {
-        Some(p) => format!(
-            "this identity is linked to partner {}",
-            p.properties.partner_id.unwrap_or_default()
-        ),
-        None => "reachable; this identity has no PAL link".to_string(),
-    });
-    let mut mp = check(
-        "ManagementPartner (attest)",
-        "management.azure.com",
-        r,
-        |_| {
-            "sign in to the customer's tenant as the identity itself (`az login --tenant <tenant>`); only `attest` needs this API".to_string()
-        },
-    );
-    mp.needed = false;
-    out.push(mp);
+    out.push(graph);
+    out.push(partner);
     out
+}
+
+/// Dataverse's WhoAmI in one environment, as the app's application user.
+async fn dataverse_check(http: &HttpClient, env: &Environment, app: &str) -> Check {
+    let api = env.dataverse_api_url.as_deref().unwrap_or_default();
+    let audience = env
+        .dataverse_url
+        .as_deref()
+        .unwrap_or(api)
+        .trim_end_matches('/');
+    let r = dataverse::who_am_i(http, api, audience)
+        .await
+        .map(|user| format!("signed in as system user {user}"));
+    let name = env.display_name.clone();
+    check("Dataverse", name.clone(), r, move |_| {
+        format!(
+            "create an application user for app {app} in {name} (Power Platform admin center > {name} > Settings > Users + permissions > Application users) with a read role on app modules, workflows, solutions, solution components, canvas apps, solution history, import jobs and users"
+        )
+    })
 }
 
 /// The Management Activity API: the permission and the subscription. Its

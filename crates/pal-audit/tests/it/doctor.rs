@@ -173,3 +173,53 @@ fn the_table_fits_the_width_it_is_given_and_is_whole_when_piped() {
         assert!(text.contains("refused"), "{text}");
     }
 }
+
+/// An --api-base that accepts connections and never answers: every check
+/// ends (side by side, each after the read timeout and one retry) as
+/// failed, with "did not answer" as its fix, not an API's setup step, and
+/// the exit code is 1. The file's `[http]` timeouts win over doctor's own
+/// short ones, which keeps this test to seconds.
+#[test]
+fn an_api_that_never_answers_fails_its_checks_and_says_so() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Accepts and holds every connection, answering nothing.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming() {
+            held.push(conn);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("pal-audit.toml");
+    std::fs::write(&config, "[http]\nread_timeout_s = 1\ntimeout_s = 2\n").unwrap();
+    let out = bin()
+        .env(
+            "PAL_AUDIT_TOKEN",
+            jwt("11111111-1111-4111-8111-000000000001", None),
+        )
+        .env("PAL_AUDIT_CI_KEY", CI_KEY)
+        .arg("--config")
+        .arg(&config)
+        .args(["doctor", "--auth", "static-token", "--api-base"])
+        .arg(format!("http://127.0.0.1:{port}"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    for api in [
+        "BAP",
+        "Power BI admin",
+        "Power BI scanner",
+        "Customer Insights",
+        "Microsoft Graph",
+    ] {
+        let row = text
+            .lines()
+            .find(|l| l.contains(api))
+            .unwrap_or_else(|| panic!("{api}: {text}"));
+        assert!(row.contains("failed"), "{row}");
+        assert!(row.contains("did not answer"), "{row}");
+        assert!(!row.contains("register the app"), "{row}");
+    }
+}
