@@ -775,23 +775,8 @@ impl TypedValueParser for FailOnParser {
     }
 }
 
-/// `--fail-on`'s completions: the levels and `flag:NAME` for each flag,
-/// after whatever the list already holds (`uncredited,fl` offers
-/// `uncredited,flag:...`). Levels and flags already listed are not offered
-/// again.
+/// `--fail-on`'s completions: the levels and `flag:NAME` for each flag.
 fn fail_on_candidates(current: &std::ffi::OsStr) -> Vec<clap_complete::CompletionCandidate> {
-    let Some(current) = current.to_str() else {
-        return Vec::new();
-    };
-    let (done, last) = current
-        .rsplit_once(',')
-        .map_or(("", current), |(d, l)| (d, l));
-    let listed: Vec<&str> = done.split(',').map(str::trim).collect();
-    let prefix = if done.is_empty() {
-        String::new()
-    } else {
-        format!("{done},")
-    };
     let levels = FailOnParser
         .possible_values()
         .into_iter()
@@ -800,8 +785,28 @@ fn fail_on_candidates(current: &std::ffi::OsStr) -> Vec<clap_complete::Completio
     let flags = pal_core::attribution::Flag::ALL
         .into_iter()
         .map(|f| (format!("flag:{}", f.as_str()), None));
-    levels
-        .chain(flags)
+    list_candidates(current, levels.chain(flags))
+}
+
+/// Completions of a comma-separated list: the `values` that start as its
+/// last item does, after the items already there (`uncredited,fl` offers
+/// `uncredited,flag:...`), leaving out those already listed.
+fn list_candidates(
+    current: &std::ffi::OsStr,
+    values: impl IntoIterator<Item = (String, Option<clap::builder::StyledStr>)>,
+) -> Vec<clap_complete::CompletionCandidate> {
+    let Some(current) = current.to_str() else {
+        return Vec::new();
+    };
+    let (done, last) = current.rsplit_once(',').unwrap_or(("", current));
+    let listed: Vec<&str> = done.split(',').map(str::trim).collect();
+    let prefix = if done.is_empty() {
+        String::new()
+    } else {
+        format!("{done},")
+    };
+    values
+        .into_iter()
         .filter(|(name, _)| name.starts_with(last) && !listed.contains(&name.as_str()))
         .map(|(name, help)| {
             clap_complete::CompletionCandidate::new(format!("{prefix}{name}")).help(help)

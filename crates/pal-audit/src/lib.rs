@@ -7,6 +7,7 @@
 
 pub mod cli;
 mod commands;
+mod completions;
 pub mod config;
 pub mod error;
 mod progress;

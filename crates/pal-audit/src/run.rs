@@ -30,7 +30,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode, Error> 
 /// once. Generic, it was instantiated in the binary's crate instead, whose
 /// release build took 45 s on one core after the library's (issue 17).
 fn run_args(args: Vec<OsString>) -> Result<ExitCode, Error> {
-    if complete_for_shell(&args)? {
+    if crate::completions::answer(&args)? {
         return Ok(ExitCode::from(Outcome::Clean.exit_code()));
     }
     let cli = match Cli::try_parse_from(args) {
@@ -139,7 +139,7 @@ fn run_args(args: Vec<OsString>) -> Result<ExitCode, Error> {
             Outcome::Clean
         }
         Command::Completions(args) => {
-            to_stdout(|w| completion_script(args.shell, w))?;
+            to_stdout(|w| crate::completions::script(args.shell, w))?;
             Outcome::Clean
         }
         Command::Fix(args) => {
@@ -273,46 +273,4 @@ pub(crate) fn connect(conn: &config::Connection) -> Result<(HttpClient, Arc<Toke
     let http = HttpClient::new(conn.api_base.clone(), tokens.clone(), conn.http.clone())
         .map_err(Error::Usage)?;
     Ok((http, tokens))
-}
-
-/// The variable that asks the binary for completions: every shell's script
-/// sets it to the shell's name and runs `pal-audit -- WORDS`.
-pub const COMPLETE_VAR: &str = "PAL_AUDIT_COMPLETE";
-
-/// `completions SHELL`'s script: clap_complete's dynamic registration,
-/// which asks this binary (found on PATH) for the candidates through
-/// [`complete_for_shell`], so every shell completes what clap knows: commands,
-/// options, each option's values, paths. Its static scripts were dropped:
-/// for PowerShell and elvish they list no values, and bash's, for a name
-/// with a hyphen, matches no subcommand and completes no value at all.
-fn completion_script(
-    shell: crate::cli::CompletionShell,
-    w: &mut dyn std::io::Write,
-) -> std::io::Result<()> {
-    use crate::cli::CompletionShell;
-    use clap_complete::env::{Bash, Elvish, EnvCompleter, Fish, Powershell, Zsh};
-    const BIN: &str = "pal-audit";
-    let shell: &dyn EnvCompleter = match shell {
-        CompletionShell::Bash => &Bash,
-        CompletionShell::Zsh => &Zsh,
-        CompletionShell::Fish => &Fish,
-        CompletionShell::Powershell => &Powershell,
-        CompletionShell::Elvish => &Elvish,
-    };
-    shell.write_registration(COMPLETE_VAR, BIN, BIN, BIN, w)
-}
-
-/// Answers a completion script's question (with [`COMPLETE_VAR`] set to the
-/// shell's name): prints the candidates and returns true. False, with the
-/// variable unset, for every ordinary run.
-fn complete_for_shell(args: &[OsString]) -> Result<bool, Error> {
-    use clap::CommandFactory;
-    if std::env::var_os(COMPLETE_VAR).is_none() {
-        return Ok(false);
-    }
-    let here = std::env::current_dir().ok();
-    clap_complete::CompleteEnv::with_factory(Cli::command)
-        .var(COMPLETE_VAR)
-        .try_complete(args.iter().cloned(), here.as_deref())
-        .map_err(|e| Error::Usage(format!("{COMPLETE_VAR}: {e}")))
 }

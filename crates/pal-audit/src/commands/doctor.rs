@@ -55,10 +55,16 @@ fn check(
                 Status::Failed
             },
             // No answer is no setup step: the API-specific fix would send
-            // an admin to change permissions that were never asked.
+            // an admin to change permissions that were never asked for.
             fix: Some(match &e {
                 HttpError::Transport { url, .. } => format!(
                     "{} did not answer (or the connection failed): check that this machine reaches it (proxy, firewall, --api-base), then run doctor again",
+                    host_of(url)
+                ),
+                // An answer that is not the API's (a proxy's page, a wrong
+                // --api-base) is no permission to grant either.
+                HttpError::Decode { url, .. } => format!(
+                    "what answered for {} is not that API (a proxy or captive portal in between, or a wrong --api-base): check where requests to it go",
                     host_of(url)
                 ),
                 _ => fix(&e),

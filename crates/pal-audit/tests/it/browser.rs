@@ -466,3 +466,38 @@ fn printing_keeps_every_fix_the_page_shows() {
         r.findings.len()
     );
 }
+
+/// A name with no place to break (300 characters) wraps on paper: all of
+/// it is printed, none cut off at the page's edge.
+#[test]
+fn printing_wraps_a_name_with_no_place_to_break() {
+    let Some(chromium) = chromium() else { return };
+    let Some(pdftotext) = pdftotext() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = crate::formats::demo_report();
+    let long = "X".repeat(300);
+    r.findings[0].resource_name = long.as_str().into();
+    let page = dir.path().join("long.html");
+    std::fs::write(&page, report::render_html(&r)).unwrap();
+    let pdf = dir.path().join("long.pdf");
+    run_chromium(
+        &chromium,
+        &[
+            &format!("--print-to-pdf={}", pdf.display()),
+            "--no-pdf-header-footer",
+        ],
+        &file_url(&page, ""),
+    );
+    let out = Command::new(pdftotext)
+        .arg(&pdf)
+        .arg("-")
+        .output()
+        .expect("pdftotext runs");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let joined: String = text.split_whitespace().collect();
+    assert!(
+        joined.contains(&long),
+        "the 300-character name is not printed whole:\n{text}"
+    );
+}

@@ -1,11 +1,12 @@
 //! Shell completions: every shell completes commands, options and option
-//! values. Each script (clap_complete's dynamic registration) runs the
-//! binary with PAL_AUDIT_COMPLETE=SHELL and the words up to the cursor.
-//! bash, zsh, fish and elvish run their script for real (Debian's packages,
-//! which `.ci/run` installs; zsh's and elvish's completion functions called
-//! as the line editor calls them, since their editors need a terminal).
-//! PowerShell cannot be installed here: the binary's answers are checked as
-//! its script asks for them.
+//! values. Each script runs the binary with PAL_AUDIT_COMPLETE=SHELL and the
+//! words up to the cursor. bash, zsh, fish and elvish run their script for
+//! real (Debian's packages, which `.ci/run` installs): bash's function over
+//! the shared table and readline itself on a pseudo-terminal; zsh's and
+//! elvish's completion functions called as their line editors call them
+//! (which need a terminal); fish's `complete -C`. PowerShell cannot be
+//! installed here: the binary's answers are checked as its script (clap's)
+//! asks for them.
 
 use std::path::Path;
 use std::process::Command;
@@ -132,30 +133,133 @@ fn completes_what_clap_knows(shell: &str, complete: impl Fn(&str) -> Vec<String>
             "--redact",
         ],
     );
-    // Paths complete as files (run from the package root).
+    // Paths complete as files (run from the package root), after `=` too.
     offers("pal-audit report Car", &["Cargo.toml"]);
+    offers("pal-audit demo --output=Car", &["--output=Cargo.toml"]);
 }
 
-/// bash: the script sourced, its function called as bash calls it on Tab.
+/// bash's words for a command line as bash splits it: at blanks, and
+/// runs of `=`, `:` and `@` (from COMP_WORDBREAKS) as words of their own;
+/// an empty last word after a blank.
+fn bash_words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    for token in line.split_whitespace() {
+        let mut word = String::new();
+        for c in token.chars() {
+            let breaks = "=:@".contains(c);
+            let last_breaks = word.chars().last().is_some_and(|l| "=:@".contains(l));
+            if !word.is_empty() && breaks != last_breaks {
+                words.push(std::mem::take(&mut word));
+            }
+            word.push(c);
+        }
+        words.push(word);
+    }
+    if line.ends_with(' ') {
+        words.push(String::new());
+    }
+    words
+}
+
+/// bash: the script sourced and its function called as bash calls it on
+/// Tab (COMP_WORDS split at `=`, `:` and `@`); each reply, which replaces
+/// only bash's last word, put back after the rest of the whole word, so the
+/// shared table can check it.
 #[test]
 fn bash_completes_commands_options_and_values() {
     let dir = tempfile::tempdir().unwrap();
     let file = script("bash", dir.path());
     completes_what_clap_knows("bash", |line| {
-        let words = words(line);
+        let words = bash_words(line);
         let cword = words.len() - 1;
         let program = format!(
-            "source '{}'\nCOMP_WORDS=({})\nCOMP_CWORD={cword}\nCOMP_TYPE=9\n\
-             _clap_complete_pal_audit pal-audit '{}' '{}'\nprintf '%s\\n' \"${{COMPREPLY[@]}}\"\n",
+            "source '{}'\nCOMP_WORDS=({})\nCOMP_CWORD={cword}\nCOMP_LINE='{line}'\nCOMP_POINT=${{#COMP_LINE}}\n\
+             _pal_audit pal-audit '{}' '{}'\nprintf '%s\\n' \"${{COMPREPLY[@]}}\"\n",
             file.display(),
-            quoted(&words),
+            quoted(&words.iter().map(String::as_str).collect::<Vec<_>>()),
             words[cword],
-            words[cword - 1],
+            words.get(cword.wrapping_sub(1)).map_or("", String::as_str),
         );
         let mut bash = Command::new("bash");
         bash.args(["--norc", "--noprofile", "-c", &program]);
-        lines_of(bash, line, '\t')
+        let whole = if line.ends_with(' ') {
+            ""
+        } else {
+            line.rsplit(' ').next().unwrap()
+        };
+        let before = &whole[..whole.len() - words[cword].len()];
+        lines_of(bash, line, '\0')
+            .into_iter()
+            .filter(|r| !r.is_empty())
+            .map(|r| format!("{before}{}", r.replace('\\', "")))
+            .collect()
     });
+}
+
+/// bash for real: an interactive bash on a pseudo-terminal (`script`),
+/// typing a line and Tab, then `printf '[%s]'` in front of what readline
+/// made of it: each word in brackets. Values after `=` and `:`, and a path
+/// with a space (one word, not two).
+#[test]
+fn bash_s_readline_completes_whole_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = script("bash", dir.path());
+    std::fs::create_dir(dir.path().join("sp ace")).unwrap();
+    std::fs::write(dir.path().join("sp ace").join("r.json"), "{}").unwrap();
+    let folder = dir.path().display().to_string();
+    let typed = |line: &str| -> String {
+        // Ctrl-A goes to the line's start; readline reads what is typed in
+        // order, so Tab's completion is done before the printf is typed.
+        let input = format!(
+            "source '{}'\n{line}\t\x01printf '[%s]' \nexit\n",
+            file.display()
+        );
+        let mut child = Command::new("script")
+            .args(["-qec", "bash --norc --noprofile -i", "/dev/null"])
+            .env("PATH", path_with_binary())
+            .env("TERM", "dumb")
+            .env_remove("PAL_AUDIT_COMPLETE")
+            .current_dir(crate::common::ROOT)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+        text.lines()
+            .rev()
+            // printf ends no line: the next prompt follows its last `]`.
+            .find_map(|l| {
+                let at = l.find("[pal-audit]")?;
+                let end = l.rfind(']')?;
+                Some(l[at..=end].to_owned())
+            })
+            .unwrap_or_else(|| panic!("{line:?}: no printf output in {text:?}"))
+    };
+    let printed = |words: &str| format!("[pal-audit]{words}");
+    assert_eq!(
+        typed("pal-audit demo --fail-on flag:st"),
+        printed("[demo][--fail-on][flag:stale-attestation]")
+    );
+    assert_eq!(
+        typed("pal-audit demo --fail-on unknown,flag:gr"),
+        printed("[demo][--fail-on][unknown,flag:group-co-owner]")
+    );
+    assert_eq!(
+        typed("pal-audit demo --output=Cargo.t"),
+        printed("[demo][--output=Cargo.toml]")
+    );
+    assert_eq!(
+        typed(&format!("pal-audit report {folder}/sp")),
+        printed(&format!("[report][{folder}/sp ace/]"))
+    );
 }
 
 /// zsh: the script sourced and its function called with the line editor's

@@ -223,3 +223,20 @@ fn an_api_that_never_answers_fails_its_checks_and_says_so() {
         assert!(!row.contains("register the app"), "{row}");
     }
 }
+
+/// An answer that is not the API's (a body that is not JSON, as a proxy's
+/// page would be): failed, and the fix says so instead of a permission.
+#[test]
+fn an_answer_that_is_not_the_api_s_is_not_a_permission_to_grant() {
+    let emu = Emulator::start("malformed@graph.microsoft.com*all", 100);
+    let out = doctor(&emu, &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let row = text
+        .lines()
+        .find(|l| l.contains("Microsoft Graph"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(row.contains("failed"), "{row}");
+    assert!(row.contains("is not that API"), "{row}");
+    assert!(!row.contains("User.Read.All"), "{row}");
+}

@@ -165,9 +165,14 @@ pub fn tenant_text(inventory: &crate::inventory::Inventory) -> Vec<String> {
 /// coverage) those names, `known` (what only the audit knew: group names,
 /// the input files' paths; see [`tenant_text`]), addresses and their
 /// domains, tenant host names and local file paths. Ids, times and enum
-/// names are kept. The same text gets the same pseudonym everywhere.
+/// names are kept. The same text gets the same pseudonym everywhere. A
+/// report already redacted is left as it is: its pseudonyms hashed again
+/// would match nothing in the report it came from.
 pub fn redact(report: &mut Report, known: &[String]) {
     use serde_json::Value;
+    if report.redacted {
+        return;
+    }
     report.redacted = true;
     let Ok(mut value) = serde_json::to_value(&*report) else {
         return;
@@ -306,6 +311,21 @@ impl Scrubber {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Redacting a redacted report changes nothing: `report --redact` of a
+    /// report redacted at audit time keeps the pseudonyms it has.
+    #[test]
+    fn redacting_twice_is_redacting_once() {
+        let mut once = crate::report::demo_report();
+        redact(&mut once, &["App Makers".to_string()]);
+        assert!(once.redacted);
+        let mut twice = once.clone();
+        redact(&mut twice, &["App Makers".to_string()]);
+        assert_eq!(
+            serde_json::to_value(&twice).unwrap(),
+            serde_json::to_value(&once).unwrap()
+        );
+    }
 
     #[test]
     fn pseudonyms_are_stable_and_case_blind() {

@@ -8,9 +8,29 @@ use std::borrow::Cow;
 
 use super::Report;
 
-/// C0 controls (but the newline), DEL, and C1 controls.
+/// C0 controls (but the newline), DEL, C1 controls, and the invisible
+/// formatting characters that change what a line shows.
 fn is_control(c: char) -> bool {
-    (c.is_control() && c != '\n') || c == '\u{7f}'
+    (c.is_control() && c != '\n') || c == '\u{7f}' || is_invisible_format(c)
+}
+
+/// Bidirectional controls (U+202E turns the rest of a table row, borders
+/// included, right to left: `abc\u{202e}gnp.exe` shows as `abcexe.png`)
+/// and zero-width characters that make two different names look the same.
+/// The zero-width (non-)joiners stay: scripts and emoji need them.
+fn is_invisible_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061c}'
+            | '\u{180e}'
+            | '\u{200b}'
+            | '\u{200e}'..='\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{feff}'
+            | '\u{fff9}'..='\u{fffb}'
+    )
 }
 
 /// `text` with every character `escaped` picks shown as `\u{1b}`.
@@ -43,7 +63,9 @@ pub fn terminal_safe(text: &str) -> Cow<'_, str> {
 /// several lines or start one of its own (`line1\n# heading`). The escapes
 /// are plain text: escaping again changes nothing.
 pub fn line_safe(text: &str) -> Cow<'_, str> {
-    escape(text, |c| c.is_control() || c == '\u{7f}')
+    escape(text, |c| {
+        c.is_control() || c == '\u{7f}' || is_invisible_format(c)
+    })
 }
 
 /// `text` for Markdown: terminal-safe, with `&`, `<` and `>` as entities so
@@ -129,6 +151,19 @@ mod tests {
         // Already escaped: left as it is, not escaped twice.
         assert_eq!(line_safe(&safe), safe);
         assert!(matches!(line_safe("Quote Builder"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn bidi_overrides_and_zero_width_spaces_are_shown_not_obeyed() {
+        assert_eq!(line_safe("abc\u{202e}gnp.exe"), "abc\\u{202e}gnp.exe");
+        assert_eq!(terminal_safe("abc\u{202e}gnp.exe"), "abc\\u{202e}gnp.exe");
+        assert_eq!(
+            line_safe("zero\u{200b}width\u{feff}x\u{2067}"),
+            "zero\\u{200b}width\\u{feff}x\\u{2067}"
+        );
+        assert!(markdown_safe("a\u{202e}b").contains("\\u{202e}"));
+        // Joiners are part of scripts and emoji: kept.
+        assert_eq!(line_safe("👩\u{200d}💻 \u{200c}"), "👩\u{200d}💻 \u{200c}");
     }
 
     #[test]
