@@ -191,8 +191,11 @@ fn csv_records(
     f: &mut impl FnMut(&str, Value) -> Result<(), InputError>,
 ) -> Result<(), InputError> {
     // Saved again from Excel, the export may be `;`- or tab-separated.
+    let delimiter = crate::input::csv_delimiter(text);
+    // Flexible: a row may stop short after AuditData (the columns after it
+    // are nothing read here); other counts are refused below, in words.
     let mut reader = csv::ReaderBuilder::new()
-        .delimiter(crate::input::csv_delimiter(text))
+        .delimiter(delimiter)
         .flexible(true)
         .from_reader(text.as_bytes());
     let headers = reader
@@ -211,6 +214,28 @@ fn csv_records(
                 ),
             )
         })?;
+    // A quote never closed: the csv crate reads it as a field running to
+    // the end of the file, with no error, and the records after it would be
+    // lost. Unlike in a links file, a line break inside a quoted field is not
+    // refused here: AuditData is JSON, one line as Purview writes it, but
+    // pretty-printed JSON (PowerShell's ConvertTo-Json writes it) is the same
+    // record, and the admin unit names are free text. A quote left open that
+    // a later quote closes needs no rule of its own: it takes the next row's
+    // AuditData up to its opening quote and splits the rest at the JSON's
+    // commas, so the row has more fields than the header or an AuditData
+    // that is not JSON, both refused below.
+    if let Some(q) =
+        crate::input::quoted_line_breaks(text, delimiter, None).find(|q| q.end.is_none())
+    {
+        let (line, _) = q.lines(text);
+        return Err(InputError::new(
+            format!("{name}:{line}"),
+            format!(
+                "{}: a quote opened here is never closed (it would take in the rest of the file)",
+                q.column(&headers)
+            ),
+        ));
+    }
     // The line a record starts on, from its byte offset (csv's own line
     // count is off by one after a `\r\n`).
     let line_of = |pos: Option<&csv::Position>| {
@@ -228,6 +253,15 @@ fn csv_records(
         let at = format!("{name}:{}", line_of(row.position()));
         if row.iter().all(|f| f.trim().is_empty()) {
             continue;
+        }
+        // More fields than the header: a field split where it should not
+        // be (JSON not quoted, a header with no separator); too few to reach
+        // AuditData: a row cut short.
+        if row.len() > headers.len() || row.len() <= column {
+            return Err(InputError::new(
+                at,
+                crate::input::field_count_message(row.len(), &headers),
+            ));
         }
         let data = row.get(column).unwrap_or_default().trim();
         if data.is_empty() {

@@ -1,7 +1,9 @@
 //! Reading input files: under a size cap (`--links /dev/zero` must end in an
 //! error, not fill the memory), as UTF-8 or (with a byte order mark, as
 //! Excel's "Unicode Text" writes) UTF-16, the byte order mark dropped; an
-//! Office document (a zip or OLE file) refused by its magic bytes.
+//! Office document (a zip or OLE file) refused by its magic bytes; a CSV's
+//! quoted fields that span lines or never close found, as the csv crate
+//! would read them (it reads an open quote to the end of the file, silently).
 
 use std::io::Read;
 use std::path::Path;
@@ -124,6 +126,175 @@ pub fn csv_delimiter(text: &str) -> u8 {
         .unwrap_or(b',')
 }
 
+/// A quoted CSV field that holds a line break or is never closed, as
+/// [`quoted_line_breaks`] finds it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QuotedBreak {
+    /// The byte offset of its opening quote.
+    pub start: usize,
+    /// The byte offset of its closing quote; `None` when the text ends
+    /// inside the field.
+    pub end: Option<usize>,
+    /// Its record, from 0 (the header), blank and comment lines not counted.
+    pub record: usize,
+    /// Its field in that record, from 0.
+    pub field: usize,
+}
+
+impl QuotedBreak {
+    /// The 1-based lines of `text` its opening and (if any) closing quote
+    /// are on.
+    pub fn lines(&self, text: &str) -> (usize, Option<usize>) {
+        let line = |byte: usize| 1 + memchr::memchr_iter(b'\n', &text.as_bytes()[..byte]).count();
+        (line(self.start), self.end.map(line))
+    }
+
+    /// Its column as an error names it: the header's name for it, or
+    /// `column N` (in the header itself, or past its end).
+    pub fn column(&self, headers: &csv::StringRecord) -> String {
+        headers
+            .get(self.field)
+            .map(str::trim)
+            .filter(|h| self.record > 0 && !h.is_empty())
+            .map_or_else(|| format!("column {}", self.field + 1), str::to_string)
+    }
+}
+
+/// The quoted fields of CSV `text` that hold a line break (`\n` or `\r`) or
+/// are never closed, in order. Read as the csv crate reads with its default
+/// quoting (csv-core's reader): a `"` opens a quoted field only as the
+/// field's first byte, `""` inside one is a quote, and a line starting with
+/// `comment` is skipped. The csv crate reads a quote that is never closed
+/// as a field running to the end of the text, with no error, so a reader
+/// that must not lose rows to one stray quote asks here.
+pub fn quoted_line_breaks(text: &str, delimiter: u8, comment: Option<u8>) -> QuotedLineBreaks<'_> {
+    QuotedLineBreaks {
+        bytes: text.as_bytes(),
+        at: 0,
+        state: Scan::RecordStart,
+        delimiter,
+        comment,
+        records: 0,
+        field: 0,
+        open: 0,
+        broken: false,
+    }
+}
+
+/// The iterator [`quoted_line_breaks`] returns.
+#[derive(Debug)]
+pub struct QuotedLineBreaks<'a> {
+    bytes: &'a [u8],
+    at: usize,
+    state: Scan,
+    delimiter: u8,
+    comment: Option<u8>,
+    /// Records begun so far.
+    records: usize,
+    field: usize,
+    /// The current quoted field's opening quote, and whether it has a line
+    /// break so far.
+    open: usize,
+    broken: bool,
+}
+
+/// csv-core's reader states, those that matter for quotes.
+#[derive(Clone, Copy, Debug)]
+enum Scan {
+    RecordStart,
+    FieldStart,
+    Field,
+    Quoted,
+    /// A quote inside a quoted field: a doubled quote or the closing one.
+    QuoteInQuoted,
+    Comment,
+}
+
+impl QuotedLineBreaks<'_> {
+    fn found(&self, end: Option<usize>) -> QuotedBreak {
+        QuotedBreak {
+            start: self.open,
+            end,
+            record: self.records.saturating_sub(1),
+            field: self.field,
+        }
+    }
+}
+
+impl Iterator for QuotedLineBreaks<'_> {
+    type Item = QuotedBreak;
+
+    fn next(&mut self) -> Option<QuotedBreak> {
+        while let Some(&b) = self.bytes.get(self.at) {
+            let at = self.at;
+            self.at += 1;
+            let newline = b == b'\n' || b == b'\r';
+            if let Scan::RecordStart = self.state {
+                if newline {
+                    continue;
+                }
+                if Some(b) == self.comment {
+                    self.state = Scan::Comment;
+                    continue;
+                }
+                self.records += 1;
+                self.field = 0;
+                self.state = Scan::FieldStart;
+            }
+            let mut found = None;
+            self.state = match self.state {
+                Scan::Comment if b == b'\n' => Scan::RecordStart,
+                Scan::Comment => Scan::Comment,
+                Scan::Quoted if b == b'"' => Scan::QuoteInQuoted,
+                Scan::Quoted => {
+                    self.broken |= newline;
+                    Scan::Quoted
+                }
+                Scan::QuoteInQuoted if b == b'"' => Scan::Quoted,
+                Scan::FieldStart if b == b'"' => {
+                    self.open = at;
+                    self.broken = false;
+                    Scan::Quoted
+                }
+                state => {
+                    if matches!(state, Scan::QuoteInQuoted) && self.broken {
+                        found = Some(self.found(Some(at - 1)));
+                    }
+                    if b == self.delimiter {
+                        self.field += 1;
+                        Scan::FieldStart
+                    } else if newline {
+                        Scan::RecordStart
+                    } else {
+                        Scan::Field
+                    }
+                }
+            };
+            if found.is_some() {
+                return found;
+            }
+        }
+        // The end of the text: once.
+        match std::mem::replace(&mut self.state, Scan::RecordStart) {
+            Scan::Quoted => Some(self.found(None)),
+            Scan::QuoteInQuoted if self.broken => Some(self.found(Some(self.bytes.len() - 1))),
+            _ => None,
+        }
+    }
+}
+
+/// What a CSV row with the wrong number of fields is told:
+/// `4 fields, the header has 2 (principal, partner_id)`.
+pub fn field_count_message(fields: usize, headers: &csv::StringRecord) -> String {
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    format!(
+        "{fields} field{}, the header has {} ({})",
+        plural(fields),
+        headers.len(),
+        headers.iter().map(str::trim).collect::<Vec<_>>().join(", ")
+    )
+}
+
 /// Parses `text` as one JSON value of type `T`: anything but whitespace
 /// after it is refused. Errors name `name` and the JSON path or line.
 pub fn parse_json<T: serde::de::DeserializeOwned>(name: &str, text: &str) -> Result<T, InputError> {
@@ -216,6 +387,80 @@ mod tests {
         // One column, or nothing: a comma-separated file.
         assert_eq!(csv_delimiter("principal\n"), b',');
         assert_eq!(csv_delimiter(""), b',');
+    }
+
+    /// The scan reads quotes as the csv crate does: for every text of up to
+    /// 5 bytes of `a , " \n \r #`, a field the crate reads with a line break
+    /// in it is the one the scan names first, and the scan names none when
+    /// the crate reads none (but for a quote open at the end, named always).
+    #[test]
+    fn quoted_line_breaks_reads_quotes_as_the_csv_crate() {
+        let alphabet = [b'a', b',', b'"', b'\n', b'\r', b'#'];
+        let mut texts = vec![String::new()];
+        let mut all = Vec::new();
+        for _ in 0..5 {
+            texts = texts
+                .iter()
+                .flat_map(|t| alphabet.iter().map(move |c| format!("{t}{}", *c as char)))
+                .collect();
+            all.extend(texts.iter().cloned());
+        }
+        let read = |text: &str| -> Vec<csv::StringRecord> {
+            csv::ReaderBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .comment(Some(b'#'))
+                .from_reader(text.as_bytes())
+                .records()
+                .map(Result::unwrap)
+                .collect()
+        };
+        for text in &all {
+            let records = read(text);
+            let first_break = records.iter().enumerate().find_map(|(r, rec)| {
+                rec.iter()
+                    .position(|f| f.contains(['\n', '\r']))
+                    .map(|f| (r, f))
+            });
+            let found: Vec<QuotedBreak> = quoted_line_breaks(text, b',', Some(b'#')).collect();
+            let with_break = found
+                .iter()
+                .find(|q| q.end.is_some() || text[q.start..].contains(['\n', '\r']));
+            assert_eq!(
+                with_break.map(|q| (q.record, q.field)),
+                first_break,
+                "{text:?}: {found:?}"
+            );
+            for q in &found {
+                assert_eq!(text.as_bytes()[q.start], b'"', "{text:?}");
+                if let Some(end) = q.end {
+                    assert_eq!(text.as_bytes()[end], b'"', "{text:?}");
+                }
+            }
+            // Open at the end exactly when the crate ends inside quotes: a
+            // quote added closes the field (a row after it reads as a row),
+            // and a line break added would have been inside the field.
+            let with_z = |text: &str| {
+                let mut records = records.clone();
+                records.push(csv::StringRecord::from(vec!["z"]));
+                read(text) == records
+            };
+            let open = with_z(&format!("{text}\"\nz")) && !with_z(&format!("{text}\nz"));
+            assert_eq!(
+                found.iter().any(|q| q.end.is_none()),
+                open,
+                "{text:?}: {found:?}"
+            );
+            assert!(
+                found.iter().rev().skip(1).all(|q| q.end.is_some()),
+                "{text:?}"
+            );
+        }
+        let (line, end) = quoted_line_breaks("a\n\"b\nc\"\n", b',', None)
+            .next()
+            .unwrap()
+            .lines("a\n\"b\nc\"\n");
+        assert_eq!((line, end), (2, Some(3)));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! PAL links as the audit knows them: the links CSV (declared) and attestation
 //! JSON files (attested), parsed and validated before any API call.
-//! Over 600 lines with its tests: the CSV and the attestation are one type,
+//! Over 800 lines with its tests: the CSV and the attestation are one type,
 //! read and written here, and every rejection names its file and line.
 
 use std::fmt;
@@ -197,15 +197,38 @@ pub struct Link {
 /// [`crate::input::csv_delimiter`]). `name` is used in error messages.
 pub fn parse_links_csv(name: &str, text: &str) -> Result<Vec<Link>, InputError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let delimiter = crate::input::csv_delimiter(text);
+    // Flexible: a row with too many or too few fields is told so below, in
+    // words, naming the header's columns.
     let mut reader = csv::ReaderBuilder::new()
-        .delimiter(crate::input::csv_delimiter(text))
+        .delimiter(delimiter)
         .trim(csv::Trim::All)
         .comment(Some(b'#'))
+        .flexible(true)
         .from_reader(text.as_bytes());
     let headers = reader
         .headers()
         .map_err(|e| InputError::new(format!("{name}:1"), format!("cannot read header: {e}")))?
         .clone();
+    // The csv crate reads a quote never closed as a field running to the end
+    // of the file: one stray quote would drop every row after it, silently.
+    // No field of a links file (an id, a UPN, a kind, a time, a note) has
+    // a use for a line break, so a quoted field spanning lines is refused
+    // too, wherever its quote closes: checked before the header's names,
+    // which such a field may have swallowed.
+    if let Some(q) = crate::input::quoted_line_breaks(text, delimiter, Some(b'#')).next() {
+        let (line, end) = q.lines(text);
+        let column = q.column(&headers);
+        let message = match end {
+            None => format!(
+                "{column}: a quote opened here is never closed; close it on this line, or remove it (a links file's fields have no line breaks)"
+            ),
+            Some(end) => format!(
+                "{column}: a quoted field opened here runs on to line {end}, but a links file's fields have no line breaks: close the quote on this line, or remove the line break (Excel's Alt+Enter)"
+            ),
+        };
+        return Err(InputError::new(format!("{name}:{line}"), message));
+    }
     // A repeated column would make one of its values silently lost.
     for (i, h) in headers.iter().enumerate() {
         if !h.is_empty() && headers.iter().take(i).any(|e| e.eq_ignore_ascii_case(h)) {
@@ -262,6 +285,12 @@ pub fn parse_links_csv(name: &str, text: &str) -> Result<Vec<Link>, InputError> 
         let at = format!("{name}:{line}");
         if record.iter().all(str::is_empty) {
             continue;
+        }
+        if record.len() != headers.len() {
+            return Err(InputError::new(
+                &at,
+                crate::input::field_count_message(record.len(), &headers),
+            ));
         }
         let field = |i: Option<usize>| i.and_then(|i| record.get(i)).unwrap_or("");
         let raw_principal = field(Some(c_principal));
@@ -662,6 +691,77 @@ mod tests {
             let err = parse_links_csv("links.csv", text).unwrap_err().to_string();
             assert!(err.starts_with(want), "{err:?} should start with {want:?}");
         }
+    }
+
+    /// A quote never closed took in the rest of the file as one note, with
+    /// no error: 1 link of 9, and verdicts resting on the 8 dropped.
+    #[test]
+    fn a_quote_never_closed_is_refused_where_it_opens() {
+        let contoso = include_str!("../../pal-emulator/contoso/links.csv");
+        assert_eq!(parse_links_csv("x.csv", contoso).unwrap().len(), 9);
+        let stray = contoso.replacen(",Northwind consultant", ",\"Northwind consultant", 1);
+        let err = parse_links_csv("x.csv", &stray).unwrap_err();
+        assert_eq!(err.location, "x.csv:2");
+        assert!(
+            err.message
+                .starts_with("note: a quote opened here is never closed"),
+            "{err}"
+        );
+        assert!(err.message.contains("no line breaks"), "{err}");
+        // On the last line, with no line break after it: still refused.
+        let err = parse_links_csv("l.csv", "principal,partner_id\n# c\n\na@b.c,\"1").unwrap_err();
+        assert_eq!(
+            err.to_string().split(" a quote").next(),
+            Some("l.csv:4: partner_id:")
+        );
+        // In the header, whose names it swallowed: named by position.
+        let err = parse_links_csv("l.csv", "principal,\"partner_id\na@b.c,1\n").unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("l.csv:1: column 2: a quote opened here"),
+            "{err}"
+        );
+    }
+
+    /// A quote closed lines later, or Excel's Alt+Enter inside a quoted
+    /// field: a links file's fields have no line breaks.
+    #[test]
+    fn a_quoted_field_over_several_lines_is_refused() {
+        let text =
+            "principal;partner_id;note\r\n\"a@b.c\";1;\"one\r\ntwo\r\nthree\"\r\nb@c.d;2;x\r\n";
+        let err = parse_links_csv("l.csv", text).unwrap_err();
+        assert_eq!(err.location, "l.csv:2");
+        assert!(
+            err.message
+                .starts_with("note: a quoted field opened here runs on to line 4"),
+            "{err}"
+        );
+        assert!(err.message.contains("Alt+Enter"), "{err}");
+        // Quotes that open no field, doubled quotes, and quotes in comments
+        // are not line breaks.
+        let text = "# a \"comment\nprincipal,partner_id,note\na@b.c,1,say \"hi\nb@c.d,2,\"x \"\"y\"\", z\"\n";
+        let links = parse_links_csv("l.csv", text).unwrap();
+        assert_eq!(links[0].partner_name.as_deref(), Some("say \"hi"));
+        assert_eq!(links[1].partner_name.as_deref(), Some("x \"y\", z"));
+    }
+
+    #[test]
+    fn a_row_with_the_wrong_number_of_fields_says_so_in_words() {
+        let err =
+            parse_links_csv("longrow.csv", "principal,partner_id\na@b.c,1,x,y\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "longrow.csv:2: 4 fields, the header has 2 (principal, partner_id)"
+        );
+        let err =
+            parse_links_csv("l.csv", "principal;partner_id;note\n\n# c\na@b.c\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "l.csv:4: 1 field, the header has 3 (principal, partner_id, note)"
+        );
+        // A line of spaces is a blank line, skipped as the README says.
+        let links = parse_links_csv("l.csv", "principal,partner_id\n   \na@b.c,1\n").unwrap();
+        assert_eq!(links[0].origin, "l.csv:3");
     }
 
     fn attestation(fields: &str) -> String {

@@ -1,7 +1,7 @@
 //! Files and streams end to end: where reports go (stdout, --output, a
 //! device, a folder), what happens when writing fails, and the limits on
 //! what is read (size, duplicate columns, byte order marks, UTF-16, `;` and tabs
-//! as Excel saves them, workbooks refused, numbers).
+//! as Excel saves them, workbooks refused, quotes never closed, numbers).
 
 use crate::common::*;
 
@@ -563,6 +563,55 @@ fn links_files_as_excel_saves_them_are_read_and_workbooks_refused() {
             stderr.contains("save it as CSV UTF-8 (Comma delimited)"),
             "{stderr}"
         );
+    }
+}
+
+/// A quote never closed in a links file (it took in the rest of the file:
+/// 1 link of 9, silently, and the verdicts changed) and a row with more
+/// fields than the header: exit 2 before any call, naming the file, the
+/// line and the column, and no report written.
+#[test]
+fn a_links_file_with_a_stray_quote_or_a_long_row_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let contoso = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../pal-emulator/contoso/links.csv"),
+    )
+    .unwrap();
+    let stray = dir.path().join("x.csv");
+    std::fs::write(
+        &stray,
+        contoso.replacen(",Northwind consultant", ",\"Northwind consultant", 1),
+    )
+    .unwrap();
+    let long = dir.path().join("longrow.csv");
+    std::fs::write(
+        &long,
+        "principal,partner_id\nana.costa@contoso.com,4567890,x,y\n",
+    )
+    .unwrap();
+    for (file, want) in [
+        (&stray, ":2: note: a quote opened here is never closed"),
+        (
+            &long,
+            ":2: 4 fields, the header has 2 (principal, partner_id)",
+        ),
+    ] {
+        let report = dir.path().join("report.json");
+        let emu = Silent::new();
+        let out = emu.audit(&[
+            "--links",
+            file.to_str().unwrap(),
+            "--output",
+            report.to_str().unwrap(),
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains(&format!("{}{want}", file.display())),
+            "{stderr}"
+        );
+        assert!(!report.exists(), "a report was written");
+        assert!(!emu.was_called(), "the audit ran");
     }
 }
 

@@ -265,3 +265,68 @@ fn the_records_of_an_export_are_its_audit_data() {
     assert_eq!(audit_records("w.jsonl", &wrapped).unwrap()[0]["Id"], "2");
     assert!(audit_records("bad.json", "[3]").is_err());
 }
+
+/// A quote never closed took in the rest of the export, with no error; a
+/// row split into more fields than the header lost the row after it.
+/// Pretty-printed AuditData, over several lines, is still read.
+#[test]
+fn a_quote_never_closed_or_a_row_too_long_is_refused() {
+    let header = "RecordId,CreationDate,RecordType,Operation,UserId,AuditData,AssociatedAdminUnits,AssociatedAdminUnitsNames\r\n";
+    let row = |r: &str, tail: &str| {
+        format!(
+            "id,9/20/2026 4:05:03 AM,PowerAppsApp,op,u,{},{tail}\r\n",
+            csv_field(r)
+        )
+    };
+    let pretty: String = [
+        LEGACY_LAUNCH,
+        NEW_LAUNCH,
+        FLOW_EDIT,
+        EXCHANGE,
+        FLOW_RUN_LIKE,
+    ]
+    .iter()
+    .map(|r| {
+        let v: Value = serde_json::from_str(r).unwrap();
+        row(&serde_json::to_string_pretty(&v).unwrap(), ",")
+    })
+    .collect();
+    let log = parse_audit_log("p.csv", &format!("{header}{pretty}")).unwrap();
+    check(&log);
+    // The first record takes lines 2 to 13: its JSON has 10 keys.
+    assert_eq!(log.events[1].origin, "p.csv:14");
+
+    // The end of the file cut off after the last AuditData's JSON, its
+    // closing quote lost: the JSON alone parsed.
+    let mut text = format!("{header}{}{}", row(LEGACY_LAUNCH, ","), row(FLOW_EDIT, ","));
+    let cut = text.rfind("\",,").unwrap();
+    text.replace_range(cut..cut + 3, "");
+    let e = parse_audit_log("b.csv", &text).unwrap_err().to_string();
+    assert!(
+        e.starts_with("b.csv:3: AuditData: a quote opened here is never closed"),
+        "{e}"
+    );
+    // A quote opened in the last column and closed by the next row's
+    // AuditData: the row runs on into the next, which was lost.
+    let text = format!(
+        "{header}{}{}{}",
+        row(LEGACY_LAUNCH, ",\"Sales"),
+        row(NEW_LAUNCH, ","),
+        row(FLOW_EDIT, ",")
+    );
+    let e = parse_audit_log("b.csv", &text).unwrap_err().to_string();
+    assert!(e.starts_with("b.csv:2: "), "{e}");
+    assert!(e.contains(" fields, the header has 8 (RecordId, "), "{e}");
+    // A header with no separator whose rows have them.
+    let text = format!("AuditData\n2026-11-10,{}\n", csv_field(LEGACY_LAUNCH));
+    let e = parse_audit_log("a.csv", &text).unwrap_err().to_string();
+    assert_eq!(e, "a.csv:2: 2 fields, the header has 1 (AuditData)");
+    // A row cut short before AuditData.
+    let e = parse_audit_log("a.csv", "CreationDate,UserIds,Operations,AuditData\nx,u\n")
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "a.csv:2: 2 fields, the header has 4 (CreationDate, UserIds, Operations, AuditData)"
+    );
+}
