@@ -74,8 +74,14 @@ pub struct AttributionGraph<'a> {
 
 impl<'a> AttributionGraph<'a> {
     /// Resolves each link's principal, settles each linked principal's
-    /// effective link, and builds the indexes.
-    pub fn build(inventory: &'a Inventory, links: &'a [Link]) -> Self {
+    /// effective link, and builds the indexes. Activity after `now` (the
+    /// audit's time: `--as-of` in the past) is left out: it is not in the
+    /// window, and would decide what had not happened yet.
+    pub fn build(
+        inventory: &'a Inventory,
+        links: &'a [Link],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Self {
         let mut g = Self {
             inventory,
             links,
@@ -102,7 +108,9 @@ impl<'a> AttributionGraph<'a> {
             ours: std::sync::OnceLock::new(),
         };
         for (i, a) in inventory.activity.iter().enumerate() {
-            g.activity.entry(a.resource.clone()).or_default().push(i);
+            if a.at <= now {
+                g.activity.entry(a.resource.clone()).or_default().push(i);
+            }
         }
         for (i, link) in links.iter().enumerate() {
             let id = resolve(inventory, &link.principal);

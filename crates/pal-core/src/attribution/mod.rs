@@ -421,7 +421,7 @@ pub struct Attribution {
 
 /// Applies the rules to every resource of the inventory.
 pub fn attribute(inventory: &Inventory, links: &[Link], options: &Options) -> Attribution {
-    let graph = AttributionGraph::build(inventory, links);
+    let graph = AttributionGraph::build(inventory, links, options.now);
     // Findings are made in the report's order, so a million of them are
     // never moved by a sort. Platform-made components are counted, and
     // left out unless asked for.

@@ -13,8 +13,8 @@ use chrono::{DateTime, Utc};
 use super::graph::{AttributionGraph, EffectiveLink};
 use super::{Attributed, AttributedRole, DecidedBy, Finding, Flag, Options, Verdict, fix};
 use crate::inventory::{
-    ActivitySource, Fact, PrincipalId, PrincipalType, Product, Resource, ResourceKind, Role,
-    UnreadFact,
+    ActivitySource, Fact, Import, PrincipalId, PrincipalType, Product, Resource, ResourceKind,
+    Role, UnreadFact,
 };
 use crate::links::{Link, LinkKind, LinkSource, PartnerId, PrincipalRef};
 
@@ -269,6 +269,15 @@ fn canvas_app(g: &AttributionGraph, res: &Resource, opts: &Options, f: &mut Find
         return;
     }
     f.attributed = attributed_rows(g, &attributed);
+    // Every canvas app has an owner: co-owners listed without one are a
+    // partial role list, and the owner missing from it could be another
+    // partner's, decided by activity.
+    if !attributed.iter().any(|(_, r)| *r == AttributedRole::Owner) {
+        f.reasons.push(text!(
+            "the app's role list names co-owners but no owner, so it is incomplete; the owner (the app's properties in the Power Apps admin API) would settle it"
+        ));
+        return;
+    }
     orphans(g, &attributed, f);
     // The unified audit log (launches and maker work) first, then the
     // stamps; without an audit log the app has no audit events.
@@ -883,50 +892,72 @@ fn solution_reading(g: &AttributionGraph, res: &Resource, f: &mut Finding) -> So
             return SolutionReading::Undecided;
         }
     };
-    for import in imports.iter().rev() {
-        let at = import.at.to_rfc3339();
-        match &import.importer {
-            Fact::Unknown(why) => {
-                f.flags.push(Flag::ImporterUnknown);
-                f.reasons.push(text!(
-                    "managed solution {} was imported at {at} by an account that could not be read ({why}): the solution reading is undecided; the import job's creator would settle it",
-                    sol.unique_name
-                ));
-                return SolutionReading::Undecided;
-            }
-            Fact::Known(p) if g.undecided_link(p).is_some() => {
-                f.flags.push(Flag::ConflictingLinks);
-                f.reasons.push(text!(
-                    "managed solution {} was imported at {at} by {}, whose link is undecided (conflicting evidence): the solution reading is undecided; `pal-audit attest` run as that identity would settle it",
-                    sol.unique_name,
-                    g.name_of(p)
-                ));
-                return SolutionReading::Undecided;
-            }
-            Fact::Known(p) => match g.effective_link(p) {
-                None => {
-                    f.flags.push(Flag::ImportedByUnlinkedAccount);
+    // From the newest time: imports at one instant are one step, since
+    // which of them came last cannot be told (and the API's order must not
+    // decide).
+    for same_time in newest_first(imports) {
+        let at = same_time[0].at.to_rfc3339();
+        let mut linked: Vec<(&PrincipalId, &PartnerId)> = Vec::new();
+        for import in same_time {
+            match &import.importer {
+                Fact::Unknown(why) => {
+                    f.flags.push(Flag::ImporterUnknown);
                     f.reasons.push(text!(
-                        "managed solution {} was imported at {at} by {}, who is not linked to a partner; an older import by a linked account decides, if any",
+                        "managed solution {} was imported at {at} by an account that could not be read ({why}): the solution reading is undecided; the import job's creator would settle it",
+                        sol.unique_name
+                    ));
+                    return SolutionReading::Undecided;
+                }
+                Fact::Known(p) if g.undecided_link(p).is_some() => {
+                    f.flags.push(Flag::ConflictingLinks);
+                    f.reasons.push(text!(
+                        "managed solution {} was imported at {at} by {}, whose link is undecided (conflicting evidence): the solution reading is undecided; `pal-audit attest` run as that identity would settle it",
                         sol.unique_name,
                         g.name_of(p)
                     ));
+                    return SolutionReading::Undecided;
                 }
-                Some(eff) => {
-                    f.reasons.push(text!(
-                        "managed solution {} was last imported by a linked account at {at}: {} (partner {})",
-                        sol.unique_name,
-                        g.name_of(p),
-                        eff.link.partner_id
-                    ));
-                    return SolutionReading::Partner {
-                        partner: eff.link.partner_id.clone(),
-                        importer: p.clone(),
-                        solution: sol.unique_name.clone(),
-                    };
-                }
-            },
+                Fact::Known(p) => match g.effective_link(p) {
+                    None => {
+                        f.flags.push(Flag::ImportedByUnlinkedAccount);
+                        f.reasons.push(text!(
+                            "managed solution {} was imported at {at} by {}, who is not linked to a partner; an older import by a linked account decides, if any",
+                            sol.unique_name,
+                            g.name_of(p)
+                        ));
+                    }
+                    Some(eff) => linked.push((p, &eff.link.partner_id)),
+                },
+            }
         }
+        linked.sort();
+        linked.dedup();
+        let Some(&(importer, partner)) = linked.first() else {
+            continue;
+        };
+        if linked.iter().any(|(_, other)| *other != partner) {
+            f.reasons.push(text!(
+                "managed solution {} was imported at the same time, {at}, by accounts linked to different partners ({}): which import came last cannot be told, so the solution reading is undecided",
+                sol.unique_name,
+                linked
+                    .iter()
+                    .map(|(p, partner)| format!("{} (partner {partner})", g.name_of(p)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+            return SolutionReading::Undecided;
+        }
+        f.reasons.push(text!(
+            "managed solution {} was last imported by a linked account at {at}: {} (partner {})",
+            sol.unique_name,
+            g.name_of(importer),
+            partner
+        ));
+        return SolutionReading::Partner {
+            partner: partner.clone(),
+            importer: importer.clone(),
+            solution: sol.unique_name.clone(),
+        };
     }
     if !imports.is_empty() {
         f.reasons.push(text!(
@@ -944,16 +975,25 @@ fn walked_importers<'a>(g: &AttributionGraph<'a>, res: &Resource) -> Vec<&'a Pri
         return Vec::new();
     };
     let mut out = Vec::new();
-    for import in imports.iter().rev() {
-        let Fact::Known(p) = &import.importer else {
-            break;
-        };
-        out.push(p);
-        if g.effective_link(p).is_some() || g.undecided_link(p).is_some() {
+    for same_time in newest_first(imports) {
+        let mut decides = false;
+        for import in same_time {
+            let Fact::Known(p) = &import.importer else {
+                return out;
+            };
+            out.push(p);
+            decides |= g.effective_link(p).is_some() || g.undecided_link(p).is_some();
+        }
+        if decides {
             break;
         }
     }
     out
+}
+
+/// `imports` (oldest first) as groups of one instant, newest group first.
+fn newest_first(imports: &[Import]) -> impl Iterator<Item = &[Import]> {
+    imports.chunk_by(|a, b| a.at == b.at).rev()
 }
 
 /// A canvas app or flow with a solution reading: agreement decides; an
