@@ -787,6 +787,22 @@ impl Inventory {
         })
     }
 
+    /// Every principal with this UPN (any case), by id: more than one and a
+    /// link naming the UPN cannot tell which is meant.
+    pub fn principals_by_upn(&self, upn: &str) -> Vec<&Principal> {
+        let mut all: Vec<&Principal> = self
+            .principals
+            .values()
+            .filter(|p| {
+                p.upn
+                    .as_deref()
+                    .is_some_and(|u| u.eq_ignore_ascii_case(upn))
+            })
+            .collect();
+        all.sort_by(|a, b| a.id.cmp(&b.id));
+        all
+    }
+
     /// The service principal whose application id matches.
     pub fn principal_by_app_id(&self, app_id: &str) -> Option<&Principal> {
         self.principals.values().find(|p| {

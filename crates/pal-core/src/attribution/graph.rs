@@ -48,6 +48,9 @@ pub struct AttributionGraph<'a> {
     pub links: &'a [Link],
     /// For each link, the object id it resolved to.
     resolved: Vec<Option<PrincipalId>>,
+    /// Links naming a UPN that several objects share, with those objects:
+    /// resolved to none of them (which one is linked cannot be told).
+    ambiguous: Vec<(String, Vec<PrincipalId>)>,
     /// Audit events by resource, so no rule scans them all.
     activity: HashMap<ResourceId, Vec<usize>>,
     /// Link edges by principal, `Deleted` attestations included: a principal
@@ -86,6 +89,7 @@ impl<'a> AttributionGraph<'a> {
             inventory,
             links,
             resolved: Vec::with_capacity(links.len()),
+            ambiguous: Vec::new(),
             activity: HashMap::default(),
             links_by_principal: HashMap::default(),
             effective: HashMap::default(),
@@ -113,6 +117,17 @@ impl<'a> AttributionGraph<'a> {
             }
         }
         for (i, link) in links.iter().enumerate() {
+            if let PrincipalRef::Upn(upn) = &link.principal {
+                let named = inventory.principals_by_upn(upn);
+                if named.len() > 1 {
+                    let ids = named.iter().map(|p| p.id.clone()).collect();
+                    if !g.ambiguous.iter().any(|(u, _)| u.eq_ignore_ascii_case(upn)) {
+                        g.ambiguous.push((upn.clone(), ids));
+                    }
+                    g.resolved.push(None);
+                    continue;
+                }
+            }
             let id = resolve(inventory, &link.principal);
             if let Some(id) = &id {
                 g.links_by_principal.entry(id.clone()).or_default().push(i);
@@ -146,6 +161,11 @@ impl<'a> AttributionGraph<'a> {
             .collect();
         g.names = names;
         g
+    }
+
+    /// Links whose UPN several objects share: the UPN and those objects.
+    pub fn ambiguous_links(&self) -> &[(String, Vec<PrincipalId>)] {
+        &self.ambiguous
     }
 
     /// The audit events recorded on a resource.

@@ -50,7 +50,7 @@ pub fn finding(g: &AttributionGraph, index: usize, opts: &Options) -> Finding {
             "{why}: no partner's work, shown because of --include-first-party"
         ));
     }
-    if !g.inventory.unread.is_empty() {
+    if !g.inventory.unread.is_empty() || !g.ambiguous_links().is_empty() {
         unread(g, res, &mut f);
     }
     f.usage = usage(g, res);
@@ -878,9 +878,69 @@ enum SolutionReading {
 /// unreadable importer leaves the reading undecided; a linked one decides;
 /// an unlinked one is flagged and the walk goes on to the older import.
 fn solution_reading(g: &AttributionGraph, res: &Resource, f: &mut Finding) -> SolutionReading {
+    // A solution the component names but the environment's list lacks
+    // could be managed, and imported by anyone.
+    let names = res.solution.iter().chain(&res.other_solutions);
+    for name in names.clone() {
+        if g.inventory.solution(&res.environment, name).is_none() {
+            f.reasons.push(text!(
+                "it is in solution {name}, which the environment's solution list did not include: whether that solution is managed, and who imported it last, is unknown; reading the solution (solutions?$filter=uniquename eq '{name}') would settle it"
+            ));
+            return SolutionReading::Undecided;
+        }
+    }
+    // Every managed solution that holds it gives a reading (a component
+    // can sit in several, one layered on another); they must agree.
     let Some(sol) = managed_solution(g, res) else {
         return SolutionReading::None;
     };
+    let mut reading = reading_of(g, sol, f);
+    let others = names
+        .filter_map(|n| g.inventory.solution(&res.environment, n))
+        .filter(|o| o.managed && !o.unique_name.eq_ignore_ascii_case(&sol.unique_name));
+    for other in others {
+        reading = match (reading, reading_of(g, other, f)) {
+            (SolutionReading::Undecided, _) | (_, SolutionReading::Undecided) => {
+                SolutionReading::Undecided
+            }
+            (SolutionReading::None, r) | (r, SolutionReading::None) => r,
+            (
+                a @ SolutionReading::Partner { .. },
+                SolutionReading::Partner {
+                    partner: b,
+                    solution: b_solution,
+                    ..
+                },
+            ) => {
+                let SolutionReading::Partner {
+                    partner: a_partner,
+                    solution: a_solution,
+                    ..
+                } = &a
+                else {
+                    unreachable!("matched a Partner")
+                };
+                if *a_partner == b {
+                    a
+                } else {
+                    f.reasons.push(text!(
+                        "managed solutions {a_solution} and {b_solution} both hold it, and were last imported by accounts of different partners ({a_partner}, {b}): which solution's importer gets the credit cannot be told"
+                    ));
+                    SolutionReading::Undecided
+                }
+            }
+        };
+    }
+    reading
+}
+
+/// One managed solution's reading: its successful imports walked from the
+/// newest.
+fn reading_of(
+    g: &AttributionGraph,
+    sol: &crate::inventory::Solution,
+    f: &mut Finding,
+) -> SolutionReading {
     let imports = match &sol.imports {
         Fact::Known(i) => i,
         Fact::Unknown(why) => {
@@ -1151,6 +1211,40 @@ fn unread(g: &AttributionGraph, res: &Resource, f: &mut Finding) {
                         .filter(|p| could_be_it(p))
                         .map(|p| format!("{} (importer of its managed solution)", g.name_of(p))),
                 );
+                // A linked member of a co-owner group keeps an otherwise
+                // uncredited canvas app unknown (group-co-owner).
+                if res.kind == ResourceKind::CanvasApp
+                    && f.verdict == Verdict::Uncredited
+                    && let Fact::Known(roles) = &res.roles
+                {
+                    for r in roles.iter().filter(|r| {
+                        r.role == Role::CoOwner && r.principal_type == PrincipalType::Group
+                    }) {
+                        if let Some(Fact::Known(members)) = g.members_of(&r.principal) {
+                            could_be.extend(members.iter().filter(|m| could_be_it(m)).map(|m| {
+                                format!(
+                                    "{} (member of co-owner group {})",
+                                    g.name_of(m),
+                                    g.name_of(&r.principal)
+                                )
+                            }));
+                        }
+                    }
+                }
+                // An instance whose activity was not read is decided by its
+                // role holders' links.
+                if res.kind == ResourceKind::Instance
+                    && activity_unread(g, res, Product::CustomerInsights).is_some()
+                    && let Fact::Known(roles) = &res.roles
+                {
+                    could_be.extend(
+                        roles
+                            .iter()
+                            .map(|r| &r.principal)
+                            .filter(|p| could_be_it(p))
+                            .map(|p| format!("{} (role holder)", g.name_of(p))),
+                    );
+                }
                 could_be.dedup();
                 if could_be.is_empty() {
                     continue;
@@ -1164,6 +1258,33 @@ fn unread(g: &AttributionGraph, res: &Resource, f: &mut Finding) {
                 ));
             }
         }
+    }
+    // A links-file UPN that several objects share was resolved to none of
+    // them: if one of them decides here, which is linked cannot be told.
+    for (upn, ids) in g.ambiguous_links() {
+        let mut could_be: Vec<String> = f
+            .attributed
+            .iter()
+            .filter(|a| ids.contains(&a.principal_id))
+            .map(Attributed::describe)
+            .collect();
+        could_be.extend(
+            walked_importers(g, res)
+                .into_iter()
+                .filter(|p| ids.contains(p))
+                .map(|p| format!("{} (importer of its managed solution)", g.name_of(p))),
+        );
+        if could_be.is_empty() {
+            continue;
+        }
+        unsettled = true;
+        f.flags.push(Flag::LinkUnresolved);
+        f.reasons.push(text!(
+            "the links file names {upn}, which {} objects share ({}); it could be the link of {}, which would change the verdict: name the object id in the links file",
+            ids.len(),
+            ids.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+            could_be.join(", ")
+        ));
     }
     if unsettled {
         make_unknown(f);
