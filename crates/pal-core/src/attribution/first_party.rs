@@ -70,7 +70,7 @@ impl Default for FirstPartyOptions {
 impl FirstPartyOptions {
     /// A managed solution whose publisher was read and is one of
     /// Microsoft's (by unique name: the friendly name is free text).
-    fn microsoft_managed(&self, s: &Solution) -> bool {
+    pub(crate) fn microsoft_managed(&self, s: &Solution) -> bool {
         s.managed
             && match &s.publisher {
                 Fact::Known(p) => self

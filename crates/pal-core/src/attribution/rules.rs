@@ -29,7 +29,7 @@ macro_rules! text {
 pub fn finding(g: &AttributionGraph, index: usize, opts: &Options) -> Finding {
     let res = g.resource(index);
     let mut f = blank(g, res);
-    let reading = solution_reading(g, res, &mut f);
+    let reading = solution_reading(g, res, opts, &mut f);
     match res.kind {
         ResourceKind::CanvasApp => canvas_app(g, res, opts, &mut f),
         ResourceKind::CloudFlow | ResourceKind::DesktopFlow => cloud_flow(g, res, opts, &mut f),
@@ -51,7 +51,7 @@ pub fn finding(g: &AttributionGraph, index: usize, opts: &Options) -> Finding {
         ));
     }
     if !g.inventory.unread.is_empty() || !g.ambiguous_links().is_empty() {
-        unread(g, res, &mut f);
+        unread(g, res, opts, &mut f);
     }
     f.usage = usage(g, res);
     f.flags.sort();
@@ -877,11 +877,15 @@ enum SolutionReading {
 /// Walks the managed solution's successful imports from the newest: an
 /// unreadable importer leaves the reading undecided; a linked one decides;
 /// an unlinked one is flagged and the walk goes on to the older import.
-fn solution_reading(g: &AttributionGraph, res: &Resource, f: &mut Finding) -> SolutionReading {
+fn solution_reading(
+    g: &AttributionGraph,
+    res: &Resource,
+    opts: &Options,
+    f: &mut Finding,
+) -> SolutionReading {
     // A solution the component names but the environment's list lacks
     // could be managed, and imported by anyone.
-    let names = res.solution.iter().chain(&res.other_solutions);
-    for name in names.clone() {
+    for name in res.solution.iter().chain(&res.other_solutions) {
         if g.inventory.solution(&res.environment, name).is_none() {
             f.reasons.push(text!(
                 "it is in solution {name}, which the environment's solution list did not include: whether that solution is managed, and who imported it last, is unknown; reading the solution (solutions?$filter=uniquename eq '{name}') would settle it"
@@ -889,17 +893,14 @@ fn solution_reading(g: &AttributionGraph, res: &Resource, f: &mut Finding) -> So
             return SolutionReading::Undecided;
         }
     }
-    // Every managed solution that holds it gives a reading (a component
-    // can sit in several, one layered on another); they must agree.
-    let Some(sol) = managed_solution(g, res) else {
-        return SolutionReading::None;
-    };
-    let mut reading = reading_of(g, sol, f);
-    let others = names
-        .filter_map(|n| g.inventory.solution(&res.environment, n))
-        .filter(|o| o.managed && !o.unique_name.eq_ignore_ascii_case(&sol.unique_name));
-    for other in others {
-        reading = match (reading, reading_of(g, other, f)) {
+    let mut reading = SolutionReading::None;
+    for (n, sol) in weighed_solutions(g, res, opts).into_iter().enumerate() {
+        let next = reading_of(g, sol, f);
+        if n == 0 {
+            reading = next;
+            continue;
+        }
+        reading = match (reading, next) {
             (SolutionReading::Undecided, _) | (_, SolutionReading::Undecided) => {
                 SolutionReading::Undecided
             }
@@ -932,6 +933,35 @@ fn solution_reading(g: &AttributionGraph, res: &Resource, f: &mut Finding) -> So
         };
     }
     reading
+}
+
+/// The managed solutions whose readings count for a component: every one
+/// that holds it (one can be layered on another), its `solution` first and
+/// the others by name; Microsoft's left out when a partner's holds it too
+/// (their imports are the platform's, and say nothing of partners).
+fn weighed_solutions<'a>(
+    g: &AttributionGraph<'a>,
+    res: &Resource,
+    opts: &Options,
+) -> Vec<&'a crate::inventory::Solution> {
+    let Some(first) = managed_solution(g, res) else {
+        return Vec::new();
+    };
+    let mut others: Vec<&crate::inventory::Solution> = res
+        .other_solutions
+        .iter()
+        .filter_map(|n| g.inventory.solution(&res.environment, n))
+        .filter(|o| o.managed && !o.unique_name.eq_ignore_ascii_case(&first.unique_name))
+        .collect();
+    others.sort_by_key(|o| o.unique_name.to_ascii_lowercase());
+    others.dedup_by_key(|o| o.unique_name.to_ascii_lowercase());
+    let all: Vec<_> = std::iter::once(first).chain(others).collect();
+    let partners: Vec<_> = all
+        .iter()
+        .copied()
+        .filter(|s| !opts.first_party.microsoft_managed(s))
+        .collect();
+    if partners.is_empty() { all } else { partners }
 }
 
 /// One managed solution's reading: its successful imports walked from the
@@ -1030,30 +1060,49 @@ fn reading_of(
 
 /// The importers the solution reading weighs: from the newest import to the
 /// first linked importer, inclusive (older ones never decide).
-fn walked_importers<'a>(g: &AttributionGraph<'a>, res: &Resource) -> Vec<&'a PrincipalId> {
-    let Some(Fact::Known(imports)) = managed_solution(g, res).map(|s| &s.imports) else {
-        return Vec::new();
-    };
+fn walked_importers<'a>(
+    g: &AttributionGraph<'a>,
+    res: &Resource,
+    opts: &Options,
+) -> Vec<&'a PrincipalId> {
     let mut out = Vec::new();
-    for same_time in newest_first(imports) {
-        let mut decides = false;
-        for import in same_time {
-            let Fact::Known(p) = &import.importer else {
-                return out;
-            };
-            out.push(p);
-            decides |= g.effective_link(p).is_some() || g.undecided_link(p).is_some();
-        }
-        if decides {
-            break;
+    for sol in weighed_solutions(g, res, opts) {
+        let Fact::Known(imports) = &sol.imports else {
+            continue;
+        };
+        'walk: for same_time in newest_first(imports) {
+            let mut decides = false;
+            for import in same_time {
+                let Fact::Known(p) = &import.importer else {
+                    break 'walk;
+                };
+                out.push(p);
+                decides |= g.effective_link(p).is_some() || g.undecided_link(p).is_some();
+            }
+            if decides {
+                break;
+            }
         }
     }
+    out.sort();
+    out.dedup();
     out
 }
 
-/// `imports` (oldest first) as groups of one instant, newest group first.
-fn newest_first(imports: &[Import]) -> impl Iterator<Item = &[Import]> {
-    imports.chunk_by(|a, b| a.at == b.at).rev()
+/// `imports` (oldest first) as groups of one instant, newest group first,
+/// each group in a fixed order (unreadable importers first, then by id), so
+/// the API's order shows in no flag or reason.
+fn newest_first(imports: &[Import]) -> impl Iterator<Item = Vec<&Import>> {
+    imports.chunk_by(|a, b| a.at == b.at).rev().map(|group| {
+        let mut group: Vec<&Import> = group.iter().collect();
+        group.sort_by(|a, b| match (&a.importer, &b.importer) {
+            (Fact::Unknown(x), Fact::Unknown(y)) => x.cmp(y),
+            (Fact::Unknown(_), Fact::Known(_)) => std::cmp::Ordering::Less,
+            (Fact::Known(_), Fact::Unknown(_)) => std::cmp::Ordering::Greater,
+            (Fact::Known(x), Fact::Known(y)) => x.cmp(y),
+        });
+        group
+    })
 }
 
 /// A canvas app or flow with a solution reading: agreement decides; an
@@ -1119,8 +1168,10 @@ fn make_unknown(f: &mut Finding) {
 /// needs evidence"): where one of them could change the verdict, the
 /// verdict is `unknown` and the reason names the failed read and what
 /// would settle it.
-fn unread(g: &AttributionGraph, res: &Resource, f: &mut Finding) {
+fn unread(g: &AttributionGraph, res: &Resource, opts: &Options, f: &mut Finding) {
     let mut unsettled = false;
+    // Who decides this finding, for links that could be theirs.
+    let deciders = deciders(g, res, opts, f);
     for u in &g.inventory.unread {
         if u.environment
             .as_ref()
@@ -1179,73 +1230,19 @@ fn unread(g: &AttributionGraph, res: &Resource, f: &mut Finding) {
                 if named.is_empty() {
                     continue;
                 }
-                // A `Deleted` link can only take a link away: it matters for
-                // an attributed user that has one.
-                let only_deleted = named.iter().all(|l| !l.active);
-                // Could the link be the link of a principal that decides, an
-                // attributed user or an importer the solution reading walked?
+                // Could the link be the link of a principal that decides?
                 // Only if what would tell them apart (their UPN, their
                 // application id) is unknown.
-                let could_be_it = |id: &PrincipalId| {
+                let unnamed = |id: &PrincipalId| {
                     let p = g.principal(id);
                     let kind = p.map_or(PrincipalType::Unknown, |p| p.principal_type);
-                    let unnamed = if *upn {
+                    if *upn {
                         kind != PrincipalType::ServicePrincipal && p.is_none_or(|p| p.upn.is_none())
                     } else {
                         kind != PrincipalType::User && p.is_none_or(|p| p.app_id.is_none())
-                    };
-                    unnamed
-                        && (!only_deleted
-                            || g.effective_link(id).is_some()
-                            || g.undecided_link(id).is_some())
-                };
-                let mut could_be: Vec<String> = f
-                    .attributed
-                    .iter()
-                    .filter(|a| could_be_it(&a.principal_id))
-                    .map(Attributed::describe)
-                    .collect();
-                could_be.extend(
-                    walked_importers(g, res)
-                        .into_iter()
-                        .filter(|p| could_be_it(p))
-                        .map(|p| format!("{} (importer of its managed solution)", g.name_of(p))),
-                );
-                // A linked member of a co-owner group keeps an otherwise
-                // uncredited canvas app unknown (group-co-owner).
-                if res.kind == ResourceKind::CanvasApp
-                    && f.verdict == Verdict::Uncredited
-                    && let Fact::Known(roles) = &res.roles
-                {
-                    for r in roles.iter().filter(|r| {
-                        r.role == Role::CoOwner && r.principal_type == PrincipalType::Group
-                    }) {
-                        if let Some(Fact::Known(members)) = g.members_of(&r.principal) {
-                            could_be.extend(members.iter().filter(|m| could_be_it(m)).map(|m| {
-                                format!(
-                                    "{} (member of co-owner group {})",
-                                    g.name_of(m),
-                                    g.name_of(&r.principal)
-                                )
-                            }));
-                        }
                     }
-                }
-                // An instance whose activity was not read is decided by its
-                // role holders' links.
-                if res.kind == ResourceKind::Instance
-                    && activity_unread(g, res, Product::CustomerInsights).is_some()
-                    && let Fact::Known(roles) = &res.roles
-                {
-                    could_be.extend(
-                        roles
-                            .iter()
-                            .map(|r| &r.principal)
-                            .filter(|p| could_be_it(p))
-                            .map(|p| format!("{} (role holder)", g.name_of(p))),
-                    );
-                }
-                could_be.dedup();
+                };
+                let could_be = could_be_theirs(g, &deciders, &named, unnamed);
                 if could_be.is_empty() {
                     continue;
                 }
@@ -1262,18 +1259,12 @@ fn unread(g: &AttributionGraph, res: &Resource, f: &mut Finding) {
     // A links-file UPN that several objects share was resolved to none of
     // them: if one of them decides here, which is linked cannot be told.
     for (upn, ids) in g.ambiguous_links() {
-        let mut could_be: Vec<String> = f
-            .attributed
+        let named: Vec<&Link> = g
+            .links
             .iter()
-            .filter(|a| ids.contains(&a.principal_id))
-            .map(Attributed::describe)
+            .filter(|l| matches!(&l.principal, PrincipalRef::Upn(x) if x.eq_ignore_ascii_case(upn)))
             .collect();
-        could_be.extend(
-            walked_importers(g, res)
-                .into_iter()
-                .filter(|p| ids.contains(p))
-                .map(|p| format!("{} (importer of its managed solution)", g.name_of(p))),
-        );
+        let could_be = could_be_theirs(g, &deciders, &named, |id| ids.contains(id));
         if could_be.is_empty() {
             continue;
         }
@@ -1289,6 +1280,107 @@ fn unread(g: &AttributionGraph, res: &Resource, f: &mut Finding) {
     if unsettled {
         make_unknown(f);
     }
+}
+
+/// The principals whose link decides a finding, each described: its
+/// attributed users; the importers the solution reading walks; an
+/// instance's role holders (groups expanded) when its activity was not
+/// read; and the members of an uncredited canvas app's co-owner groups,
+/// one of whom linked makes it unknown (group-co-owner). Groups themselves
+/// are never linked identities.
+fn deciders(
+    g: &AttributionGraph,
+    res: &Resource,
+    opts: &Options,
+    f: &Finding,
+) -> Vec<(PrincipalId, String)> {
+    let mut out: Vec<(PrincipalId, String)> = f
+        .attributed
+        .iter()
+        .map(|a| (a.principal_id.clone(), a.describe()))
+        .collect();
+    out.extend(walked_importers(g, res, opts).into_iter().map(|p| {
+        (
+            p.clone(),
+            format!("{} (importer of its managed solution)", g.name_of(p)),
+        )
+    }));
+    let roles = match &res.roles {
+        Fact::Known(roles) => roles.as_slice(),
+        Fact::Unknown(_) => &[],
+    };
+    let expanded =
+        |r: &crate::inventory::RoleAssignment, what: &str| -> Vec<(PrincipalId, String)> {
+            if r.principal_type != PrincipalType::Group {
+                return vec![(
+                    r.principal.clone(),
+                    format!("{} ({what})", g.name_of(&r.principal)),
+                )];
+            }
+            match g.members_of(&r.principal) {
+                Some(Fact::Known(members)) => members
+                    .iter()
+                    .map(|m| {
+                        (
+                            m.clone(),
+                            format!(
+                                "{} ({what}, through group {})",
+                                g.name_of(m),
+                                g.name_of(&r.principal)
+                            ),
+                        )
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            }
+        };
+    if res.kind == ResourceKind::Instance
+        && activity_unread(g, res, Product::CustomerInsights).is_some()
+    {
+        for r in roles {
+            out.extend(expanded(r, "role holder"));
+        }
+    }
+    if res.kind == ResourceKind::CanvasApp && f.verdict == Verdict::Uncredited {
+        for r in roles
+            .iter()
+            .filter(|r| r.role == Role::CoOwner && r.principal_type == PrincipalType::Group)
+        {
+            out.extend(expanded(r, "co-owner"));
+        }
+    }
+    // Nested groups and other non-people a group expands to hold no link.
+    out.retain(|(id, _)| {
+        !matches!(
+            g.principal(id).map(|p| p.principal_type),
+            Some(PrincipalType::Group | PrincipalType::Tenant)
+        )
+    });
+    out.sort();
+    out.dedup_by(|a, b| a.0 == b.0);
+    out
+}
+
+/// Which of `deciders` the links `named` could belong to (`could`): none
+/// when those links are all `Deleted` attestations and the principal has no
+/// link for them to take away.
+fn could_be_theirs(
+    g: &AttributionGraph,
+    deciders: &[(PrincipalId, String)],
+    named: &[&Link],
+    could: impl Fn(&PrincipalId) -> bool,
+) -> Vec<String> {
+    let only_deleted = named.iter().all(|l| !l.active);
+    deciders
+        .iter()
+        .filter(|(id, _)| {
+            could(id)
+                && (!only_deleted
+                    || g.effective_link(id).is_some()
+                    || g.undecided_link(id).is_some())
+        })
+        .map(|(_, described)| described.clone())
+        .collect()
 }
 
 fn kind_words(kind: ResourceKind) -> &'static str {

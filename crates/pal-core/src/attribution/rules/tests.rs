@@ -2664,6 +2664,28 @@ mod first_party {
         assert!(left_out(&w));
     }
 
+    /// A partner's managed solution layered on Microsoft's: Microsoft's
+    /// import (by the platform, its importer unreadable) says nothing of
+    /// partners, so the partner's importer decides, in either order.
+    #[test]
+    fn microsoft_s_layer_under_a_partner_s_solution_leaves_the_partner_s_reading() {
+        for order in [
+            ["msdynce_Sales", "PartnerSales"],
+            ["PartnerSales", "msdynce_Sales"],
+        ] {
+            let mut w = World::new().link(9, OURS).resource(app_in(&order));
+            w.inv.solutions.push(Solution {
+                publisher: publisher("MicrosoftCorporation", "MicrosoftCorporation"),
+                ..solution("msdynce_Sales", true, vec![(None, 1)])
+            });
+            w.inv
+                .solutions
+                .push(published("PartnerSales", "fabrikampartner", "Fabrikam"));
+            let f = w.one();
+            assert_eq!(f.verdict, Verdict::Credited, "{order:?}: {:?}", f.reasons);
+        }
+    }
+
     #[test]
     fn an_unmanaged_solution_under_microsoft_s_publisher_is_no_evidence() {
         // Any maker can pick an installed publisher for a new solution.
@@ -3026,6 +3048,29 @@ mod adversary {
         w.inv.unread.push(unresolved("consultant@partner.com"));
         let f = w.one();
         assert_eq!(f.verdict, Verdict::Unknown, "{:?}", f.reasons);
+    }
+
+    /// A co-owner group's member that is itself a group (nested) holds no
+    /// link: an unresolved link cannot be its, and the app stays uncredited.
+    #[test]
+    fn an_unresolved_link_is_never_a_nested_group_s() {
+        let mut w = World::new()
+            .link(1, OURS)
+            .resource(app(3, vec![group_role(5)], vec![]));
+        w.links[0].principal = PrincipalRef::Upn("consultant@partner.com".into());
+        w.inv.group_members.insert(id(5), Fact::Known(vec![id(20)]));
+        w.inv.add_principal(crate::inventory::Principal {
+            id: id(20),
+            principal_type: PrincipalType::Group,
+            display_name: Some("Nested".into()),
+            upn: None,
+            app_id: None,
+            enabled: None,
+            deleted: false,
+        });
+        w.inv.unread.push(unresolved("consultant@partner.com"));
+        let f = w.one();
+        assert_eq!(f.verdict, Verdict::Uncredited, "{:?}", f.reasons);
     }
 
     #[test]
