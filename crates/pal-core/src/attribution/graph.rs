@@ -48,6 +48,8 @@ pub struct AttributionGraph<'a> {
     pub links: &'a [Link],
     /// For each link, the object id it resolved to.
     resolved: Vec<Option<PrincipalId>>,
+    /// The audit's time: activity and stamps after it are left out.
+    now: chrono::DateTime<chrono::Utc>,
     /// Links naming a UPN that several objects share, with those objects:
     /// resolved to none of them (which one is linked cannot be told).
     ambiguous: Vec<(String, Vec<PrincipalId>)>,
@@ -77,9 +79,9 @@ pub struct AttributionGraph<'a> {
 
 impl<'a> AttributionGraph<'a> {
     /// Resolves each link's principal, settles each linked principal's
-    /// effective link, and builds the indexes. Activity after `now` (the
-    /// audit's time: `--as-of` in the past) is left out: it is not in the
-    /// window, and would decide what had not happened yet.
+    /// effective link, and builds the indexes. Activity and stamps after
+    /// `now` (the audit's time: `--as-of` in the past) are left out: they
+    /// are not in the window, and would decide what had not happened yet.
     pub fn build(
         inventory: &'a Inventory,
         links: &'a [Link],
@@ -90,6 +92,7 @@ impl<'a> AttributionGraph<'a> {
             links,
             resolved: Vec::with_capacity(links.len()),
             ambiguous: Vec::new(),
+            now,
             activity: HashMap::default(),
             links_by_principal: HashMap::default(),
             effective: HashMap::default(),
@@ -166,6 +169,16 @@ impl<'a> AttributionGraph<'a> {
     /// Links whose UPN several objects share: the UPN and those objects.
     pub fn ambiguous_links(&self) -> &[(String, Vec<PrincipalId>)] {
         &self.ambiguous
+    }
+
+    /// A resource's created and modified stamps up to the audit's time
+    /// (`--as-of` in the past leaves later ones out, as it does events).
+    pub fn stamps_of<'r>(
+        &self,
+        res: &'r Resource,
+    ) -> impl Iterator<Item = &'r crate::inventory::Stamp> + use<'r> {
+        let now = self.now;
+        res.stamps.iter().filter(move |s| s.at <= now)
     }
 
     /// The audit events recorded on a resource.

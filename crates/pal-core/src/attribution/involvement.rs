@@ -137,7 +137,7 @@ pub fn involvement(g: &AttributionGraph, res: &Resource, opts: &Options) -> Vec<
         (Fact::Known(p), _) if ours(p) => add(InvolvementRole::Creator, p, None, false),
         _ => {}
     }
-    for s in &res.stamps {
+    for s in g.stamps_of(res) {
         match s.kind {
             StampKind::Published if ours(&s.principal) => {
                 add(InvolvementRole::Publisher, &s.principal, None, false)

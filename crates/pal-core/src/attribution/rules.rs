@@ -78,9 +78,8 @@ fn other_partner_activity(g: &AttributionGraph, res: &Resource, opts: &Options, 
     let events = g
         .activity_of(&res.id)
         .map(|a| (&a.principal, a.at, a.action.as_str()));
-    let stamps = res
-        .stamps
-        .iter()
+    let stamps = g
+        .stamps_of(res)
         .map(|s| (&s.principal, s.at, s.kind.verb()));
     let mut ours: Option<DateTime<Utc>> = None;
     let mut other: Option<(&PrincipalId, DateTime<Utc>, &str, PartnerId)> = None;
@@ -285,11 +284,11 @@ fn canvas_app(g: &AttributionGraph, res: &Resource, opts: &Options, f: &mut Find
     // A stamp after the end of the audit log's files is activity the log
     // could not show: it competes with the log's events.
     if let Some(end) = audit_log_window(g, res).and_then(|w| w.covered.map(|c| c.1)) {
-        audit.extend(stamps(res).into_iter().filter(|s| s.at > end));
+        audit.extend(stamps(g, res).into_iter().filter(|s| s.at > end));
     }
     let signals = [
         (DecidedBy::AuditEvents, audit),
-        (DecidedBy::ResourceStamps, stamps(res)),
+        (DecidedBy::ResourceStamps, stamps(g, res)),
     ];
     apply_decision(g, f, &attributed, &groups, &signals, opts, "the app");
     audit_log_unsettled(g, res, &attributed, f);
@@ -395,15 +394,13 @@ fn deciding_time(g: &AttributionGraph, res: &Resource, f: &Finding) -> Option<Da
             .filter(|a| ours(&a.principal))
             .map(|a| a.at)
             .chain(
-                res.stamps
-                    .iter()
+                g.stamps_of(res)
                     .filter(|s| ours(&s.principal) && log_end.is_some_and(|end| s.at > end))
                     .map(|s| s.at),
             )
             .max(),
-        DecidedBy::ResourceStamps => res
-            .stamps
-            .iter()
+        DecidedBy::ResourceStamps => g
+            .stamps_of(res)
             .filter(|s| ours(&s.principal))
             .map(|s| s.at)
             .max(),
@@ -476,9 +473,8 @@ fn power_bi_read(g: &AttributionGraph) -> bool {
 }
 
 /// The resource's stamps as activity signals.
-fn stamps(res: &Resource) -> Vec<Signal> {
-    res.stamps
-        .iter()
+fn stamps(g: &AttributionGraph, res: &Resource) -> Vec<Signal> {
+    g.stamps_of(res)
         .map(|s| Signal {
             principal: s.principal.clone(),
             at: s.at,
@@ -735,7 +731,7 @@ fn dataset(g: &AttributionGraph, res: &Resource, opts: &Options, f: &mut Finding
     orphans(g, &publishers, f);
     let signals = [
         (DecidedBy::AuditEvents, publish),
-        (DecidedBy::ResourceStamps, stamps(res)),
+        (DecidedBy::ResourceStamps, stamps(g, res)),
     ];
     apply_decision(g, f, &publishers, &[], &signals, opts, "the dataset");
 }
@@ -776,7 +772,7 @@ fn instance(g: &AttributionGraph, res: &Resource, opts: &Options, f: &mut Findin
     orphans(g, &active, f);
     let signals = [
         (DecidedBy::AuditEvents, events),
-        (DecidedBy::ResourceStamps, stamps(res)),
+        (DecidedBy::ResourceStamps, stamps(g, res)),
     ];
     apply_decision(g, f, &active, &[], &signals, opts, "the instance");
 }

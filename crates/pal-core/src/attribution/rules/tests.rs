@@ -3073,6 +3073,26 @@ mod adversary {
         assert_eq!(f.verdict, Verdict::Uncredited, "{:?}", f.reasons);
     }
 
+    /// With `--as-of` in the past, a stamp after the audit's time (the other
+    /// partner's publish, two days later) decides nothing: ours, before it,
+    /// is the latest.
+    #[test]
+    fn a_stamp_after_the_audit_s_time_decides_nothing() {
+        let mut later = stamp(2, StampKind::Published, 1);
+        later.at = now() + Duration::days(2);
+        let f = World::new()
+            .link(1, OURS)
+            .link(2, OTHER)
+            .resource(app(
+                1,
+                vec![role(2, Role::CoOwner)],
+                vec![stamp(1, StampKind::Modified, 10), later],
+            ))
+            .one();
+        assert_eq!(f.verdict, Verdict::Credited, "{:?}", f.reasons);
+        assert_eq!(f.decided_by, Some(DecidedBy::ResourceStamps));
+    }
+
     #[test]
     fn a_stale_attestation_naming_us_loses_to_a_newer_declared_row_naming_another() {
         // Attested for us 200 days ago; a row dated day 20 names another
