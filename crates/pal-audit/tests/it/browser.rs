@@ -339,6 +339,27 @@ fn measure_a_150000_finding_page() {
     }
 }
 
+/// `page` printed by Chromium to `pdf`, and read back by pdftotext with
+/// `options`.
+fn printed(chromium: &Path, pdftotext: &Path, page: &Path, pdf: &Path, options: &[&str]) -> String {
+    run_chromium(
+        chromium,
+        &[
+            &format!("--print-to-pdf={}", pdf.display()),
+            "--no-pdf-header-footer",
+        ],
+        &file_url(page, ""),
+    );
+    let out = Command::new(pdftotext)
+        .args(options)
+        .arg(pdf)
+        .arg("-")
+        .output()
+        .expect("pdftotext runs");
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// `pdftotext`, or `None` when it is absent and this is not CI.
 fn pdftotext() -> Option<PathBuf> {
     crate::common::installed(&["pdftotext"], "poppler-utils")
@@ -400,24 +421,9 @@ fn printing_keeps_every_fix_the_page_shows() {
         "{on_screen} fixes shown of {with_fix}"
     );
     let pdf = dir.path().join("demo.pdf");
-    run_chromium(
-        &chromium,
-        &[
-            &format!("--print-to-pdf={}", pdf.display()),
-            "--no-pdf-header-footer",
-        ],
-        &file_url(&page, ""),
-    );
     // `-layout` keeps a hyphen at a line end (plain pdftotext drops it,
     // which would misspell `--resource`).
-    let out = Command::new(pdftotext)
-        .arg("-layout")
-        .arg(&pdf)
-        .arg("-")
-        .output()
-        .expect("pdftotext runs");
-    assert!(out.status.success());
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = printed(&chromium, &pdftotext, &page, &pdf, &["-layout"]);
     assert_eq!(
         text.matches("Fix:").count(),
         on_screen,
@@ -480,21 +486,7 @@ fn printing_wraps_a_name_with_no_place_to_break() {
     let page = dir.path().join("long.html");
     std::fs::write(&page, report::render_html(&r)).unwrap();
     let pdf = dir.path().join("long.pdf");
-    run_chromium(
-        &chromium,
-        &[
-            &format!("--print-to-pdf={}", pdf.display()),
-            "--no-pdf-header-footer",
-        ],
-        &file_url(&page, ""),
-    );
-    let out = Command::new(pdftotext)
-        .arg(&pdf)
-        .arg("-")
-        .output()
-        .expect("pdftotext runs");
-    assert!(out.status.success());
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = printed(&chromium, &pdftotext, &page, &pdf, &[]);
     let joined: String = text.split_whitespace().collect();
     assert!(
         joined.contains(&long),
